@@ -1,0 +1,30 @@
+"""``govwatch init``: create topics, the stories index template + alias, and the state indices. Idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from govwatch import es_io, kafka_io
+from govwatch.settings import Settings
+from govwatch.topics import topic_specs
+
+STATE_INDICES = ("published", "subscriptions", "alert-ledger")
+
+
+def bootstrap(settings: Settings, es=None) -> list[str]:  # noqa: ANN001 - optional injected client
+    """Bring Kafka and Elasticsearch to the documented layout; returns one line per object."""
+    lines = [f"kafka topic {name}: {state}"
+             for name, state in kafka_io.ensure_topics(settings.kafka_bootstrap, topic_specs(settings.topic_prefix)).items()]
+    client = es or es_io.make_client(settings.es_url)
+    prefix = settings.index_prefix
+    template = es_io.load_schema("stories.template.json", prefix)
+    state = es_io.ensure_template(client, f"{prefix}-stories", template, replicas=settings.es_replicas)
+    lines.append(f"es index template {prefix}-stories: {state}")
+    # The current month's index exists up front so the read alias resolves before the first story.
+    current = es_io.stories_index_for(prefix, datetime.now(UTC))
+    lines.append(f"es index {current} (alias {prefix}-stories): {es_io.ensure_index(client, current, {})}")
+    for name in STATE_INDICES:
+        body = es_io.load_schema(f"{name}.index.json", prefix)
+        body.setdefault("settings", {})["number_of_replicas"] = settings.es_replicas
+        lines.append(f"es index {prefix}-{name}: {es_io.ensure_index(client, f'{prefix}-{name}', body)}")
+    return lines

@@ -1,0 +1,69 @@
+"""One exception tree for govwatch, drawn once.
+
+    GovwatchError
+    ├── ConfigError            bad settings or files; fix the configuration (never retried)
+    ├── StackError             the local stack could not be provisioned, started or reached
+    ├── PermanentError         this input can never succeed: dead-letter it at once
+    │   ├── InvalidMessage     a Kafka payload that does not match its schema
+    │   ├── FetchRefused       a URL we will not fetch (SSRF guard, scheme, size cap)
+    │   ├── FeedParseError     a feed that yields nothing usable
+    │   ├── InvalidQuery       an alert query Elasticsearch (or our policy) rejects
+    │   └── DeliveryRejected   a destination that refuses for good (revoked webhook, 404/410)
+    └── TransientError         may succeed later: retry with backoff (timeouts, 429, 5xx, broker down)
+        └── RateLimited        the peer asked us to wait `retry_after` seconds
+
+The consumer loop (govwatch.consumer) is the one place that acts on this tree: permanent errors go
+to the stage's dead-letter topic with their reason; transient ones are retried, and the offset is
+not committed until the work is done. Adapters translate library exceptions at the edge with
+``raise ... from exc`` so nothing above them needs to know httpx, kafka-python or elasticsearch.
+"""
+
+from __future__ import annotations
+
+
+class GovwatchError(Exception):
+    """Base of every error govwatch raises on purpose."""
+
+
+class ConfigError(GovwatchError):
+    """Settings or a data file are wrong; the message names the setting and the fix."""
+
+
+class StackError(GovwatchError):
+    """The local stack (Kafka, Elasticsearch, Prefect) failed; the message says what to do."""
+
+
+class PermanentError(GovwatchError):
+    """Processing this input again will fail again: dead-letter it."""
+
+
+class InvalidMessage(PermanentError):
+    """A message that does not match its contract in schemas/."""
+
+
+class FetchRefused(PermanentError):
+    """A URL we refuse to fetch (private address, bad scheme, too large, too many redirects)."""
+
+
+class FeedParseError(PermanentError):
+    """A feed body that could not be parsed into any entry."""
+
+
+class InvalidQuery(PermanentError):
+    """An alert query that Elasticsearch rejects, or that our cost policy refuses."""
+
+
+class DeliveryRejected(PermanentError):
+    """A notification destination that refuses for good (revoked webhook, 404, 410)."""
+
+
+class TransientError(GovwatchError):
+    """A failure that may go away: retry with backoff."""
+
+
+class RateLimited(TransientError):
+    """The peer asked us to slow down (HTTP 429, ES 429)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,112 @@
+"""Elasticsearch adapter (official client 8.19): client, templates, indices. Library errors translated here.
+
+The integ-test zip has no ``GET /``, so health is ``/_cluster/health`` and ``client.info()``/``ping()``
+are never used.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from elastic_transport import ConnectionError as ESConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch
+
+from govwatch.errors import RateLimited, StackError, TransientError
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "elasticsearch"
+REQUEST_TIMEOUT_S = 30
+
+
+def make_client(url: str) -> Elasticsearch:
+    """A client with bounded retries on connection errors (never on 4xx)."""
+    return Elasticsearch(url, request_timeout=REQUEST_TIMEOUT_S, max_retries=3, retry_on_timeout=True)
+
+
+def es_health(client: Elasticsearch) -> str | None:
+    try:
+        status = client.cluster.health()["status"]
+    except (ESConnectionError, ConnectionTimeout) as exc:
+        return f"no answer ({type(exc).__name__})"
+    return None if status in ("green", "yellow") else f"status {status}"
+
+
+def translate(exc: Exception, what: str) -> Exception:
+    """Map client exceptions to govwatch's tree (429 and 5xx transient; connection errors transient)."""
+    if isinstance(exc, (ESConnectionError, ConnectionTimeout)):
+        return TransientError(f"Elasticsearch unreachable during {what}: {exc}; is `govwatch stack up` running?")
+    if isinstance(exc, ApiError):
+        if exc.meta.status == 429:
+            return RateLimited(f"Elasticsearch rejected {what} with 429 (busy)")
+        if exc.meta.status >= 500:
+            return TransientError(f"Elasticsearch {exc.meta.status} during {what}: {exc.message}")
+    return exc
+
+
+def load_schema(name: str, prefix: str) -> dict[str, Any]:
+    """A JSON body from schemas/elasticsearch with ``{prefix}`` substituted; ``_comment`` keys dropped."""
+    text = (SCHEMAS_DIR / name).read_text(encoding="utf-8").replace("{prefix}", prefix)
+    body = json.loads(text)
+    body.pop("_comment", None)
+    return body
+
+
+def stories_index_for(prefix: str, timestamp: datetime) -> str:
+    """Monthly index a story lives in, from its (fixed) @timestamp: a replay lands in the same index."""
+    return f"{prefix}-stories-{timestamp:%Y.%m}"
+
+
+def ensure_index(client: Elasticsearch, name: str, body: dict[str, Any]) -> str:
+    """Create an index if missing; returns "created" or "exists"."""
+    if client.indices.exists(index=name):
+        return "exists"
+    try:
+        client.indices.create(index=name, **body)
+    except ApiError as exc:
+        if exc.meta.status == 400 and "resource_already_exists" in str(exc):
+            return "exists"
+        raise
+    return "created"
+
+
+def ensure_template(client: Elasticsearch, name: str, body: dict[str, Any], replicas: int = 0) -> str:
+    """Put the index template when it differs from what the cluster has; "created", "updated" or "unchanged"."""
+    body = json.loads(json.dumps(body))
+    body["template"]["settings"]["number_of_replicas"] = replicas
+    try:
+        current = client.indices.get_index_template(name=name)["index_templates"][0]["index_template"]
+    except ApiError as exc:
+        if exc.meta.status != 404:
+            raise
+        current = None
+    if current is not None and _same_template(current, body):
+        return "unchanged"
+    client.indices.put_index_template(name=name, **body)
+    return "created" if current is None else "updated"
+
+
+def _same_template(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    def norm(t: dict[str, Any]) -> str:
+        t = json.loads(json.dumps(t))
+        settings = t.get("template", {}).get("settings", {})
+        flat = _flatten_settings(settings.get("index", settings) if "index" in settings else settings)
+        t.setdefault("template", {})["settings"] = {k: str(v) for k, v in flat.items()}
+        t.pop("composed_of", None)
+        return json.dumps(t, sort_keys=True)
+
+    return norm(current) == norm(wanted)
+
+
+def _flatten_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        key = key.removeprefix("index.") if not prefix else key
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten_settings(value, f"{full}."))
+        else:
+            out[full] = value if not isinstance(value, list) else ",".join(map(str, value))
+    return out

@@ -1,0 +1,35 @@
+"""structlog configured once: console on a terminal, JSON otherwise (queryable canonical lines)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """Configure structlog and stdlib logging; call once from ``main()``."""
+    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    renderer = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # kafka-python and elasticsearch are chatty at INFO; their warnings still show.
+    for noisy in ("kafka", "elastic_transport", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A bound logger; ``name`` ends up in the ``logger`` key."""
+    return structlog.get_logger(logger=name) if name else structlog.get_logger()

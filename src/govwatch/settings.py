@@ -1,0 +1,101 @@
+"""One frozen settings object, read at the edge (``main()``) and passed down.
+
+Every field maps to a ``GOVWATCH_<NAME>`` environment variable (or a line in ``.env``);
+``deploy/.env.example`` lists them all and ``tests/unit/test_settings.py`` keeps the two in sync.
+Defaults point at the local stack started by ``govwatch stack up``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "govwatch"
+
+
+class Settings(BaseSettings):
+    """govwatch configuration. Field docs are the user-facing explanation of each setting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GOVWATCH_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"
+    )
+
+    # --- services -------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,...)")
+    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API URL")
+
+    # --- naming ---------------------------------------------------------------------------
+    topic_prefix: str = Field("govwatch", description="Prefix of every Kafka topic name")
+    index_prefix: str = Field("govwatch", description="Prefix of every Elasticsearch index and alias")
+
+    # --- local stack ----------------------------------------------------------------------
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Downloads, stack state and logs")
+    kafka_version: str = Field("4.1.1", description="Apache Kafka broker version (Maven Central)")
+    es_version: str = Field("8.19.0", description="Elasticsearch integ-test-zip version (Maven Central)")
+    kafka_port: int = Field(9092, description="Kafka broker port on 127.0.0.1")
+    kafka_controller_port: int = Field(9093, description="Kafka KRaft controller port on 127.0.0.1")
+    es_port: int = Field(9200, description="Elasticsearch HTTP port on 127.0.0.1")
+    es_transport_port: int = Field(9300, description="Elasticsearch transport port on 127.0.0.1")
+    prefect_port: int = Field(4200, description="Prefect server port on 127.0.0.1")
+    kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xms/-Xmx)")
+    es_heap: str = Field("768m", description="Elasticsearch JVM heap (-Xms/-Xmx)")
+    es_user: str = Field("govwatch-es", description="OS user Elasticsearch runs as when started by root")
+    java_home: Path | None = Field(None, description="JDK for Kafka and Elasticsearch (default: java on PATH)")
+    es_replicas: int = Field(0, description="Replicas of govwatch indices (0 on a single node; 1+ on a cluster)")
+    stack_start_timeout_s: float = Field(120.0, description="Seconds to wait for each server to become healthy")
+
+    # --- HTTP fetching --------------------------------------------------------------------
+    user_agent: str = Field(
+        "govwatch/0.1 (+https://github.com/govwatch/govwatch; AI-governance news monitor)",
+        description="User-Agent sent to feeds and article pages",
+    )
+    http_connect_timeout_s: float = Field(5.0, description="HTTP connect timeout")
+    http_read_timeout_s: float = Field(15.0, description="HTTP read timeout")
+    http_max_bytes: int = Field(10_000_000, description="Cap on a decompressed HTTP body")
+    http_max_redirects: int = Field(5, description="Redirect hops allowed, each re-checked by the SSRF guard")
+    ssrf_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts or CIDRs exempt from the SSRF guard (comma-separated), e.g. 127.0.0.1/32 for local tests",
+    )
+
+    # --- polling --------------------------------------------------------------------------
+    feeds_file: Path = Field(Path("deploy/feeds.yaml"), description="Feed registry (YAML)")
+    poll_concurrency: int = Field(16, description="Feeds fetched at once")
+    poll_host_spacing_s: float = Field(1.0, description="Minimum seconds between two requests to one host")
+    poll_min_interval_s: float = Field(300.0, description="Floor of a feed's adaptive poll interval")
+    poll_max_interval_s: float = Field(3600.0, description="Ceiling of a feed's adaptive poll interval")
+    poll_dead_interval_s: float = Field(86400.0, description="Retry interval for a feed that keeps failing")
+    poll_max_entries: int = Field(200, description="Entries taken from one feed per poll")
+
+    # --- enrichment and alerts ------------------------------------------------------------
+    relevance_threshold: float = Field(0.35, description="Relevance at or above which a story is AI-governance")
+    fetch_workers: int = Field(8, description="Article pages fetched in parallel by one enrich process")
+    slack_webhook_url: SecretStr | None = Field(None, description="Default Slack incoming-webhook URL")
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token for chat.postMessage")
+    slack_api_base: str = Field("https://slack.com/api", description="Slack Web API base URL")
+    slack_min_interval_s: float = Field(1.0, description="Minimum seconds between two messages to one destination")
+
+    # --- logging --------------------------------------------------------------------------
+    log_level: str = Field("INFO", description="Log level")
+    log_format: str = Field("auto", description="auto (console on a terminal, else JSON), console or json")
+
+    @field_validator("ssrf_allowlist", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def topic(self, name: str) -> str:
+        """Full Kafka topic name for a logical name such as ``stories.raw``."""
+        return f"{self.topic_prefix}.{name}"
+
+    def index(self, name: str) -> str:
+        """Full Elasticsearch index or alias name for a logical name such as ``stories``."""
+        return f"{self.index_prefix}-{name}"
