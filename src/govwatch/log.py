@@ -32,4 +32,4 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A bound logger; ``name`` ends up in the ``logger`` key."""
-    return structlog.get_logger(logger=name) if name else structlog.get_logger()
+    return structlog.get_logger(logger_name=name) if name else structlog.get_logger()

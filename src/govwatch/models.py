@@ -119,6 +119,7 @@ class EnrichedStory(_Message):
     cluster_id: str = Field(description="story_id of the cluster's first-seen story")
     is_cluster_representative: bool = True
     neardup_keys: list[str] = Field(default_factory=list, description="LSH band keys of the text's MinHash")
+    neardup_signature: str = Field("", description="The MinHash signature, hex, to verify LSH candidates")
     trace: Trace
 
 

@@ -1,0 +1,1 @@
+"""Enrichment: extraction, language, entities, topics, near-duplicates (pure logic, no adapters)."""

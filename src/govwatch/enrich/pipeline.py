@@ -1,0 +1,77 @@
+"""Raw story (+ the page we fetched, if any) -> enriched story, minus the cluster decision.
+
+Pure: no I/O. The enrich stage fetches the page, calls :func:`enrich`, then decides the cluster
+against Elasticsearch (govwatch.clusters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from govwatch.enrich.entities import Gazetteer, extract_entities, load_gazetteer
+from govwatch.enrich.extract import Extraction, extract_article, extract_from_feed_only
+from govwatch.enrich.language import detect_language
+from govwatch.enrich.neardup import lsh_keys, signature
+from govwatch.enrich.topics import Taxonomy, classify, load_taxonomy
+from govwatch.models import EnrichedStory, EntityRef, RawStory, TopicRef, utcnow
+
+# Entities/topics look at the title and the first part of the body: long texts add noise and time.
+ANALYSIS_CHARS = 30_000
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The data enrichment decides with (loaded once per process)."""
+
+    gazetteer: Gazetteer
+    taxonomy: Taxonomy
+    relevance_threshold: float
+
+    @classmethod
+    def load(cls, relevance_threshold: float) -> Knowledge:
+        return cls(load_gazetteer(), load_taxonomy(), relevance_threshold)
+
+
+def extraction_for(raw: RawStory, html: bytes | None) -> Extraction:
+    """Extract from the page when we have one, else from the feed's own text."""
+    feed = dict(feed_title=raw.title, feed_summary=raw.summary, feed_content=raw.content,
+                feed_published=raw.published_at, feed_author=raw.author)
+    if html:
+        return extract_article(html, raw.url, **feed)
+    return extract_from_feed_only(raw.url, **feed)
+
+
+def signature_hex(sig: tuple[int, ...]) -> str:
+    """A MinHash signature as one hex string (stored unindexed in ES to verify LSH candidates)."""
+    return "".join(f"{v:016x}" for v in sig)
+
+
+def parse_signature(text: str) -> tuple[int, ...]:
+    return tuple(int(text[i:i + 16], 16) for i in range(0, len(text), 16))
+
+
+def enrich(raw: RawStory, html: bytes | None, fetch_error: str | None, knowledge: Knowledge) -> EnrichedStory:
+    """Everything about a story except its cluster (cluster_id starts as the story's own id)."""
+    ext = extraction_for(raw, html)
+    title = ext.title or raw.title
+    text = ext.text
+    head = text[:ANALYSIS_CHARS]
+    language = detect_language(f"{title}\n{head[:3000]}") or ext.language or raw.language
+    entities = extract_entities(title, head, knowledge.gazetteer)
+    topics = classify(title, head, knowledge.taxonomy)
+    # Feeds the registry marks as already AI/tech-policy scoped keep their stories relevant; general feeds
+    # must earn it. Either way the score is stored, so the threshold can move later without re-enrichment.
+    is_relevant = topics.relevance >= knowledge.relevance_threshold or not raw.needs_relevance_filter
+    sig = signature(f"{title}\n{text}")
+    now = utcnow()
+    return EnrichedStory(
+        story_id=raw.story_id, raw=raw, title=title, text=text, author=ext.author or raw.author,
+        site_name=ext.sitename, language=language, published_at=ext.published or raw.published_at,
+        extraction_status=ext.status, fetch_error=fetch_error, word_count=len(text.split()),
+        entities=[EntityRef(id=e.id, name=e.name, type=e.type, qid=e.qid, mentions=e.mentions) for e in entities],
+        topics=[TopicRef(id=t.id, label=t.label, score=round(t.score, 4)) for t in topics.topics],
+        relevance=round(topics.relevance, 4), is_relevant=is_relevant,
+        cluster_id=raw.story_id, is_cluster_representative=True,
+        neardup_keys=lsh_keys(sig), neardup_signature=signature_hex(sig),
+        trace=raw.trace.model_copy(update={"enriched_at": now}),
+    )

@@ -1,0 +1,136 @@
+"""Enriched story -> Elasticsearch document, and the bulk write with its error policy.
+
+Refresh policy: each bulk is sent with ``refresh=wait_for``. The call returns once the documents are
+visible to search (within the index's 1 s refresh interval) without forcing a refresh per bulk, which
+would create a tiny segment per batch under load. Only then is the "indexed" message emitted, so the
+alerting stage can search for the ids it is told about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from govwatch import es_io
+from govwatch.errors import PermanentError, RateLimited, TransientError
+from govwatch.models import EnrichedStory, IndexedBatch, IndexedStory
+
+MAX_TEXT_CHARS = 200_000  # keeps highlighting within index.highlight.max_analyzed_offset and docs small
+BULK_429_RETRIES = 4
+ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
+
+
+class MappingRejected(PermanentError):
+    """Elasticsearch refused the document itself (mapping/parse error): dead-letter it."""
+
+
+def timestamp_of(story: EnrichedStory):  # noqa: ANN201 - datetime
+    """Kibana's time field: the publication date, unless missing or suspect, else first-seen."""
+    raw = story.raw
+    if story.published_at is not None and not raw.published_at_suspect:
+        return story.published_at
+    return raw.trace.first_seen_at
+
+
+def story_document(story: EnrichedStory) -> dict[str, Any]:
+    """The document indexed for a story (fields match schemas/elasticsearch/stories.template.json)."""
+    raw = story.raw
+    entities: dict[str, dict[str, list[str]]] = {t: {"id": [], "name": []} for t in ENTITY_TYPES}
+    for ent in story.entities:
+        entities[ent.type]["id"].append(ent.id)
+        entities[ent.type]["name"].append(ent.name)
+    return {
+        "@timestamp": timestamp_of(story).isoformat(),
+        "story_id": story.story_id,
+        "cluster_id": story.cluster_id,
+        "is_cluster_representative": story.is_cluster_representative,
+        "url": raw.url,
+        "feed_id": raw.feed_id,
+        "source": raw.source,
+        "source_kind": raw.source_kind,
+        "source_country": raw.country,
+        "language": story.language,
+        "title": story.title,
+        "summary": raw.summary,
+        "text": story.text[:MAX_TEXT_CHARS],
+        "author": story.author,
+        "site_name": story.site_name,
+        "published_at": story.published_at.isoformat() if story.published_at else None,
+        "published_at_suspect": raw.published_at_suspect,
+        "extraction_status": story.extraction_status,
+        "fetch_error": story.fetch_error,
+        "word_count": story.word_count,
+        "entities": {t: v for t, v in entities.items() if v["id"]},
+        "entity_ids": [e.id for e in story.entities],
+        "entity_names": [e.name for e in story.entities],
+        "entities_detail": [e.model_dump() for e in story.entities],
+        "countries": entities["country"]["id"],
+        "topics": [t.id for t in story.topics],
+        "topic_labels": [t.label for t in story.topics],
+        "primary_topic": story.topics[0].id if story.topics else None,
+        "topic_scores": {t.id: t.score for t in story.topics},
+        "relevance": story.relevance,
+        "is_relevant": story.is_relevant,
+        "neardup_keys": story.neardup_keys,
+        "neardup_signature": story.neardup_signature,
+        "trace": {k: (v.isoformat() if v else None) for k, v in story.trace.model_dump().items()
+                  if k in ("first_seen_at", "published_to_kafka_at", "enriched_at", "indexed_at")},
+        "schema_version": story.schema_version,
+    }
+
+
+def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory]) -> dict[int, PermanentError]:
+    """Index ``stories`` (``_id`` = story id) and wait until searchable; returns rejected positions.
+
+    429s are retried here with backoff; a still-busy cluster raises RateLimited (the loop retries the
+    batch, idempotently). 5xx raises TransientError. 4xx per item rejects only that story.
+    """
+    pending = list(range(len(stories)))
+    rejected: dict[int, PermanentError] = {}
+    delay = 0.5
+    for attempt in range(BULK_429_RETRIES + 1):
+        ops: list[dict[str, Any]] = []
+        for i in pending:
+            story = stories[i]
+            ops.append({"index": {"_index": es_io.stories_index_for(prefix, timestamp_of(story)), "_id": story.story_id}})
+            ops.append(story_document(story))
+        try:
+            resp = es.bulk(operations=ops, refresh="wait_for")
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "bulk index") from exc
+        busy: list[int] = []
+        for i, item in zip(pending, resp["items"], strict=True):
+            result = item["index"]
+            status = result.get("status", 500)
+            if status < 300:
+                continue
+            reason = result.get("error", {})
+            text = f"{reason.get('type', 'error')}: {reason.get('reason', '')}"[:500]
+            if status == 429:
+                busy.append(i)
+            elif status >= 500:
+                raise TransientError(f"Elasticsearch {status} for story {stories[i].story_id}: {text}")
+            else:
+                rejected[i] = MappingRejected(f"Elasticsearch refused story {stories[i].story_id} ({status}): {text}")
+        if not busy:
+            return rejected
+        pending = busy
+        if attempt < BULK_429_RETRIES:
+            time.sleep(delay)
+            delay *= 2
+    raise RateLimited(f"Elasticsearch still busy (429) for {len(pending)} stories after {BULK_429_RETRIES} retries")
+
+
+def indexed_batch(prefix: str, stories: Sequence[EnrichedStory], indexed_at) -> IndexedBatch:  # noqa: ANN001
+    """The "indexed" message for the stories that are now searchable."""
+    ids = [s.story_id for s in stories]
+    batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+    return IndexedBatch(
+        batch_id=batch_id, index=f"{prefix}-stories",
+        stories=[IndexedStory(story_id=s.story_id, cluster_id=s.cluster_id,
+                              trace=s.trace.model_copy(update={"indexed_at": indexed_at})) for s in stories],
+    )

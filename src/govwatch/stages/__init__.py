@@ -1,0 +1,1 @@
+"""Stage handlers: the decisions each consumer makes about a batch (consumers/ only wire them up)."""

@@ -1,0 +1,69 @@
+"""The enrich stage: raw story -> page fetch -> extraction, entities, topics, cluster -> enriched story.
+
+Page fetches run in a thread pool (network-bound); a page that cannot be fetched (refused by the SSRF
+guard, too large, 4xx/5xx, timeout) is not an error of the story: it falls back to the feed's own text
+and records why in ``fetch_error`` / ``extraction_status``. Only an undecodable message is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kafka import KafkaProducer
+
+from govwatch.clusters import ClusterIndex
+from govwatch.enrich.pipeline import Knowledge, enrich
+from govwatch.errors import GovwatchError, PermanentError
+from govwatch.fetch import Fetcher
+from govwatch.log import get_logger
+from govwatch.models import RawStory
+from govwatch.stages.parse import decode_all
+
+log = get_logger("govwatch.enrich")
+ACK_TIMEOUT_S = 30
+PAGE_MAX_BYTES = 5_000_000  # an article page larger than this is not an article
+
+
+class EnrichStage:
+    """Batch handler for the consumer loop (see govwatch.consumer)."""
+
+    def __init__(self, fetcher: Fetcher, clusters: ClusterIndex, knowledge: Knowledge, producer: KafkaProducer,
+                 enriched_topic: str, workers: int = 8) -> None:
+        self.fetcher = fetcher
+        self.clusters = clusters
+        self.knowledge = knowledge
+        self.producer = producer
+        self.topic = enriched_topic
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+
+    def fetch_page(self, raw: RawStory) -> tuple[bytes | None, str | None]:
+        """The page body, or None and the reason it could not be used."""
+        try:
+            result = self.fetcher.fetch(raw.url, max_bytes=PAGE_MAX_BYTES)
+        except GovwatchError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+        if result.status != 200 or not result.body:
+            return None, f"HTTP {result.status} with {len(result.body)} bytes"
+        ctype = result.headers.get("content-type", "")
+        if ctype and "html" not in ctype and "xml" not in ctype:
+            return None, f"not an HTML page ({ctype[:80]})"
+        return result.body, None
+
+    def __call__(self, records: Sequence[Any]) -> dict[int, PermanentError]:
+        decoded, rejected = decode_all(records, RawStory)
+        # First-seen order, so that the first copy of a wire story becomes its cluster's representative.
+        decoded.sort(key=lambda item: (item[1].trace.first_seen_at, item[1].story_id))
+        pages = list(self.pool.map(lambda item: self.fetch_page(item[1]), decoded))
+        futures = []
+        for (pos, raw), (html, error) in zip(decoded, pages, strict=True):
+            story = self.clusters.assign(enrich(raw, html, error, self.knowledge))
+            rec = records[pos]
+            log.info("enriched", story_id=story.story_id, partition=rec.partition, offset=rec.offset,
+                     status=story.extraction_status, relevance=story.relevance, cluster=story.cluster_id[:12],
+                     entities=len(story.entities))
+            futures.append(self.producer.send(self.topic, key=story.story_id.encode(), value=story.to_bytes()))
+        for fut in futures:
+            fut.get(timeout=ACK_TIMEOUT_S)  # acknowledged before the loop commits the input offsets
+        return rejected

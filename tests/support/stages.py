@@ -1,0 +1,79 @@
+"""Running the real consumer stages in-process (threads) or as real subprocesses, for integration tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from govwatch import es_io, kafka_io
+from govwatch.clusters import ClusterIndex
+from govwatch.consumer import LoopStats, StopFlag, run_loop
+from govwatch.enrich.pipeline import Knowledge
+from govwatch.fetch import Fetcher
+from govwatch.settings import Settings
+from govwatch.stages.enricher import EnrichStage
+from govwatch.stages.indexer import IndexStage
+from govwatch.topics import ENRICHED, INDEXED, RAW
+
+REPO = Path(__file__).resolve().parents[2]
+_KNOWLEDGE: Knowledge | None = None
+
+
+def knowledge(settings: Settings) -> Knowledge:
+    global _KNOWLEDGE
+    if _KNOWLEDGE is None:
+        _KNOWLEDGE = Knowledge.load(settings.relevance_threshold)
+    return _KNOWLEDGE
+
+
+def enrich_handler(settings: Settings, producer):  # noqa: ANN001, ANN201
+    return EnrichStage(Fetcher(settings), ClusterIndex(es_io.make_client(settings.es_url), settings.index_prefix),
+                       knowledge(settings), producer, settings.topic(ENRICHED), workers=4)
+
+
+def index_handler(settings: Settings, producer):  # noqa: ANN001, ANN201
+    return IndexStage(es_io.make_client(settings.es_url), producer, settings.index_prefix, settings.topic(INDEXED))
+
+
+STAGES = {"enrich": (RAW, enrich_handler), "index": (ENRICHED, index_handler)}
+
+
+def run_stage_until(settings: Settings, stage: str, done: Callable[[], bool], timeout_s: float = 60.0,
+                    group: str | None = None) -> LoopStats:
+    """Run one stage's real loop in a thread until ``done()`` is true; returns its counters."""
+    topic, make = STAGES[stage]
+    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, group or f"{settings.topic_prefix}.{stage}",
+                                      [settings.topic(topic)])
+    stop, stats = StopFlag(), LoopStats()
+    thread = threading.Thread(target=run_loop, args=(consumer, make(settings, producer), producer, stage, stop, stats))
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert time.monotonic() < deadline, f"{stage} stage did not finish within {timeout_s}s: {stats}"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        consumer.close(autocommit=False)
+        producer.close()
+    return stats
+
+
+def consumer_process(settings: Settings, name: str, log_path: Path) -> subprocess.Popen:
+    """Start ``consumers/<name>.py`` as a real process with the test's settings in its environment."""
+    env = dict(os.environ)
+    env.update({
+        "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
+        "GOVWATCH_SSRF_ALLOWLIST": ",".join(settings.ssrf_allowlist), "GOVWATCH_LOG_FORMAT": "json",
+        "GOVWATCH_CACHE_DIR": str(settings.cache_dir),
+    })
+    log = open(log_path, "ab")  # noqa: SIM115 - owned by the process' lifetime
+    return subprocess.Popen([sys.executable, str(REPO / "consumers" / f"{name}.py")], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, cwd=REPO)

@@ -1,0 +1,109 @@
+"""Entity extraction: gazetteer rules, countries, cue-based names, golden stories."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from govwatch.enrich.entities import Entity, extract_entities, load_gazetteer
+from enrich_golden import GOLDEN, all_stories, load_story
+
+
+def _by_name(title: str, text: str) -> dict[str, Entity]:
+    return {e.name: e for e in extract_entities(title, text, load_gazetteer())}
+
+
+def test_ambiguous_alias_needs_support() -> None:
+    """A bare "Commission" or "Trump" without a safe alias in the story yields no gazetteer entity."""
+    ents = _by_name("Commission approves parking plan", "The Commission met. Trump Tower was not discussed.")
+    assert "European Commission" not in ents
+    assert "Donald Trump" not in ents
+
+
+def test_ambiguous_alias_counts_with_same_entity_support() -> None:
+    """"Commission" counts for the European Commission once "European Commission" appears in the story."""
+    ents = _by_name("", "The European Commission opened a probe. The Commission said it would act fast.")
+    assert ents["European Commission"].mentions == 2
+
+
+def test_ai_act_supported_by_same_jurisdiction_org() -> None:
+    """"AI Act" alone maps to the EU AI Act (with its QID) when an EU institution is named in the story."""
+    ents = _by_name("", "The European Commission fined Acme under the AI Act.")
+    act = ents["EU Artificial Intelligence Act"]
+    assert (act.id, act.qid, act.type) == ("Q108456694", "Q108456694", "law")
+
+
+def test_acronyms_are_case_sensitive_and_first_letter_case_is_respected() -> None:
+    """"eu" and "open AI models" are not the EU and OpenAI, while "EU" and "OpenAI" are."""
+    assert _by_name("", "we love open AI models, eu.") == {}
+    ents = _by_name("", "The EU asked OpenAI for documents.")
+    assert {"European Union", "OpenAI"} <= set(ents)
+
+
+def test_longest_match_wins() -> None:
+    """"Federal Trade Commission" is the FTC, never also the European Commission."""
+    ents = _by_name("", "The European Commission and the Federal Trade Commission met.")
+    assert ents["Federal Trade Commission"].mentions == 1
+    assert ents["European Commission"].mentions == 1
+
+
+def test_countries_use_iso_codes_and_demonyms_count() -> None:
+    """Country names and demonyms give ISO alpha-2 ids; demonyms before a language noun do not count."""
+    ents = _by_name("", "French regulators met officials from the US. Chinese-language media and French fries.")
+    assert ents["France"].id == "FR" and ents["France"].mentions == 1
+    assert ents["United States"].id == "US"
+    assert "China" not in ents
+
+
+def test_native_language_forms_match() -> None:
+    """Chinese gazetteer forms are found without word boundaries."""
+    ents = _by_name("", "国家网信办发布新规，习近平出席。")
+    assert ents["Cyberspace Administration of China"].mentions == 1
+    assert ents["Xi Jinping"].id == "Q15031"
+
+
+def test_people_and_orgs_outside_gazetteer_with_surname_merge() -> None:
+    """Title/speech cues find unknown people, suffixes find unknown orgs, and later surnames merge into full names."""
+    ents = _by_name("", "Chief executive Jane Doerr said Quantix Labs would appeal. Doerr added that the "
+                        "University of Lagos agreed. according to Priya Raman, the director of the institute.")
+    assert ents["Jane Doerr"].mentions == 2 and ents["Jane Doerr"].id == "person.jane_doerr"
+    assert ents["Quantix Labs"].type == "org" and ents["Quantix Labs"].source == "pattern"
+    assert ents["University of Lagos"].type == "org"
+    assert ents["Priya Raman"].type == "person"
+
+
+def test_uncued_capitalised_words_are_not_people() -> None:
+    """Capitalised words without a cue, job titles and place names do not become people."""
+    ents = _by_name("", "Silicon Valley said nothing. Meanwhile Chief Strategy Officer roles grew. The White House said no.")
+    assert not [e for e in ents.values() if e.type == "person"]
+
+
+def test_entities_sorted_by_mentions() -> None:
+    """The output is ordered by mention count, most first."""
+    ents = extract_entities("", "OpenAI and OpenAI and OpenAI and Anthropic.", load_gazetteer())
+    assert [e.mentions for e in ents] == sorted((e.mentions for e in ents), reverse=True)
+    assert ents[0].name == "OpenAI"
+
+
+def test_senate_story_finds_senators() -> None:
+    """The real Verge Senate-moratorium story yields Ted Cruz (gazetteer, merged surnames) and Marsha Blackburn (pattern)."""
+    story = load_story("verge-senate-ai-moratorium")
+    ents = _by_name(story["title"], story["text"])
+    assert ents["Ted Cruz"].source == "gazetteer" and ents["Ted Cruz"].mentions >= 2
+    assert ents["Marsha Blackburn"].type == "person" and ents["Marsha Blackburn"].mentions >= 3
+
+
+@pytest.mark.parametrize("story", all_stories(), ids=lambda s: s["title"][:40] or s["source"].get("url", "")[-40:])
+def test_golden_entities(story: dict) -> None:
+    """Each golden story's entities match its expected file (regenerate.py rewrites them after intended changes)."""
+    got = [{"id": e.id, "name": e.name, "type": e.type, "mentions": e.mentions, "source": e.source}
+           for e in extract_entities(story["title"], story["text"], load_gazetteer())]
+    assert got == story["expected"]["entities"], f"run tests/golden/enrich/regenerate.py if intended ({GOLDEN})"
+
+
+def test_golden_files_are_valid_json_with_sources() -> None:
+    """Every golden story names its source corpus and licence."""
+    for path in GOLDEN.glob("*.json"):
+        story = json.loads(path.read_text(encoding="utf-8"))
+        assert story["source"]["corpus"] and story["source"]["licence"], path.name

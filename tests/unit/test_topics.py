@@ -1,0 +1,77 @@
+"""Topic classification and AI-governance relevance."""
+
+from __future__ import annotations
+
+import pytest
+
+from govwatch.enrich.topics import DEFAULT_RELEVANCE_THRESHOLD, MAX_TOPICS, MIN_TOPIC_SCORE, classify, load_taxonomy
+from enrich_golden import all_stories, load_story
+
+
+def _classify(name: str):
+    story = load_story(name)
+    return classify(story["title"], story["text"], load_taxonomy())
+
+
+def test_phone_review_with_ai_camera_is_not_governance() -> None:
+    """An AI feature in a product review has an AI signal but no governance signal, so it is not relevant."""
+    res = _classify("hand-phone-review")
+    assert not res.is_relevant and res.relevance < DEFAULT_RELEVANCE_THRESHOLD
+
+
+def test_court_ruling_on_ai_copyright_is_relevant() -> None:
+    """A court ruling on AI training and copyright is relevant and tagged copyright + litigation."""
+    res = _classify("hand-court-ai-copyright")
+    assert res.is_relevant
+    assert {"copyright_ip", "liability_litigation"} <= {t.id for t in res.topics}
+
+
+def test_real_senate_story_is_legislation() -> None:
+    """The real Verge story on the state-AI-law moratorium is relevant with legislation as its top topic."""
+    res = _classify("verge-senate-ai-moratorium")
+    assert res.is_relevant and res.topics[0].id == "legislation_rulemaking"
+
+
+def test_real_non_ai_stories_are_not_relevant() -> None:
+    """Real stories without AI (Google Keep on Apple Watch, NFL violence) are not relevant."""
+    assert not _classify("verge-google-keep-watch").is_relevant
+    assert not _classify("zyte-wsj-football-violence").is_relevant
+
+
+def test_tilde_keyword_needs_ai_in_same_sentence() -> None:
+    """"court" (a ~ keyword) counts for litigation only in a sentence that also names AI."""
+    tx = load_taxonomy()
+    without = classify("", "The court heard the case. The court ruled. The court adjourned.", tx)
+    with_ai = classify("", "The court ruled on the AI system. The court fined the AI firm. The court acted on AI.", tx)
+    assert "liability_litigation" not in {t.id for t in without.topics}
+    assert "liability_litigation" in {t.id for t in with_ai.topics}
+
+
+def test_title_outweighs_body() -> None:
+    """The same keyword scores higher in the title than in the body."""
+    tx = load_taxonomy()
+    in_title = classify("AI copyright row", "AI copyright row. Details follow.", tx)
+    in_body = classify("Details", "AI copyright row. AI copyright row. Details follow.", tx)
+    def score(res) -> float:
+        return {t.id: t.score for t in res.topics}.get("copyright_ip", 0.0)
+
+    assert score(in_title) > score(in_body) > 0.0
+
+
+def test_topic_bounds() -> None:
+    """At most MAX_TOPICS topics, each scored in [MIN_TOPIC_SCORE, 1], best first, and relevance in [0, 1]."""
+    res = _classify("verge-senate-ai-moratorium")
+    assert 0 < len(res.topics) <= MAX_TOPICS
+    scores = [t.score for t in res.topics]
+    assert scores == sorted(scores, reverse=True) and all(MIN_TOPIC_SCORE <= s <= 1 for s in scores)
+    assert 0.0 <= res.relevance <= 1.0
+
+
+@pytest.mark.parametrize("story", all_stories(), ids=lambda s: s["title"][:40] or s["source"].get("url", "")[-40:])
+def test_golden_topics(story: dict) -> None:
+    """Each golden story's topics and relevance decision match its expected file."""
+    res = classify(story["title"], story["text"], load_taxonomy())
+    exp = story["expected"]
+    assert [t.id for t in res.topics] == exp["topics"]
+    assert res.is_relevant == exp["is_relevant"]
+    assert round(res.relevance, 2) == exp["relevance"]
