@@ -107,3 +107,17 @@ def make_consumer(bootstrap: str, group_id: str, topics: list[str], **overrides:
     if topics:
         consumer.subscribe(topics)
     return consumer
+
+
+def group_lag(bootstrap: str, group_id: str, topic: str) -> int:
+    """Messages of ``topic`` the group has not committed yet (all of them when it never committed)."""
+    from kafka import TopicPartition
+
+    probe = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+                          client_id=f"{CLIENT_ID}-lag", bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or [])]
+        ends = probe.end_offsets(parts)
+        return sum(max(0, ends[tp] - (probe.committed(tp) or 0)) for tp in parts)
+    finally:
+        probe.close(autocommit=False)

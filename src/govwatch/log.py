@@ -11,7 +11,7 @@ import structlog
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Configure structlog and stdlib logging; call once from ``main()``."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
-    renderer = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback) if use_console else structlog.processors.JSONRenderer()
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
     # kafka-python and elasticsearch are chatty at INFO; their warnings still show.
     for noisy in ("kafka", "elastic_transport", "httpx", "httpcore"):

@@ -1,0 +1,203 @@
+"""Slack delivery adapter: incoming webhooks and ``chat.postMessage`` over an injected ``httpx.Client``.
+
+What it decides, and nothing more:
+
+* **Pacing.** At most one message per ``min_interval_s`` per destination (Slack allows about one per second
+  per channel). Destinations are independent: a slow channel never holds back another one. A 429 pushes the
+  destination's next slot to ``Retry-After`` seconds later.
+* **Retries, bounded.** 5xx, 408 and timeouts/connection errors are retried with exponential backoff up to
+  ``MAX_TRANSIENT_ATTEMPTS``; then :class:`~govwatch.errors.TransientError`. 429s are waited out up to
+  ``MAX_RATE_LIMIT_WAITS`` times (and never longer than ``MAX_RETRY_AFTER_S`` each); then
+  :class:`~govwatch.errors.RateLimited` carrying ``retry_after``, so the consumer loop can back off instead of
+  a thread sleeping for minutes.
+* **Permanent refusals** (4xx such as 400 ``invalid_payload``, 403, 404 ``no_service``, 410
+  ``channel_is_archived``; Web API ``ok: false`` errors other than the known transient ones) raise
+  :class:`~govwatch.errors.DeliveryRejected` with Slack's reason.
+
+Webhook URLs and tokens are secrets (Slack revokes leaked webhooks): they never appear in logs or exception
+messages, only :func:`mask_secret` forms (host plus the last 4 characters); the limiter keys on a hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from govwatch.errors import DeliveryRejected, RateLimited, TransientError
+from govwatch.log import get_logger
+
+MAX_TRANSIENT_ATTEMPTS = 4  # 1 try + 3 retries ≈ 0.5+1+2 s of backoff: rides out a blip, not an outage
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 8.0
+MAX_RATE_LIMIT_WAITS = 3  # honoured 429s per message before handing the wait back to the consumer loop
+MAX_RETRY_AFTER_S = 60.0  # a longer Retry-After is not worth blocking a worker thread for
+DEFAULT_RETRY_AFTER_S = 1.0  # Slack always sends Retry-After; a proxy's 429 may not
+REASON_CHARS = 120  # Slack's error bodies are short codes; never echo a long (possibly HTML) body
+
+# Web API errors that may succeed later; every other ``ok: false`` error is a refusal of this request
+# (invalid_auth, channel_not_found, not_in_channel, account_inactive, token_revoked, invalid_blocks, ...).
+_API_TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+_API_RATE_LIMITED = "ratelimited"
+
+log = get_logger(__name__)
+
+
+def mask_secret(secret: str) -> str:
+    """``hooks.slack.com/…abcd`` for a URL, ``…abcd`` for a token: enough to tell destinations apart."""
+    tail = f"…{secret[-4:]}" if len(secret) >= 12 else "…"  # a short secret would be mostly revealed
+    host = urlsplit(secret).hostname if "://" in secret else None
+    return f"{host}/{tail}" if host else tail
+
+
+def _reason(response: httpx.Response) -> str:
+    text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+    return f"HTTP {response.status_code} {text[:REASON_CHARS]}".strip()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)), 0.0)
+    except ValueError:  # an HTTP-date form; Slack only sends seconds
+        return DEFAULT_RETRY_AFTER_S
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one HTTP exchange means for the delivery (a tagged value, so the loop reads as a table)."""
+
+    kind: str  # "ok" | "permanent" | "transient" | "rate_limited"
+    reason: str = ""
+    retry_after: float = 0.0
+
+
+def _classify_status(response: httpx.Response) -> _Outcome:
+    status = response.status_code
+    if status == 429:
+        return _Outcome("rate_limited", _reason(response), _retry_after(response))
+    if status >= 500 or status == 408:
+        return _Outcome("transient", _reason(response))
+    if status >= 400 or status < 200:
+        return _Outcome("permanent", _reason(response))
+    return _Outcome("ok")
+
+
+def _classify_api(response: httpx.Response) -> _Outcome:
+    outcome = _classify_status(response)
+    if outcome.kind != "ok":
+        return outcome
+    try:
+        body = response.json()
+    except ValueError:  # a 200 that is not the Web API answering (wrong api_base, captive proxy)
+        return _Outcome("permanent", f"HTTP {response.status_code} non-JSON answer from the Web API")
+    if not isinstance(body, dict):
+        return _Outcome("permanent", "unexpected Web API answer")
+    if body.get("ok") is True:
+        return _Outcome("ok")
+    error = str(body.get("error", "unknown_error"))[:REASON_CHARS]
+    if error == _API_RATE_LIMITED:
+        return _Outcome("rate_limited", error, _retry_after(response))
+    return _Outcome("transient" if error in _API_TRANSIENT else "permanent", error)
+
+
+class SlackSender:
+    """Delivers Block Kit payloads; thread-safe, one instance per process shared by all destinations."""
+
+    def __init__(self, client: httpx.Client, *, min_interval_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._min_interval_s = min_interval_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot: dict[str, float] = {}  # destination key (a hash, never the secret) -> earliest send
+
+    def send_webhook(self, url: str, payload: dict[str, Any]) -> None:
+        """POST ``payload`` to an incoming-webhook URL; raises DeliveryRejected / TransientError / RateLimited."""
+        masked = mask_secret(url)
+        if urlsplit(url).scheme not in ("http", "https"):
+            # httpx's own error would quote the URL; say what is wrong without it
+            raise DeliveryRejected(f"webhook {masked}: not an http(s) URL")
+        self._deliver(_key("webhook", url), masked, _classify_status,
+                      lambda: self._client.post(url, json=payload))
+
+    def post_message(self, token: str, channel: str, payload: dict[str, Any], api_base: str) -> None:
+        """Call ``chat.postMessage`` with a bot token; Slack's ``ok: false`` errors are mapped like HTTP ones."""
+        endpoint = f"{api_base.rstrip('/')}/chat.postMessage"
+        masked = f"{urlsplit(endpoint).hostname} channel={channel} token={mask_secret(token)}"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
+        body = {**payload, "channel": channel}
+        self._deliver(_key("api", token, channel), masked, _classify_api,
+                      lambda: self._client.post(endpoint, json=body, headers=headers))
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _deliver(self, key: str, masked: str, classify: Callable[[httpx.Response], _Outcome],
+                 request: Callable[[], httpx.Response]) -> None:
+        started = self._clock()
+        failures = 0
+        rate_limited = 0
+        while True:
+            self._wait_turn(key)
+            cause: Exception | None = None
+            try:
+                outcome = classify(request())
+            except httpx.TimeoutException as exc:
+                cause, outcome = exc, _Outcome("transient", f"timeout ({type(exc).__name__})")
+            except httpx.TransportError as exc:
+                # only the type name: httpx messages are URL-free today, but the secret must not depend on that
+                cause, outcome = exc, _Outcome("transient", f"connection failed ({type(exc).__name__})")
+            # Space from when the answer came back, not from when the slot was reserved: Slack (and the
+            # receiver) see the request arrive later than we decided to send it.
+            self._push_back(key, self._min_interval_s)
+            attempts = failures + rate_limited + 1
+            if outcome.kind == "ok":
+                log.info("slack.delivered", destination=masked, attempts=attempts,
+                         elapsed_ms=round((self._clock() - started) * 1000))
+                return
+            if outcome.kind == "permanent":
+                log.warning("slack.rejected", destination=masked, reason=outcome.reason, attempts=attempts)
+                raise DeliveryRejected(f"Slack refused delivery to {masked}: {outcome.reason}")
+            if outcome.kind == "rate_limited":
+                rate_limited += 1
+                if rate_limited > MAX_RATE_LIMIT_WAITS or outcome.retry_after > MAX_RETRY_AFTER_S:
+                    log.warning("slack.rate_limited", destination=masked, retry_after=outcome.retry_after)
+                    raise RateLimited(f"Slack rate-limited {masked} ({outcome.reason}); retry after "
+                                      f"{outcome.retry_after:g}s", retry_after=outcome.retry_after)
+                self._push_back(key, outcome.retry_after)  # also holds other messages to this destination
+                log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=outcome.retry_after)
+                continue
+            failures += 1
+            if failures >= MAX_TRANSIENT_ATTEMPTS:
+                log.warning("slack.gave_up", destination=masked, reason=outcome.reason, attempts=attempts)
+                raise TransientError(
+                    f"Slack delivery to {masked} failed {failures} times: {outcome.reason}") from cause
+            delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
+            log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=delay)
+            self._push_back(key, delay)
+
+    def _wait_turn(self, key: str) -> None:
+        """Reserve this destination's next slot under the lock, then sleep outside it (others proceed)."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot.get(key, now))
+            self._next_slot[key] = slot + self._min_interval_s
+        if slot > now:
+            self._sleep(slot - now)
+
+    def _push_back(self, key: str, delay_s: float) -> None:
+        with self._lock:
+            earliest = self._clock() + delay_s
+            self._next_slot[key] = max(self._next_slot.get(key, earliest), earliest)
+
+
+def _key(*parts: str) -> str:
+    # Hashed so that a dump of the limiter (debugger, repr in a log) cannot leak a webhook URL or token.
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
