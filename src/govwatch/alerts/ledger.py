@@ -1,0 +1,189 @@
+"""The alert ledger: one create-only document per (subscription, story cluster), the exactly-once key.
+
+``_id = alert_id = sha256(subscription_id + "\\n" + cluster_id)`` is written with ``op_type=create``:
+a 409 means the pair was already recorded, so a replay from offset 0, a restart, a re-index or a
+syndicated copy of the same story (same cluster) can never raise a second alert. Later copies are
+appended to the existing entry's ``also_in`` by a read-modify-write guarded with
+``if_seq_no``/``if_primary_term`` (no scripts: the node has no painless). Status changes use partial
+``update`` with ``retry_on_conflict``, which merges fields and so never loses a concurrent change.
+
+Statuses: ``pending`` (immediate, to be produced/delivered), ``digest_pending`` (waits for a digest),
+``delivered``, ``failed`` (will be retried), ``dead_lettered`` (given up for good).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import ApiError, ConflictError, Elasticsearch
+
+from govwatch import es_io
+from govwatch.errors import TransientError
+from govwatch.models import Alert
+
+STATUSES = ("pending", "digest_pending", "delivered", "failed", "dead_lettered")
+CAS_ATTEMPTS = 8  # optimistic-concurrency retries for also_in; contention is between a few consumers at most
+RETRY_ON_CONFLICT = 5
+DIGEST_LIMIT = 1000  # alerts per digest read; a digest with more is summarised by the notifier anyway
+MAX_ERROR_CHARS = 1000
+
+
+def alert_id(subscription_id: str, cluster_id: str) -> str:
+    """The ledger key of a (subscription, story cluster) pair."""
+    return hashlib.sha256(f"{subscription_id}\n{cluster_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording one alert did: ``produce`` is the alert to send now, if any."""
+
+    alert_id: str
+    created: bool
+    produce: Alert | None
+
+
+class Ledger:
+    """The ledger index adapter (client injected)."""
+
+    def __init__(self, es: Elasticsearch, index: str) -> None:
+        self.es = es
+        self.index = index
+
+    def record(self, alerts: Sequence[Alert], now: datetime) -> list[Recorded]:
+        """Create one entry per alert (one bulk); existing entries get the story in ``also_in``.
+
+        ``produce`` is set for a new immediate entry, and for an existing entry still ``pending`` with
+        no ``produced_at`` (a previous attempt recorded it but crashed or failed before the ack): then
+        the stored alert is produced again and the notifier's status check absorbs any duplicate.
+        """
+        if not alerts:
+            return []
+        ops: list[dict[str, Any]] = []
+        for alert in alerts:
+            ops.append({"create": {"_index": self.index, "_id": alert.alert_id}})
+            ops.append(self._document(alert, now))
+        try:
+            resp = self.es.bulk(operations=ops)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger create") from exc
+        out: list[Recorded] = []
+        created_now: set[str] = set()
+        for alert, item in zip(alerts, resp["items"], strict=True):
+            status = item["create"].get("status", 500)
+            if status < 300:
+                created_now.add(alert.alert_id)
+                out.append(Recorded(alert.alert_id, True, alert if alert.mode == "immediate" else None))
+            elif status == 409:
+                entry = self._add_copy(alert, now)
+                resend = (alert.alert_id not in created_now and entry.get("status") == "pending"
+                          and not entry.get("produced_at"))
+                out.append(Recorded(alert.alert_id, False, Alert.model_validate(entry["alert"]) if resend else None))
+            else:
+                error = item["create"].get("error", {})
+                raise TransientError(f"alert ledger create failed ({status}): {error.get('reason', error)}"[:500])
+        return out
+
+    def _document(self, alert: Alert, now: datetime) -> dict[str, Any]:
+        return {
+            "alert_id": alert.alert_id, "subscription_id": alert.subscription_id, "cluster_id": alert.cluster_id,
+            "story_id": alert.story_id, "mode": alert.mode,
+            "status": "pending" if alert.mode == "immediate" else "digest_pending",
+            "attempts": 0, "last_error": None, "also_in": [], "also_in_sources": [], "also_in_count": 0,
+            "matched_at": now.isoformat(), "produced_at": None, "delivered_at": None, "updated_at": now.isoformat(),
+            "alert": alert.model_dump(mode="json"),
+        }
+
+    def _add_copy(self, alert: Alert, now: datetime) -> dict[str, Any]:
+        """Append another copy of the cluster to ``also_in`` (compare-and-set); returns the entry."""
+        for _ in range(CAS_ATTEMPTS):
+            got = self._get(alert.alert_id)
+            if got is None:
+                raise TransientError(f"ledger entry {alert.alert_id} vanished after a 409")
+            entry = got["_source"]
+            if alert.story_id == entry["story_id"] or alert.story_id in entry["also_in"]:
+                return entry  # the same story again (a replay): nothing to record
+            entry["also_in"] = [*entry["also_in"], alert.story_id]
+            entry["also_in_sources"] = [*entry.get("also_in_sources", []), alert.source]
+            entry["also_in_count"] = len(entry["also_in"])
+            entry["updated_at"] = now.isoformat()
+            try:
+                self.es.index(index=self.index, id=alert.alert_id, document=entry,
+                              if_seq_no=got["_seq_no"], if_primary_term=got["_primary_term"])
+                return entry
+            except ConflictError:
+                continue  # someone else changed it between our get and write: read again
+            except Exception as exc:  # noqa: BLE001 - translated at the edge
+                raise es_io.translate(exc, "alert ledger also_in") from exc
+        raise TransientError(f"ledger entry {alert.alert_id} kept changing; retrying the batch")
+
+    def _get(self, aid: str) -> dict[str, Any] | None:
+        try:  # GET by id is real-time: it sees a create before any refresh
+            resp = self.es.options(ignore_status=404).get(index=self.index, id=aid)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger get") from exc
+        return resp if resp.get("found") else None
+
+    def get(self, aid: str) -> dict[str, Any] | None:
+        """The ledger entry (source) of an alert id, or None."""
+        got = self._get(aid)
+        return got["_source"] if got else None
+
+    def _update(self, aid: str, doc: dict[str, Any]) -> None:
+        try:
+            self.es.update(index=self.index, id=aid, doc=doc, retry_on_conflict=RETRY_ON_CONFLICT)
+        except ApiError as exc:
+            if exc.meta.status == 404:
+                raise KeyError(f"no ledger entry {aid}") from exc
+            raise es_io.translate(exc, "alert ledger update") from exc
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger update") from exc
+
+    def mark_produced(self, alert_ids: Sequence[str], at: datetime) -> None:
+        """Record that these alerts were acknowledged by Kafka (one bulk of partial updates)."""
+        if not alert_ids:
+            return
+        ops: list[dict[str, Any]] = []
+        for aid in alert_ids:
+            ops.append({"update": {"_index": self.index, "_id": aid, "retry_on_conflict": RETRY_ON_CONFLICT}})
+            ops.append({"doc": {"produced_at": at.isoformat()}})
+        try:
+            resp = self.es.bulk(operations=ops)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger mark produced") from exc
+        if resp.get("errors"):
+            bad = [i["update"] for i in resp["items"] if i["update"].get("status", 500) >= 300]
+            raise TransientError(f"could not mark {len(bad)} alerts produced: {bad[0].get('error')}"[:500])
+
+    def mark_delivered(self, aid: str, at: datetime) -> None:
+        """The notifier delivered the alert (or the digest holding it)."""
+        self._update(aid, {"status": "delivered", "delivered_at": at.isoformat(), "updated_at": at.isoformat()})
+
+    def mark_failed(self, aid: str, error: str, attempts: int, permanent: bool, at: datetime | None = None) -> None:
+        """A delivery attempt failed; ``permanent`` means it will not be retried (dead-lettered)."""
+        from govwatch.models import utcnow
+
+        when = (at or utcnow()).isoformat()
+        self._update(aid, {"status": "dead_lettered" if permanent else "failed", "attempts": attempts,
+                           "last_error": error[:MAX_ERROR_CHARS], "updated_at": when})
+
+    def pending_digest(self, subscription_id: str, since: datetime) -> list[Alert]:
+        """Alerts of a digest-mode subscription waiting since ``since`` (oldest first)."""
+        query = {"bool": {"filter": [{"term": {"subscription_id": subscription_id}},
+                                     {"term": {"status": "digest_pending"}},
+                                     {"range": {"matched_at": {"gte": since.isoformat()}}}]}}
+        try:
+            self.es.indices.refresh(index=self.index)  # digests are rare: make the latest matches visible
+            resp = self.es.search(index=self.index, query=query, size=DIGEST_LIMIT,
+                                  sort=[{"matched_at": "asc"}, {"alert_id": "asc"}])
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger digest read") from exc
+        return [Alert.model_validate(h["_source"]["alert"]) for h in resp["hits"]["hits"]]
+
+    def also_in_count(self, aid: str) -> int:
+        """How many later copies of the cluster were recorded on this alert."""
+        entry = self.get(aid)
+        return int(entry.get("also_in_count", 0)) if entry else 0

@@ -1,0 +1,104 @@
+"""Subscriptions stored in Elasticsearch (index ``<prefix>-subscriptions``, ``_id`` = subscription id).
+
+Writes use ``refresh=wait_for`` so that ``list`` right after ``add`` shows the new subscription and
+the alert stage (which re-reads active subscriptions every few seconds) picks it up promptly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+
+from govwatch import es_io
+from govwatch.alerts.subscriptions import Subscription
+from govwatch.errors import GovwatchError
+from govwatch.models import utcnow
+
+PAGE = 5000  # subscriptions per page when listing (search_after paging: no 10,000 window limit)
+
+
+class SubscriptionNotFound(GovwatchError):
+    """No subscription has this id or name."""
+
+
+class SubscriptionExists(GovwatchError):
+    """A subscription with this id already exists."""
+
+
+class SubscriptionStore:
+    """CRUD over the subscriptions index. The client is injected (tests pass the real one)."""
+
+    def __init__(self, es: Elasticsearch, index: str) -> None:
+        self.es = es
+        self.index = index
+
+    def add(self, sub: Subscription) -> Subscription:
+        try:
+            self.es.create(index=self.index, id=sub.id, document=sub.storage_document(), refresh="wait_for")
+        except ApiError as exc:
+            if exc.meta.status == 409:
+                raise SubscriptionExists(f"subscription {sub.id} already exists; use `edit` to change it") from exc
+            raise es_io.translate(exc, "add subscription") from exc
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "add subscription") from exc
+        return sub
+
+    def save(self, sub: Subscription) -> Subscription:
+        """Overwrite an existing subscription, stamping ``updated_at``."""
+        sub = sub.model_copy(update={"updated_at": utcnow()})
+        try:
+            self.es.index(index=self.index, id=sub.id, document=sub.storage_document(), refresh="wait_for")
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "save subscription") from exc
+        return sub
+
+    def get(self, key: str) -> Subscription:
+        """By id, else by exact name (names are for humans; ids are what alerts carry)."""
+        try:
+            resp = self.es.options(ignore_status=404).get(index=self.index, id=key)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "get subscription") from exc
+        if resp.get("found"):
+            return Subscription.from_document(resp["_source"])
+        named = [s for s in self._search({"term": {"name": key}}, limit=2)]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise SubscriptionNotFound(f"several subscriptions are named {key!r}; use the id (see `list`)")
+        raise SubscriptionNotFound(f"no subscription with id or name {key!r}; see `govwatch subscriptions list`")
+
+    def delete(self, key: str) -> Subscription:
+        sub = self.get(key)
+        try:
+            self.es.delete(index=self.index, id=sub.id, refresh="wait_for")
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "delete subscription") from exc
+        return sub
+
+    def set_paused(self, key: str, paused: bool) -> Subscription:
+        return self.save(self.get(key).model_copy(update={"paused": paused}))
+
+    def list(self, include_paused: bool = True) -> list[Subscription]:
+        query: dict[str, Any] = {"match_all": {}} if include_paused else {"bool": {"must_not": [{"term": {"paused": True}}]}}
+        return self._search(query)
+
+    def active(self) -> list[Subscription]:
+        """Subscriptions that are not paused (what the alert stage matches against)."""
+        return self.list(include_paused=False)
+
+    def _search(self, query: dict[str, Any], limit: int | None = None) -> list[Subscription]:
+        out: list[Subscription] = []
+        after: list[Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"search_after": after} if after else {}
+            try:
+                resp = self.es.search(index=self.index, query=query, size=min(PAGE, limit or PAGE),
+                                      sort=[{"id": "asc"}], track_total_hits=False, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - translated at the edge
+                raise es_io.translate(exc, "list subscriptions") from exc
+            hits = resp["hits"]["hits"]
+            out.extend(Subscription.from_document(h["_source"]) for h in hits)
+            if len(hits) < PAGE or (limit and len(out) >= limit):
+                return out
+            after = hits[-1]["sort"]

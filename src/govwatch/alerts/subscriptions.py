@@ -1,0 +1,125 @@
+"""Alert subscriptions: what a user asked to be told about, and where (pure model, no adapters).
+
+A subscription is a Lucene query string (the syntax Kibana's search bar accepts in Lucene mode) plus
+optional structured filters, a Slack destination and a delivery mode. Destination secrets are
+``SecretStr`` so that ``repr``, logs and ``model_dump(mode="json")`` never show them; only
+``storage_document`` (written to Elasticsearch) reveals them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from govwatch.models import utcnow
+
+Mode = Literal["immediate", "hourly", "daily"]
+
+
+class Filters(BaseModel):
+    """Structured filters; each list is "any of", the filters together are "all of"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topics: list[str] = Field(default_factory=list, description="Taxonomy topic ids")
+    entity_ids: list[str] = Field(default_factory=list, description="Entity ids (Wikidata QIDs or govwatch ids)")
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes of countries mentioned")
+    sources: list[str] = Field(default_factory=list, description="Outlet names exactly as in the feed registry")
+    languages: list[str] = Field(default_factory=list, description="ISO 639-1 language codes")
+    min_relevance: float | None = Field(None, ge=0.0, le=1.0, description="Minimum AI-governance relevance")
+
+    def is_empty(self) -> bool:
+        return not (self.topics or self.entity_ids or self.countries or self.sources or self.languages
+                    or self.min_relevance is not None)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Destination(BaseModel):
+    """A Slack incoming webhook, or a bot token + channel for chat.postMessage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["webhook", "bot"]
+    webhook_url: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    channel: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Destination:
+        if self.kind == "webhook":
+            if self.webhook_url is None:
+                raise ValueError("a webhook destination needs webhook_url")
+            parts = urlsplit(self.webhook_url.get_secret_value())
+            # Plain http only for a receiver on this machine (the local Slack-compatible receiver).
+            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+                raise ValueError("webhook_url must be an https:// Slack incoming-webhook URL")
+        elif not (self.bot_token and self.channel):
+            raise ValueError("a bot destination needs both bot_token and channel")
+        return self
+
+    def masked(self) -> str:
+        """Safe to print: the webhook host or the channel, never the secret part."""
+        if self.kind == "webhook" and self.webhook_url is not None:
+            host = urlsplit(self.webhook_url.get_secret_value()).hostname or "?"
+            return f"webhook https://{host}/****"
+        return f"bot xoxb-**** -> {self.channel}"
+
+    def revealed(self) -> dict[str, Any]:
+        """The stored form, secrets in clear: only for the subscriptions index and the notifier."""
+        return {
+            "kind": self.kind, "channel": self.channel,
+            "webhook_url": self.webhook_url.get_secret_value() if self.webhook_url else None,
+            "bot_token": self.bot_token.get_secret_value() if self.bot_token else None,
+        }
+
+
+def new_subscription_id() -> str:
+    """A short random id; random rather than derived from the name so renaming keeps ledger history."""
+    return f"sub-{uuid.uuid4().hex[:12]}"
+
+
+class Subscription(BaseModel):
+    """One saved alert subscription (``_id`` in the subscriptions index = ``id``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=new_subscription_id, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(min_length=1, max_length=4000, description="Lucene query string, as typed in Kibana")
+    filters: Filters = Field(default_factory=Filters)
+    destination: Destination
+    mode: Mode = "immediate"
+    paused: bool = False
+    owner: str = ""
+    allow_expensive: bool = Field(False, description="Leading wildcards / regexes explicitly allowed")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is empty")
+        return value
+
+    def storage_document(self) -> dict[str, Any]:
+        """The Elasticsearch document (secrets revealed: the index is the secret store)."""
+        doc = self.model_dump(mode="json", exclude={"destination"})
+        doc["destination"] = self.destination.revealed()
+        return doc
+
+    def public_view(self) -> dict[str, Any]:
+        """What ``show``/``list`` print: everything except secrets, which are masked."""
+        doc = self.model_dump(mode="json", exclude={"destination"})
+        doc["destination"] = self.destination.masked()
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Subscription:
+        return cls.model_validate(doc)

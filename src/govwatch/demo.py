@@ -1,0 +1,173 @@
+"""The end-to-end run on the bundled offline news sample (README command 1), also used by the e2e test.
+
+    demo site (feeds + pages on 127.0.0.1) -> poll flow -> enrich -> index -> alert -> notify -> Slack receiver
+
+Every piece is the real one: the Prefect flow runs `govwatch poll --once` (against the stack's Prefect
+server when it is up), the four consumers are real processes in their consumer groups, Slack is the
+Slack-compatible receiver (or real Slack when GOVWATCH_SLACK_WEBHOOK_URL is set). Ports are fixed, so the
+sample's URLs — and so the story ids — are the same every run: running it twice publishes nothing twice.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govwatch import es_io, kafka_io
+from govwatch.alerts.query import validate
+from govwatch.alerts.store import SubscriptionStore
+from govwatch.alerts.subscriptions import Destination, Filters, Subscription
+from govwatch.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+CONSUMERS = ("enrich", "index", "alert", "notify")
+INPUT_TOPIC = {"enrich": "stories.raw", "index": "stories.enriched", "alert": "stories.indexed", "notify": "alerts"}
+DEMO_SITE_PORT = 8765
+DEMO_SLACK_PORT = 8766
+SETTLE_S = 6.0  # no change in any counter for this long = the pipeline has drained
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Counts:
+    seen: int = 0
+    indexed: int = 0
+    relevant: int = 0
+    clusters: int = 0
+    matched: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return (f"stories seen {self.seen} | indexed {self.indexed} (AI-governance {self.relevant}, "
+                f"{self.clusters} clusters) | matched {self.matched} | delivered {self.delivered}"
+                + (f" | failed {self.failed}" if self.failed else ""))
+
+
+def counts(settings: Settings, es: Any) -> Counts:  # noqa: ANN401 - elasticsearch client
+    """What the pipeline has done so far, read from Elasticsearch (published, stories, ledger)."""
+    def count(index: str, query: dict | None = None) -> int:
+        resp = es.options(ignore_status=404).count(index=index, query=query or {"match_all": {}})
+        return int(resp.get("count", 0))
+
+    for name in ("published", "stories", "alert-ledger"):
+        es.options(ignore_status=404).indices.refresh(index=settings.index(name))
+    stories = settings.index("stories")
+    clusters = es.options(ignore_status=404).search(
+        index=stories, size=0, aggs={"c": {"cardinality": {"field": "cluster_id"}}})
+    return Counts(
+        seen=count(settings.index("published")), indexed=count(stories),
+        relevant=count(stories, {"term": {"is_relevant": True}}),
+        clusters=int(clusters.get("aggregations", {}).get("c", {}).get("value", 0)),
+        matched=count(settings.index("alert-ledger")),
+        delivered=count(settings.index("alert-ledger"), {"term": {"status": "delivered"}}),
+        failed=count(settings.index("alert-ledger"), {"terms": {"status": ["failed", "dead_lettered"]}}),
+    )
+
+
+@dataclass
+class Pipeline:
+    """The consumer processes of one run."""
+
+    settings: Settings
+    env: dict[str, str]
+    log_dir: Path
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in CONSUMERS:
+            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+            self.procs[name] = subprocess.Popen([sys.executable, str(REPO / "consumers" / f"{name}.py")],
+                                                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+
+    def check(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"consumer {name} exited with {proc.returncode}:\n" + "\n".join(tail))
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+
+def child_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
+                "GOVWATCH_SSRF_ALLOWLIST": ",".join(settings.ssrf_allowlist), "GOVWATCH_LOG_FORMAT": "json",
+                "GOVWATCH_CACHE_DIR": str(settings.cache_dir), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    env.update(extra)
+    return env
+
+
+def ensure_subscriptions(settings: Settings, es: Any, path: Path, webhook_url: str) -> list[str]:  # noqa: ANN401
+    """Create the sample subscriptions that do not exist yet (matched by name); returns all their names."""
+    store = SubscriptionStore(es, settings.index("subscriptions"))
+    existing = {s.name for s in store.list()}
+    names = []
+    for spec in yaml.safe_load(path.read_text())["subscriptions"]:
+        names.append(spec["name"])
+        if spec["name"] in existing:
+            continue
+        filters = Filters(**(spec.get("filters") or {}))
+        validate(es, settings.index("stories"), spec["query"], filters)
+        store.add(Subscription(name=spec["name"], query=spec["query"], filters=filters,
+                               destination=Destination(kind="webhook", webhook_url=webhook_url),
+                               mode=spec.get("mode", "immediate"), owner=spec.get("owner", "demo")))
+    return names
+
+
+def poll_once(env: dict[str, str], log: Path) -> str:
+    """Run the Prefect poll flow once in its own process; returns its summary line(s)."""
+    proc = subprocess.run([sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())", "poll", "--once"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"poll failed (exit {proc.returncode}); see {log}:\n{proc.stderr[-2000:]}")
+    return proc.stdout.strip()
+
+
+def wait_until_drained(settings: Settings, es: Any, pipeline: Pipeline, say: Say, timeout_s: float = 300.0,  # noqa: ANN401
+                       want: Callable[[Counts], bool] | None = None) -> Counts:
+    """Show progress until the counters stop moving (and ``want`` holds); returns the final counts."""
+    deadline = time.monotonic() + timeout_s
+    last, stable_since = None, time.monotonic()
+    while True:
+        pipeline.check()
+        now = counts(settings, es)
+        if now != last:
+            say(f"  ... {now.line()}")
+            last, stable_since = now, time.monotonic()
+        done = now.indexed >= now.seen and (want is None or want(now)) and total_lag(settings) == 0
+        if done and time.monotonic() - stable_since >= SETTLE_S:
+            return now
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pipeline did not drain within {timeout_s:.0f}s: {now.line()}; logs in {pipeline.log_dir}")
+        time.sleep(1.0)
+
+
+def total_lag(settings: Settings) -> int:
+    """Uncommitted messages over every consumer stage: 0 when all of them have caught up."""
+    return sum(kafka_io.group_lag(settings.kafka_bootstrap, f"{settings.topic_prefix}.{name}",
+                                  settings.topic(topic)) for name, topic in INPUT_TOPIC.items())
+
+
+def es_client(settings: Settings) -> Any:  # noqa: ANN401
+    return es_io.make_client(settings.es_url)

@@ -1,0 +1,126 @@
+"""The alert stage: indexed story ids -> matches against active subscriptions -> ledger -> ``alerts`` topic.
+
+Exactly-once protocol (notifications, not messages):
+
+1. Match the batch's ids against every active subscription (Elasticsearch decides, see
+   ``govwatch.alerts.matcher``).
+2. For every (subscription, story) match, **create** the ledger entry keyed by
+   ``sha256(subscription_id, cluster_id)`` in one bulk. Created -> new. 409 -> already known: a copy of
+   the cluster is appended to ``also_in``; nothing new is announced.
+3. **Produce** an ``Alert`` (key = subscription id) for every new immediate entry, and again for any
+   existing entry still ``pending`` without ``produced_at`` (a previous attempt crashed or failed after
+   step 2). Wait for every ack, then set ``produced_at``. Digest-mode entries are ``digest_pending`` and
+   are not produced: the notifier reads them with ``Ledger.pending_digest``.
+4. Return; the consumer loop commits the offsets.
+
+A failure anywhere raises, so the loop retries the batch: step 2 finds the entries (409), step 3
+re-produces the ones that never got ``produced_at``. The only duplicate this allows is an Alert message
+produced twice (ack received, crash before ``produced_at``); the notifier checks the ledger status
+and skips alerts already ``delivered``, so a Slack message is still sent once per (subscription,
+cluster). Ledger first, produce second means nothing is lost: a produced alert always has an entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaProducer
+
+from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.matcher import Match, MatchStats, fetch_stories, match_batch
+from govwatch.alerts.store import SubscriptionStore
+from govwatch.alerts.subscriptions import Subscription
+from govwatch.consumer import Rejections
+from govwatch.log import get_logger
+from govwatch.models import Alert, IndexedBatch, IndexedStory, utcnow
+from govwatch.stages.parse import decode_all
+
+log = get_logger("govwatch.stages.alerter")
+
+ACK_TIMEOUT_S = 30
+# New or edited subscriptions apply within this many seconds, without a query per batch.
+SUBSCRIPTION_TTL_S = 5.0
+
+
+class SubscriptionCache:
+    """Active subscriptions, re-read from the store at most every ``ttl_s`` seconds."""
+
+    def __init__(self, store: SubscriptionStore, ttl_s: float = SUBSCRIPTION_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._subs: list[Subscription] = []
+        self._read_at: float | None = None
+
+    def get(self) -> list[Subscription]:
+        now = self.clock()
+        if self._read_at is None or now - self._read_at >= self.ttl_s:
+            self._subs = self.store.active()
+            self._read_at = now
+        return self._subs
+
+
+def build_alert(sub: Subscription, doc: dict[str, Any], match: Match, indexed: IndexedStory) -> Alert:
+    """The Alert message for one match (``trace.alerted_at`` is left to the notifier)."""
+    cluster = doc.get("cluster_id") or indexed.cluster_id
+    return Alert(
+        alert_id=alert_id(sub.id, cluster), subscription_id=sub.id, subscription_name=sub.name, mode=sub.mode,
+        story_id=match.story_id, cluster_id=cluster, title=doc.get("title") or "", url=doc.get("url") or "",
+        source=doc.get("source") or "", published_at=doc.get("published_at"), snippet=match.snippet,
+        entities=list(doc.get("entity_names") or []), topics=list(doc.get("topic_labels") or []),
+        trace=indexed.trace,
+    )
+
+
+class AlertStage:
+    """Batch handler for the consumer loop (see govwatch.consumer)."""
+
+    def __init__(self, es: Elasticsearch, producer: KafkaProducer, subscriptions: SubscriptionCache,
+                 ledger: Ledger, stories_alias: str, alerts_topic: str,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.es = es
+        self.producer = producer
+        self.subscriptions = subscriptions
+        self.ledger = ledger
+        self.alias = stories_alias
+        self.topic = alerts_topic
+        self.clock = clock
+
+    def __call__(self, records: Sequence[Any]) -> Rejections:
+        started = time.monotonic()
+        decoded, rejected = decode_all(records, IndexedBatch)
+        stories: dict[str, IndexedStory] = {}
+        for _, batch in decoded:
+            for story in batch.stories:
+                stories.setdefault(story.story_id, story)
+        subs = self.subscriptions.get()
+        if not stories or not subs:
+            return rejected
+        docs = fetch_stories(self.es, self.alias, list(stories))
+        missing = [i for i in stories if i not in docs]
+        if missing:  # "indexed" promises searchable; a gap means a deleted story, not a retryable state
+            log.warning("indexed_stories_missing", count=len(missing), first=missing[0])
+        stats = MatchStats()
+        matches = match_batch(self.es, self.alias, subs, docs, stats=stats)
+        by_id = {s.id: s for s in subs}
+        # Batch order, so the first-indexed copy of a cluster is the one announced.
+        order = {sid: n for n, sid in enumerate(stories)}
+        matches.sort(key=lambda m: (order[m.story_id], m.subscription_id))
+        alerts = [build_alert(by_id[m.subscription_id], docs[m.story_id], m, stories[m.story_id]) for m in matches]
+        recorded = self.ledger.record(alerts, self.clock())
+        to_send = [r.produce for r in recorded if r.produce is not None]
+        futures = [self.producer.send(self.topic, key=a.subscription_id.encode(), value=a.to_bytes())
+                   for a in to_send]
+        for future in futures:
+            future.get(timeout=ACK_TIMEOUT_S)
+        self.ledger.mark_produced([a.alert_id for a in to_send], self.clock())
+        log.info("alert_batch", stories=len(stories), subscriptions=len(subs), searches=stats.searches_sent,
+                 matches=len(matches), new=sum(r.created for r in recorded), produced=len(to_send),
+                 digest=sum(1 for r in recorded if r.created and r.produce is None),
+                 search_errors=len(stats.errors), elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+        return rejected

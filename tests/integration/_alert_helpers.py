@@ -1,0 +1,40 @@
+"""Builders shared by the alerting integration tests (stories with chosen text, subscriptions)."""
+
+from __future__ import annotations
+
+from govwatch.alerts.subscriptions import Destination, Filters, Subscription
+from govwatch.models import EntityRef, TopicRef
+from tests.factories import enriched_story, raw_story
+
+WEBHOOK = "https://hooks.slack.com/services/T000/B000/SECRETSECRET"
+
+TEXTS = [
+    ("EU regulators fine chatbot maker under the AI Act", "The AI Act enforcement began with a fine in Brussels.", "FR"),
+    ("AI Act guidance published", "The Commission published guidance on the AI Act timeline.", "DE"),
+    ("Ofcom opens probe into deepfakes", "Ofcom said the investigation concerns online safety duties.", "GB"),
+    ("NIST releases AI risk profile", "NIST released a generative AI profile for the risk framework.", "US"),
+    ("Act on AI enforcement delayed", "Lawmakers said enforcement of the act on AI will be delayed.", "FR"),
+    ("Seoul summit closes", "Leaders attended the AI Seoul Summit and signed a declaration.", "KR"),
+]
+
+
+def story(n: int, title: str, text: str, country: str, cluster: int | None = None, source: str = "Example News"):  # noqa: ANN201
+    raw = raw_story(n, title=title, source=source)
+    over = {}
+    if cluster is not None:
+        over["cluster_id"] = raw_story(cluster).story_id
+        over["is_cluster_representative"] = cluster == n
+    return enriched_story(n, text=text, raw=raw,
+                          entities=[EntityRef(id=country, name=country, type="country")],
+                          topics=[TopicRef(id="compliance_enforcement" if "fine" in text.lower() or "enforcement" in text.lower()
+                                           else "legislation_rulemaking", label="t", score=0.7)],
+                          relevance=0.4 + 0.1 * (n % 5), **over)
+
+
+def corpus():  # noqa: ANN201
+    return [story(i, t, x, c) for i, (t, x, c) in enumerate(TEXTS)]
+
+
+def sub(name: str, query: str, filters: Filters | None = None, **over: object) -> Subscription:
+    return Subscription(name=name, query=query, filters=filters or Filters(),
+                        destination=Destination(kind="webhook", webhook_url=WEBHOOK), **over)

@@ -1,0 +1,124 @@
+"""The alert stage on the real broker and node: exactly one alert per (subscription, story cluster), even on replay."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import TopicPartition
+
+from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.store import SubscriptionStore
+from govwatch.alerts.subscriptions import Filters
+from govwatch.consumer import LoopStats, StopFlag, run_loop
+from govwatch.es_io import make_client
+from govwatch.indexing import bulk_index, indexed_batch
+from govwatch.kafka_io import make_consumer, make_producer
+from govwatch.models import Alert, utcnow
+from govwatch.stages.alerter import AlertStage, SubscriptionCache, build_alert
+from govwatch.alerts.matcher import Match
+from govwatch.topics import ALERTS, INDEXED
+from tests.integration._alert_helpers import corpus, story, sub
+
+
+class Env:
+    """The stage wired to a test's private topics and indices."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        self.settings = settings
+        self.es = make_client(settings.es_url)
+        self.producer = make_producer(settings.kafka_bootstrap)
+        self.store = SubscriptionStore(self.es, settings.index("subscriptions"))
+        self.ledger = Ledger(self.es, settings.index("alert-ledger"))
+        self.stage = AlertStage(self.es, self.producer, SubscriptionCache(self.store, ttl_s=0.0), self.ledger,
+                                settings.index("stories"), settings.topic(ALERTS))
+
+    def publish(self, *values: bytes) -> None:
+        for value in values:
+            self.producer.send(self.settings.topic(INDEXED), key=b"b", value=value).get(timeout=30)
+
+    def run(self, group: str, records: int, timeout_s: float = 60.0) -> LoopStats:
+        """Run the loop in a fresh consumer group until ``records`` records were handled."""
+        consumer = make_consumer(self.settings.kafka_bootstrap, group, [self.settings.topic(INDEXED)])
+        stats = LoopStats()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while stats.counts["processed"] + stats.counts["dead_lettered"] < records and time.monotonic() < deadline:
+                run_loop(consumer, self.stage, self.producer, "alert", StopFlag(), stats, max_batches=stats.batches + 1)
+        finally:
+            consumer.close(autocommit=False)
+        return stats
+
+    def alerts(self) -> list[Alert]:
+        """Every message in the alerts topic so far."""
+        topic = self.settings.topic(ALERTS)
+        consumer = make_consumer(self.settings.kafka_bootstrap, f"read-{time.monotonic_ns()}", [])
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        want = sum(consumer.end_offsets(parts).values())
+        got: list[Alert] = []
+        deadline = time.monotonic() + 30
+        while len(got) < want and time.monotonic() < deadline:
+            for recs in consumer.poll(timeout_ms=500).values():
+                got.extend(Alert.from_bytes(r.value) for r in recs)
+        consumer.close(autocommit=False)
+        return got
+
+
+def test_alerts_once_replay_and_cluster_copies(initialized, unique) -> None:  # noqa: ANN001
+    """Expected (subscription, story) alerts are produced once; a replay adds none; a cluster's second copy is recorded in also_in, not alerted."""
+    settings = initialized
+    env = Env(settings)
+    stories = corpus()
+    copies = [story(10, "Ofcom fines platform", "Ofcom fined the platform.", "GB", cluster=10, source="Outlet A"),
+              story(11, "Ofcom fines platform (syndicated)", "Ofcom fined the platform.", "GB", cluster=10,
+                    source="Outlet B")]
+    assert bulk_index(env.es, settings.index_prefix, stories + copies) == {}
+    act = env.store.add(sub("act", '"AI Act" AND (fine OR enforcement)'))
+    ofcom = env.store.add(sub("uk", "Ofcom OR NIST", Filters(countries=["GB", "US"])))
+    digest = env.store.add(sub("digest", "NIST", mode="daily"))
+    env.store.add(sub("paused", "Seoul", paused=True))
+    now = utcnow()
+    env.publish(indexed_batch(settings.index_prefix, stories, now).to_bytes(), b"not json",
+                indexed_batch(settings.index_prefix, copies[:1], now).to_bytes(),
+                indexed_batch(settings.index_prefix, copies[1:], now).to_bytes())
+    stats = env.run(f"g{unique}", records=4)
+    assert stats.counts["dead_lettered"] == 1 and stats.counts["processed"] == 3
+
+    got = sorted((a.subscription_id, a.story_id) for a in env.alerts())
+    assert got == sorted([(act.id, stories[0].story_id), (ofcom.id, stories[2].story_id),
+                          (ofcom.id, stories[3].story_id), (ofcom.id, copies[0].story_id)])
+    cluster_entry = env.ledger.get(alert_id(ofcom.id, copies[0].cluster_id))
+    assert cluster_entry["also_in"] == [copies[1].story_id] and cluster_entry["also_in_sources"] == ["Outlet B"]
+    assert env.ledger.also_in_count(alert_id(ofcom.id, copies[0].cluster_id)) == 1
+    assert cluster_entry["produced_at"] is not None and cluster_entry["status"] == "pending"
+    waiting = env.ledger.pending_digest(digest.id, now.replace(hour=0, minute=0))
+    assert [a.story_id for a in waiting] == [stories[3].story_id]
+
+    replay = env.run(f"g{unique}-replay", records=4)  # a new group reads everything again from offset 0
+    assert replay.counts["processed"] == 3
+    assert len(env.alerts()) == 4
+    env.producer.close()
+
+
+def test_entry_recorded_but_never_produced_is_produced_on_retry(initialized, unique) -> None:  # noqa: ANN001
+    """A ledger entry left pending without produced_at (crash after the create) is produced by the next attempt, once."""
+    settings = initialized
+    env = Env(settings)
+    stories = corpus()
+    bulk_index(env.es, settings.index_prefix, stories)
+    nist = env.store.add(sub("nist", "NIST"))
+    batch = indexed_batch(settings.index_prefix, stories, utcnow())
+    doc = env.es.get(index=settings.index("stories"), id=stories[3].story_id)["_source"]
+    lost = build_alert(nist, doc, Match(nist.id, stories[3].story_id, ""), batch.stories[3])
+    assert env.ledger.record([lost], utcnow())[0].created  # the "crashed" attempt: recorded, never produced
+    env.publish(batch.to_bytes())
+    env.run(f"g{unique}", records=1)
+    env.run(f"g{unique}-again", records=1)
+    assert [(a.alert_id, a.story_id) for a in env.alerts()] == [(lost.alert_id, stories[3].story_id)]
+    assert env.ledger.get(lost.alert_id)["produced_at"] is not None
+    env.ledger.mark_delivered(lost.alert_id, utcnow())
+    env.ledger.mark_failed(lost.alert_id, "HTTP 404 no_service", attempts=2, permanent=True)
+    entry = env.ledger.get(lost.alert_id)
+    assert (entry["status"], entry["attempts"], entry["delivered_at"] is not None) == ("dead_lettered", 2, True)
+    env.producer.close()

@@ -1,0 +1,114 @@
+"""Subscriptions: stored in Elasticsearch, managed from the CLI, validated by Elasticsearch, backtested."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from govwatch.alerts.backtest import backtest
+from govwatch.alerts.query import validate
+from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
+from govwatch.alerts.subscriptions import Filters
+from govwatch.errors import InvalidQuery
+from govwatch.es_io import make_client
+from govwatch.indexing import bulk_index
+from govwatch.models import utcnow
+from tests.factories import enriched_story, raw_story
+from tests.integration._alert_helpers import WEBHOOK, sub
+
+
+def _cli(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:  # noqa: ANN001
+    env = {**os.environ, "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix,
+           "GOVWATCH_INDEX_PREFIX": settings.index_prefix, "GOVWATCH_LOG_FORMAT": "json"}
+    # The installed entry point (``python -m govwatch.cli`` would register commands on a second module copy).
+    govwatch = str(Path(sys.executable).with_name("govwatch"))
+    return subprocess.run([govwatch, "subscriptions", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_store_roundtrip_pause_edit_delete(initialized) -> None:  # noqa: ANN001
+    """add/get/list/pause/save/delete through the store keep every field and only list active ones as active."""
+    settings = initialized
+    store = SubscriptionStore(make_client(settings.es_url), settings.index("subscriptions"))
+    a = store.add(sub("eu", '"AI Act"', Filters(countries=["FR"], min_relevance=0.3), mode="daily", owner="ana"))
+    b = store.add(sub("uk", "Ofcom"))
+    assert store.get(a.id) == a and store.get("uk") == b
+    assert {s.id for s in store.active()} == {a.id, b.id}
+    store.set_paused("eu", True)
+    assert [s.id for s in store.active()] == [b.id]
+    edited = store.save(store.get(b.id).model_copy(update={"query": "Ofcom OR ICO"}))
+    assert store.get(b.id).query == "Ofcom OR ICO" and edited.updated_at >= b.updated_at
+    store.delete(a.id)
+    with pytest.raises(SubscriptionNotFound):
+        store.get(a.id)
+
+
+def test_cli_manages_subscriptions_and_masks_secrets(initialized) -> None:  # noqa: ANN001
+    """The CLI adds (webhook from stdin), lists, shows, edits, pauses, resumes and removes; output never holds the secret."""
+    settings = initialized
+    added = _cli(settings, "add", "--name", "eu-fines", "--query", '"AI Act" AND (fine OR enforcement)',
+                 "--country", "FR", "--webhook-url", "-", stdin=WEBHOOK + "\n")
+    assert added.returncode == 0, added.stderr
+    sub_id = added.stdout.split()[1]
+    listed = _cli(settings, "list")
+    shown = _cli(settings, "show", "eu-fines")
+    assert sub_id in listed.stdout and "active" in listed.stdout
+    view = json.loads(shown.stdout)
+    assert view["filters"]["countries"] == ["FR"] and view["destination"] == "webhook https://hooks.slack.com/****"
+    assert _cli(settings, "edit", sub_id, "--query", "Ofcom OR NIST", "--mode", "hourly").returncode == 0
+    assert _cli(settings, "pause", sub_id).stdout.strip() == f"{sub_id} paused"
+    assert "paused" in _cli(settings, "list").stdout
+    assert _cli(settings, "resume", sub_id).stdout.strip() == f"{sub_id} active"
+    after = json.loads(_cli(settings, "show", sub_id).stdout)
+    assert (after["query"], after["mode"], after["paused"]) == ("Ofcom OR NIST", "hourly", False)
+    outputs = [added, listed, shown]
+    assert all("SECRETSECRET" not in o.stdout + o.stderr for o in outputs)
+    assert _cli(settings, "rm", sub_id).returncode == 0
+    gone = _cli(settings, "show", sub_id)
+    assert gone.returncode == 2 and "no subscription" in gone.stderr
+
+
+def test_cli_rejects_bad_query_with_position_and_reason(initialized) -> None:  # noqa: ANN001
+    """An unparseable query is refused by Elasticsearch's own parser; the error names the column and the fix."""
+    settings = initialized
+    bad = _cli(settings, "add", "--name", "x", "--query", '"AI Act" AND (', "--webhook-url", WEBHOOK)
+    assert bad.returncode == 2
+    assert "query is incomplete at column 14" in bad.stderr and "close every '('" in bad.stderr
+    assert "SECRETSECRET" not in bad.stderr
+    assert _cli(settings, "list").stdout.strip() == ""
+
+
+@pytest.mark.parametrize(("query", "words"), [("*act", "leading wildcard"), ("?ct AND ai", "leading wildcard"),
+                                              ("/ai.*/", "regular expression")])
+def test_expensive_queries_rejected_unless_allowed(initialized, query: str, words: str) -> None:  # noqa: ANN001
+    """Leading wildcards and regexes are refused with a clear reason, and accepted with allow_expensive."""
+    settings = initialized
+    es = make_client(settings.es_url)
+    with pytest.raises(InvalidQuery, match=f"{words}.*--allow-expensive"):
+        validate(es, settings.index("stories"), query, Filters())
+    validate(es, settings.index("stories"), query, Filters(), allow_expensive=True)
+
+
+def test_backtest_counts_per_day(initialized) -> None:  # noqa: ANN001
+    """The backtest reports matches per UTC day (empty days included) and the top matches with snippets."""
+    settings = initialized
+    es = make_client(settings.es_url)
+    now = utcnow()
+    stories = []
+    for n, days_ago in enumerate([0, 0, 1, 3, 3, 3, 20]):
+        raw = raw_story(n, title=f"Ofcom item {n}", published_at=now - timedelta(days=days_ago))
+        stories.append(enriched_story(n, text="Ofcom opened an investigation.", raw=raw))
+    stories.append(enriched_story(99, text="Nothing relevant here.", raw=raw_story(99, published_at=now)))
+    assert bulk_index(es, settings.index_prefix, stories) == {}
+    result = backtest(es, settings.index("stories"), "Ofcom", Filters(), days=7, top=3)
+    counts = [c for _, c in result.per_day]
+    assert len(counts) == 7 and counts[-1] == 2 and counts[-2] == 1 and counts[-4] == 3 and sum(counts) == 6
+    assert result.total == 6 and len(result.top) == 3 and "<em>Ofcom</em>" in result.top[0].snippet
+    cli = _cli(settings, "test", "--query", "Ofcom", "--days", "7")
+    assert cli.returncode == 0 and cli.stdout.startswith("6 matching stories in the last 7 days")
