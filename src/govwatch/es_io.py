@@ -62,6 +62,13 @@ def stories_index_for(prefix: str, timestamp: datetime) -> str:
 def ensure_index(client: Elasticsearch, name: str, body: dict[str, Any]) -> str:
     """Create an index if missing; returns "created" or "exists"."""
     if client.indices.exists(index=name):
+        wanted = body.get("mappings", {}).get("properties")
+        if wanted:
+            current = client.indices.get_mapping(index=name)[name]["mappings"].get("properties", {})
+            missing = {k: v for k, v in wanted.items() if k not in current}
+            if missing:  # new fields of a newer govwatch: additive mapping changes apply in place
+                client.indices.put_mapping(index=name, properties=missing)
+                return f"exists, added fields {', '.join(sorted(missing))}"
         return "exists"
     try:
         client.indices.create(index=name, **body)
