@@ -1,0 +1,77 @@
+"""poll_feeds: feeds in deploy/feeds.yaml -> writes govwatch.stories.raw (new stories, once each);
+per-feed state -> govwatch.feeds.state (compacted); published ids -> <prefix>-published (Elasticsearch).
+
+Only *when* and *how concurrently* live here; every decision is in govwatch.feeds.poller.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from govwatch.feeds.poller import FeedOutcome, RunSummary, is_transient
+from govwatch.feeds.registry import Feed
+from govwatch.feeds.runtime import PollRuntime, build_runtime
+from govwatch.settings import Settings
+
+RETRIES = 2
+RETRY_DELAYS_S = [2, 10]  # short: the run is one tick; a feed still failing is rescheduled by its state
+SERVE_TICK_S = 60  # how often the served deployment looks for due feeds; each feed's own interval decides
+_RUNTIME: dict[str, PollRuntime] = {}
+
+
+def _retry_transient(task_, run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - classify whatever the task raised
+        return is_transient(exc)
+    return False
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=_retry_transient,
+      cache_policy=NO_CACHE, task_run_name="poll-{feed.id}")
+def poll_feed(feed: Feed, run_key: str) -> FeedOutcome:
+    return _RUNTIME[run_key].poller.poll_feed(feed, final_attempt=task_run.run_count > RETRIES)
+
+
+@flow(name="poll-feeds", log_prints=True)
+def poll_feeds(force: bool = False, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Poll every due feed (all with ``force``) and return the run summary."""
+    settings = Settings(**(overrides or {}))
+    runtime = build_runtime(settings)
+    run_key = f"{os.getpid()}-{id(runtime)}"
+    _RUNTIME[run_key] = runtime
+    try:
+        due = runtime.poller.due(runtime.feeds, force=force)
+        summary, started = RunSummary(feeds_due=len(due)), time.monotonic()
+        with ThreadPoolTaskRunner(max_workers=settings.poll_concurrency) as runner:
+            futures = [runner.submit(poll_feed, {"feed": feed, "run_key": run_key}) for feed in due]
+            for future in futures:
+                summary.add(future.result())
+        summary.elapsed_s = time.monotonic() - started
+        print(summary.render())
+        return {"summary": summary.render(), "feeds_due": summary.feeds_due, "polled": summary.feeds_polled,
+                "not_modified": summary.not_modified, "unchanged": summary.unchanged,
+                "new_stories": summary.new_stories, "errors": dict(summary.errors),
+                "error_details": summary.error_details, "registry_problems": [str(p) for p in runtime.problems]}
+    finally:
+        _RUNTIME.pop(run_key, None)
+        runtime.close()
+
+
+def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
+    if not serve:
+        return poll_feeds(force=force)
+    os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
+    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S)
+    return None
+
+
+if __name__ == "__main__":
+    main()

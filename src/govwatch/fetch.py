@@ -1,0 +1,237 @@
+"""The one HTTP client of govwatch (feeds now, article pages later): polite, bounded and SSRF-guarded.
+
+- conditional GET (ETag / Last-Modified); the caller compares ``FetchResult.body_hash`` for servers that
+  ignore both;
+- redirects followed by hand, at most ``settings.http_max_redirects`` hops, each re-checked (scheme here,
+  address by ``ssrf.GuardedBackend`` when the socket opens);
+- the body is read as raw bytes and decompressed here with a bounded output per step, so a gzip bomb stops
+  at ``max_bytes`` of *decoded* data instead of filling memory;
+- errors are translated at the edge: ``FetchRefused`` (permanent), ``RateLimited`` (429),
+  ``TransientError`` (timeouts, 408, 5xx, connection errors).
+
+A ``Fetcher`` holds one ``httpx.Client`` and is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin
+
+import httpx
+
+from govwatch.errors import FetchRefused, RateLimited, TransientError
+from govwatch.settings import Settings
+from govwatch.ssrf import Allowlist, GuardedBackend, Resolver, check_scheme, system_resolver
+
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+# Only encodings we can decode with a bounded output; asking for br/zstd would need their own bomb guards.
+ACCEPT_ENCODING = "gzip, deflate"
+# Decoded bytes produced per decompress call: small enough that one compressed chunk cannot balloon.
+DECODE_STEP = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one GET produced. ``body`` is empty when ``not_modified``."""
+
+    status: int
+    url: str
+    final_url: str
+    body: bytes
+    headers: dict[str, str]
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    max_age: float | None
+    retry_after: float | None
+    elapsed: float
+
+    @property
+    def body_hash(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """``max-age`` seconds from Cache-Control (``s-maxage`` is for shared caches; we are a private one)."""
+    if not cache_control:
+        return None
+    if re.search(r"(?:^|,)\s*(no-store|no-cache)\b", cache_control, re.I):
+        return 0.0
+    match = re.search(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", cache_control, re.I)
+    return float(match.group(1)) if match else None
+
+
+class _BoundedDecoder:
+    """Content-Encoding decoder whose total output is capped at ``limit`` bytes."""
+
+    def __init__(self, encoding: str, limit: int, url: str) -> None:
+        self.limit, self.url = limit, url
+        self.size = 0
+        self.parts: list[bytes] = []
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise FetchRefused(f"refused {url}: unsupported Content-Encoding {encoding!r} (we ask for {ACCEPT_ENCODING})")
+        self.coding = codings[0] if codings else None
+        self.zobj = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.coding in ("gzip", "x-gzip") else (
+            zlib.decompressobj() if self.coding == "deflate" else None)
+        self._deflate_probe = self.coding == "deflate"
+
+    def _emit(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise FetchRefused(f"refused {self.url}: decoded body exceeds {self.limit} bytes (http_max_bytes)")
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        if self.zobj is None:
+            self._emit(chunk)
+            return
+        if self._deflate_probe and chunk:  # "deflate" is raw deflate on some servers, zlib-wrapped on others
+            self._deflate_probe = False
+            if (chunk[0] & 0x0F) != 8:
+                self.zobj = zlib.decompressobj(-zlib.MAX_WBITS)
+        data = chunk
+        try:
+            while data:
+                out = self.zobj.decompress(data, DECODE_STEP)
+                self._emit(out)
+                data = self.zobj.unconsumed_tail
+                if self.zobj.eof:
+                    break
+        except zlib.error as exc:
+            raise FetchRefused(f"refused {self.url}: corrupt {self.coding} body ({exc})") from exc
+
+    def finish(self) -> bytes:
+        if self.zobj is not None and not self.zobj.eof:
+            try:
+                self._emit(self.zobj.flush(DECODE_STEP))
+            except zlib.error as exc:
+                raise FetchRefused(f"refused {self.url}: corrupt {self.coding} body ({exc})") from exc
+        return b"".join(self.parts)
+
+
+class Fetcher:
+    """GETs URLs under govwatch's rules. Construct once per process; thread-safe."""
+
+    def __init__(self, settings: Settings, client: httpx.Client | None = None,
+                 transport: httpx.BaseTransport | None = None, resolver: Resolver = system_resolver,
+                 max_connections: int | None = None) -> None:
+        self.settings = settings
+        self.max_redirects = settings.http_max_redirects
+        self.max_bytes = settings.http_max_bytes
+        self._own_client = client is None
+        if client is None:
+            if transport is None:
+                transport = guarded_transport(settings, resolver, max_connections)
+            timeout = httpx.Timeout(settings.http_read_timeout_s, connect=settings.http_connect_timeout_s)
+            # trust_env=False: an HTTP(S)_PROXY from the environment would bypass the address check.
+            client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
+        self.client = client
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+              max_bytes: int | None = None) -> FetchResult:
+        """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following checked redirects."""
+        limit = max_bytes or self.max_bytes
+        headers = {"User-Agent": self.settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        started = time.monotonic()
+        current = url
+        for hop in range(self.max_redirects + 1):
+            check_scheme(current)
+            status, resp_headers, body = self._get_once(current, headers, limit)
+            if status in REDIRECT_CODES:
+                location = resp_headers.get("location")
+                if not location:
+                    raise FetchRefused(f"refused {current}: {status} redirect without a Location header")
+                current = urljoin(current, location)
+                continue
+            return self._result(url, current, status, resp_headers, body, time.monotonic() - started)
+        raise FetchRefused(f"refused {url}: more than {self.max_redirects} redirects (http_max_redirects)")
+
+    def _get_once(self, url: str, headers: dict[str, str], limit: int) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with self.client.stream("GET", url, headers=headers) as response:
+                resp_headers = {k.lower(): v for k, v in response.headers.items()}
+                if response.status_code in REDIRECT_CODES or response.status_code == 304:
+                    return response.status_code, resp_headers, b""
+                if response.status_code >= 400:
+                    self._raise_for_status(url, response.status_code, resp_headers)
+                declared = resp_headers.get("content-length", "")
+                if declared.isdigit() and not resp_headers.get("content-encoding") and int(declared) > limit:
+                    raise FetchRefused(f"refused {url}: Content-Length {declared} exceeds {limit} bytes (http_max_bytes)")
+                decoder = _BoundedDecoder(resp_headers.get("content-encoding", ""), limit, url)
+                for chunk in response.iter_raw():
+                    decoder.feed(chunk)
+                return response.status_code, resp_headers, decoder.finish()
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"timeout fetching {url}: {type(exc).__name__}") from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise FetchRefused(f"refused {url}: {exc}") from exc
+        except httpx.InvalidURL as exc:
+            raise FetchRefused(f"refused {url}: invalid URL ({exc})") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _raise_for_status(url: str, status: int, headers: dict[str, str]) -> None:
+        if status == 429:
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            raise RateLimited(f"{url} answered 429 (retry after {retry_after}s)", retry_after=retry_after)
+        if status == 408 or status >= 500:
+            raise TransientError(f"{url} answered {status}")
+        raise FetchRefused(f"refused {url}: HTTP {status}")
+
+    @staticmethod
+    def _result(url: str, final_url: str, status: int, headers: dict[str, str], body: bytes,
+                elapsed: float) -> FetchResult:
+        return FetchResult(
+            status=status, url=url, final_url=final_url, body=body, headers=headers,
+            etag=headers.get("etag"), last_modified=headers.get("last-modified"), not_modified=status == 304,
+            max_age=parse_max_age(headers.get("cache-control")),
+            retry_after=parse_retry_after(headers.get("retry-after")), elapsed=elapsed,
+        )
+
+
+def guarded_transport(settings: Settings, resolver: Resolver = system_resolver,
+                      max_connections: int | None = None) -> httpx.HTTPTransport:
+    """An httpx transport whose sockets only open to addresses the SSRF guard approved."""
+    limits = httpx.Limits(max_connections=max_connections or 100, max_keepalive_connections=20)
+    transport = httpx.HTTPTransport(limits=limits, retries=0)
+    # httpx exposes no network_backend argument; the pool's backend is where every connection is opened.
+    transport._pool._network_backend = GuardedBackend(Allowlist(settings.ssrf_allowlist), resolver)  # noqa: SLF001
+    return transport

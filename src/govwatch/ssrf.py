@@ -1,0 +1,137 @@
+"""SSRF guard: which network addresses govwatch may connect to, checked where the socket is opened.
+
+A URL's host is resolved once, every resolved address is checked, and the connection goes to a checked
+address (never to a second DNS answer), so DNS rebinding cannot slip a private address in after the check.
+Numeric host forms (``2130706433``, ``0x7f.1``, ``[::ffff:127.0.0.1]``) are resolved by the same
+``getaddrinfo`` call as names, so they meet the same rules.
+
+``GuardedBackend`` is an httpcore network backend: the fetcher installs it in its transport so the rule
+holds for every redirect hop and every new connection. TLS keeps the URL's host name for SNI and the
+certificate check, and the Host header is untouched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import urlsplit
+
+import httpcore
+
+from govwatch.errors import FetchRefused
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], list[str]]
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+FIX_HINT = "if this target is intended (tests, an offline run), add it to GOVWATCH_SSRF_ALLOWLIST"
+
+
+class Allowlist:
+    """Hosts and CIDRs exempt from the guard (``settings.ssrf_allowlist``); production default is empty."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self.hosts: set[str] = set()
+        self.networks: list[IPNetwork] = []
+        for raw in entries:
+            entry = raw.strip().lower()
+            if not entry:
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.hosts.add(entry.rstrip("."))
+
+    def allows_host(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts
+
+    def allows_ip(self, ip: IPAddress) -> bool:
+        return any(ip.version == net.version and ip in net for net in self.networks)
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why an address is off limits (``"loopback"``, ``"private"`` ...), or None for a public address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            inner = blocked_reason(embedded)
+            if inner:
+                return f"{inner} (embedded in {ip})"
+    for name in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{name}"):
+            return name.replace("_", "-")
+    if not ip.is_global:  # e.g. 100.64.0.0/10 carrier-grade NAT, documentation ranges
+        return "non-global"
+    return None
+
+
+def check_scheme(url: str) -> None:
+    """Refuse anything but http(s) before any network activity."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise FetchRefused(f"refused {url!r}: scheme {scheme or '(none)'!r} is not http or https")
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """All addresses ``getaddrinfo`` gives for ``host`` (also parses decimal/hex/octal IPv4 forms)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        from govwatch.errors import TransientError
+
+        raise TransientError(f"cannot resolve {host!r}: {exc}") from exc
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def resolve_checked(host: str, port: int, allowlist: Allowlist, resolver: Resolver = system_resolver) -> list[str]:
+    """Resolve ``host`` once and return only addresses we may connect to; FetchRefused if any is blocked.
+
+    One blocked answer refuses the host outright: a name that resolves to both a public and a private
+    address is a rebinding attempt or a misconfiguration, and either way not ours to fetch.
+    """
+    host = host.strip("[]")
+    addresses = resolver(host, port)
+    if not addresses:
+        from govwatch.errors import TransientError
+
+        raise TransientError(f"{host!r} resolved to no address")
+    if allowlist.allows_host(host):
+        return addresses
+    for text in addresses:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+        reason = blocked_reason(ip)
+        if reason and not allowlist.allows_ip(ip):
+            raise FetchRefused(f"refused {host!r}: it resolves to {ip}, a {reason} address; {FIX_HINT}")
+    return addresses
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore backend that connects only to addresses ``resolve_checked`` approved."""
+
+    def __init__(self, allowlist: Allowlist, resolver: Resolver = system_resolver,
+                 inner: httpcore.NetworkBackend | None = None) -> None:
+        self.allowlist = allowlist
+        self.resolver = resolver
+        self.inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Sequence | None = None) -> httpcore.NetworkStream:
+        addresses = resolve_checked(host, port, self.allowlist, self.resolver)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                              socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Sequence | None = None) -> httpcore.NetworkStream:
+        raise FetchRefused("refused: unix sockets are never fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
