@@ -17,6 +17,8 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="govwatch-prefect-test-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+# The temporary Prefect server logs its shutdown after pytest closed stdout; keep Prefect to warnings.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 
 

@@ -86,4 +86,7 @@ def _load_command_modules() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m govwatch.cli`: use the imported module, where the command modules register.
+    from govwatch.cli import main as _main
+
+    sys.exit(_main())

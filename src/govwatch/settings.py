@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     prefect_port: int = Field(4200, description="Prefect server port on 127.0.0.1")
     kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xms/-Xmx)")
     es_heap: str = Field("768m", description="Elasticsearch JVM heap (-Xms/-Xmx)")
+    es_base_dir: Path | None = Field(
+        None, description="Where Elasticsearch is unpacked with its data (default: /var/lib/govwatch as root, else the cache dir)")
     es_user: str = Field("govwatch-es", description="OS user Elasticsearch runs as when started by root")
     java_home: Path | None = Field(None, description="JDK for Kafka and Elasticsearch (default: java on PATH)")
     es_replicas: int = Field(0, description="Replicas of govwatch indices (0 on a single node; 1+ on a cluster)")

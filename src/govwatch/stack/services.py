@@ -133,7 +133,8 @@ class Kafka(Service):
 class Elasticsearch(Service):
     def __init__(self, settings: Settings) -> None:
         super().__init__("elasticsearch", settings, settings.es_port, "es_port")
-        self.base = ES_ROOT_BASE if os.geteuid() == 0 else settings.cache_dir / "state"
+        default = ES_ROOT_BASE if os.geteuid() == 0 else settings.cache_dir / "state"
+        self.base = settings.es_base_dir or default
         self.home = self.base / f"elasticsearch-{settings.es_version}"
         self.user = None
 
