@@ -1,0 +1,35 @@
+"""send_digests: the alert ledger's digest_pending entries -> one Slack message per subscription and period.
+
+Two schedules on the stack's Prefect server: hourly digests every hour, daily digests at 07:00 UTC.
+Every decision is in govwatch.alerts.digest.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from prefect import flow, serve
+
+from govwatch.commands.digest import run_digests
+from govwatch.settings import Settings
+
+
+@flow(name="send-digests", log_prints=True)
+def send_digests(period: str = "hourly") -> str:
+    """Send the pending digests of every subscription in ``period`` mode."""
+    summary = run_digests(Settings(), period)
+    print(summary)
+    return summary
+
+
+def main() -> None:
+    os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
+    serve(
+        send_digests.to_deployment(name="hourly", interval=3600, parameters={"period": "hourly"}),
+        send_digests.to_deployment(name="daily", cron="0 7 * * *", parameters={"period": "daily"}),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

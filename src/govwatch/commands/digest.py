@@ -1,0 +1,50 @@
+"""``govwatch digest --period hourly|daily``: send the pending digests now (what the scheduled flow runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+from govwatch.cli import register_command
+from govwatch.settings import Settings
+
+
+def make_sender(settings: Settings):  # noqa: ANN201 - SlackSender and its client
+    """A rate-limited Slack sender whose client is SSRF-guarded (webhook URLs are user input)."""
+    import httpx
+
+    from govwatch.alerts.slack_send import SlackSender
+    from govwatch.fetch import guarded_transport
+
+    client = httpx.Client(transport=guarded_transport(settings), timeout=10.0, follow_redirects=False,
+                          trust_env=False)
+    return SlackSender(client, min_interval_s=settings.slack_min_interval_s), client
+
+
+def run_digests(settings: Settings, period: str) -> str:
+    from govwatch import es_io
+    from govwatch.alerts.digest import send_digests
+    from govwatch.alerts.ledger import Ledger
+    from govwatch.alerts.store import SubscriptionStore
+    from govwatch.models import utcnow
+
+    es = es_io.make_client(settings.es_url)
+    sender, client = make_sender(settings)
+    try:
+        summary = send_digests(SubscriptionStore(es, settings.index("subscriptions")),
+                               Ledger(es, settings.index("alert-ledger")), sender, settings.slack_api_base,
+                               period, utcnow())
+    finally:
+        client.close()
+    return summary.render()
+
+
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    print(run_digests(settings, args.period))
+    return 0
+
+
+@register_command
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("digest", help="send pending hourly or daily digests now")
+    parser.add_argument("--period", choices=["hourly", "daily"], required=True)
+    parser.set_defaults(handler=_digest)
