@@ -80,22 +80,10 @@ def test_stop_pid_stops_a_process_group() -> None:
                       Path("/tmp") / "govwatch-test-spawn.log")
     assert procs.pid_alive(pid)
     deadline = time.monotonic() + 10
-    while len(_live_group_members(pid)) < 2:  # the server and its child
+    while len(procs.group_members(pid)) < 2:  # the server and its child
         assert time.monotonic() < deadline
         time.sleep(0.05)
     procs.stop_pid(pid, "test server", grace_s=5)
     assert not procs.pid_alive(pid)
-    assert _live_group_members(pid) == []
+    assert procs.group_members(pid) == []
 
-
-def _live_group_members(pgid: int) -> list[int]:
-    """PIDs of non-zombie processes in a process group (read from /proc)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members

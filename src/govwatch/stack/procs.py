@@ -30,6 +30,19 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The PID in ``pid_file`` if that process still runs, else None."""
     try:
@@ -104,9 +117,12 @@ def stop_pid(pid: int, what: str, grace_s: float = 30.0) -> None:
         sender(signal.SIGTERM)
     except ProcessLookupError:
         return
+    def gone() -> bool:  # the whole group, so that no child of the server outlives it
+        return not pid_alive(pid) and (not target_group or not group_members(pgid))
+
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if not pid_alive(pid):
+        if gone():
             return
         time.sleep(0.2)
     try:
@@ -114,7 +130,7 @@ def stop_pid(pid: int, what: str, grace_s: float = 30.0) -> None:
     except ProcessLookupError:
         return
     for _ in range(50):
-        if not pid_alive(pid):
+        if gone():
             return
         time.sleep(0.1)
     raise StackError(f"{what} (pid {pid}) did not stop after SIGKILL")
