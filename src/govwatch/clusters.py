@@ -23,7 +23,11 @@ from elasticsearch import Elasticsearch
 from govwatch import es_io
 from govwatch.enrich.neardup import is_near_duplicate
 from govwatch.enrich.pipeline import parse_signature
+from govwatch.errors import TransientError
+from govwatch.log import get_logger
 from govwatch.models import EnrichedStory
+
+log = get_logger("govwatch.clusters")
 
 LOOKBACK_DAYS = 7  # wire copies of one event arrive within days, not weeks
 MAX_CANDIDATES = 50
@@ -47,12 +51,25 @@ class ClusterIndex:
         self.recent: OrderedDict[str, tuple[Seen, list[str]]] = OrderedDict()
         self.by_key: dict[str, set[str]] = {}
 
+    def assign_all(self, stories: list[EnrichedStory]) -> list[EnrichedStory]:
+        """Decide the clusters of a batch (in the given order) with one Elasticsearch round trip."""
+        indexed = self._indexed_candidates([s for s in stories if self._clusterable(s)])
+        return [self._decide(s, indexed.get(s.story_id, [])) if self._clusterable(s) else s for s in stories]
+
     def assign(self, story: EnrichedStory) -> EnrichedStory:
         """The story with ``cluster_id`` / ``is_cluster_representative`` decided."""
-        if not story.neardup_signature or not story.text.strip():
-            return story
+        return self.assign_all([story])[0]
+
+    @staticmethod
+    def _clusterable(story: EnrichedStory) -> bool:
+        return bool(story.neardup_signature and story.text.strip())
+
+    def _decide(self, story: EnrichedStory, indexed: list[Seen]) -> EnrichedStory:
         me = Seen(story.story_id, story.story_id, story.raw.trace.first_seen_at, parse_signature(story.neardup_signature))
-        matches = [c for c in self._candidates(story) if c.story_id != story.story_id
+        keys = set(story.neardup_keys)
+        local = {sid: self.recent[sid][0] for sid in set().union(*(self.by_key.get(k, set()) for k in keys))}
+        candidates = {**{c.story_id: c for c in indexed}, **local}
+        matches = [c for c in candidates.values() if c.story_id != story.story_id
                    and is_near_duplicate(me.signature, c.signature)]
         if matches:
             # Join the cluster of the earliest-seen match. The stage feeds each batch in first-seen order,
@@ -80,27 +97,38 @@ class ClusterIndex:
                     if not ids:
                         del self.by_key[key]
 
-    def _candidates(self, story: EnrichedStory) -> list[Seen]:
-        keys = set(story.neardup_keys)
-        local_ids = set().union(*(self.by_key.get(k, set()) for k in keys)) if keys else set()
-        found = {sid: self.recent[sid][0] for sid in local_ids}
-        try:
-            resp = self.es.search(
-                index=self.alias, size=MAX_CANDIDATES,
-                query={"bool": {"filter": [
-                    {"terms": {"neardup_keys": sorted(keys)}},
+    def _indexed_candidates(self, stories: list[EnrichedStory]) -> dict[str, list[Seen]]:
+        """Indexed stories sharing an LSH band with each story: one ``_msearch`` for the whole batch."""
+        if not stories:
+            return {}
+        searches: list[dict] = []
+        for story in stories:
+            searches.append({"index": self.alias})
+            searches.append({
+                "size": MAX_CANDIDATES,
+                "query": {"bool": {"filter": [
+                    {"terms": {"neardup_keys": sorted(set(story.neardup_keys))}},
                     {"range": {"trace.first_seen_at": {"gte": f"now-{LOOKBACK_DAYS}d"}}},
                 ]}},
-                source=["story_id", "cluster_id", "trace.first_seen_at", "neardup_signature"],
-                sort=[{"trace.first_seen_at": "asc"}],
-            )
+                "_source": ["story_id", "cluster_id", "trace.first_seen_at", "neardup_signature"],
+                "sort": [{"trace.first_seen_at": "asc"}],
+            })
+        try:
+            resp = self.es.msearch(searches=searches)
         except Exception as exc:  # noqa: BLE001 - translated at the edge
             raise es_io.translate(exc, "near-duplicate lookup") from exc
-        for hit in resp["hits"]["hits"]:
-            src = hit["_source"]
-            if src.get("neardup_signature"):
-                found.setdefault(src["story_id"], Seen(
-                    src["story_id"], src["cluster_id"], datetime.fromisoformat(src["trace"]["first_seen_at"]),
-                    parse_signature(src["neardup_signature"])))
-        return list(found.values())
-
+        out: dict[str, list[Seen]] = {}
+        for story, result in zip(stories, resp["responses"], strict=True):
+            if "error" in result:
+                status = int(result.get("status", 500))
+                if status == 429 or status >= 500:
+                    raise TransientError(f"Elasticsearch {status} during near-duplicate lookup")
+                # A 4xx here is a bug of ours, not of the story: cluster it alone rather than block the stage.
+                log.warning("neardup_lookup_failed", story_id=story.story_id, status=status,
+                            error=str(result["error"])[:300])
+                continue
+            out[story.story_id] = [
+                Seen(src["story_id"], src["cluster_id"], datetime.fromisoformat(src["trace"]["first_seen_at"]),
+                     parse_signature(src["neardup_signature"]))
+                for src in (hit["_source"] for hit in result["hits"]["hits"]) if src.get("neardup_signature")]
+        return out

@@ -41,6 +41,10 @@ class InvalidMessage(PermanentError):
     """A message that does not match its contract in schemas/."""
 
 
+class EnrichmentFailed(PermanentError):
+    """Enrichment raised on one story (a bug or a hostile page): dead-letter it, keep the partition moving."""
+
+
 class FetchRefused(PermanentError):
     """A URL we refuse to fetch (private address, bad scheme, too large, too many redirects)."""
 

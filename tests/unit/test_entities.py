@@ -107,3 +107,12 @@ def test_golden_files_are_valid_json_with_sources() -> None:
     for path in GOLDEN.glob("*.json"):
         story = json.loads(path.read_text(encoding="utf-8"))
         assert story["source"]["corpus"] and story["source"]["licence"], path.name
+
+
+def test_packaged_data_loads_without_yaml_traps() -> None:
+    """Every packaged gazetteer entry has whole values and every country code is a string (no YAML `NO` -> false)."""
+    gaz = load_gazetteer()
+    text = "Norway and Norwegian officials met the Department for Science, Innovation and Technology."
+    found = {e.id: e.name for e in extract_entities("", text, gaz)}
+    assert found.get("NO") == "Norway"
+    assert "Department for Science, Innovation and Technology" in found.values()

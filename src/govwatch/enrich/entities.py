@@ -122,6 +122,9 @@ def _data_text(name: str) -> str:
 def _build(gaz_doc: dict[str, Any], country_doc: dict[str, Any]) -> Gazetteer:
     gaz = Gazetteer()
     for e in gaz_doc["entities"]:
+        empty = [key for key, value in e.items() if value is None]
+        if empty:  # an unquoted comma inside {...} splits a value into a stray key with no value
+            raise ValueError(f"gazetteer entry {e.get('id')!r}: keys without value {empty}; quote values containing commas")
         qid = e.get("qid")  # never qid_candidate: unverified ids must not reach the index
         etype = str(e["type"]).lower()
         native = [f for lang in ("zh", "fr", "de") for f in e.get(lang, [])]
@@ -129,6 +132,8 @@ def _build(gaz_doc: dict[str, Any], country_doc: dict[str, Any]) -> Gazetteer:
                        tuple(e.get("related", [])))
         gaz.add(entry, list(e.get("aliases", [])) + native, list(e.get("ambiguous_aliases", [])), [])
     for c in country_doc["countries"]:
+        if not isinstance(c.get("code"), str):  # YAML 1.1 reads a bare NO as false (the "Norway problem")
+            raise ValueError(f"countries.yaml: code {c.get('code')!r} of {c.get('name')!r} must be a quoted string")
         native = [f for lang in ("zh", "fr", "de") for f in c.get(lang, [])]
         entry = _Entry(f"country.{c['code']}", c["code"], c["name"], "country", None, c["code"], ())
         gaz.add(entry, list(c.get("aliases", [])) + native, [], list(c.get("demonyms", [])))

@@ -15,10 +15,10 @@ from kafka import KafkaProducer
 
 from govwatch.clusters import ClusterIndex
 from govwatch.enrich.pipeline import Knowledge, enrich
-from govwatch.errors import GovwatchError, PermanentError
+from govwatch.errors import EnrichmentFailed, GovwatchError, PermanentError
 from govwatch.fetch import Fetcher
 from govwatch.log import get_logger
-from govwatch.models import RawStory
+from govwatch.models import EnrichedStory, RawStory
 from govwatch.stages.parse import decode_all
 
 log = get_logger("govwatch.enrich")
@@ -55,10 +55,19 @@ class EnrichStage:
         decoded, rejected = decode_all(records, RawStory)
         # First-seen order, so that the first copy of a wire story becomes its cluster's representative.
         decoded.sort(key=lambda item: (item[1].trace.first_seen_at, item[1].story_id))
-        pages = list(self.pool.map(lambda item: self.fetch_page(item[1]), decoded))
-        futures = []
+        # map() yields in order as pages arrive, so extraction starts while later pages still download.
+        pages = self.pool.map(lambda item: self.fetch_page(item[1]), decoded)
+        enriched: list[tuple[int, EnrichedStory]] = []
         for (pos, raw), (html, error) in zip(decoded, pages, strict=True):
-            story = self.clusters.assign(enrich(raw, html, error, self.knowledge))
+            try:
+                enriched.append((pos, enrich(raw, html, error, self.knowledge)))
+            except Exception as exc:  # noqa: BLE001 - pure code: any error is about this story, and retrying
+                # the batch (or crashing) would replay it forever and stall the partition
+                rejected[pos] = EnrichmentFailed(f"enrichment failed: {type(exc).__name__}: {exc}"[:2000])
+        # One Elasticsearch round trip for the batch's clusters; ES down raises and retries the batch.
+        decided = self.clusters.assign_all([story for _, story in enriched])
+        futures = []
+        for (pos, _), story in zip(enriched, decided, strict=True):
             rec = records[pos]
             log.info("enriched", story_id=story.story_id, partition=rec.partition, offset=rec.offset,
                      status=story.extraction_status, relevance=story.relevance, cluster=story.cluster_id[:12],
