@@ -78,7 +78,7 @@ def main() -> int:
                 path = f"/s{n}"
                 # A different body per story (different uid words) so no two stories fold into one cluster.
                 site.routes[path] = Route(PAGE.format(title=f"AI Act enforcement update {n}", n=n,
-                                                      uid=" ".join(uuid.uuid4().hex for _ in range(12))).encode())
+                                                      uid=" ".join(uuid.uuid4().hex for _ in range(80))).encode())
                 url = site.url(path)
                 now = utcnow()
                 raw = RawStory(story_id=story_id(url), url=url, feed_id="bench", feed_url=site.url("/feed"),

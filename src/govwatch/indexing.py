@@ -1,9 +1,12 @@
 """Enriched story -> Elasticsearch document, and the bulk write with its error policy.
 
-Refresh policy: each bulk is sent with ``refresh=wait_for``. The call returns once the documents are
-visible to search (within the index's 1 s refresh interval) without forcing a refresh per bulk, which
-would create a tiny segment per batch under load. Only then is the "indexed" message emitted, so the
-alerting stage can search for the ids it is told about.
+Refresh policy: the "indexed" message is emitted only once the documents are visible to search, so the
+alerting stage can find the ids it is told about. How we wait depends on the batch:
+
+* a small batch (the pipeline is keeping up; latency is what users feel) is sent with ``refresh=true``:
+  searchable at once, at the cost of one small segment, which at news rates is a handful per second;
+* a large batch (a backlog is being worked off; throughput matters) is sent with ``refresh=wait_for``,
+  which rides the index's 1 s refresh instead of forcing segments, adding up to a second of latency.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from govwatch.models import EnrichedStory, IndexedBatch, IndexedStory
 
 MAX_TEXT_CHARS = 200_000  # keeps highlighting within index.highlight.max_analyzed_offset and docs small
 BULK_429_RETRIES = 4
+FORCE_REFRESH_MAX_BATCH = 50  # up to this many stories per bulk, refresh now (see the module docstring)
 ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
 
 
@@ -99,7 +103,8 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
             ops.append({"index": {"_index": es_io.stories_index_for(prefix, timestamp_of(story)), "_id": story.story_id}})
             ops.append(story_document(story))
         try:
-            resp = es.bulk(operations=ops, refresh="wait_for")
+            refresh = "true" if len(stories) <= FORCE_REFRESH_MAX_BATCH else "wait_for"
+            resp = es.bulk(operations=ops, refresh=refresh)
         except Exception as exc:  # noqa: BLE001 - translated at the edge
             raise es_io.translate(exc, "bulk index") from exc
         busy: list[int] = []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from govwatch.alerts.matcher import fetch_stories, match_batch
+import pytest
+from structlog.testing import capture_logs
+
+from govwatch.alerts import matcher
+from govwatch.alerts.matcher import MatchStats, fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
 from govwatch.es_io import make_client
@@ -19,6 +23,8 @@ QUERIES = [
     ("AI -Act", Filters(topics=["legislation_rulemaking"])),
     ("title:guidance", Filters()),
     ("Seoul", Filters(sources=["Other Outlet"])),
+    ("*", Filters(countries=["GB", "US"])),
+    ("AI AND NOT (Ofcom OR NIST)", Filters(min_relevance=0.5)),
 ]
 
 
@@ -37,11 +43,18 @@ def test_matcher_equals_plain_search_per_subscription(initialized) -> None:  # n
     ids = [s.story_id for s in stories]
     subs = [sub(f"s{i}", q, f) for i, (q, f) in enumerate(QUERIES)]
     docs = fetch_stories(es, alias, ids)
+    expected = {s.id: _expected(es, alias, s.query, s.filters, ids) for s in subs}
+    assert any(expected.values()) and not all(expected.values())  # the batch tells matches from misses
     for use_prefilter in (True, False):
-        got = match_batch(es, alias, subs, docs, use_prefilter=use_prefilter)
-        for s in subs:
-            mine = {m.story_id for m in got if m.subscription_id == s.id}
-            assert mine == _expected(es, alias, s.query, s.filters, ids), (s.query, use_prefilter)
+        for chunk in (1, 3, 200):  # one subscription per search, several combined searches, one for all
+            stats = MatchStats()
+            got = match_batch(es, alias, subs, docs, use_prefilter=use_prefilter, stats=stats, chunk=chunk)
+            for s in subs:
+                mine = {m.story_id for m in got if m.subscription_id == s.id}
+                assert mine == expected[s.id], (s.query, use_prefilter, chunk)
+            assert len(got) == len({(m.subscription_id, m.story_id) for m in got})
+            assert stats.errors == [] and stats.splits == 0
+            assert stats.snippet_searches == sum(1 for v in expected.values() if v)
     ai_act = {m.story_id for m in got if m.subscription_id == subs[0].id}
     assert ai_act == {stories[0].story_id}  # story 4 has "act on AI" + enforcement: not the phrase
     assert {m.story_id for m in got if m.subscription_id == subs[1].id} == {stories[2].story_id, stories[3].story_id}
@@ -70,3 +83,60 @@ def test_paused_subscription_is_ignored(initialized) -> None:  # noqa: ANN001
     active, paused = sub("a", "NIST"), sub("p", "NIST", paused=True)
     got = match_batch(es, alias, [active, paused], docs)
     assert [(m.subscription_id, m.story_id) for m in got] == [(active.id, stories[3].story_id)]
+
+
+def test_broken_subscription_is_isolated_inside_a_chunk(initialized) -> None:  # noqa: ANN001
+    """A stored query that fails at search time (relevance is a float: 'relevance:abc' parses but cannot be built)
+    sits in one combined search with good ones: the search is split until it is alone, the good subscriptions
+    still get exactly their plain-search matches, the bad one is skipped and logged, and next batch it is sent alone."""
+    settings = initialized
+    es = make_client(settings.es_url)
+    stories = corpus()
+    assert bulk_index(es, settings.index_prefix, stories) == {}
+    alias = settings.index("stories")
+    ids = [s.story_id for s in stories]
+    docs = fetch_stories(es, alias, ids)
+    # the Lucene syntax is fine: ES accepts the text, building the numeric query fails
+    bad_resp = es.options(ignore_status=400).search(index=alias, query={"query_string": {"query": "relevance:abc"}})
+    assert bad_resp.meta.status == 400 and "For input string" in str(bad_resp.body)
+    good = [sub(f"g{i}", q, f) for i, (q, f) in enumerate(QUERIES)]
+    bad = sub("bad", "relevance:abc OR AI")
+    subs = good[:4] + [bad] + good[4:]
+    matcher._SOLO.clear()
+    for attempt in ("first", "again"):
+        stats = MatchStats()
+        with capture_logs() as logs:
+            got = match_batch(es, alias, subs, docs, stats=stats, chunk=200)
+        for s in good:
+            assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)
+        assert not [m for m in got if m.subscription_id == bad.id]
+        assert len(stats.errors) == 1 and stats.errors[0].startswith(bad.id)
+        failed = [e for e in logs if e["event"] == "subscription_search_failed"]
+        assert [e["subscription_id"] for e in failed] == [bad.id] and failed[0]["status"] == 400
+        if attempt == "first":
+            assert stats.splits >= 1 and any(e["event"] == "combined_search_split" for e in logs)
+        else:  # remembered: sent alone from the start, no split of the good ones' search
+            assert stats.splits == 0
+    matcher._SOLO.clear()
+
+
+def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN001
+    """Subscriptions fine on their own but together over indices.query.bool.max_clause_count are split, not lost."""
+    settings = initialized
+    es = make_client(settings.es_url)
+    stories = corpus()
+    assert bulk_index(es, settings.index_prefix, stories) == {}
+    alias = settings.index("stories")
+    ids = [s.story_id for s in stories]
+    docs = fetch_stories(es, alias, ids)
+    # 60 distinct words x 6 default fields = 360 clauses each: one is fine, 60 together exceed the limit
+    # (distinct per subscription: Lucene folds identical clauses into one)
+    subs = [sub(f"big{i}", " OR ".join(f"w{n}x{i}" for n in range(59)) + f" OR {['Ofcom', 'NIST', 'summit'][i % 3]}")
+            for i in range(60)]
+    stats = MatchStats()
+    with pytest.raises(Exception):  # noqa: B017,PT011 - the premise: all of them in one search is refused
+        es.search(index=alias, query=matcher.combined_body([(s, ids) for s in subs], ids)["query"], size=0)
+    got = match_batch(es, alias, subs, docs, stats=stats, chunk=60)
+    assert stats.splits >= 1 and stats.errors == []
+    for s in subs:
+        assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)

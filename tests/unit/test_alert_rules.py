@@ -107,3 +107,47 @@ def test_candidates_respect_filters_exactly() -> None:
     assert candidates(requirement("ofcom"), Filters(countries=["GB"]), facts, toks) == ["s1"]
     assert candidates(requirement("ofcom"), Filters(countries=["FR"]), facts, toks) == []
     assert candidates(requirement("ofcom"), Filters(min_relevance=0.5), facts, toks) == ["s1"]
+
+
+def test_indexed_candidates_equal_per_story_check() -> None:
+    """The inverted-index pre-filter gives exactly the per-story ``candidates`` list, in batch order, on random batches."""
+    import random
+
+    from govwatch.alerts.prefilter import BatchIndex, candidates_indexed
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(12)]
+    queries = ['"w1 w2" AND (w3 OR w4)', "w1 OR w5", "w6 AND w7 -w8", "(w9 OR w10) AND w11", "w0", "title:w1 OR w2",
+               "w1 AND w2 AND w3", "regul* OR w4", "-w1"]
+    for _ in range(50):
+        docs = {f"s{j}": {"title": " ".join(rng.sample(words, 4)), "countries": [rng.choice(["GB", "FR"])],
+                          "relevance": rng.random(), "topics": [], "entity_ids": []} for j in range(8)}
+        facts = [StoryFacts.from_document(i, d) for i, d in docs.items()]
+        batch = frozenset().union(*(f.tokens for f in facts))
+        index = BatchIndex.of(facts)
+        for q in queries:
+            for f in (Filters(), Filters(countries=["GB"]), Filters(min_relevance=0.5)):
+                assert candidates_indexed(requirement(q), f, index) == candidates(requirement(q), f, facts, batch), (q, f)
+
+
+def test_combined_search_names_each_subscription_query() -> None:
+    """A combined search holds each subscription's own query, named by its id, restricted to its candidates only
+    when the pre-filter narrowed them; the search covers the union of candidates and reads no source or highlight."""
+    from govwatch.alerts.matcher import combined_body
+
+    def mk(i: str, q: str, f: Filters | None = None) -> Subscription:
+        return Subscription(id=i, name=i, query=q, filters=f or Filters(), destination=Destination(
+            kind="webhook", webhook_url="https://hooks.slack.com/services/T0/B0/X"))
+
+    a, b = mk("a", '"AI Act" AND fine', Filters(countries=["FR"])), mk("b", "Ofcom")
+    body = combined_body([(a, ["s2"]), (b, ["s1", "s2", "s3"])], ["s1", "s2", "s3"])
+    outer = body["query"]["bool"]["filter"]
+    assert outer[0] == {"ids": {"values": ["s1", "s2", "s3"]}}
+    inner = outer[1]["bool"]
+    assert inner["minimum_should_match"] == 1
+    expected_a = subscription_query(a.query, a.filters, ids=["s2"])
+    expected_a["bool"]["_name"] = "a"
+    expected_b = subscription_query(b.query, b.filters)
+    expected_b["bool"]["_name"] = "b"
+    assert inner["should"] == [expected_a, expected_b]
+    assert body["size"] == 3 and body["_source"] is False and "highlight" not in body

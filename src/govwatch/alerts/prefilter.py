@@ -195,3 +195,50 @@ def candidates(req: Requirement, filters: Filters, stories: list[StoryFacts], ba
     if not satisfied(req, batch_tokens):
         return []
     return [s.story_id for s in stories if filters_allow(filters, s) and satisfied(req, s.tokens)]
+
+
+@dataclass(frozen=True)
+class BatchIndex:
+    """The batch's stories with an inverted index token -> story ids, to check all subscriptions fast."""
+
+    stories: list[StoryFacts]
+    by_token: Mapping[str, frozenset[str]]
+    everyone: frozenset[str]
+
+    @classmethod
+    def of(cls, stories: list[StoryFacts]) -> BatchIndex:
+        by_token: dict[str, set[str]] = {}
+        for s in stories:
+            for tok in s.tokens:
+                by_token.setdefault(tok, set()).add(s.story_id)
+        return cls(stories, {t: frozenset(v) for t, v in by_token.items()}, frozenset(s.story_id for s in stories))
+
+
+def stories_satisfying(req: Requirement, index: BatchIndex) -> frozenset[str]:
+    """Ids of the stories whose tokens may satisfy ``req``: exactly those for which ``satisfied`` is true."""
+    if req is None:
+        return index.everyone
+    if isinstance(req, str):
+        return index.by_token.get(req, frozenset())
+    kind, parts = req
+    if kind == "all":
+        out = index.everyone
+        for part in parts:
+            out = out & stories_satisfying(part, index)
+            if not out:
+                break
+        return out
+    found: set[str] = set()
+    for part in parts:
+        found |= stories_satisfying(part, index)
+    return frozenset(found)
+
+
+def candidates_indexed(req: Requirement, filters: Filters, index: BatchIndex) -> list[str]:
+    """The same list as ``candidates`` (batch order), computed with the batch's inverted index."""
+    ids = stories_satisfying(req, index)
+    if not ids:
+        return []
+    if filters.is_empty():
+        return [s.story_id for s in index.stories if s.story_id in ids]
+    return [s.story_id for s in index.stories if s.story_id in ids and filters_allow(filters, s)]

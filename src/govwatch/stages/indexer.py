@@ -36,7 +36,8 @@ class IndexStage:
             rejected[decoded[pos][0]] = error
         done = [s for pos, s in enumerate(stories) if pos not in refused]
         if done:
-            batch = indexed_batch(self.prefix, done, now)
+            # The message's indexed_at is when the stories became searchable (after the refresh).
+            batch = indexed_batch(self.prefix, done, utcnow())
             self.producer.send(self.indexed_topic, key=batch.batch_id.encode(), value=batch.to_bytes()).get(
                 timeout=ACK_TIMEOUT_S)
         return rejected
