@@ -17,6 +17,9 @@ from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
 
 
+FULL_CALENDAR_DAYS = 31
+
+
 @dataclass(frozen=True)
 class TopMatch:
     story_id: str
@@ -37,14 +40,19 @@ class BacktestResult:
         """Plain text for the terminal: a bar per day, then the top matches."""
         lines = [f"{self.total} matching stories in the last {self.days} days"]
         peak = max((c for _, c in self.per_day), default=0) or 1
-        for day, count in self.per_day:
+        # A month fits on a screen day by day; over longer windows only the days with matches are shown.
+        quiet = [(d, c) for d, c in self.per_day if c] if self.days > FULL_CALENDAR_DAYS else self.per_day
+        if len(quiet) < len(self.per_day):
+            lines.append(f"  (days without matches omitted; {len(quiet)} of {len(self.per_day)} days had matches)")
+        for day, count in quiet:
             lines.append(f"  {day}  {count:5d}  {'#' * max(0, round(40 * count / peak))}")
         if self.top:
             lines.append("top matches:")
         for m in self.top:
             lines.append(f"  {m.date[:10]}  {m.source}  {m.title}")
             if m.snippet:
-                lines.append(f"      {' '.join(m.snippet.split())}")
+                plain = " ".join(m.snippet.split()).replace("<em>", "*").replace("</em>", "*")
+                lines.append(f"      {plain}")
         return "\n".join(lines)
 
 

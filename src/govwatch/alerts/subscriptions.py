@@ -66,8 +66,8 @@ class Destination(BaseModel):
     def masked(self) -> str:
         """Safe to print: the webhook host or the channel, never the secret part."""
         if self.kind == "webhook" and self.webhook_url is not None:
-            host = urlsplit(self.webhook_url.get_secret_value()).hostname or "?"
-            return f"webhook https://{host}/****"
+            parts = urlsplit(self.webhook_url.get_secret_value())
+            return f"webhook {parts.scheme}://{parts.hostname or '?'}/****"
         return f"bot xoxb-**** -> {self.channel}"
 
     def revealed(self) -> dict[str, Any]:
