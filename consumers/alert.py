@@ -9,35 +9,25 @@ from __future__ import annotations
 
 import sys
 
-from govwatch import es_io, kafka_io
+from kafka import KafkaProducer
+
+from govwatch import es_io
 from govwatch.alerts.ledger import Ledger
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.consumer import StopFlag, run_loop
-from govwatch.log import configure_logging
+from govwatch.consumer import run_consumer
 from govwatch.settings import Settings
 from govwatch.stages.alerter import AlertStage, SubscriptionCache
 from govwatch.topics import ALERTS, INDEXED
 
-GROUP = "alert"
+
+def build(settings: Settings, producer: KafkaProducer) -> AlertStage:
+    es = es_io.make_client(settings.es_url)
+    return AlertStage(es, producer, SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions"))),
+                      Ledger(es, settings.index("alert-ledger")), settings.index("stories"), settings.topic(ALERTS))
 
 
 def main() -> int:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    stop = StopFlag()
-    stop.install_signal_handlers()
-    es = es_io.make_client(settings.es_url)
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}.{GROUP}",
-                                      [settings.topic(INDEXED)], max_poll_records=20)
-    stage = AlertStage(es, producer, SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions"))),
-                       Ledger(es, settings.index("alert-ledger")), settings.index("stories"), settings.topic(ALERTS))
-    try:
-        run_loop(consumer, stage, producer, "alert", stop)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
-    return 0
+    return run_consumer("alert", INDEXED, build, max_poll_records=20)
 
 
 if __name__ == "__main__":

@@ -9,44 +9,28 @@ from __future__ import annotations
 
 import sys
 
-import httpx
+from kafka import KafkaProducer
 
-from govwatch import es_io, kafka_io
+from govwatch import es_io
 from govwatch.alerts.ledger import Ledger
-from govwatch.alerts.slack_send import SlackSender
+from govwatch.alerts.slack_send import make_sender
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.consumer import StopFlag, run_loop
-from govwatch.fetch import guarded_transport
-from govwatch.log import configure_logging
+from govwatch.consumer import run_consumer
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.topics import ALERTS
 
-GROUP = "notify"
+
+def build(settings: Settings, producer: KafkaProducer) -> NotifyStage:
+    del producer  # the notifier produces nothing; dead letters go through the loop
+    es = es_io.make_client(settings.es_url)
+    sender, client = make_sender(settings)  # SSRF-guarded: webhook URLs are user input
+    return NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), Ledger(es, settings.index("alert-ledger")),
+                       sender, settings.slack_api_base, on_close=client.close)
 
 
 def main() -> int:
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    stop = StopFlag()
-    stop.install_signal_handlers()
-    es = es_io.make_client(settings.es_url)
-    # Webhook URLs are user input: the same SSRF guard as feeds and pages applies to them.
-    client = httpx.Client(transport=guarded_transport(settings), timeout=10.0, follow_redirects=False,
-                          trust_env=False)
-    stage = NotifyStage(SubscriptionStore(es, settings.index("subscriptions")),
-                        Ledger(es, settings.index("alert-ledger")),
-                        SlackSender(client, min_interval_s=settings.slack_min_interval_s), settings.slack_api_base)
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}.{GROUP}",
-                                      [settings.topic(ALERTS)], max_poll_records=20)
-    try:
-        run_loop(consumer, stage, producer, "notify", stop)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
-        client.close()
-    return 0
+    return run_consumer("notify", ALERTS, build, max_poll_records=20)
 
 
 if __name__ == "__main__":

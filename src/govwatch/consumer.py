@@ -165,3 +165,33 @@ def each_record(fn: Callable[[Any], None]) -> BatchHandler:
         return rejected
 
     return handle
+
+
+def run_consumer(stage: str, input_topic: str, build: Callable[[Any, KafkaProducer], BatchHandler],
+                 max_poll_records: int) -> int:
+    """The ``main()`` of every consumer process: settings, logging, signals, clients, the loop, a clean exit.
+
+    ``build(settings, producer)`` returns the stage's batch handler; if it has a ``close()`` it is called
+    at exit. The consumer group is ``<topic prefix>.<stage>``.
+    """
+    from govwatch import kafka_io
+    from govwatch.log import configure_logging
+    from govwatch.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = StopFlag()
+    stop.install_signal_handlers()
+    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}.{stage}",
+                                      [settings.topic(input_topic)], max_poll_records=max_poll_records)
+    handler = build(settings, producer)
+    try:
+        run_loop(consumer, handler, producer, stage, stop)
+    finally:
+        consumer.close(autocommit=False)
+        producer.close()
+        close = getattr(handler, "close", None)
+        if close is not None:
+            close()
+    return 0

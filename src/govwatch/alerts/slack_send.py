@@ -32,6 +32,7 @@ import httpx
 
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 from govwatch.log import get_logger
+from govwatch.settings import Settings
 
 MAX_TRANSIENT_ATTEMPTS = 4  # 1 try + 3 retries ≈ 0.5+1+2 s of backoff: rides out a blip, not an outage
 BACKOFF_BASE_S = 0.5
@@ -104,6 +105,9 @@ def _classify_api(response: httpx.Response) -> _Outcome:
     if error == _API_RATE_LIMITED:
         return _Outcome("rate_limited", error, _retry_after(response))
     return _Outcome("transient" if error in _API_TRANSIENT else "permanent", error)
+
+
+SEND_TIMEOUT_S = 10.0  # Slack answers in well under a second; a hung connection must not stall a consumer
 
 
 class SlackSender:
@@ -201,3 +205,12 @@ class SlackSender:
 def _key(*parts: str) -> str:
     # Hashed so that a dump of the limiter (debugger, repr in a log) cannot leak a webhook URL or token.
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def make_sender(settings: Settings) -> tuple[SlackSender, httpx.Client]:
+    """A rate-limited sender whose HTTP client is SSRF-guarded (webhook URLs are user input), and that client."""
+    from govwatch.fetch import guarded_transport
+
+    client = httpx.Client(transport=guarded_transport(settings), timeout=SEND_TIMEOUT_S, follow_redirects=False,
+                          trust_env=False)
+    return SlackSender(client, min_interval_s=settings.slack_min_interval_s), client

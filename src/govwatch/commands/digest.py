@@ -8,18 +8,6 @@ from govwatch.cli import register_command
 from govwatch.settings import Settings
 
 
-def make_sender(settings: Settings):  # noqa: ANN201 - SlackSender and its client
-    """A rate-limited Slack sender whose client is SSRF-guarded (webhook URLs are user input)."""
-    import httpx
-
-    from govwatch.alerts.slack_send import SlackSender
-    from govwatch.fetch import guarded_transport
-
-    client = httpx.Client(transport=guarded_transport(settings), timeout=10.0, follow_redirects=False,
-                          trust_env=False)
-    return SlackSender(client, min_interval_s=settings.slack_min_interval_s), client
-
-
 def run_digests(settings: Settings, period: str) -> str:
     from govwatch import es_io
     from govwatch.alerts.digest import send_digests
@@ -28,6 +16,8 @@ def run_digests(settings: Settings, period: str) -> str:
     from govwatch.models import utcnow
 
     es = es_io.make_client(settings.es_url)
+    from govwatch.alerts.slack_send import make_sender
+
     sender, client = make_sender(settings)
     try:
         summary = send_digests(SubscriptionStore(es, settings.index("subscriptions")),

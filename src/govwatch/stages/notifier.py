@@ -11,7 +11,7 @@ alerts already delivered in it are skipped on the retry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from govwatch.alerts.ledger import Ledger
@@ -41,11 +41,18 @@ def deliver(sender: SlackSender, destination: Destination, payload: dict[str, An
 class NotifyStage:
     """Batch handler for the consumer loop (see govwatch.consumer)."""
 
-    def __init__(self, store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str) -> None:
+    def __init__(self, store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.store = store
         self.ledger = ledger
         self.sender = sender
         self.api_base = api_base
+        self._on_close = on_close
+
+    def close(self) -> None:
+        """Release the sender's HTTP client (called by the consumer runner at exit)."""
+        if self._on_close is not None:
+            self._on_close()
 
     def __call__(self, records: Sequence[Any]) -> Rejections:
         decoded, rejected = decode_all(records, Alert)
