@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from elastic_transport import ConnectionError as ESConnectionError
+from elastic_transport import ConnectionTimeout as ESConnectionTimeout
+from kafka.errors import KafkaTimeoutError
+
 from govwatch.errors import GovwatchError
 from govwatch.settings import Settings
 
@@ -68,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, settings)
     except GovwatchError as exc:
         print(f"govwatch: error: {exc}", file=sys.stderr)
+        return 2
+    except (ESConnectionError, ESConnectionTimeout) as exc:
+        print(f"govwatch: error: Elasticsearch at {settings.es_url} is unreachable ({type(exc).__name__}); "
+              "start the local stack with `govwatch stack up` or set GOVWATCH_ES_URL", file=sys.stderr)
+        return 2
+    except KafkaTimeoutError:
+        print(f"govwatch: error: no Kafka broker answers at {settings.kafka_bootstrap}; start the local stack "
+              "with `govwatch stack up` or set GOVWATCH_KAFKA_BOOTSTRAP", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
