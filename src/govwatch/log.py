@@ -14,8 +14,11 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback) if use_console else structlog.processors.JSONRenderer()
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
     # kafka-python and elasticsearch are chatty at INFO; their warnings still show.
-    for noisy in ("kafka", "elastic_transport", "httpx", "httpcore"):
+    for noisy in ("kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # elastic_transport logs every retried request with a full traceback; the final failure reaches
+    # our code as one translated error, which is what an operator needs to see.
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
