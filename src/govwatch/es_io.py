@@ -37,7 +37,9 @@ def es_health(client: Elasticsearch) -> str | None:
 def translate(exc: Exception, what: str) -> Exception:
     """Map client exceptions to govwatch's tree (429 and 5xx transient; connection errors transient)."""
     if isinstance(exc, (ESConnectionError, ConnectionTimeout)):
-        return TransientError(f"Elasticsearch unreachable during {what}: {exc}; is `govwatch stack up` running?")
+        reason = str(exc).rsplit(":", 1)[-1].strip(" )") or type(exc).__name__
+        return TransientError(f"Elasticsearch unreachable during {what} ({reason}); start the local stack with "
+                              "`govwatch stack up` or check GOVWATCH_ES_URL")
     if isinstance(exc, ApiError):
         if exc.meta.status == 429:
             return RateLimited(f"Elasticsearch rejected {what} with 429 (busy)")

@@ -18,7 +18,9 @@ def test_unreachable_elasticsearch_is_one_line_with_the_fix() -> None:
     result = _govwatch("subscriptions", "list", GOVWATCH_ES_URL="http://127.0.0.1:9")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "Elasticsearch" in result.stderr and "127.0.0.1:9" in result.stderr and "govwatch stack up" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Elasticsearch unreachable" in result.stderr and "GOVWATCH_ES_URL" in result.stderr
+    assert "govwatch stack up" in result.stderr
 
 
 def test_module_entry_point_knows_every_command() -> None:
