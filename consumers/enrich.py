@@ -21,9 +21,10 @@ from govwatch.topics import ENRICHED, RAW
 
 
 def build(settings: Settings, producer: KafkaProducer) -> EnrichStage:
+    knowledge = Knowledge.load(settings.relevance_threshold)
+    knowledge.warm_up()  # before the first poll joins the group: no cold first batch
     return EnrichStage(Fetcher(settings), ClusterIndex(es_io.make_client(settings.es_url), settings.index_prefix),
-                       Knowledge.load(settings.relevance_threshold), producer, settings.topic(ENRICHED),
-                       workers=settings.fetch_workers)
+                       knowledge, producer, settings.topic(ENRICHED), workers=settings.fetch_workers)
 
 
 def main() -> int:

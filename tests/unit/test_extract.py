@@ -1,7 +1,8 @@
-"""Unit tests for govwatch.enrich.extract: real pages, hostile input, fallbacks, dates, no network."""
+"""Unit tests for govwatch.enrich.extract and .reconcile: real pages, hostile input, fallbacks, dates, no network."""
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import random
@@ -13,8 +14,9 @@ import pytest
 import trafilatura
 import trafilatura.downloads
 import urllib3
+from lxml import etree
 
-from govwatch.enrich import extract
+from govwatch.enrich import extract, reconcile
 from govwatch.enrich.extract import MAX_HTML_CHARS, cap_html, extract_article, extract_from_feed_only
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
@@ -220,3 +222,76 @@ def test_short_main_pass_is_replaced_by_fallback(monkeypatch: pytest.MonkeyPatch
     result = extract_article(_page(fixture), GOLD[fixture]["url"])
     assert result.status == "extracted_fallback"
     assert GOLD[fixture]["gold_opening"] in " ".join(result.text.split())
+
+
+@pytest.mark.parametrize("fixture", sorted(GOLD))
+def test_page_metadata_matches_trafilatura_full_pass(fixture: str) -> None:
+    """Our cut-down metadata pass gives the same title, author, site and date as trafilatura's full one."""
+    tree = extract._parse(_page(fixture).decode("utf8"))
+    full = trafilatura.extract_metadata(copy.deepcopy(tree), GOLD[fixture]["url"])
+    ours = reconcile.page_metadata(tree, GOLD[fixture]["url"], find_author=True, extensive_date=True)
+    assert (ours.title, ours.author, ours.sitename) == (full.title, full.author, full.sitename)
+    assert (ours.date.date().isoformat() if ours.date else None) == full.date
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *(_page(fixture).decode("utf8") for fixture in sorted(GOLD)),
+        '<?xml version="1.0" encoding="utf-8"?><html><body><p>Declared XML</p></body></html>',
+        "<!DOCTYPE html>\n<html/>\n<body><p>Self-closed html tag</p></body>",
+        "<p>A lone fragment</p>",
+        "plain text, no markup",
+    ],
+)
+def test_parse_builds_the_tree_trafilatura_would(html: str) -> None:
+    """Our parser (C-level class lookup) yields the same tree as trafilatura's load_html, or None likewise."""
+    theirs = trafilatura.utils.load_html(html)
+    ours = extract._parse(html)
+    if theirs is None or len(theirs) == 0:
+        assert ours is None
+    else:
+        assert ours is not None and etree.tostring(ours) == etree.tostring(theirs)
+
+
+def test_feed_author_and_date_spare_the_page_searches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a feed author and a plausible feed date, the page byline is not searched and htmldate stays shallow."""
+    calls: list[str] = []
+    real_find_date = reconcile.find_date
+
+    def no_byline(*args: object, **kwargs: object) -> None:
+        calls.append("byline")
+
+    def spy_find_date(*args: object, **kwargs: object) -> str | None:
+        calls.append(f"date extensive={kwargs['extensive_search']}")
+        return real_find_date(*args, **kwargs)
+
+    monkeypatch.setattr(reconcile, "extract_author", no_byline)
+    monkeypatch.setattr(reconcile, "find_date", spy_find_date)
+    feed_time = datetime(2025, 5, 20, 9, 30, tzinfo=UTC)
+    result = extract_article(
+        _dated_page("2025-05-20T09:00:00+00:00"), "https://ex.org/a", feed_author="Jane Doe",
+        feed_published=feed_time, now=NOW,
+    )
+    assert calls == ["date extensive=False"]
+    assert (result.author, result.published) == ("Jane Doe", feed_time)
+    calls.clear()
+    extract_article(_dated_page("2025-05-20T09:00:00+00:00"), "https://ex.org/a", now=NOW)
+    assert calls == ["byline", "date extensive=True"]
+
+
+def test_interstitial_page_is_not_text_extracted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bot-wall page is recognised by its title before any text extraction is spent on it."""
+    calls: list[object] = []
+    monkeypatch.setattr(extract.trafilatura, "bare_extraction", lambda *args, **kwargs: calls.append(args))
+    wall = _html(f"<p>{ARTICLE}</p>", "<title>Attention Required! | Cloudflare</title>")
+    assert extract_article(wall, "https://ex.org/a", feed_summary="The summary.").status == "feed_summary"
+    assert calls == []
+
+
+def test_too_short_page_keeps_its_metadata() -> None:
+    """A page with too little text to extract still gives its title and date (the feed gives the text)."""
+    head = '<title>Audit rules</title><meta property="article:published_time" content="2025-05-20T09:00:00+00:00">'
+    result = extract_article(_html("<p>Too short.</p>", head), "https://ex.org/a", feed_summary="The summary.", now=NOW)
+    assert (result.title, result.published, result.status) == ("Audit rules", datetime(2025, 5, 20, tzinfo=UTC),
+                                                                "feed_summary")

@@ -3,6 +3,7 @@
 Pure logic: the caller fetches the page (with its own SSRF and size rules) and passes the
 HTML here. trafilatura only ever sees a string or an lxml tree, never a URL, and runs with
 a private config whose network fallbacks are off, in case anything inside it reaches for them.
+The page is parsed once; page metadata and its reconciliation with the feed live in reconcile.py.
 
 Status of the returned text, best first:
   extracted           trafilatura's main pass on the page
@@ -18,15 +19,27 @@ from __future__ import annotations
 import re
 from configparser import ConfigParser
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import unescape
-from urllib.parse import urlsplit
 
 import trafilatura
+from lxml import etree
 from lxml import html as lxml_html
-from lxml.html import HtmlElement
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura.settings import use_config
-from trafilatura.utils import decode_file, load_html
+from trafilatura.utils import decode_file, repair_faulty_html
+
+from govwatch.enrich.reconcile import (
+    PageMetadata,
+    clean_author,
+    declared_language,
+    hostname,
+    is_plausible,
+    page_metadata,
+    pick_title,
+    reconcile_date,
+    to_utc,
+)
 
 __all__ = ["MAX_HTML_CHARS", "Extraction", "cap_html", "extract_article", "extract_from_feed_only", "feed_to_text"]
 
@@ -41,11 +54,6 @@ MIN_ARTICLE_CHARS = 250
 FALLBACK_GAIN = 1.5
 # Feed full text replaces page text that is less than half as long (paywall teasers).
 FEED_CONTENT_GAIN = 2.0
-# Pages dated before the web existed, or far before the feed says, are mis-detected dates.
-EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
-MAX_PAGE_DATE_LAG = timedelta(days=90)
-# Dates this far ahead of now are clock skew at most; beyond it they are wrong.
-FUTURE_TOLERANCE = timedelta(days=1)
 
 # Interstitials (bot walls, consent, errors) whose "text" must never be taken as the story.
 _BLOCKED_TITLE = re.compile(
@@ -54,12 +62,9 @@ _BLOCKED_TITLE = re.compile(
     r"sign in|log in|before you continue|error\b)",
     re.IGNORECASE,
 )
-_GENERIC_TITLES = frozenset({"home", "homepage", "news", "article", "untitled", "index"})
 _TAG = re.compile(r"<[a-zA-Z/!]")
 _SCRIPT_BLOCK = re.compile(r"<(script|style|noscript|template)\b", re.IGNORECASE)
 _CLOSERS = {tag: re.compile(f"</{tag}", re.IGNORECASE) for tag in ("script", "style", "noscript", "template")}
-_LANG = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*$")
-_EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 
 def _build_config() -> ConfigParser:
@@ -103,9 +108,9 @@ def extract_from_feed_only(
     return Extraction(
         text=text,
         title=feed_to_text(feed_title) or None,
-        author=_clean_author(feed_author),
-        sitename=_hostname(url),
-        published=_reconcile_date(None, _to_utc(feed_published), now or datetime.now(UTC)),
+        author=clean_author(feed_author),
+        sitename=hostname(url),
+        published=reconcile_date(None, to_utc(feed_published), now or datetime.now(UTC)),
         language=None,
         status=status,
         text_source_chars=0,
@@ -130,17 +135,19 @@ def extract_article(
     now = now or datetime.now(UTC)
     source, truncated = cap_html(html)
     tree = _parse(source)
-    doc = None
+    author, feed_date = clean_author(feed_author), to_utc(feed_published)
+    meta = PageMetadata()
     if tree is not None:
+        # The feed's author always wins, so the page byline is only searched without one; a usable
+        # feed date leaves the page date as a cross-check, for which meta tags and JSON-LD suffice.
         try:
-            doc = trafilatura.bare_extraction(
-                tree, url=url, include_comments=False, with_metadata=True, config=TRAFILATURA_CONFIG
-            )
-        except Exception:  # noqa: BLE001 -- a parser bug on one hostile page must not kill the worker
-            doc = None
-    page_title = _attr(doc, "title")
-    blocked = bool(page_title and _BLOCKED_TITLE.match(page_title))
-    text, status = ("", "empty") if blocked or tree is None else _page_text(tree, url, _attr(doc, "text") or "")
+            feed_dated = is_plausible(feed_date, now)
+            meta = page_metadata(tree, url, find_author=author is None, extensive_date=not feed_dated)
+        except Exception:  # noqa: BLE001 -- a metadata bug on one hostile page must not cost the text
+            meta = PageMetadata()
+    blocked = bool(meta.title and _BLOCKED_TITLE.match(meta.title))
+    # An interstitial's text is never used, so it is not even extracted.
+    text, status = ("", "empty") if blocked or tree is None else _page_text(tree, url)
 
     # Feed text only displaces page text that is a teaser or much shorter than the feed's full content.
     feed_text, feed_status = _feed_text(feed_content, feed_summary)
@@ -148,14 +155,14 @@ def extract_article(
     if (len(text) < MIN_ARTICLE_CHARS or fuller_feed) and len(feed_text) > len(text):
         text, status = feed_text, feed_status
 
-    sitename = _attr(doc, "sitename") or _hostname(url)
+    sitename = meta.sitename or hostname(url)
     return Extraction(
         text=text,
-        title=_pick_title(page_title, feed_to_text(feed_title) or None, sitename, blocked),
-        author=_clean_author(feed_author) or _clean_author(_attr(doc, "author")),
+        title=pick_title(meta.title, feed_to_text(feed_title) or None, sitename, blocked),
+        author=author or meta.author,
         sitename=sitename,
-        published=_reconcile_date(_page_date(_attr(doc, "date")), _to_utc(feed_published), now),
-        language=_declared_language(tree) if tree is not None else None,
+        published=reconcile_date(meta.date, feed_date, now),
+        language=declared_language(tree) if tree is not None else None,
         status=status if text else "empty",
         text_source_chars=len(source),
         truncated=truncated,
@@ -205,18 +212,62 @@ def _drop_script_blocks(html: str) -> str:
     return "".join(out)
 
 
+def _html_parser() -> lxml_html.HTMLParser:
+    # trafilatura's parser settings (trafilatura.utils.HTML_PARSER), but with lxml's C-level class
+    # lookup instead of lxml.html's, which calls back into Python for every element proxy created
+    # (only to make <form>/<input> FormElement/InputElement): ~10% of trafilatura's CPU on news
+    # pages. Nothing downstream uses form methods; every element is still an HtmlElement.
+    parser = lxml_html.HTMLParser(
+        collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True
+    )
+    lookup = etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
+    )
+    parser.set_element_class_lookup(lookup)
+    return parser
+
+
+# Shared like trafilatura's own module-level parser: lxml serialises concurrent use of one parser.
+_HTML_PARSER = _html_parser()
+
+
 def _parse(source: str) -> HtmlElement | None:
+    """trafilatura's load_html for a decoded page, step for step, with the parser above."""
     if not source.strip():  # lxml raises on empty documents
         return None
+    beginning = source[:50].lower()
+    source = repair_faulty_html(source, beginning)
+    reparsed = False
     try:
-        tree = load_html(source, MAX_SCAN_CHARS)
+        tree = lxml_html.fromstring(source, parser=_HTML_PARSER)
+    except ValueError:  # a str carrying an XML encoding declaration: libxml2 wants bytes
+        tree, reparsed = _parse_bytes(source), True
     except Exception:  # noqa: BLE001 -- libxml2 rejects some garbage with odd exception types
+        tree = None
+    if (tree is None or len(tree) < 1) and not reparsed:
+        tree = _parse_bytes(source)
+    # Like trafilatura, a document that never says "html" and parses to one block is not a page.
+    if tree is None or len(tree) < 1 or ("html" not in beginning and len(tree) < 2):
         return None
-    return tree if tree is not None and len(tree) > 0 else None
+    return tree
 
 
-def _page_text(tree: HtmlElement, url: str, main: str) -> tuple[str, str]:
+def _parse_bytes(source: str) -> HtmlElement | None:
+    try:
+        return lxml_html.fromstring(source.encode("utf8", "surrogatepass"), parser=_HTML_PARSER)
+    except Exception:  # noqa: BLE001 -- as above
+        return None
+
+
+def _page_text(tree: HtmlElement, url: str) -> tuple[str, str]:
     """Main pass text, or a clearly longer recall/baseline candidate when it under-delivers."""
+    try:
+        # Text only: page_metadata has read what we keep, and trafilatura's own metadata pass
+        # (categories, tags, licence) would cost more than the rest of the metadata together.
+        doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, config=TRAFILATURA_CONFIG)
+    except Exception:  # noqa: BLE001 -- a parser bug on one hostile page must not kill the worker
+        doc = None
+    main = _attr(doc, "text") or ""
     if len(main) >= MIN_ARTICLE_CHARS:
         return main, "extracted"
     candidates = []
@@ -267,74 +318,3 @@ def feed_to_text(value: str | None) -> str:
 def _attr(doc: object, name: str) -> str | None:
     value = getattr(doc, name, None) if doc is not None else None
     return value.strip() or None if isinstance(value, str) else None
-
-
-def _hostname(url: str) -> str | None:
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.") or None
-
-
-def _norm(value: str) -> str:
-    return re.sub(r"\W+", "", value).lower()
-
-
-def _pick_title(page: str | None, feed: str | None, sitename: str | None, blocked: bool) -> str | None:
-    # The page's og/headline title is the publisher's final wording; a site-wide or
-    # interstitial title says nothing about the story, so the feed's wins then.
-    if page and not blocked:
-        generic = _norm(page) in _GENERIC_TITLES or bool(sitename and _norm(page) == _norm(sitename))
-        if not generic:
-            return page
-    return feed or (page if page and not blocked else None)
-
-
-def _clean_author(value: str | None) -> str | None:
-    # Feeds often say "editor@site.com (Jane Doe)"; keep the name, drop bare addresses.
-    if not value or not value.strip():
-        return None
-    value = " ".join(value.split())
-    if match := _EMAIL_NAME.match(value):
-        return match.group(1).strip() or None
-    return None if "@" in value and " " not in value else value
-
-
-def _to_utc(value: datetime | None) -> datetime | None:
-    # Feed parsers hand back naive datetimes already in UTC (feedparser's *_parsed).
-    if value is None or value.tzinfo is None:
-        return value.replace(tzinfo=UTC) if value else None
-    return value.astimezone(UTC)
-
-
-def _page_date(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
-    except ValueError:
-        return None
-
-
-def _reconcile_date(page: datetime | None, feed: datetime | None, now: datetime) -> datetime | None:
-    """Page date (htmldate, day precision) vs feed date (timestamp); see module constants."""
-    now = _to_utc(now) or datetime.now(UTC)
-
-    def plausible(d: datetime | None) -> bool:
-        return d is not None and EARLIEST_PLAUSIBLE <= d <= now + FUTURE_TOLERANCE
-
-    page = page if plausible(page) else None
-    feed = feed if plausible(feed) else None
-    if page is None or feed is None:
-        return feed or page
-    # Same day (allowing for time zones): the feed's timestamp is the more precise one.
-    if abs(feed - page) <= timedelta(days=1) or page < feed - MAX_PAGE_DATE_LAG:
-        return feed
-    return page
-
-
-def _declared_language(tree: HtmlElement) -> str | None:
-    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
-    candidates += tree.xpath('//meta[@property="og:locale"]/@content')
-    candidates += tree.xpath('//meta[translate(@http-equiv,"CONTENT-LANGUAGE","content-language")'
-                             '="content-language"]/@content')
-    for value in candidates:
-        if value and (match := _LANG.match(value.strip())):
-            return match.group(1).lower()
-    return None

@@ -13,7 +13,7 @@ from govwatch.enrich.extract import Extraction, extract_article, extract_from_fe
 from govwatch.enrich.language import detect_language
 from govwatch.enrich.neardup import lsh_keys, signature
 from govwatch.enrich.topics import Taxonomy, classify, load_taxonomy
-from govwatch.models import EnrichedStory, EntityRef, RawStory, TopicRef, utcnow
+from govwatch.models import EnrichedStory, EntityRef, RawStory, TopicRef, Trace, utcnow
 
 # Entities/topics look at the title and the first part of the body: long texts add noise and time.
 ANALYSIS_CHARS = 30_000
@@ -30,6 +30,15 @@ class Knowledge:
     @classmethod
     def load(cls, relevance_threshold: float) -> Knowledge:
         return cls(load_gazetteer(), load_taxonomy(), relevance_threshold)
+
+    def warm_up(self) -> None:
+        """Run one tiny story through every step, so lazy model loads (language identification,
+        trafilatura's tables) happen before the consumer joins its group rather than in its first batch."""
+        html = b"<html lang='en'><body><article><h1>Warm-up</h1><p>The European Commission said the AI Act " \
+               b"applies to general-purpose AI models from August.</p></article></body></html>"
+        raw = RawStory(story_id="0" * 64, url="https://example.org/warm-up", feed_id="warm-up",
+                       feed_url="https://example.org/feed", source="warm-up", trace=Trace(first_seen_at=utcnow()))
+        enrich(raw, html, None, self)
 
 
 def extraction_for(raw: RawStory, html: bytes | None) -> Extraction:
