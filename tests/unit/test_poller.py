@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from kafka.errors import KafkaTimeoutError
+
 from govwatch.errors import FetchRefused, TransientError
+from govwatch.feeds.adapters import KafkaPublisher
+from govwatch.feeds.parse import parse_feed
 from govwatch.feeds.poller import HostLimiter, Poller
 from govwatch.feeds.registry import Feed
 from govwatch.feeds.state import FeedState
@@ -141,3 +145,40 @@ def test_host_limiter_spaces_requests_per_host() -> None:
     with limiter.slot("a"):
         pass
     assert sleeps == [1.5]
+
+
+def test_a_body_naming_a_local_file_is_not_read_from_disk(tmp_path) -> None:  # noqa: ANN001
+    """A response body that spells a local path is parsed as those bytes, never opened as a file of ours."""
+    local = tmp_path / "feed.xml"
+    local.write_bytes(FEED_BYTES)
+    p = poller(FakeFetcher(ok(str(local).encode())))
+    outcome = p.poll_feed(FEED)
+    assert (outcome.status, outcome.error_kind, p.publisher.sent) == ("error", "parse", [])
+
+
+class FakeFuture:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.error:
+            raise self.error
+
+
+class FakeProducer:
+    """Acknowledges every record except the ``fail_at``-th, whose future times out."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.fail_at, self.sent = fail_at, []
+
+    def send(self, topic, key, value):  # noqa: ANN001, ANN201
+        self.sent.append(key)
+        return FakeFuture(KafkaTimeoutError("no ack") if len(self.sent) == self.fail_at else None)
+
+
+def test_publisher_waits_for_every_ack_and_fails_on_one_missing() -> None:
+    """publish returns only when each story is acknowledged, and raises a transient error if one is not."""
+    stories = list(Poller.stories_from(FEED, parse_feed(FEED_BYTES).entries, NOW).values())
+    assert len(KafkaPublisher(FakeProducer(), "raw").publish(stories)) == len(stories)
+    with pytest.raises(TransientError, match="not acknowledged"):
+        KafkaPublisher(FakeProducer(fail_at=len(stories)), "raw").publish(stories)

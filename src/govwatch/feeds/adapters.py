@@ -137,9 +137,11 @@ class KafkaPublisher:
                     update={"published_to_kafka_at": utcnow()})})
                 futures.append(self.producer.send(self.topic, key=story.story_id.encode(), value=stamped.to_bytes()))
                 sent.append(stamped)
-            self.producer.flush(timeout=ACK_TIMEOUT_S)
+            # Wait on our own futures, not producer.flush(): flush waits for every thread's records and sends
+            # each feed's few records as their own small batches; within linger_ms they share batches instead.
+            deadline = time.monotonic() + ACK_TIMEOUT_S
             for future in futures:
-                future.get(ACK_TIMEOUT_S)
+                future.get(max(0.0, deadline - time.monotonic()))
         except KafkaError as exc:
             raise TransientError(f"publish to {self.topic} not acknowledged: {type(exc).__name__}: {exc}") from exc
         return sent
