@@ -7,11 +7,13 @@ Fetcher, which still enforces the SSRF guard with GOVWATCH_SSRF_ALLOWLIST=127.0.
 stays on (one request at a time per host, spacing 1 s) without serialising the run. Round 1 = first poll (all
 changed); round 2 = a mix: half the feeds answer 304, half gained 2 entries. Baseline: plain httpx GET +
 feedparser of the same feeds on the same thread count, no Kafka/ES. Uses its own topic/index prefix; cleans up.
+The feed server runs in its own process, as publishers' servers do, so its CPU does not share the poller's GIL.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -80,6 +82,20 @@ def cleanup(settings: Settings) -> None:
         admin.close()
 
 
+def serve_feeds(feeds: int, ready: mp.Queue, round_two, stop) -> None:  # noqa: ANN001 - mp events
+    """Child process: serve the feeds; after ``round_two`` is set, even feeds carry 2 more entries."""
+    with FeedServer() as server:
+        for i in range(feeds):
+            server.routes[f"/f{i}"] = Route(rss(i, 0, ITEMS), etag=f'"{i}-a"', headers={"Content-Type": "application/rss+xml"})
+        ready.put(server.port)
+        round_two.wait()
+        for i in range(0, feeds, 2):
+            route = server.routes[f"/f{i}"]
+            route.body, route.etag = rss(i, 0, ITEMS + 2), f'"{i}-b"'
+        ready.put("round two")
+        stop.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=1000)
@@ -92,12 +108,17 @@ def main() -> None:
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    with FeedServer() as server:
+    ready: mp.Queue = mp.Queue()
+    round_two = mp.Event()
+    stop = mp.Event()
+    server_proc = mp.Process(target=serve_feeds, args=(args.feeds, ready, round_two, stop), daemon=True)
+    server_proc.start()
+    port = ready.get(timeout=60)
+    try:
         registry = Path(f"/tmp/{prefix}-feeds.yaml")
         lines = ["feeds:"]
         for i in range(args.feeds):
-            server.routes[f"/f{i}"] = Route(rss(i, 0, ITEMS), etag=f'"{i}-a"', headers={"Content-Type": "application/rss+xml"})
-            lines.append(f'  - {{id: feed-{i}, name: "Feed {i}", url: "http://feed{i}.localtest:{server.port}/f{i}", '
+            lines.append(f'  - {{id: feed-{i}, name: "Feed {i}", url: "http://feed{i}.localtest:{port}/f{i}", '
                          "kind: news, language: en, needs_relevance_filter: true}")
         registry.write_text("\n".join(lines) + "\n")
         settings = Settings(topic_prefix=prefix, index_prefix=prefix, feeds_file=registry,
@@ -110,9 +131,8 @@ def main() -> None:
                       "distinct host per feed (injected resolver), host spacing on")
                 for label in ("round 1 (all changed)", "round 2 (50% 304, 50% +2 entries)"):
                     if label.startswith("round 2"):
-                        for i in range(0, args.feeds, 2):
-                            route = server.routes[f"/f{i}"]
-                            route.body, route.etag = rss(i, 0, ITEMS + 2), f'"{i}-b"'
+                        round_two.set()
+                        ready.get(timeout=60)  # the server has swapped the even feeds' bodies
                     summary, outcomes = poll_all(runtime.poller, runtime.feeds, args.concurrency)
                     lat = [o.elapsed_s for o in outcomes]
                     print(f"  {label}: {summary.feeds_polled / summary.elapsed_s:7.1f} feeds/s, "
@@ -123,11 +143,14 @@ def main() -> None:
             finally:
                 runtime.close()
             urls = [f.url for f in runtime.feeds]
-            took = baseline(urls, args.concurrency, server.port)
+            took = baseline(urls, args.concurrency, port)
             print(f"  baseline (httpx GET + feedparser, no Kafka/ES, no state): {len(urls) / took:7.1f} feeds/s, {took:.1f}s")
         finally:
             cleanup(settings)
             registry.unlink(missing_ok=True)
+    finally:
+        stop.set()
+        server_proc.join(timeout=10)
 
 
 if __name__ == "__main__":
