@@ -50,8 +50,9 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
         pipeline.start()
         say(f"==> 5/6 consumers running: {', '.join(demo.CONSUMERS)} (logs in {log_dir})")
         before = demo.counts(settings, es)
+        say("==> 6/6 polling the sample feeds (Prefect flow poll-feeds); alerts print as they arrive")
         summary = demo.poll_once(env, log_dir / "poll.log")
-        say("==> 6/6 poll flow run (Prefect):\n" + "\n".join(f"     {line}" for line in summary.splitlines()))
+        say("     poll summary:\n" + "\n".join(f"     {line}" for line in summary.splitlines()))
         try:
             final = demo.wait_until_drained(settings, es, pipeline, say)
         finally:
