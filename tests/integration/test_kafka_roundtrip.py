@@ -19,8 +19,9 @@ def _drain(consumer, want: int, timeout_s: float = 30.0) -> list:  # noqa: ANN00
     return got
 
 
-def test_consumer_resumes_after_last_commit(settings, unique) -> None:  # noqa: ANN001
+def test_consumer_resumes_after_last_commit(initialized, unique) -> None:  # noqa: ANN001
     """After a commit at message 5 and a restart, the group gets exactly messages 6..10 (no loss, no re-delivery)."""
+    settings = initialized
     topic = f"{settings.topic_prefix}.roundtrip"
     ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, 1)])
     producer = make_producer(settings.kafka_bootstrap)
