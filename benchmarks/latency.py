@@ -26,12 +26,11 @@ from govwatch import demo  # noqa: E402
 from govwatch.alerts.slack_receiver import SlackReceiver  # noqa: E402
 from govwatch.alerts.store import SubscriptionStore  # noqa: E402
 from govwatch.alerts.subscriptions import Destination, Subscription  # noqa: E402
-from govwatch.bootstrap import bootstrap  # noqa: E402
+from govwatch.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.identity import story_id  # noqa: E402
 from govwatch.kafka_io import make_producer  # noqa: E402
 from govwatch.models import RawStory, Trace, utcnow  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
-from tests.conftest import _cleanup  # noqa: E402
 from tests.support.httpserve import Route, Site, serve  # noqa: E402
 
 PAGE = """<html lang="en"><head><title>{title}</title></head><body><article><h1>{title}</h1>
@@ -95,7 +94,7 @@ def main() -> int:
         es.indices.refresh(index=settings.index("alert-ledger"))
         hits = es.search(index=settings.index("alert-ledger"), size=10_000)["hits"]["hits"]
     finally:
-        _cleanup(settings)
+        teardown(settings)
     stages: dict[str, list[float]] = {k: [] for k in ("first_seen -> enriched", "enriched -> indexed",
                                                       "indexed -> delivered", "first_seen -> delivered")}
     for hit in hits:

@@ -192,9 +192,9 @@ def main() -> int:
               f"{sent} ids-only searches (as many as the matcher sends, in {trips} round trips) p50 "
               f"{statistics.median(bare) * 1000:.1f} ms")
     finally:
-        from tests.conftest import _cleanup
+        from govwatch.bootstrap import teardown
 
-        _cleanup(settings)
+        teardown(settings)
     return 0
 
 

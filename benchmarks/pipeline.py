@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     REPO_ROOT, Page, cpu_seconds, load_average, load_pages, machine_cpu, percentile, serve_pages, vm_hwm_mb)
 
-from govwatch import es_io, kafka_io  # noqa: E402
-from govwatch.bootstrap import bootstrap  # noqa: E402
+from govwatch import kafka_io  # noqa: E402
+from govwatch.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.identity import story_id  # noqa: E402
 from govwatch.models import DeadLetter, IndexedBatch, RawStory, Trace, utcnow  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
@@ -224,24 +224,9 @@ def bare_trafilatura(pages: list[Page], n: int) -> float:
 
 
 def cleanup(settings: Settings, groups: list[str]) -> list[str]:
-    """Delete the benchmark's indices (by name: the stack refuses wildcard deletes), template, topics, groups."""
-    done = []
-    es = es_io.make_client(settings.es_url)
-    names = sorted(es.indices.get(index=f"{settings.index_prefix}-*", expand_wildcards="all"))
-    if names:
-        es.options(ignore_status=404).indices.delete(index=",".join(names))
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{settings.index_prefix}-stories")
-    done.append(f"{len(names)} indices + template")
-    admin = kafka_io.admin_client(settings.kafka_bootstrap)
-    try:
-        topics = [t for t in admin.list_topics() if t.startswith(f"{settings.topic_prefix}.")]
-        if topics:
-            admin.delete_topics(topics)
-        admin.delete_groups(groups)
-        done.append(f"{len(topics)} topics + {len(groups)} consumer groups")
-    finally:
-        admin.close()
-    return done
+    """Delete the benchmark's indices, template, topics and consumer groups; say what went."""
+    names, topics = teardown(settings, groups=groups)
+    return [f"{len(names)} indices + template", f"{len(topics)} topics + {len(groups)} consumer groups"]
 
 
 def _minus(a: float | None, b: float | None) -> float | None:

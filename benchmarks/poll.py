@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from feedserver import FeedServer, Route  # noqa: E402
 
-from govwatch.bootstrap import bootstrap  # noqa: E402
+from govwatch.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.feeds.poller import poll_all  # noqa: E402
 from govwatch.feeds.runtime import build_runtime  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
@@ -62,24 +62,6 @@ def baseline(urls: list[str], concurrency: int, resolve_port: int) -> float:
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(one, urls))
         return time.monotonic() - started
-
-
-def cleanup(settings: Settings) -> None:
-    from govwatch.es_io import make_client
-    from govwatch.kafka_io import admin_client
-
-    es = make_client(settings.es_url)
-    names = list(es.indices.get(index=f"{settings.index_prefix}-*", expand_wildcards="all"))
-    if names:
-        es.options(ignore_status=404).indices.delete(index=",".join(names))
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{settings.index_prefix}-stories")
-    admin = admin_client(settings.kafka_bootstrap)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(f"{settings.topic_prefix}.")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
 
 
 def serve_feeds(feeds: int, ready: mp.Queue, round_two, stop) -> None:  # noqa: ANN001 - mp events
@@ -146,7 +128,7 @@ def main() -> None:
             took = baseline(urls, args.concurrency, port)
             print(f"  baseline (httpx GET + feedparser, no Kafka/ES, no state): {len(urls) / took:7.1f} feeds/s, {took:.1f}s")
         finally:
-            cleanup(settings)
+            teardown(settings)
             registry.unlink(missing_ok=True)
     finally:
         stop.set()

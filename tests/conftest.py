@@ -69,21 +69,9 @@ def initialized(settings):  # noqa: ANN001, ANN201
 
 
 def _cleanup(settings) -> None:  # noqa: ANN001
-    from govwatch.es_io import make_client
-    from govwatch.kafka_io import admin_client
+    from govwatch.bootstrap import teardown
 
-    es = make_client(settings.es_url)
-    names = list(es.indices.get(index=f"{settings.index_prefix}-*", expand_wildcards="all"))
-    if names:  # the stack refuses wildcard deletes (action.destructive_requires_name): name each index
-        es.options(ignore_status=404).indices.delete(index=",".join(names))
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{settings.index_prefix}-stories")
-    admin = admin_client(settings.kafka_bootstrap)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(f"{settings.topic_prefix}.")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    teardown(settings)
 
 
 @pytest.fixture

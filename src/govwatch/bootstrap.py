@@ -28,3 +28,30 @@ def bootstrap(settings: Settings, es=None) -> list[str]:  # noqa: ANN001 - optio
         body.setdefault("settings", {})["number_of_replicas"] = settings.es_replicas
         lines.append(f"es index {prefix}-{name}: {es_io.ensure_index(client, f'{prefix}-{name}', body)}")
     return lines
+
+
+def teardown(settings: Settings, es=None, groups: list[str] | None = None) -> tuple[list[str], list[str]]:  # noqa: ANN001
+    """Delete everything ``bootstrap`` made under this settings' prefixes (for tests and benchmarks).
+
+    The local stack refuses wildcard deletes (``action.destructive_requires_name``), so indices are
+    listed and named one by one. Consumer groups named in ``groups`` (stopped ones) are deleted too;
+    others expire with the broker's offsets retention. Returns the deleted index and topic names.
+    """
+    from govwatch.kafka_io import admin_client
+
+    client = es or es_io.make_client(settings.es_url)
+    prefix = settings.index_prefix
+    names = sorted(client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))
+    if names:
+        client.options(ignore_status=404).indices.delete(index=",".join(names))
+    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-stories")
+    admin = admin_client(settings.kafka_bootstrap)
+    try:
+        topics = sorted(t for t in admin.list_topics() if t.startswith(f"{settings.topic_prefix}."))
+        if topics:
+            admin.delete_topics(topics)
+        if groups:
+            admin.delete_groups(groups)
+    finally:
+        admin.close()
+    return names, topics

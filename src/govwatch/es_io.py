@@ -15,7 +15,7 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 
-from govwatch.errors import RateLimited, StackError, TransientError
+from govwatch.errors import RateLimited, TransientError
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "elasticsearch"
 REQUEST_TIMEOUT_S = 30
