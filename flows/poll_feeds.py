@@ -74,4 +74,6 @@ def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(serve="--serve" in sys.argv[1:])

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -32,9 +34,10 @@ def load_flow_module(path: Path = FLOW_FILE) -> ModuleType:
 
 def _poll(args: argparse.Namespace, settings: Settings) -> int:
     if args.serve:
-        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
-        load_flow_module().main(serve=True)
-        return 0
+        # Served from the flow file run as a script: Prefect's runner re-imports a deployment's flow by its
+        # file path (entrypoint flows/poll_feeds.py:poll_feeds), which a module loaded by path cannot offer.
+        env = {**os.environ, "PREFECT_API_URL": settings.prefect_api_url}
+        return subprocess.call([sys.executable, str(FLOW_FILE), "--serve"], env=env, cwd=FLOW_FILE.parents[1])
     result = load_flow_module().main(force=args.all)
     print(result["summary"])
     for problem in result["registry_problems"]:
