@@ -81,3 +81,54 @@ def _texts(node: object) -> list[str]:
     if isinstance(node, list):
         return [t for value in node for t in _texts(value)]
     return [node] if isinstance(node, str) else []
+
+
+def test_destination_failing_for_good_is_dead_lettered_after_max_attempts(initialized) -> None:  # noqa: ANN001
+    """A webhook answering 500 for ever makes the batch retry, then the alert is rejected with the attempts counted."""
+    import httpx
+    import pytest
+
+    from govwatch.alerts.ledger import Ledger, alert_id
+    from govwatch.alerts.slack_send import SlackSender
+    from govwatch.errors import TransientError
+    from govwatch.models import Alert, Trace
+    from govwatch.stages.notifier import MAX_ATTEMPTS, NotifyStage
+    from tests.factories import sid
+
+    settings = initialized
+    es = demo.es_client(settings)
+    ledger = Ledger(es, settings.index("alert-ledger"))
+    with SlackReceiver() as receiver, httpx.Client(trust_env=False) as client:
+        receiver.script("/services/T/B/broken", ScriptedResponse(500, "rollup_error"), forever=True)
+        sub = SubscriptionStore(es, settings.index("subscriptions")).add(Subscription(
+            name="broken hook", query='"AI Act"',
+            destination=Destination(kind="webhook", webhook_url=receiver.webhook_url("T/B/broken"))))
+        alert = Alert(alert_id=alert_id(sub.id, sid(1)), subscription_id=sub.id, subscription_name=sub.name,
+                      story_id=sid(1), cluster_id=sid(1), title="AI Act story", url="https://example.org/1",
+                      source="Example", trace=Trace(first_seen_at=datetime_now()))
+        ledger.record([alert], datetime_now())
+        stage = NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), ledger,
+                            SlackSender(client, min_interval_s=0, sleep=lambda _s: None), settings.slack_api_base)
+        record = _Record(alert.to_bytes())
+        for attempt in range(1, MAX_ATTEMPTS):
+            with pytest.raises(TransientError):
+                stage([record])
+            assert ledger.get(alert.alert_id)["attempts"] == attempt
+        rejected = stage([record])
+    assert list(rejected) == [0] and f"after {MAX_ATTEMPTS} attempts" in str(rejected[0])
+    entry = ledger.get(alert.alert_id)
+    assert entry["status"] == "dead_lettered" and entry["attempts"] == MAX_ATTEMPTS
+    assert receiver.deliveries == []
+
+
+class _Record:
+    """The fields of a Kafka record the stage reads."""
+
+    def __init__(self, value: bytes) -> None:
+        self.value, self.key, self.topic, self.partition, self.offset = value, None, "alerts", 0, 0
+
+
+def datetime_now():  # noqa: ANN201
+    from govwatch.models import utcnow
+
+    return utcnow()

@@ -6,7 +6,8 @@ goes out through the rate-limited ``SlackSender``; the ledger records the outcom
 refuses for good (revoked webhook, 404/410, channel_not_found) dead-letters that alert only, with the
 ledger status ``dead_lettered``: the other subscriptions of the batch are unaffected. A transient failure
 (5xx, timeouts, 429 beyond the sender's budget) is recorded as ``failed`` and the batch is retried; the
-alerts already delivered in it are skipped on the retry.
+alerts already delivered in it are skipped on the retry; after ``MAX_ATTEMPTS`` such failures the alert is
+dead-lettered, so one destination that keeps failing cannot hold up the others in its partition for ever.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from govwatch.models import Alert, utcnow
 from govwatch.stages.parse import decode_all
 
 log = get_logger("govwatch.notify")
+
+# Batch retries (each already inside the sender's own retries and backoff) before an alert is dead-lettered.
+MAX_ATTEMPTS = 8
 
 
 def deliver(sender: SlackSender, destination: Destination, payload: dict[str, Any], api_base: str) -> None:
@@ -82,6 +86,10 @@ class NotifyStage:
                 rejected[pos] = exc
                 continue
             except TransientError as exc:
+                if attempts >= MAX_ATTEMPTS:  # a destination failing for this long must not block its partition
+                    self.ledger.mark_failed(alert.alert_id, f"gave up after {attempts} attempts: {exc}", attempts, True)
+                    rejected[pos] = DeliveryRejected(f"gave up after {attempts} attempts: {exc}")
+                    continue
                 self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=False)
                 raise
             except GovwatchError as exc:
