@@ -73,6 +73,15 @@ def test_people_and_orgs_outside_gazetteer_with_surname_merge() -> None:
     assert ents["Priya Raman"].type == "person"
 
 
+def test_middle_initials_and_list_neighbours() -> None:
+    """Middle initials stay in a name; an uncued full name listed next to a found person or org takes its type."""
+    ents = _by_name("", "The panel heard Harold T. Quenby , Ottoline Vasquez , Rembert Okafor . "
+                        "Donors were the Quantix Foundation , Hollow Pine Estates .")
+    assert ents["Harold T. Quenby"].type == "person"
+    assert ents["Ottoline Vasquez"].type == "person" and ents["Rembert Okafor"].type == "person"
+    assert ents["Hollow Pine Estates"].type == "org"
+
+
 def test_uncued_capitalised_words_are_not_people() -> None:
     """Capitalised words without a cue, job titles and place names do not become people."""
     ents = _by_name("", "Silicon Valley said nothing. Meanwhile Chief Strategy Officer roles grew. The White House said no.")

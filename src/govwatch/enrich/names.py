@@ -9,7 +9,10 @@ cue says what it is:
 * organisation: the run ends in an organisation suffix ("... Inc", "... Agency", "... University") or starts
   with an institutional head word followed by "of"/"for" ("Ministry of Defence", "University of Oxford").
 
-Later surname-only mentions ("Altman") are merged into the full name found earlier in the same story.
+A multi-word run with no cue of its own takes the type of a neighbour in a list ("Marvin Minsky and Seymour
+Papert", "Oxfam Trust , Christian Aid"): a person found above makes it a person, else an organisation does.
+Middle initials stay inside a name ("George W. Bush"). Later surname-only mentions ("Altman") are merged into the
+full name found earlier in the same story.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el"
 # Title words that are never surnames, so a run holding one is a job title, not a name ("Prince" and "King" are
 # surnames too: Matthew Prince, Martin Luther King).
 ROLE_WORDS = TITLES - {"King", "Queen", "Prince", "Princess", "Lord", "Lady", "Justice", "General", "Judge"}
+LIST_SEPARATORS = ([","], ["and"], [",", "and"])
 MAX_PERSON_TOKENS = 4  # "Luiz Inácio Lula da Silva" is five with the particle; longer runs are headlines
 
 
@@ -112,6 +116,16 @@ def _is_cap(tok: str) -> bool:
     return tok[:1].isupper() and tok not in STOP_CAPS and any(c.isalpha() for c in tok)
 
 
+def _is_initial(tokens: list[Token], k: int) -> bool:
+    """A single capital letter ("W" in "George W. Bush"); the dot after it is its own token."""
+    return len(tokens[k][0]) == 1 and tokens[k][0].isupper()
+
+
+def _join(words: list[str]) -> str:
+    """The surface form of a run: re-attach the dot of an initial ("George W. Bush")."""
+    return " ".join(words).replace(" .", ".")
+
+
 def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
     """Maximal capitalised runs [i, j), allowing lower-case connectors/particles between capitals."""
     out: list[tuple[int, int]] = []
@@ -125,6 +139,9 @@ def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
             tok = tokens[j][0]
             if _is_cap(tok):
                 j += 1
+            elif _is_initial(tokens, j - 1) and tok == "." and j + 1 < n and j + 1 not in covered \
+                    and _is_cap(tokens[j + 1][0]):
+                j += 2  # a middle initial: "George W. Bush", "J. E. Jones"
             elif (tok in CONNECTORS or tok in PARTICLES) and j + 1 < n and j + 1 not in covered \
                     and _is_cap(tokens[j + 1][0]) \
                     and not (tok in ("and", "&") and tokens[j + 1][0] in ORG_HEADS):  # two names
@@ -172,6 +189,12 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
     return False
 
 
+def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two runs are neighbours in a list: only ",", "and" or ", and" between them."""
+    (_, j), (k, _) = sorted((a, b))
+    return [t[0] for t in tokens[j:k]] in LIST_SEPARATORS
+
+
 def find_names(tokens: list[Token], covered: set[int],
                known_people: set[str] | frozenset[str] = frozenset()) -> tuple[list[NameHit], set[int]]:
     """People and organisations in the uncovered part of `tokens`; also returns the token indices used.
@@ -183,13 +206,17 @@ def find_names(tokens: list[Token], covered: set[int],
     singles: list[str] = []  # surname-only person mentions, merged below
     used: set[int] = set()
     given = first_names()
+    found: list[tuple[int, int]] = []  # person runs [i, j)
+    pending: list[tuple[int, int]] = []  # name-shaped runs without a cue of their own
+    org_runs: list[tuple[int, int]] = []
     for i, j in _runs(tokens, covered):
         words = [t[0] for t in tokens[i:j]]
         span = _org_span(words)
         if span is not None:
             a, b = span
-            orgs[" ".join(words[a:b]).replace(" ,", ",")] += 1
+            orgs[_join(words[a:b]).replace(" ,", ",")] += 1
             used.update(range(i + a, i + b))
+            org_runs.append((i + a, i + b))
             continue
         if any(w in ORG_SUFFIXES or w in CONNECTORS - PARTICLES for w in words):
             continue
@@ -197,7 +224,7 @@ def find_names(tokens: list[Token], covered: set[int],
         titled = [k for k, w in enumerate(words[:-1]) if w in TITLES]
         if titled:  # "German Chancellor Olaf Scholz": the name is what follows the last title word
             i, words, cued_by_title = i + titled[-1] + 1, words[titled[-1] + 1:], True
-        caps = [w for w in words if w not in PARTICLES]
+        caps = [w for w in words if w not in PARTICLES and w != "."]
         if any(w in NON_PERSON_WORDS or w in ROLE_WORDS for w in caps):  # "Chief Strategy Officer"
             continue
         if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
@@ -206,8 +233,31 @@ def find_names(tokens: list[Token], covered: set[int],
             if len(caps) == 1:
                 singles.append(words[0])
             else:
-                people[" ".join(words)] += 1
+                people[_join(words)] += 1
             used.update(range(i, j))
+            found.append((i, j))
+        elif len(caps) >= 2:
+            pending.append((i, j))
+    # A full name listed next to a person found above is a person too ("Marvin Minsky and Seymour Papert").
+    while pending:
+        listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in found)]
+        if not listed:
+            break
+        for i, j in listed:
+            people[_join([t[0] for t in tokens[i:j]])] += 1
+            used.update(range(i, j))
+            found.append((i, j))
+            pending.remove((i, j))
+    # Likewise a multi-word name listed next to an organisation found above is an organisation.
+    while pending:
+        listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in org_runs)]
+        if not listed:
+            break
+        for i, j in listed:
+            orgs[_join([t[0] for t in tokens[i:j]])] += 1
+            used.update(range(i, j))
+            org_runs.append((i, j))
+            pending.remove((i, j))
     # Merge surname-only mentions (cued ones and bare later ones) into the full name of the same story.
     by_surname = {name.split()[-1]: name for name in list(known_people) + list(people)}
     for surname in singles:
