@@ -125,3 +125,33 @@ def test_packaged_data_loads_without_yaml_traps() -> None:
     found = {e.id: e.name for e in extract_entities("", text, gaz)}
     assert found.get("NO") == "Norway"
     assert "Department for Science, Innovation and Technology" in found.values()
+
+
+def test_and_splits_two_names_but_not_one_organisation() -> None:
+    """"and" between two people or two complete organisations splits them; inside one organisation name it stays."""
+    ents = _by_name("", "Ottoline Vasquez and Rembert Okafor said so . "
+                        "Funding came from Bright Horizon Trust and Hollow Pine Partners . "
+                        "Officials of the Food and Drug Administration and the Ministry of Science and Technology "
+                        "met the American Academy of Arts and Sciences .")
+    assert ents["Ottoline Vasquez"].type == "person" and ents["Rembert Okafor"].type == "person"
+    assert ents["Bright Horizon Trust"].type == "org" and ents["Hollow Pine Partners"].type == "org"
+    for org in ("Food and Drug Administration", "Ministry of Science and Technology",
+                "American Academy of Arts and Sciences"):
+        assert ents[org].type == "org", org
+
+
+def test_events_journals_and_object_suffixes_are_not_organisations() -> None:
+    """Conference and journal names, and a suffix word that is only an object ("Machine for Assembly"), are no orgs."""
+    ents = _by_name("", "It was shown at the Conference on Neural Information Processing Systems , published in the "
+                        "Journal of Quantix Systems and ran on the Programmable Universal Machine for Assembly .")
+    assert not [e for e in ents.values() if e.type == "org"]
+
+
+def test_member_of_organisation_keeps_only_the_organisation() -> None:
+    """"Fellow of X" and "Person of X" yield the organisation X; the "on" complement of a suffix stays in the name."""
+    ents = _by_name("", "She is a Fellow of Quantix Research Institute . Harold Quenby of Nagoya University spoke to "
+                        "the International Committee on Computational Linguistics .")
+    assert ents["Quantix Research Institute"].type == "org"
+    assert ents["Nagoya University"].type == "org"
+    assert ents["International Committee on Computational Linguistics"].type == "org"
+    assert not any(n.startswith(("Fellow", "Harold")) and e.type == "org" for n, e in ents.items())

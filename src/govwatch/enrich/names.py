@@ -11,8 +11,10 @@ cue says what it is:
 
 A multi-word run with no cue of its own takes the type of a neighbour in a list ("Marvin Minsky and Seymour
 Papert", "Oxfam Trust , Christian Aid"): a person found above makes it a person, else an organisation does.
-Middle initials stay inside a name ("George W. Bush"). Later surname-only mentions ("Altman") are merged into the
-full name found earlier in the same story.
+Middle initials stay inside a name ("George W. Bush"). A run is cut at "and" unless the "and" sits inside one
+organisation name ("Food and Drug Administration"; see _keeps_and). Conference and journal names are not
+organisations, and "Fellow of X" / "Person of X" keeps only the organisation X. Later surname-only mentions
+("Altman") are merged into the full name found earlier in the same story.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ ORG_HEADS = frozenset({"Ministry", "Department", "University", "Institute", "Off
                        "Board", "Bureau", "Council", "Agency", "Commission", "Academy", "Federation",
                        "Association", "Organization", "Organisation", "League", "Centre", "Center",
                        "Party", "School", "College", "Church", "Union"})
+# Head words of events and publications, whose names often end like an organisation's ("... Systems").
+EVENT_HEADS = frozenset({"Conference", "Symposium", "Workshop", "Summit", "Advances"})
+# Words naming a member or office-holder of the organisation after "of" ("Fellow of ...", "President of ...").
+MEMBER_WORDS = TITLES | {"Fellow", "Fellows", "Member", "Members"}
 CONNECTORS = frozenset({"of", "for", "and", "&", "the", "on", "de", "du", "des", "la", "le", "der", "für"})
 PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el", "del", "di", "du", "le", "la"})
 # Title words that are never surnames, so a run holding one is a job title, not a name ("Prince" and "King" are
@@ -148,18 +154,64 @@ def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
                 j += 2
             else:
                 break
-        out.append((i, j))
+        out.extend(_split_at_and(tokens, i, j))
         i = j
+    return out
+
+
+def _keeps_and(before: list[str], after: list[str]) -> bool:
+    """Whether an "and" joins one organisation name rather than two names.
+
+    `before` runs from the start of the current name to the "and", `after` from the "and" to the next one.
+    Kept: the tail of a head-word name when the tail has no organisation word of its own ("Ministry of Science
+    and Technology", "American Academy of Arts and Sciences"), or plain words before "and" with an organisation
+    suffix closing the part after it ("Food and Drug Administration", "Social Democratic and Labour Party").
+    Split: two complete names ("Bright Horizon Trust and Hollow Pine Partners", "Xerox PARC and Stanford
+    University") and two people ("Ottoline Vasquez and Rembert Okafor").
+    """
+    org_words = ORG_SUFFIXES | ORG_HEADS
+    if any(w in org_words for w in after[:-1]):
+        return False
+    if any(w in org_words for w in before):
+        # the "and" sits inside the complement of the head: "Institute of Electrical and Electronics Engineers"
+        heads = [k for k, w in enumerate(before) if w in org_words]
+        return after[-1] not in org_words and any(w in ("of", "for", "on") for w in before[heads[0] + 1:])
+    # one word and a suffix after "and"; a longer part is a name of its own ("X and Bharatiya Janata Party")
+    return len(after) == 2 and after[-1] in ORG_SUFFIXES and before[0] not in first_names() \
+        and not any(w in PARTICLES or (w.isupper() and len(w) > 1) for w in before)
+
+
+def _split_at_and(tokens: list[Token], i: int, j: int) -> list[tuple[int, int]]:
+    """Cut run [i, j) at each "and"/"&" that joins two names rather than one organisation name."""
+    ands = [m for m in range(i + 1, j - 1) if tokens[m][0] in ("and", "&")]
+    out: list[tuple[int, int]] = []
+    start = i
+    for n, m in enumerate(ands):
+        end = ands[n + 1] if n + 1 < len(ands) else j
+        if not _keeps_and([t[0] for t in tokens[start:m]], [t[0] for t in tokens[m + 1:end]]):
+            out.append((start, m))
+            start = m + 1
+    out.append((start, j))
     return out
 
 
 def _org_span(words: list[str]) -> tuple[int, int] | None:
     """Sub-span of a run that is an organisation name, or None."""
+    if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:])):
+        return None  # "Conference on Neural Information Processing Systems", "Journal of Machine Learning"
     for k in range(len(words) - 1, 0, -1):  # last suffix word wins: "Bank of England Council"
         if words[k] in ORG_SUFFIXES and any(w[:1].isupper() and w not in ORG_SUFFIXES for w in words[:k]):
+            if words[k - 1] in ("of", "for", "on") and not any(w in ORG_SUFFIXES | ORG_HEADS for w in words[:k]):
+                continue  # the suffix is an object, not the head: "Universal Machine for Assembly"
             start = 1 if words[0] == "The" else 0
-            # "Liberal Party of Canada", "Bank of England": an "of" after the suffix keeps the tail
-            end = len(words) if k + 1 < len(words) and words[k + 1] in ("of", "for") else k + 1
+            # a member word or a person's full name before "of" is not part of the organisation that follows:
+            # "Fellow of Institute of ...", "Fumitada Itakura of Nagoya University"
+            of = next((m for m in range(start + 1, k - 1) if words[m] == "of"), None)
+            if of is not None and (all(w in MEMBER_WORDS for w in words[start:of])
+                                   or (of - start >= 2 and words[start] in first_names())):
+                start = of + 1
+            # "Liberal Party of Canada", "Committee on Computational Linguistics": the complement stays
+            end = len(words) if k + 1 < len(words) and words[k + 1] in ("of", "for", "on") else k + 1
             return start, end
     if len(words) >= 3 and words[0] in ORG_HEADS and words[1] in ("of", "for", "on"):
         return 0, len(words)
