@@ -69,7 +69,8 @@ def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
     if not serve:
         return poll_feeds(force=force)
     os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
-    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S)
+    # paused=False: serving again resumes a deployment that the previous shutdown paused.
+    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False)
     return None
 
 

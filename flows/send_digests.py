@@ -26,8 +26,8 @@ def send_digests(period: str = "hourly") -> str:
 def main() -> None:
     os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
     serve(
-        send_digests.to_deployment(name="hourly", interval=3600, parameters={"period": "hourly"}),
-        send_digests.to_deployment(name="daily", cron="0 7 * * *", parameters={"period": "daily"}),
+        send_digests.to_deployment(name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False),
+        send_digests.to_deployment(name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False),
     )
 
 

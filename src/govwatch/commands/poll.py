@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -36,8 +35,11 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     if args.serve:
         # Served from the flow file run as a script: Prefect's runner re-imports a deployment's flow by its
         # file path (entrypoint flows/poll_feeds.py:poll_feeds), which a module loaded by path cannot offer.
+        # exec, not a child process: SIGTERM/SIGINT must reach the server itself (it pauses the deployment and
+        # exits), never leave an orphan serving the deployment with stale settings.
         env = {**os.environ, "PREFECT_API_URL": settings.prefect_api_url}
-        return subprocess.call([sys.executable, str(FLOW_FILE), "--serve"], env=env, cwd=FLOW_FILE.parents[1])
+        os.chdir(FLOW_FILE.parents[1])
+        os.execve(sys.executable, [sys.executable, str(FLOW_FILE), "--serve"], env)
     result = load_flow_module().main(force=args.all)
     print(result["summary"])
     for problem in result["registry_problems"]:
