@@ -87,3 +87,17 @@ def test_stop_pid_stops_a_process_group() -> None:
     assert not procs.pid_alive(pid)
     assert procs.group_members(pid) == []
 
+
+
+def test_stale_pid_file_of_another_process_is_not_ours(tmp_path: Path) -> None:
+    """A pid file whose number now belongs to an unrelated process is treated as stopped (the marker differs)."""
+    pid_file = tmp_path / "kafka.pid"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        pid_file.write_text(str(proc.pid))
+        assert procs.read_pid(pid_file) == proc.pid
+        assert procs.read_pid(pid_file, marker="kafka.Kafka") is None
+        assert procs.read_pid(pid_file, marker="time.sleep") == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()

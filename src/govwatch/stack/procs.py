@@ -43,13 +43,25 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def read_pid(pid_file: Path) -> int | None:
-    """The PID in ``pid_file`` if that process still runs, else None."""
+def read_pid(pid_file: Path, marker: str = "") -> int | None:
+    """The PID in ``pid_file`` if that process still runs (and its command line contains ``marker``), else None.
+
+    The marker guards against a stale pid file whose number the system has since given to another process.
+    """
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    if not pid_alive(pid):
+        return None
+    if marker:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return None
+        if marker not in cmdline:
+            return None
+    return pid
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

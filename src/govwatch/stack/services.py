@@ -44,8 +44,10 @@ class Service:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    marker = ""  # a word of the server's command line (see procs.read_pid)
+
     def pid(self) -> int | None:
-        return procs.read_pid(self.pid_file)
+        return procs.read_pid(self.pid_file, self.marker)
 
     def provision(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -79,6 +81,8 @@ class Service:
 
 
 class Kafka(Service):
+    marker = "kafka.Kafka"
+
     def __init__(self, settings: Settings) -> None:
         super().__init__("kafka", settings, settings.kafka_port, "kafka_port")
         self.home = settings.cache_dir / f"kafka-{settings.kafka_version}"
@@ -131,6 +135,8 @@ class Kafka(Service):
 
 
 class Elasticsearch(Service):
+    marker = "elasticsearch"
+
     def __init__(self, settings: Settings) -> None:
         super().__init__("elasticsearch", settings, settings.es_port, "es_port")
         default = ES_ROOT_BASE if os.geteuid() == 0 else settings.cache_dir / "state"
@@ -178,6 +184,8 @@ class Elasticsearch(Service):
 
 
 class Prefect(Service):
+    marker = "prefect"
+
     def __init__(self, settings: Settings) -> None:
         super().__init__("prefect", settings, settings.prefect_port, "prefect_port")
         self.home = settings.cache_dir / "state" / "prefect"
