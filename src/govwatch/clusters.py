@@ -56,10 +56,6 @@ class ClusterIndex:
         indexed = self._indexed_candidates([s for s in stories if self._clusterable(s)])
         return [self._decide(s, indexed.get(s.story_id, [])) if self._clusterable(s) else s for s in stories]
 
-    def assign(self, story: EnrichedStory) -> EnrichedStory:
-        """The story with ``cluster_id`` / ``is_cluster_representative`` decided."""
-        return self.assign_all([story])[0]
-
     @staticmethod
     def _clusterable(story: EnrichedStory) -> bool:
         return bool(story.neardup_signature and story.text.strip())

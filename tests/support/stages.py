@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from govwatch import es_io, kafka_io
 from govwatch.clusters import ClusterIndex
+from govwatch.demo import child_env
 from govwatch.consumer import LoopStats, StopFlag, run_loop
 from govwatch.enrich.pipeline import Knowledge
 from govwatch.fetch import Fetcher
@@ -68,12 +68,7 @@ def run_stage_until(settings: Settings, stage: str, done: Callable[[], bool], ti
 
 def consumer_process(settings: Settings, name: str, log_path: Path) -> subprocess.Popen:
     """Start ``consumers/<name>.py`` as a real process with the test's settings in its environment."""
-    env = dict(os.environ)
-    env.update({
-        "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
-        "GOVWATCH_SSRF_ALLOWLIST": ",".join(settings.ssrf_allowlist), "GOVWATCH_LOG_FORMAT": "json",
-        "GOVWATCH_CACHE_DIR": str(settings.cache_dir),
-    })
+    env = child_env(settings, {})
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the process' lifetime
     return subprocess.Popen([sys.executable, str(REPO / "consumers" / f"{name}.py")], env=env, stdout=log,
                             stderr=subprocess.STDOUT, cwd=REPO)
