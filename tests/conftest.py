@@ -12,14 +12,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Prefect: an isolated home and no telemetry for every test process (ephemeral API unless a test sets one).
+# Prefect: an isolated home and no telemetry for every test process. Flow runs go to the stack's Prefect
+# server (started by `govwatch stack up`): an ephemeral server per test process can take longer to start than
+# Prefect's own timeout on a busy machine ("Timed out while attempting to connect to ephemeral Prefect API").
 _PREFECT_HOME = tempfile.mkdtemp(prefix="govwatch-prefect-test-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 # The temporary Prefect server logs its shutdown after pytest closed stdout; keep Prefect to warnings.
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.pop("PREFECT_API_URL", None)
+os.environ["PREFECT_API_URL"] = os.environ.get("GOVWATCH_PREFECT_API_URL", "http://127.0.0.1:4200/api")
 
 
 def _stack_problem() -> str | None:
@@ -32,7 +34,19 @@ def _stack_problem() -> str | None:
     if problem:
         return f"Kafka at {base.kafka_bootstrap}: {problem}"
     problem = es_health(make_client(base.es_url))
-    return f"Elasticsearch at {base.es_url}: {problem}" if problem else None
+    if problem:
+        return f"Elasticsearch at {base.es_url}: {problem}"
+    return _prefect_problem(base.prefect_api_url)
+
+
+def _prefect_problem(api_url: str) -> str | None:
+    import httpx
+
+    try:
+        httpx.get(f"{api_url}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        return f"Prefect server at {api_url}: {type(exc).__name__}"
+    return None
 
 
 @pytest.fixture(scope="session")
