@@ -132,6 +132,23 @@ class Ledger:
         got = self._get(aid)
         return got["_source"] if got else None
 
+    def get_many(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The ledger entries (sources) of these alert ids in one real-time ``mget``; missing ids are absent."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        try:
+            resp = self.es.mget(index=self.index, ids=unique)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger mget") from exc
+        found: dict[str, dict[str, Any]] = {}
+        for doc in resp["docs"]:
+            if "error" in doc:  # a shard failure for this id: not "missing", so do not guess
+                raise TransientError(f"alert ledger mget failed for {doc['_id']}: {doc['error']}"[:500])
+            if doc.get("found"):
+                found[doc["_id"]] = doc["_source"]
+        return found
+
     def _update(self, aid: str, doc: dict[str, Any]) -> None:
         try:
             self.es.update(index=self.index, id=aid, doc=doc, retry_on_conflict=RETRY_ON_CONFLICT)
