@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token for chat.postMessage")
     slack_api_base: str = Field("https://slack.com/api", description="Slack Web API base URL")
     slack_min_interval_s: float = Field(1.0, description="Minimum seconds between two messages to one destination")
+    slack_send_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for Slack's answer; after that the send's outcome counts as unknown")
 
     # --- logging --------------------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level")
