@@ -1,5 +1,13 @@
 """Enriched story -> Elasticsearch document, and the bulk write with its error policy.
 
+Which monthly index: the month the story was **first seen** (``raw.trace.first_seen_at``, fixed in the raw
+message at first sight), never the publication date, which a replay can decide differently (the page fetch
+worked once and not the next time). A story already stored keeps its index: before each bulk, one search over
+``<prefix>-stories-*`` finds the batch's ids that exist and where, so even a story the poller re-published
+with a new first-seen time (a crash between the Kafka ack and its once-only record) is overwritten in place:
+exactly one document per story id across all monthly indices. Kibana's time field (``@timestamp``) is still
+the publication date; the index is storage, not the time axis.
+
 Refresh policy: the "indexed" message is emitted only once the documents are visible to search, so the
 alerting stage can find the ids it is told about. How we wait depends on the batch:
 
@@ -38,6 +46,28 @@ def timestamp_of(story: EnrichedStory):  # noqa: ANN201 - datetime
     if story.published_at is not None and not raw.published_at_suspect:
         return story.published_at
     return raw.trace.first_seen_at
+
+
+def home_month_index(prefix: str, story: EnrichedStory) -> str:
+    """The monthly index a story is written to on first sight (see the module docstring)."""
+    return es_io.stories_index_for(prefix, story.raw.trace.first_seen_at)
+
+
+def existing_locations(es: Elasticsearch, prefix: str, story_ids: Sequence[str]) -> dict[str, str]:
+    """story id -> the monthly index that already holds it, for the ids of a batch (one search)."""
+    if not story_ids:
+        return {}
+    try:
+        resp = es.search(index=f"{prefix}-stories-*", query={"ids": {"values": list(story_ids)}}, source=False,
+                         size=len(story_ids), ignore_unavailable=True, allow_no_indices=True)
+    except Exception as exc:  # noqa: BLE001 - translated at the edge
+        raise es_io.translate(exc, "locate stories") from exc
+    found: dict[str, str] = {}
+    for hit in resp["hits"]["hits"]:
+        # Two hits for one id would be the very duplicate this prevents; keep the oldest index deterministically.
+        if hit["_id"] not in found or hit["_index"] < found[hit["_id"]]:
+            found[hit["_id"]] = hit["_index"]
+    return found
 
 
 def story_document(story: EnrichedStory) -> dict[str, Any]:
@@ -96,11 +126,13 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
     pending = list(range(len(stories)))
     rejected: dict[int, PermanentError] = {}
     delay = 0.5
+    located = existing_locations(es, prefix, [s.story_id for s in stories])
     for attempt in range(BULK_429_RETRIES + 1):
         ops: list[dict[str, Any]] = []
         for i in pending:
             story = stories[i]
-            ops.append({"index": {"_index": es_io.stories_index_for(prefix, timestamp_of(story)), "_id": story.story_id}})
+            target = located.get(story.story_id) or home_month_index(prefix, story)
+            ops.append({"index": {"_index": target, "_id": story.story_id}})
             ops.append(story_document(story))
         try:
             refresh = "true" if len(stories) <= FORCE_REFRESH_MAX_BATCH else "wait_for"

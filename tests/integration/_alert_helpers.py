@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
-from govwatch.models import EntityRef, TopicRef
+from govwatch.models import EntityRef, TopicRef, Trace
 from tests.factories import enriched_story, raw_story
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/SECRETSECRET"
@@ -18,8 +20,13 @@ TEXTS = [
 ]
 
 
+# Stories are first seen on both sides of a month boundary on purpose: they live in two monthly indices, so
+# every test here reads them the way production must (through the alias, never a single-index GET).
+FIRST_SEEN = (datetime(2026, 11, 30, 23, 50, tzinfo=UTC), datetime(2026, 12, 1, 0, 10, tzinfo=UTC))
+
+
 def story(n: int, title: str, text: str, country: str, cluster: int | None = None, source: str = "Example News"):  # noqa: ANN201
-    raw = raw_story(n, title=title, source=source)
+    raw = raw_story(n, title=title, source=source, trace=Trace(first_seen_at=FIRST_SEEN[n % 2]))
     over = {}
     if cluster is not None:
         over["cluster_id"] = raw_story(cluster).story_id

@@ -109,7 +109,8 @@ def test_entry_recorded_but_never_produced_is_produced_on_retry(initialized, uni
     bulk_index(env.es, settings.index_prefix, stories)
     nist = env.store.add(sub("nist", "NIST"))
     batch = indexed_batch(settings.index_prefix, stories, utcnow())
-    doc = env.es.get(index=settings.index("stories"), id=stories[3].story_id)["_source"]
+    doc = env.es.search(index=settings.index("stories"), query={"ids": {"values": [stories[3].story_id]}},
+                        size=1)["hits"]["hits"][0]["_source"]
     lost = build_alert(nist, doc, Match(nist.id, stories[3].story_id, ""), batch.stories[3])
     assert env.ledger.record([lost], utcnow())[0].created  # the "crashed" attempt: recorded, never produced
     env.publish(batch.to_bytes())

@@ -42,9 +42,13 @@ class Knowledge:
 
 
 def extraction_for(raw: RawStory, html: bytes | None) -> Extraction:
-    """Extract from the page when we have one, else from the feed's own text."""
+    """Extract from the page when we have one, else from the feed's own text.
+
+    Dates are judged plausible against the story's first sight, not the wall clock: a replay of the same
+    message a month later must decide the same date (and so the same Kibana time) as the first pass.
+    """
     feed = dict(feed_title=raw.title, feed_summary=raw.summary, feed_content=raw.content,
-                feed_published=raw.published_at, feed_author=raw.author)
+                feed_published=raw.published_at, feed_author=raw.author, now=raw.trace.first_seen_at)
     if html:
         return extract_article(html, raw.url, **feed)
     return extract_from_feed_only(raw.url, **feed)
