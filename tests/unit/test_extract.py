@@ -295,3 +295,19 @@ def test_too_short_page_keeps_its_metadata() -> None:
     result = extract_article(_html("<p>Too short.</p>", head), "https://ex.org/a", feed_summary="The summary.", now=NOW)
     assert (result.title, result.published, result.status) == ("Audit rules", datetime(2025, 5, 20, tzinfo=UTC),
                                                                 "feed_summary")
+
+
+def test_enrichment_dates_are_judged_against_first_sight_not_the_clock() -> None:
+    """A page date that was in the future when the story was first seen stays refused on any later replay, so the
+    same raw message always yields the same publication date (and Kibana time)."""
+    from govwatch.enrich.pipeline import Knowledge, enrich
+    from govwatch.models import RawStory, Trace
+
+    first_seen = datetime(2020, 1, 31, 23, 0, tzinfo=UTC)  # long past: the wall clock is years later
+    raw = RawStory(story_id="a" * 64, url="https://ex.org/a", feed_id="f", feed_url="https://ex.org/feed",
+                   source="Ex", trace=Trace(first_seen_at=first_seen))
+    page = _dated_page("2020-03-02T09:00:00+00:00").encode()  # a month after first sight: a wrong page date
+    knowledge = Knowledge.load(0.45)
+    assert enrich(raw, page, None, knowledge).published_at is None
+    plausible = _dated_page("2020-01-30T09:00:00+00:00").encode()
+    assert enrich(raw, plausible, None, knowledge).published_at == datetime(2020, 1, 30, tzinfo=UTC)
