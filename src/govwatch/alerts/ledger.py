@@ -187,6 +187,12 @@ class Ledger:
         self._update(aid, {"status": "dead_lettered" if permanent else "failed", "attempts": attempts,
                            "last_error": error[:MAX_ERROR_CHARS], "updated_at": when})
 
+    def mark_digest_retry(self, aid: str, error: str, attempts: int, at: datetime) -> None:
+        """A digest holding this entry was not delivered: it stays ``digest_pending`` (the status the next
+        digest run reads) with the attempt counted and the error kept."""
+        self._update(aid, {"status": "digest_pending", "attempts": attempts, "last_error": error[:MAX_ERROR_CHARS],
+                           "updated_at": at.isoformat()})
+
     def pending_digest(self, subscription_id: str, since: datetime) -> list[Alert]:
         """Alerts of a digest-mode subscription waiting since ``since`` (oldest first)."""
         query = {"bool": {"filter": [{"term": {"subscription_id": subscription_id}},
