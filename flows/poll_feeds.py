@@ -14,6 +14,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.types.entrypoint import EntrypointType
 
 from govwatch.feeds.poller import FeedOutcome, RunSummary, is_transient
 from govwatch.feeds.registry import Feed
@@ -69,12 +70,16 @@ def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
     if not serve:
         return poll_feeds(force=force)
     os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
-    # paused=False: serving again resumes a deployment that the previous shutdown paused.
-    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False)
+    # paused=False: serving again resumes a deployment that the previous shutdown paused. MODULE_PATH: the runner
+    # re-imports govwatch_flows.poll_feeds for each run, from a wheel install as from a checkout, in any directory.
+    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False, entrypoint_type=EntrypointType.MODULE_PATH)
     return None
 
 
 if __name__ == "__main__":
+    import importlib
     import sys
 
-    main(serve="--serve" in sys.argv[1:])
+    # Run as a script or with -m, this module is __main__, a name the runner cannot import: hand over to the
+    # installed module so the served flow is govwatch_flows.poll_feeds.poll_feeds.
+    importlib.import_module("govwatch_flows.poll_feeds").main(serve="--serve" in sys.argv[1:], force="--all" in sys.argv[1:])

@@ -10,6 +10,7 @@ import os
 import sys
 
 from prefect import flow, serve
+from prefect.types.entrypoint import EntrypointType
 
 from govwatch.commands.digest import run_digests
 from govwatch.settings import Settings
@@ -25,11 +26,18 @@ def send_digests(period: str = "hourly") -> str:
 
 def main() -> None:
     os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
+    # MODULE_PATH: the runner re-imports govwatch_flows.send_digests for each run, wherever govwatch is installed.
+    module_path = EntrypointType.MODULE_PATH
     serve(
-        send_digests.to_deployment(name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False),
-        send_digests.to_deployment(name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False),
+        send_digests.to_deployment(name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False,
+                                   entrypoint_type=module_path),
+        send_digests.to_deployment(name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False,
+                                   entrypoint_type=module_path),
     )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import importlib
+
+    # As a script or with -m this module is __main__, which the runner cannot import: serve the installed module's flow.
+    sys.exit(importlib.import_module("govwatch_flows.send_digests").main())

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from elastic_transport import ConnectionError as ESConnectionError
@@ -17,7 +18,9 @@ from elasticsearch import ApiError, Elasticsearch
 
 from govwatch.errors import RateLimited, TransientError
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "elasticsearch"
+# schemas/elasticsearch, installed as package data of govwatch_schemas (pyproject.toml): found the same way in a
+# wheel install and in a checkout, never by a path relative to this file.
+SCHEMAS_DIR: Traversable = files("govwatch_schemas") / "elasticsearch"
 REQUEST_TIMEOUT_S = 30
 
 

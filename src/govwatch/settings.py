@@ -7,6 +7,7 @@ Defaults point at the local stack started by ``govwatch stack up``.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "govwatch"
+
+
+def _default_feeds_file() -> Path:
+    """deploy/feeds.yaml as installed with govwatch (package govwatch_deploy; in a checkout, the checkout's file)."""
+    try:
+        return Path(str(files("govwatch_deploy") / "feeds.yaml"))
+    except ModuleNotFoundError:  # govwatch imported from a source tree that was never installed
+        return Path("deploy/feeds.yaml")
 
 
 class Settings(BaseSettings):
@@ -67,7 +76,8 @@ class Settings(BaseSettings):
     )
 
     # --- polling --------------------------------------------------------------------------
-    feeds_file: Path = Field(Path("deploy/feeds.yaml"), description="Feed registry (YAML)")
+    feeds_file: Path = Field(default_factory=_default_feeds_file,
+                             description="Feed registry (YAML); default deploy/feeds.yaml as installed with govwatch")
     poll_concurrency: int = Field(16, description="Feeds fetched at once")
     poll_host_spacing_s: float = Field(1.0, description="Minimum seconds between two requests to one host")
     poll_min_interval_s: float = Field(300.0, description="Floor of a feed's adaptive poll interval")

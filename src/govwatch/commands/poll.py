@@ -1,45 +1,42 @@
 """``govwatch poll``: run the poll_feeds flow once or serve it on the stack's Prefect server.
 
-The flow file is loaded by path so that the govwatch package itself never imports Prefect.
+The flow lives in ``flows/poll_feeds.py``, installed as the module ``govwatch_flows.poll_feeds``; it is imported
+by name only when a poll runs, so that the govwatch package itself never imports Prefect.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import os
-import sys
-from pathlib import Path
 from types import ModuleType
 
-import govwatch
 from govwatch.cli import register_command
 from govwatch.errors import ConfigError
 from govwatch.settings import Settings
 
-FLOW_FILE = Path(govwatch.__file__).resolve().parents[2] / "flows" / "poll_feeds.py"
+FLOW_MODULE = "govwatch_flows.poll_feeds"
 
 
-def load_flow_module(path: Path = FLOW_FILE) -> ModuleType:
-    """Import flows/poll_feeds.py from the repository checkout."""
-    if not path.is_file():
-        raise ConfigError(f"flow file {path} not found; run govwatch from a repository checkout")
-    spec = importlib.util.spec_from_file_location("govwatch_flows_poll_feeds", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_flow_module() -> ModuleType:
+    """The installed poll flow module (``flows/poll_feeds.py``: same file from a checkout or a wheel)."""
+    try:
+        return importlib.import_module(FLOW_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("govwatch_flows", FLOW_MODULE):
+            raise
+        raise ConfigError(f"the flow module {FLOW_MODULE} is not installed; reinstall govwatch "
+                          "(`pip install .` or `pip install govwatch-*.whl`)") from exc
 
 
 def _poll(args: argparse.Namespace, settings: Settings) -> int:
     if args.serve:
-        # Served from the flow file run as a script: Prefect's runner re-imports a deployment's flow by its
-        # file path (entrypoint flows/poll_feeds.py:poll_feeds), which a module loaded by path cannot offer.
-        # exec, not a child process: SIGTERM/SIGINT must reach the server itself (it pauses the deployment and
-        # exits), never leave an orphan serving the deployment with stale settings.
-        env = {**os.environ, "PREFECT_API_URL": settings.prefect_api_url}
-        os.chdir(FLOW_FILE.parents[1])
-        os.execve(sys.executable, [sys.executable, str(FLOW_FILE), "--serve"], env)
+        # Served in this process: SIGTERM/SIGINT reach the runner itself (it pauses the deployment and exits),
+        # so no orphan keeps serving it. The deployment names its flow by module path, which Prefect's runner
+        # re-imports for each scheduled run wherever govwatch is installed, from any working directory.
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+        load_flow_module().main(serve=True)
+        return 0
     result = load_flow_module().main(force=args.all)
     print(result["summary"])
     for problem in result["registry_problems"]:

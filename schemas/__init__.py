@@ -1,0 +1,1 @@
+"""JSON contracts, installed as package data of ``govwatch_schemas`` (loaded with importlib.resources)."""
