@@ -3,11 +3,18 @@
 * ``POST /services/<anything>`` behaves like an incoming webhook (``200 ok``; ``400 invalid_payload`` for a
   body that is not JSON, ``400 no_text`` without ``text`` or ``blocks``).
 * ``POST /api/chat.postMessage`` behaves like the Web API (``{"ok": true, "channel": ..., "ts": ...}``;
-  ``not_authed`` without a Bearer token).
+  ``not_authed`` without a Bearer token) and stores the message in its channel, with its ``metadata``
+  (``{"event_type": ..., "event_payload": {...}}``) when the payload carries one.
+* ``GET``/``POST /api/conversations.history`` returns a channel's stored messages newest first, like Slack:
+  ``oldest`` (exclusive), ``limit``, a ``cursor`` for the next page, and ``metadata`` on each message only
+  when ``include_all_metadata`` is true.
 * Every request is recorded (:attr:`SlackReceiver.requests`, with the status answered and a monotonic
-  timestamp); successful ones are also in :attr:`SlackReceiver.deliveries`.
+  timestamp); accepted messages are also in :attr:`SlackReceiver.deliveries`.
 * :meth:`SlackReceiver.script` queues responses per path (e.g. 429 with ``Retry-After: 1``, then 500, then
   success), optionally repeating the last one forever (a revoked webhook answers 410 for good).
+* :meth:`SlackReceiver.fault` makes the next requests to a path slow or lost *after* the receiver has
+  accepted them, as a slow Slack does: the message is recorded first, then the answer comes ``delay_s``
+  later, or the connection is dropped without an answer (``drop``).
 
 Run standalone with ``python -m govwatch.alerts.slack_receiver --port 3000``: it prints each message readably.
 """
@@ -25,10 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 MAX_BODY_BYTES = 1_000_000  # far above any valid Slack payload; stops a runaway test from eating memory
 WEBHOOK_PREFIX = "/services/"
 POST_MESSAGE_PATH = "/api/chat.postMessage"
+HISTORY_PATH = "/api/conversations.history"
+HISTORY_DEFAULT_LIMIT = 100  # Slack's default page size for conversations.history
+HISTORY_MAX_LIMIT = 999  # Slack's documented maximum
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]*)>|<([^<>|]+)>")
 
 
@@ -42,8 +53,18 @@ class ScriptedResponse:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """What happens after a request was accepted: answer ``delay_s`` late, or drop the connection unanswered."""
+
+    delay_s: float = 0.0
+    drop: bool = False
+
+
+@dataclass(frozen=True)
 class ReceivedRequest:
-    """One POST as the receiver saw it; ``received_at`` is ``time.monotonic()`` when it arrived."""
+    """One request as the receiver saw it; ``received_at`` is ``time.monotonic()`` when it arrived.
+
+    ``payload`` is the JSON body (for a GET, the query parameters); ``delivered`` means a message was accepted."""
 
     path: str
     payload: dict[str, Any] | None
@@ -83,7 +104,11 @@ class SlackReceiver:
         self._requests: list[ReceivedRequest] = []
         self._scripts: dict[str, deque[ScriptedResponse]] = {}
         self._sticky: dict[str, ScriptedResponse] = {}
-        self._ts = 0
+        self._faults: dict[str, deque[Fault]] = {}
+        self._sticky_faults: dict[str, Fault] = {}
+        self._channels: dict[str, list[dict[str, Any]]] = {}  # channel -> stored messages, oldest first
+        self._last_ts = 0.0
+        self._stopping = threading.Event()  # ends scripted delays at stop()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         # A short poll interval makes stop() (and so every test teardown) near-instant instead of ~0.5 s.
@@ -97,6 +122,7 @@ class SlackReceiver:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -136,7 +162,64 @@ class SlackReceiver:
             if forever and responses:
                 self._sticky[path] = responses[-1]
 
+    def fault(self, path: str, *faults: Fault, forever: bool = False) -> None:
+        """Apply ``faults`` to the next accepted requests to ``path`` in order; ``forever`` repeats the last."""
+        with self._lock:
+            self._faults.setdefault(path, deque()).extend(faults)
+            if forever and faults:
+                self._sticky_faults[path] = faults[-1]
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The messages stored in ``channel`` by chat.postMessage, oldest first (each with ``ts``)."""
+        with self._lock:
+            return [dict(m) for m in self._channels.get(channel, [])]
+
     # --- request handling --------------------------------------------------------------------------
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(path)
+            if queue:
+                if len(queue) == 1 and path in self._sticky_faults:
+                    return queue[0]
+                return queue.popleft()
+            return self._sticky_faults.get(path)
+
+    def _new_ts(self) -> str:
+        """A Slack-style ``ts`` (epoch seconds with microseconds), strictly increasing in this receiver."""
+        with self._lock:
+            self._last_ts = max(time.time(), self._last_ts + 1e-6)
+            return f"{self._last_ts:.6f}"
+
+    def _store(self, payload: dict[str, Any], ts: str) -> None:
+        message: dict[str, Any] = {"type": "message", "ts": ts, "text": payload.get("text", ""),
+                                   "blocks": payload.get("blocks") or []}
+        metadata = payload.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str):
+            message["metadata"] = {"event_type": metadata["event_type"],
+                                   "event_payload": metadata.get("event_payload") or {}}
+        with self._lock:
+            self._channels.setdefault(str(payload["channel"]), []).append(message)
+
+    def _history(self, params: dict[str, Any]) -> ScriptedResponse:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return ScriptedResponse(200, {"ok": False, "error": "channel_not_found"})
+        try:
+            oldest = float(params.get("oldest") or 0)
+            limit = min(max(int(params.get("limit") or HISTORY_DEFAULT_LIMIT), 1), HISTORY_MAX_LIMIT)
+            start = int(params.get("cursor") or 0)
+        except ValueError:
+            return ScriptedResponse(200, {"ok": False, "error": "invalid_arguments"})
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("true", "1")
+        with self._lock:
+            stored = list(self._channels.get(channel, []))
+        newest_first = [m for m in reversed(stored) if float(m["ts"]) > oldest]
+        page = newest_first[start:start + limit]
+        more = start + limit < len(newest_first)
+        messages = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in page]
+        return ScriptedResponse(200, {"ok": True, "messages": messages, "has_more": more,
+                                      "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
 
     def _next_scripted(self, path: str) -> ScriptedResponse | None:
         with self._lock:
@@ -164,34 +247,51 @@ class SlackReceiver:
                 return ScriptedResponse(200, {"ok": False, "error": "invalid_json"})
             if not payload.get("channel"):
                 return ScriptedResponse(200, {"ok": False, "error": "channel_not_found"})
-            with self._lock:
-                self._ts += 1
-                ts = f"{int(time.time())}.{self._ts:06d}"
+            ts = self._new_ts()
+            self._store(payload, ts)
             return ScriptedResponse(200, {"ok": True, "channel": payload["channel"], "ts": ts})
+        if path == HISTORY_PATH:
+            if not headers.get("authorization", "").startswith("Bearer "):
+                return ScriptedResponse(200, {"ok": False, "error": "not_authed"})
+            return self._history(payload or {})
         if path.startswith("/api/"):
             return ScriptedResponse(200, {"ok": False, "error": "unknown_method"})
         return ScriptedResponse(404, "no_service")
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         received_at = self._clock()
-        path = handler.path.split("?", 1)[0]
+        parts = urlsplit(handler.path)
+        path = parts.path
         length = int(handler.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self._reply(handler, ScriptedResponse(413, "request_too_large"))
             return
         raw = handler.rfile.read(length)
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = None
-        payload = payload if isinstance(payload, dict) else None
         headers = {k.lower(): v for k, v in handler.headers.items()}
+        payload: Any
+        if method == "GET":
+            payload = dict(parse_qsl(parts.query))
+        elif headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            payload = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        else:
+            try:
+                payload = json.loads(raw) if raw else None
+            except ValueError:
+                payload = None
+        payload = payload if isinstance(payload, dict) else None
         response = self._answer(path, payload, headers)
-        delivered = 200 <= response.status < 300 and (
+        is_message = path.startswith(WEBHOOK_PREFIX) or path == POST_MESSAGE_PATH
+        delivered = is_message and 200 <= response.status < 300 and (
             not isinstance(response.body, dict) or response.body.get("ok") is True)
         with self._lock:
             self._requests.append(ReceivedRequest(path, payload, headers, received_at, response.status, delivered))
-        self._reply(handler, response)
+        fault = self._next_fault(path)
+        if fault is not None and fault.delay_s > 0:
+            self._stopping.wait(fault.delay_s)  # accepted already; the answer is what is late
+        if fault is not None and fault.drop:
+            handler.close_connection = True  # the server closes the socket: the client gets no answer at all
+        else:
+            self._reply(handler, response)
         if delivered and self._echo and payload is not None:
             where = f"#{payload.get('channel')}" if path == POST_MESSAGE_PATH else "webhook"
             print(f"── {where} ──\n{render(payload)}\n", flush=True)
@@ -200,13 +300,16 @@ class SlackReceiver:
     def _reply(handler: BaseHTTPRequestHandler, response: ScriptedResponse) -> None:
         is_json = isinstance(response.body, dict)
         data = (json.dumps(response.body) if is_json else str(response.body)).encode("utf-8")
-        handler.send_response(response.status)
-        handler.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain")
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in response.headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        try:
+            handler.send_response(response.status)
+            handler.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain")
+            handler.send_header("Content-Length", str(len(data)))
+            for name, value in response.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client gave up waiting (timeout) or was killed: nothing to tell
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -215,7 +318,10 @@ class SlackReceiver:
             protocol_version = "HTTP/1.1"  # keep-alive, like Slack; httpx reuses the connection
 
             def do_POST(self) -> None:  # http.server's naming
-                receiver._handle(self)
+                receiver._handle(self, "POST")
+
+            def do_GET(self) -> None:  # http.server's naming
+                receiver._handle(self, "GET")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the echo output (or the test's assertions) is the log; access lines are noise

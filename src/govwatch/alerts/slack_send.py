@@ -13,6 +13,19 @@ What it decides, and nothing more:
 * **Permanent refusals** (4xx such as 400 ``invalid_payload``, 403, 404 ``no_service``, 410
   ``channel_is_archived``; Web API ``ok: false`` errors other than the known transient ones) raise
   :class:`~govwatch.errors.DeliveryRejected` with Slack's reason.
+* **Unknown outcomes, never resent blindly.** A request that may have reached Slack without an answer (read
+  timeout, connection dropped after sending; or, told by the caller, a process that died mid-send) has an
+  *unknown* outcome. Before any later send of that message a bot-token destination reads the channel's
+  ``conversations.history`` (``include_all_metadata``, from just before the first unknown send) for the
+  message's ``metadata`` (``event_type`` ``govwatch_alert``, ``event_payload.alert_id``; every
+  ``chat.postMessage`` carrying an id is tagged so): found means delivered, nothing is posted. An incoming
+  webhook cannot be read back: it is resent (at-least-once), logged as ``slack.resend_after_unknown_outcome``
+  and reported as :attr:`SendResult.possible_duplicate`; so is a bot token without the ``channels:history`` /
+  ``groups:history`` scope (logged with the scope to add). Connection failures before the request left
+  (refused, connect timeout) are known not-delivered and retried as before.
+* **Pacing before the send.** The destination's slot is waited for before the history check, the caller's
+  ``before_post`` hook (the notifier records the attempt there) and the POST; after Slack's 2xx the sender
+  returns at once, so nothing sleeps between Slack accepting a message and the caller recording it.
 
 Webhook URLs and tokens are secrets (Slack revokes leaked webhooks): they never appear in logs or exception
 messages, only :func:`mask_secret` forms (host plus the last 4 characters); the limiter keys on a hash.
@@ -46,6 +59,16 @@ REASON_CHARS = 120  # Slack's error bodies are short codes; never echo a long (p
 # (invalid_auth, channel_not_found, not_in_channel, account_inactive, token_revoked, invalid_blocks, ...).
 _API_TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 _API_RATE_LIMITED = "ratelimited"
+
+ALERT_EVENT_TYPE = "govwatch_alert"  # Slack message metadata event_type; event_payload.alert_id is the ledger key
+HISTORY_PAGE = 200  # Slack's recommended page size for conversations.history
+HISTORY_MAX_PAGES = 5  # a busier channel than 1,000 messages since the unknown send: stop reading, fall back
+HISTORY_SKEW_S = 120.0  # our clock vs Slack's message ts: start the window this much before the first unknown send
+HISTORY_SCOPES = "channels:history (public channels) or groups:history (private channels)"
+
+# Failures where no byte of the request reached the peer: known not-delivered, safe to retry.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+             httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 log = get_logger(__name__)
 
@@ -107,7 +130,27 @@ def _classify_api(response: httpx.Response) -> _Outcome:
     return _Outcome("transient" if error in _API_TRANSIENT else "permanent", error)
 
 
-SEND_TIMEOUT_S = 10.0  # Slack answers in well under a second; a hung connection must not stall a consumer
+class OutcomeUnknown(TransientError):
+    """Delivery did not succeed, and a request may have reached Slack unanswered (``since``: epoch seconds of
+    the first such send). The caller records it, so that its next attempt checks before sending again."""
+
+    def __init__(self, message: str, since: float, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.since = since
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """How a delivery ended: ``posts`` requests made; ``found_in_history`` = an earlier unknown send had
+    arrived, nothing was posted now; ``possible_duplicate`` = a post followed an unknown outcome unchecked."""
+
+    posts: int
+    possible_duplicate: bool = False
+    found_in_history: bool = False
+
+
+BeforePost = Callable[[int], None]  # called with the post's number (1, 2, ...) just before each POST
 
 
 class SlackSender:
@@ -115,57 +158,137 @@ class SlackSender:
 
     def __init__(self, client: httpx.Client, *, min_interval_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 wall: Callable[[], float] = time.time) -> None:
         self._client = client
         self._min_interval_s = min_interval_s
         self._clock = clock
         self._sleep = sleep
+        self._wall = wall  # epoch seconds, comparable with Slack's message ts
         self._lock = threading.Lock()
         self._next_slot: dict[str, float] = {}  # destination key (a hash, never the secret) -> earliest send
 
-    def send_webhook(self, url: str, payload: dict[str, Any]) -> None:
-        """POST ``payload`` to an incoming-webhook URL; raises DeliveryRejected / TransientError / RateLimited."""
+    def send_webhook(self, url: str, payload: dict[str, Any], *, unknown_since: float | None = None,
+                     before_post: BeforePost | None = None) -> SendResult:
+        """POST ``payload`` to an incoming-webhook URL; raises DeliveryRejected / TransientError / RateLimited.
+
+        ``unknown_since`` (epoch seconds) says an earlier send of this message has an unknown outcome: a
+        webhook cannot be read back, so the send goes ahead and the result says ``possible_duplicate``."""
         masked = mask_secret(url)
         if urlsplit(url).scheme not in ("http", "https"):
             # httpx's own error would quote the URL; say what is wrong without it
             raise DeliveryRejected(f"webhook {masked}: not an http(s) URL")
-        self._deliver(_key("webhook", url), masked, _classify_status,
-                      lambda: self._client.post(url, json=payload))
+        return self._deliver(_key("webhook", url), masked, _classify_status,
+                             lambda: self._client.post(url, json=payload), None, unknown_since, before_post)
 
-    def post_message(self, token: str, channel: str, payload: dict[str, Any], api_base: str) -> None:
-        """Call ``chat.postMessage`` with a bot token; Slack's ``ok: false`` errors are mapped like HTTP ones."""
-        endpoint = f"{api_base.rstrip('/')}/chat.postMessage"
+    def post_message(self, token: str, channel: str, payload: dict[str, Any], api_base: str, *,
+                     dedup_id: str | None = None, unknown_since: float | None = None,
+                     before_post: BeforePost | None = None) -> SendResult:
+        """Call ``chat.postMessage`` with a bot token; Slack's ``ok: false`` errors are mapped like HTTP ones.
+
+        With ``dedup_id`` the message carries it in its metadata, and after an unknown outcome (in this call,
+        or ``unknown_since`` from an earlier one) the channel history is searched for it before posting."""
+        base = api_base.rstrip("/")
+        endpoint = f"{base}/chat.postMessage"
         masked = f"{urlsplit(endpoint).hostname} channel={channel} token={mask_secret(token)}"
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
         body = {**payload, "channel": channel}
-        self._deliver(_key("api", token, channel), masked, _classify_api,
-                      lambda: self._client.post(endpoint, json=body, headers=headers))
+        checker: Callable[[float], bool | None] | None = None
+        if dedup_id is not None:
+            body["metadata"] = {"event_type": ALERT_EVENT_TYPE, "event_payload": {"alert_id": dedup_id}}
+
+            def checker(oldest: float) -> bool | None:
+                return self._find_in_history(f"{base}/conversations.history", token, channel, masked, dedup_id,
+                                             oldest)
+        return self._deliver(_key("api", token, channel), masked, _classify_api,
+                             lambda: self._client.post(endpoint, json=body, headers=headers),
+                             checker, unknown_since, before_post)
 
     # --- internals ---------------------------------------------------------------------------------
 
+    def _find_in_history(self, endpoint: str, token: str, channel: str, masked: str, dedup_id: str,
+                         oldest: float) -> bool | None:
+        """True: a message tagged ``dedup_id`` is in the channel since ``oldest``; False: it is not;
+        None: we cannot tell (no history scope, another refusal, too many messages) -> at-least-once."""
+        params: dict[str, str | int] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": HISTORY_PAGE,
+                                        "include_all_metadata": "true"}
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(HISTORY_MAX_PAGES):
+            try:
+                response = self._client.get(endpoint, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                raise OutcomeUnknown(f"could not read the history of {masked} to check an earlier send whose "
+                                     f"outcome is unknown ({type(exc).__name__}); not resending yet", oldest) from exc
+            outcome = _classify_api(response)
+            if outcome.kind in ("transient", "rate_limited"):
+                raise OutcomeUnknown(f"could not read the history of {masked} to check an earlier send whose "
+                                     f"outcome is unknown ({outcome.reason}); not resending yet", oldest,
+                                     retry_after=outcome.retry_after or None)
+            if outcome.kind == "permanent":
+                body = _json_or_empty(response)
+                if outcome.reason == "missing_scope":
+                    needed = str(body.get("needed") or HISTORY_SCOPES)[:REASON_CHARS]
+                    log.warning("slack.history_scope_missing", destination=masked, needed=needed,
+                                fix=f"add the {needed} scope to the Slack app (OAuth & Permissions) and reinstall "
+                                    "it; until then a send whose outcome is unknown is resent and may post twice")
+                else:
+                    log.warning("slack.history_unavailable", destination=masked, reason=outcome.reason)
+                return None
+            body = _json_or_empty(response)
+            for message in body.get("messages") or []:
+                meta = message.get("metadata") if isinstance(message, dict) else None
+                if (isinstance(meta, dict) and meta.get("event_type") == ALERT_EVENT_TYPE
+                        and (meta.get("event_payload") or {}).get("alert_id") == dedup_id):
+                    return True
+            cursor = (body.get("response_metadata") or {}).get("next_cursor")
+            if not body.get("has_more") or not cursor:
+                return False
+            params["cursor"] = cursor
+        log.warning("slack.history_window_exceeded", destination=masked, pages=HISTORY_MAX_PAGES)
+        return None
+
     def _deliver(self, key: str, masked: str, classify: Callable[[httpx.Response], _Outcome],
-                 request: Callable[[], httpx.Response]) -> None:
+                 request: Callable[[], httpx.Response], checker: Callable[[float], bool | None] | None,
+                 unknown_since: float | None, before_post: BeforePost | None) -> SendResult:
         started = self._clock()
         failures = 0
         rate_limited = 0
+        posts = 0
+        possible_duplicate = False
         while True:
             self._wait_turn(key)
+            if unknown_since is not None:
+                found = checker(unknown_since - HISTORY_SKEW_S) if checker is not None else None
+                if found:
+                    log.info("slack.already_delivered", destination=masked, posts=posts,
+                             reason="an earlier send with an unknown outcome is in the channel history")
+                    return SendResult(posts, found_in_history=True)
+                if found is None:
+                    possible_duplicate = True
+                    log.warning("slack.resend_after_unknown_outcome", destination=masked, posts=posts,
+                                reason="an earlier send got no answer and cannot be checked: this may post a "
+                                       "second copy (at-least-once)")
+            if before_post is not None:
+                before_post(posts + 1)  # may raise (ledger down): then nothing is posted
+            posted_at = self._wall()
+            posts += 1
             cause: Exception | None = None
             try:
                 outcome = classify(request())
-            except httpx.TimeoutException as exc:
-                cause, outcome = exc, _Outcome("transient", f"timeout ({type(exc).__name__})")
-            except httpx.TransportError as exc:
+            except _NOT_SENT as exc:
                 # only the type name: httpx messages are URL-free today, but the secret must not depend on that
                 cause, outcome = exc, _Outcome("transient", f"connection failed ({type(exc).__name__})")
+            except httpx.TransportError as exc:  # read timeout, dropped after sending: Slack may have it
+                cause, outcome = exc, _Outcome("transient", f"no answer ({type(exc).__name__})")
+                unknown_since = posted_at if unknown_since is None else unknown_since
             # Space from when the answer came back, not from when the slot was reserved: Slack (and the
             # receiver) see the request arrive later than we decided to send it.
             self._push_back(key, self._min_interval_s)
             attempts = failures + rate_limited + 1
             if outcome.kind == "ok":
-                log.info("slack.delivered", destination=masked, attempts=attempts,
-                         elapsed_ms=round((self._clock() - started) * 1000))
-                return
+                log.info("slack.delivered", destination=masked, attempts=attempts, posts=posts,
+                         possible_duplicate=possible_duplicate, elapsed_ms=round((self._clock() - started) * 1000))
+                return SendResult(posts, possible_duplicate=possible_duplicate)
             if outcome.kind == "permanent":
                 log.warning("slack.rejected", destination=masked, reason=outcome.reason, attempts=attempts)
                 raise DeliveryRejected(f"Slack refused delivery to {masked}: {outcome.reason}")
@@ -180,9 +303,12 @@ class SlackSender:
                 continue
             failures += 1
             if failures >= MAX_TRANSIENT_ATTEMPTS:
-                log.warning("slack.gave_up", destination=masked, reason=outcome.reason, attempts=attempts)
-                raise TransientError(
-                    f"Slack delivery to {masked} failed {failures} times: {outcome.reason}") from cause
+                log.warning("slack.gave_up", destination=masked, reason=outcome.reason, attempts=attempts,
+                            outcome_unknown=unknown_since is not None)
+                message = f"Slack delivery to {masked} failed {failures} times: {outcome.reason}"
+                if unknown_since is not None:
+                    raise OutcomeUnknown(f"{message} (a send may have arrived unanswered)", unknown_since) from cause
+                raise TransientError(message) from cause
             delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
             log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=delay)
             self._push_back(key, delay)
@@ -202,6 +328,14 @@ class SlackSender:
             self._next_slot[key] = max(self._next_slot.get(key, earliest), earliest)
 
 
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _key(*parts: str) -> str:
     # Hashed so that a dump of the limiter (debugger, repr in a log) cannot leak a webhook URL or token.
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
@@ -211,6 +345,7 @@ def make_sender(settings: Settings) -> tuple[SlackSender, httpx.Client]:
     """A rate-limited sender whose HTTP client is SSRF-guarded (webhook URLs are user input), and that client."""
     from govwatch.fetch import guarded_transport
 
-    client = httpx.Client(transport=guarded_transport(settings), timeout=SEND_TIMEOUT_S, follow_redirects=False,
-                          trust_env=False)
+    # Slack answers in well under a second; past the timeout a send's outcome is unknown (see above).
+    client = httpx.Client(transport=guarded_transport(settings), timeout=settings.slack_send_timeout_s,
+                          follow_redirects=False, trust_env=False)
     return SlackSender(client, min_interval_s=settings.slack_min_interval_s), client
