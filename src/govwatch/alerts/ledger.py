@@ -8,7 +8,15 @@ appended to the existing entry's ``also_in`` by a read-modify-write guarded with
 ``update`` with ``retry_on_conflict``, which merges fields and so never loses a concurrent change.
 
 Statuses: ``pending`` (immediate, to be produced/delivered), ``digest_pending`` (waits for a digest),
-``delivered``, ``failed`` (will be retried), ``dead_lettered`` (given up for good).
+``sending`` (a post to Slack was started and its answer not yet recorded: after a crash the outcome is
+unknown), ``delivered``, ``failed`` (will be retried; ``outcome_unknown`` when a send may have arrived
+unanswered), ``held`` (arrived while its subscription was paused; released as one catch-up message on
+resume), ``dead_lettered`` (given up for good).
+
+Send bookkeeping: ``send_started_at`` (first post ever started: the start of the window searched in the
+channel history after an unknown outcome), ``last_send_at``, ``posts``; on delivery ``delivered_via``
+(``post``, ``history`` = an earlier unanswered post was found in the channel, ``catch_up``) and
+``possible_duplicate`` (a post followed an unknown outcome that could not be checked: webhooks).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from govwatch import es_io
 from govwatch.errors import TransientError
 from govwatch.models import Alert
 
-STATUSES = ("pending", "digest_pending", "delivered", "failed", "dead_lettered")
+STATUSES = ("pending", "digest_pending", "sending", "delivered", "failed", "held", "dead_lettered")
 CAS_ATTEMPTS = 8  # optimistic-concurrency retries for also_in; contention is between a few consumers at most
 RETRY_ON_CONFLICT = 5
 DIGEST_LIMIT = 1000  # alerts per digest read; a digest with more is summarised by the notifier anyway
@@ -175,17 +183,71 @@ class Ledger:
             bad = [i["update"] for i in resp["items"] if i["update"].get("status", 500) >= 300]
             raise TransientError(f"could not mark {len(bad)} alerts produced: {bad[0].get('error')}"[:500])
 
-    def mark_delivered(self, aid: str, at: datetime) -> None:
-        """The notifier delivered the alert (or the digest holding it)."""
-        self._update(aid, {"status": "delivered", "delivered_at": at.isoformat(), "updated_at": at.isoformat()})
+    def ensure(self, alert: Alert, now: datetime) -> dict[str, Any]:
+        """The entry of ``alert``, created (create-only, from the alert itself) when it is missing.
 
-    def mark_failed(self, aid: str, error: str, attempts: int, permanent: bool, at: datetime | None = None) -> None:
-        """A delivery attempt failed; ``permanent`` means it will not be retried (dead-lettered)."""
+        The notifier calls this before sending an alert it has no entry for (an index restored from an
+        older snapshot, a replay of an old topic): it must never post what it cannot record. A concurrent
+        creator wins the race harmlessly (409 -> read theirs)."""
+        document = self._document(alert, now)
+        try:
+            self.es.options(ignore_status=409).create(index=self.index, id=alert.alert_id, document=document,
+                                                      refresh=False)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger re-create") from exc
+        entry = self.get(alert.alert_id)
+        if entry is None:
+            raise TransientError(f"ledger entry {alert.alert_id} vanished right after being created")
+        return entry
+
+    def begin_send(self, aid: str, first_started_at: datetime, at: datetime, posts: int) -> None:
+        """A post to Slack is about to start (recorded BEFORE it, so a crash leaves ``sending`` = unknown)."""
+        self._update(aid, {"status": "sending", "send_started_at": first_started_at.isoformat(),
+                           "last_send_at": at.isoformat(), "posts": posts, "updated_at": at.isoformat()})
+
+    def mark_delivered(self, aid: str, at: datetime, *, via: str = "post", possible_duplicate: bool = False) -> None:
+        """The notifier delivered the alert (or the digest holding it)."""
+        doc: dict[str, Any] = {"status": "delivered", "delivered_at": at.isoformat(), "updated_at": at.isoformat(),
+                               "delivered_via": via, "outcome_unknown": False}
+        if possible_duplicate:
+            doc["possible_duplicate"] = True
+        self._update(aid, doc)
+
+    def mark_failed(self, aid: str, error: str, attempts: int, permanent: bool, at: datetime | None = None,
+                    *, outcome_unknown: bool = False) -> None:
+        """A delivery attempt failed; ``permanent`` means it will not be retried (dead-lettered).
+
+        ``outcome_unknown``: a post may have reached Slack unanswered; the next attempt checks before posting."""
         from govwatch.models import utcnow
 
         when = (at or utcnow()).isoformat()
         self._update(aid, {"status": "dead_lettered" if permanent else "failed", "attempts": attempts,
-                           "last_error": error[:MAX_ERROR_CHARS], "updated_at": when})
+                           "last_error": error[:MAX_ERROR_CHARS], "updated_at": when,
+                           "outcome_unknown": outcome_unknown})
+
+    def mark_held(self, aid: str, attempts: int, at: datetime) -> None:
+        """The alert arrived while its subscription was paused: kept (not sent, not dead-lettered) for resume."""
+        self._update(aid, {"status": "held", "held_at": at.isoformat(), "attempts": attempts,
+                           "updated_at": at.isoformat()})
+
+    def held(self, subscription_id: str) -> list[Alert]:
+        """Every alert held for a paused subscription, oldest match first (paged: no window limit)."""
+        query = {"bool": {"filter": [{"term": {"subscription_id": subscription_id}}, {"term": {"status": "held"}}]}}
+        out: list[Alert] = []
+        after: list[Any] | None = None
+        try:
+            self.es.indices.refresh(index=self.index)  # resume is rare: see the last alerts the notifier held
+            while True:
+                extra: dict[str, Any] = {"search_after": after} if after else {}
+                resp = self.es.search(index=self.index, query=query, size=DIGEST_LIMIT,
+                                      sort=[{"matched_at": "asc"}, {"alert_id": "asc"}], **extra)
+                hits = resp["hits"]["hits"]
+                out.extend(Alert.model_validate(h["_source"]["alert"]) for h in hits)
+                if len(hits) < DIGEST_LIMIT:
+                    return out
+                after = hits[-1]["sort"]
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger held read") from exc
 
     def mark_digest_retry(self, aid: str, error: str, attempts: int, at: datetime) -> None:
         """A digest holding this entry was not delivered: it stays ``digest_pending`` (the status the next
