@@ -1,0 +1,114 @@
+"""The three dashboards govwatch ships: what each panel shows, in the order it appears."""
+
+from __future__ import annotations
+
+from govwatch.kibana.panels import (
+    COUNT,
+    RELEVANCE_RANGES,
+    Bucket,
+    Control,
+    Dashboard,
+    Metric,
+    Panel,
+    Pill,
+    SavedSearch,
+    top,
+)
+
+TIME = Bucket("date_histogram", "@timestamp", label="Published")
+MATCHED = Bucket("date_histogram", "matched_at", label="Matched")
+CLUSTERS = Metric("unique_count", "cluster_id", label="Events (unique clusters)")
+OUTLETS = Metric("unique_count", "source", label="Outlets")
+
+LATEST_RELEVANT = SavedSearch(
+    key="latest-relevant", title="govwatch: latest relevant stories",
+    columns=("title", "source", "topics", "url"), query="is_relevant:true")
+LATEST_ALL = SavedSearch(
+    key="latest-stories", title="govwatch: latest stories",
+    columns=("title", "source", "primary_topic", "entity_names", "url"), query="")
+
+COVERAGE = Dashboard(
+    key="coverage", title="govwatch: Coverage", data_view="stories",
+    description="AI-governance coverage over time: topics, events, entities, outlets, countries, languages.",
+    panels=(
+        Panel("coverage-stories", "Stories", "metric", (COUNT,), width=12, height=6),
+        Panel("coverage-events", "Events (unique clusters)", "metric", (CLUSTERS,), width=12, height=6),
+        Panel("coverage-outlets", "Outlets", "metric", (OUTLETS,), width=12, height=6),
+        Panel("coverage-languages", "Language split", "donut", (COUNT,), top("language", "Language", 10),
+              width=12, height=6),
+        Panel("coverage-topics", "Stories over time by primary topic", "bar_stacked", (COUNT,),
+              (TIME, Bucket("terms", "primary_topic", 10, label="Primary topic")), width=48, height=14),
+        Panel("coverage-clusters", "Events over time (unique clusters, not copies)", "line", (CLUSTERS,),
+              (TIME,), width=24, height=12),
+        Panel("coverage-sources-time", "Coverage over time by source", "bar_stacked", (COUNT,),
+              (TIME, Bucket("terms", "source", 10, label="Source")), width=24, height=12),
+        Panel("coverage-people", "Top people", "bar_horizontal", (COUNT,), top("entities.person.name", "Person")),
+        Panel("coverage-orgs", "Top organisations (governments, regulators, labs, courts)", "bar_horizontal",
+              (COUNT,), top("entities.org.name", "Organisation")),
+        Panel("coverage-laws", "Top laws", "bar_horizontal", (COUNT,), top("entities.law.name", "Law")),
+        Panel("coverage-event-entities", "Events that drew coverage across outlets", "table",
+              (COUNT, OUTLETS, CLUSTERS), top("entities.event.name", "Event")),
+        Panel("coverage-sources", "Top sources", "bar_horizontal", (COUNT,), top("source", "Source")),
+        Panel("coverage-source-countries", "Source countries (share)", "donut", (COUNT,),
+              top("source_country", "Source country")),
+        Panel("coverage-countries", "Countries mentioned", "bar_horizontal", (COUNT,),
+              top("countries", "Country mentioned", 15)),
+        Panel("coverage-relevance", "Relevance distribution", "bar_stacked", (COUNT,),
+              (Bucket("range", "relevance", ranges=RELEVANCE_RANGES, label="Relevance"),)),
+    ),
+    searches=(LATEST_RELEVANT,),
+    pills=(Pill("is_relevant", True), Pill("is_cluster_representative", True, disabled=True)),
+    controls=(Control("coverage-topic", "Primary topic", "primary_topic"),
+              Control("coverage-source", "Source", "source"),
+              Control("coverage-source-country", "Source country", "source_country"),
+              Control("coverage-language", "Language", "language")),
+)
+
+ENTITY = Dashboard(
+    key="entity", title="govwatch: Entity drill-down", data_view="stories",
+    description="Pick one entity (Entity id control, or a filter entity_ids: <id>): its coverage, events, "
+                "outlets, countries, topics and the entities named with it.",
+    panels=(
+        Panel("entity-stories", "Stories", "metric", (COUNT,), width=16, height=6),
+        Panel("entity-events", "Events (unique clusters)", "metric", (CLUSTERS,), width=16, height=6),
+        Panel("entity-outlets", "Outlets", "metric", (OUTLETS,), width=16, height=6),
+        Panel("entity-time", "Coverage over time by source", "bar_stacked", (COUNT,),
+              (TIME, Bucket("terms", "source", 10, label="Source")), width=48, height=12),
+        Panel("entity-co-mentions", "Named together with", "bar_horizontal", (COUNT,),
+              top("entity_names.keyword", "Entity", 15)),
+        Panel("entity-topics", "Topics", "donut", (COUNT,), top("topics", "Topic")),
+        Panel("entity-sources", "Sources", "bar_horizontal", (COUNT,), top("source", "Source")),
+        Panel("entity-countries", "Countries mentioned", "bar_horizontal", (COUNT,), top("countries", "Country")),
+    ),
+    searches=(LATEST_ALL,),
+    controls=(Control("entity-id", "Entity id", "entity_ids"),
+              Control("entity-name", "Entity name", "entity_names.keyword"),
+              Control("entity-topic", "Primary topic", "primary_topic")),
+)
+
+ALERTS = Dashboard(
+    key="alerts", title="govwatch: Alerts", data_view="ledger",
+    description="What the alert subscriptions fired: per subscription over time, delivery status, "
+                "dead letters and the stories matched most.",
+    panels=(
+        Panel("alerts-total", "Alerts", "metric", (Metric("count", label="Alerts"),), width=16, height=6),
+        Panel("alerts-delivered", "Delivered", "metric", (Metric("count", label="Delivered"),),
+              query="status:delivered", width=16, height=6),
+        Panel("alerts-dead", "Dead-lettered", "metric", (Metric("count", label="Dead-lettered"),),
+              query="status:dead_lettered", width=16, height=6),
+        Panel("alerts-per-subscription", "Alerts per subscription over time", "bar_stacked",
+              (Metric("count", label="Alerts"),),
+              (MATCHED, Bucket("terms", "subscription_id", 20, label="Subscription")), width=48, height=12),
+        Panel("alerts-status", "Delivery status", "donut", (Metric("count", label="Alerts"),),
+              top("status", "Status")),
+        Panel("alerts-dead-errors", "Dead-lettered alerts by subscription and error", "table",
+              (Metric("count", label="Alerts"),),
+              (Bucket("terms", "subscription_id", 20, label="Subscription"),
+               Bucket("terms", "last_error", 10, label="Last error")), query="status:dead_lettered"),
+        Panel("alerts-top-stories", "Top matched stories", "table",
+              (Metric("count", label="Subscriptions matched"), Metric("max", "also_in_count", label="Copies seen")),
+              top("story_id", "Story id", 10), width=48),
+    ),
+)
+
+DASHBOARDS = (COVERAGE, ALERTS, ENTITY)
