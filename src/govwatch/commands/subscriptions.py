@@ -102,6 +102,32 @@ def _print_view(sub: Any) -> None:
     print(json.dumps(sub.public_view(), indent=2, ensure_ascii=False))
 
 
+def _resume(settings: Settings, es: Any, store: Any, key: str) -> int:  # noqa: ANN401
+    """Unpause, then release the alerts held while paused as one catch-up digest (again on a re-run)."""
+    from govwatch.alerts.ledger import Ledger
+    from govwatch.alerts.slack_send import make_sender
+    from govwatch.errors import DeliveryRejected, TransientError
+    from govwatch.models import utcnow
+    from govwatch.stages.notifier import release_held
+
+    sub = store.set_paused(key, False)
+    print(f"{sub.id} active")
+    sender, client = make_sender(settings)
+    try:
+        released = release_held(sub, Ledger(es, settings.index("alert-ledger")), sender, settings.slack_api_base,
+                                utcnow())
+    except (DeliveryRejected, TransientError) as exc:
+        print(f"govwatch: error: the alerts held while {sub.id} was paused could not be sent ({exc}); they stay "
+              f"held: fix the destination or wait, then run `govwatch subscriptions resume {sub.id}` again",
+              file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"{released} alert(s) held while paused sent as one catch-up message" if released
+          else "no alerts were held while paused")
+    return 0
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from govwatch import es_io
     from govwatch.alerts.backtest import backtest
@@ -133,9 +159,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{s.id}  {state:6}  {s.mode:9}  {s.name}  [{s.query}]  -> {s.destination.masked()}")
         elif args.action == "show":
             _print_view(store.get(args.key))
-        elif args.action in ("pause", "resume"):
-            sub = store.set_paused(args.key, args.action == "pause")
-            print(f"{sub.id} {'paused' if sub.paused else 'active'}")
+        elif args.action == "pause":
+            sub = store.set_paused(args.key, True)
+            print(f"{sub.id} paused (new alerts are held, not sent; `resume` sends them as one catch-up message)")
+        elif args.action == "resume":
+            return _resume(settings, es, store, args.key)
         elif args.action == "rm":
             sub = store.delete(args.key)
             print(f"removed {sub.id} ({sub.name})")
