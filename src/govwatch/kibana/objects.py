@@ -185,3 +185,15 @@ def ndjson(prefix: str = "govwatch") -> str:
 def panels_of(dashboard_obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The decoded ``panelsJSON`` of a dashboard saved object."""
     return json.loads(dashboard_obj["attributes"]["panelsJSON"])
+
+
+def lens_panels(prefix: str = "govwatch") -> dict[str, tuple[Dashboard, dict[str, Any], dict[str, Any]]]:
+    """``{panel key: (dashboard spec, dashboard object, Lens attributes)}`` of every generated Lens panel."""
+    out: dict[str, tuple[Dashboard, dict[str, Any], dict[str, Any]]] = {}
+    objects = {o["id"]: o for o in saved_objects(prefix) if o["type"] == "dashboard"}
+    for spec in DASHBOARDS:
+        obj = objects[dashboard_id(prefix, spec)]
+        lens = [p for p in panels_of(obj) if p["type"] == "lens"]
+        for panel, embedded in zip(spec.panels, lens, strict=True):
+            out[panel.key] = (spec, obj, embedded["embeddableConfig"]["attributes"])
+    return out

@@ -10,6 +10,7 @@ Lens picks an "auto" date interval from the time range; here the caller names it
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from govwatch.kibana.lens import RECORDS
@@ -109,4 +110,10 @@ def rows(attributes: dict[str, Any], response: dict[str, Any]) -> list[dict[str,
     return walk(aggs, 0, {})
 
 
-__all__ = ["RECORDS", "column_name", "layer_of", "panel_search", "rows"]
+def dashboard_filters(dashboard_obj: dict[str, Any], *, include_disabled: bool = False) -> list[dict[str, Any]]:
+    """The Elasticsearch queries of a dashboard's stored filter pills (the enabled ones unless asked)."""
+    source = json.loads(dashboard_obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    return [pill["query"] for pill in source["filter"] if include_disabled or not pill["meta"]["disabled"]]
+
+
+__all__ = ["RECORDS", "column_name", "dashboard_filters", "layer_of", "panel_search", "rows"]

@@ -1,0 +1,178 @@
+"""Each dashboard panel's aggregation, translated from its generated Lens state, run on the real index.
+
+Stories go through the real indexing path (indexing.bulk_index) into a private prefix, on both sides
+of a month boundary (two monthly indices behind the data view's pattern), and alerts through the real
+ledger. The assertions are the buckets the data implies.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from govwatch import indexing
+from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.es_io import make_client
+from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
+from govwatch.kibana.queries import dashboard_filters, panel_search, rows
+from govwatch.models import Alert, EntityRef, TopicRef, Trace
+from tests.factories import enriched_story, raw_story, sid
+
+RANGE = ("2026-10-25T00:00:00Z", "2026-11-08T00:00:00Z")
+MATCHED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+SUMMIT = EntityRef(id="event.paris_ai_action_summit", name="AI Action Summit", type="event")
+EU = EntityRef(id="Q458", name="European Union", type="org", qid="Q458")
+MACRON = EntityRef(id="Q3052772", name="Emmanuel Macron", type="person", qid="Q3052772")
+AI_ACT = EntityRef(id="Q109290883", name="AI Act", type="law", qid="Q109290883")
+FR = EntityRef(id="FR", name="France", type="country")
+IN = EntityRef(id="IN", name="India", type="country")
+SUMMITS = TopicRef(id="summits_events", label="Summits and events", score=0.9)
+LAW = TopicRef(id="legislation_rulemaking", label="AI legislation and rule-making", score=0.8)
+
+
+def _story(n: str, when: datetime, source: str, country: str, entities: list[EntityRef], topic: TopicRef,
+           cluster: str, representative: bool, *, language: str = "en", relevance: float = 0.9):  # noqa: ANN202
+    raw = raw_story(n, source=source, country=country, published_at=when, trace=Trace(first_seen_at=when))
+    return enriched_story(n, raw=raw, entities=entities, topics=[topic], relevance=relevance,
+                          is_relevant=relevance >= 0.45, cluster_id=cluster, is_cluster_representative=representative,
+                          language=language)
+
+
+SUMMIT_CLUSTER = sid("summit")
+STORIES = [
+    # the Paris summit story on 31 October (October index) and two wire copies on 1 November (November index)
+    _story("summit", datetime(2026, 10, 31, 22, 0, tzinfo=UTC), "Le Monde", "FR", [SUMMIT, MACRON, FR, IN],
+           SUMMITS, SUMMIT_CLUSTER, True, language="fr"),
+    _story("summit-wire", datetime(2026, 11, 1, 8, 0, tzinfo=UTC), "Wire Daily", "US", [SUMMIT, MACRON, FR, IN],
+           SUMMITS, SUMMIT_CLUSTER, False),
+    _story("summit-guardian", datetime(2026, 11, 1, 9, 30, tzinfo=UTC), "The Guardian", "GB", [SUMMIT, FR],
+           SUMMITS, SUMMIT_CLUSTER, False),
+    _story("ai-act", datetime(2026, 11, 2, 7, 0, tzinfo=UTC), "Le Monde", "FR", [EU, AI_ACT, FR], LAW,
+           sid("ai-act"), True, relevance=0.72),
+    # not AI governance: indexed with is_relevant false, hidden by the dashboard's relevance pill
+    _story("gadget", datetime(2026, 11, 2, 12, 0, tzinfo=UTC), "The Verge", "US", [EU], LAW, sid("gadget"), True,
+           relevance=0.1),
+]
+
+
+@pytest.fixture
+def indexed(initialized):  # noqa: ANN001, ANN201
+    """The stories above and a few ledger entries in the test's private indices."""
+    es = make_client(initialized.es_url)
+    assert indexing.bulk_index(es, initialized.index_prefix, STORIES) == {}
+    ledger = Ledger(es, initialized.index("alert-ledger"))
+
+    def alert(sub: str, story) -> Alert:  # noqa: ANN001
+        return Alert(alert_id=alert_id(sub, story.cluster_id), subscription_id=sub, subscription_name=sub,
+                     story_id=story.story_id, cluster_id=story.cluster_id, title=story.title, url=story.raw.url,
+                     source=story.raw.source, trace=story.trace)
+
+    summit, wire, _, act, _ = STORIES
+    ledger.record([alert("sub-summits", summit), alert("sub-eu", act), alert("sub-france", summit)], MATCHED_AT)
+    ledger.record([alert("sub-summits", wire)], MATCHED_AT)  # a wire copy: same cluster, no second alert
+    ledger.mark_delivered(alert_id("sub-summits", SUMMIT_CLUSTER), MATCHED_AT)
+    ledger.mark_failed(alert_id("sub-eu", act.cluster_id), "webhook revoked (404)", 8, permanent=True, at=MATCHED_AT)
+    es.indices.refresh(index=initialized.index("alert-ledger"))
+    yield initialized, es
+
+
+def _run(indexed, key: str, *, pills: bool = True, extra: list | None = None) -> list[dict]:  # noqa: ANN001
+    """The rows of panel ``key`` over RANGE, with its dashboard's enabled filter pills (as Kibana opens it)."""
+    settings, es = indexed
+    spec, dashboard, attrs = lens_panels(settings.index_prefix)[key]
+    filters = (dashboard_filters(dashboard) if pills else []) + (extra or [])
+    body = panel_search(attrs, TIME_FIELDS[spec.data_view], RANGE, filters)
+    resp = es.search(index=data_view_pattern(settings.index_prefix, spec.data_view), body=body)
+    return rows(attrs, resp.body)
+
+
+def _by(rows_: list[dict], key: str, value: str = "count") -> dict:
+    return {r[key]: r[value] for r in rows_}
+
+
+def test_every_panel_aggregation_runs_on_the_real_index_and_finds_data(indexed) -> None:  # noqa: ANN001
+    """All Lens panels of all three dashboards translate to a search Elasticsearch accepts and each yields rows."""
+    for key in lens_panels(indexed[0].index_prefix):
+        result = _run(indexed, key)
+        assert result and any(v for r in result for v in r.values() if isinstance(v, (int, float))), key
+
+
+def test_headline_metrics_count_stories_events_and_outlets_across_the_month_boundary(indexed) -> None:  # noqa: ANN001
+    """Relevant stories in two monthly indices count 4; wire copies add no event (2 clusters); 3 outlets."""
+    assert _run(indexed, "coverage-stories") == [{"count": 4}]
+    assert _run(indexed, "coverage-stories", pills=False) == [{"count": 5}]  # the pattern never double-counts
+    assert _run(indexed, "coverage-events") == [{"unique_count(cluster_id)": 2}]
+    assert _run(indexed, "coverage-outlets") == [{"unique_count(source)": 3}]
+    representative_only = [{"match_phrase": {"is_cluster_representative": True}}]
+    assert _run(indexed, "coverage-stories", extra=representative_only) == [{"count": 2}]
+
+
+def test_stories_over_time_are_stacked_by_primary_topic_per_day(indexed) -> None:  # noqa: ANN001
+    """The topic chart has one bar per day split by primary topic: summit 1 then 2, legislation 1 on 2 November."""
+    got = {(r["@timestamp"][:10], r["primary_topic"]): r["count"] for r in _run(indexed, "coverage-topics")}
+    assert got == {("2026-10-31", "summits_events"): 1, ("2026-11-01", "summits_events"): 2,
+                   ("2026-11-02", "legislation_rulemaking"): 1}
+
+
+def test_unique_clusters_over_time_count_events_not_copies(indexed) -> None:  # noqa: ANN001
+    """Two wire copies on 1 November are one event that day, not two."""
+    got = {r["@timestamp"][:10]: r["unique_count(cluster_id)"] for r in _run(indexed, "coverage-clusters")}
+    assert got == {"2026-10-31": 1, "2026-11-01": 1, "2026-11-02": 1}
+
+
+def test_the_summit_shows_under_its_event_with_its_outlets_and_one_cluster(indexed) -> None:  # noqa: ANN001
+    """The events table lists the AI Action Summit with 3 stories from 3 outlets forming 1 cluster."""
+    assert _run(indexed, "coverage-event-entities") == [
+        {"entities.event.name": "AI Action Summit", "count": 3, "unique_count(source)": 3,
+         "unique_count(cluster_id)": 1}]
+
+
+def test_top_entities_sources_and_countries(indexed) -> None:  # noqa: ANN001
+    """People, organisations, laws, sources, source countries and countries mentioned rank as indexed."""
+    assert _by(_run(indexed, "coverage-people"), "entities.person.name") == {"Emmanuel Macron": 2}
+    assert _by(_run(indexed, "coverage-orgs"), "entities.org.name") == {"European Union": 1}
+    assert _by(_run(indexed, "coverage-laws"), "entities.law.name") == {"AI Act": 1}
+    assert _run(indexed, "coverage-sources")[0] == {"source": "Le Monde", "count": 2}
+    assert _by(_run(indexed, "coverage-sources"), "source") == {"Le Monde": 2, "The Guardian": 1, "Wire Daily": 1}
+    assert _by(_run(indexed, "coverage-source-countries"), "source_country") == {"FR": 2, "GB": 1, "US": 1}
+    assert _by(_run(indexed, "coverage-countries"), "countries") == {"FR": 4, "IN": 2}
+    assert _by(_run(indexed, "coverage-languages"), "language") == {"en": 3, "fr": 1}
+    per_source_day = {(r["@timestamp"][:10], r["source"]): r["count"] for r in _run(indexed, "coverage-sources-time")}
+    assert per_source_day[("2026-11-01", "Wire Daily")] == 1 and len(per_source_day) == 4
+
+
+def test_relevance_distribution_puts_each_story_in_its_tenth(indexed) -> None:  # noqa: ANN001
+    """Without the relevance pill, scores 0.9 x3, 0.72 and 0.1 land in the 0.9, 0.7 and 0.1 ranges."""
+    got = _by(_run(indexed, "coverage-relevance", pills=False), "relevance")
+    assert {k: v for k, v in got.items() if v} == {"0.9-1.0001": 3, "0.7-0.8": 1, "0.1-0.2": 1}
+
+
+def test_entity_drill_down_with_a_filter_on_one_entity_id(indexed) -> None:  # noqa: ANN001
+    """Filtered to entity_ids Q458, the Entity dashboard shows its two stories, co-mentions and sources only."""
+    only_eu = [{"match_phrase": {"entity_ids": "Q458"}}]
+    assert _run(indexed, "entity-stories", extra=only_eu) == [{"count": 2}]
+    assert _by(_run(indexed, "entity-co-mentions", extra=only_eu), "entity_names.keyword") == {
+        "European Union": 2, "AI Act": 1, "France": 1}
+    assert _by(_run(indexed, "entity-sources", extra=only_eu), "source") == {"Le Monde": 1, "The Verge": 1}
+    summit = [{"match_phrase": {"entity_ids": SUMMIT.id}}]
+    assert _run(indexed, "entity-events", extra=summit) == [{"unique_count(cluster_id)": 1}]
+    assert _by(_run(indexed, "entity-topics", extra=summit), "topics") == {"summits_events": 3}
+
+
+def test_alerts_dashboard_shows_subscriptions_statuses_dead_letters_and_top_stories(indexed) -> None:  # noqa: ANN001
+    """Three alerts (the wire copy adds none), one delivered, one dead-lettered with its error, summit matched twice."""
+    assert _run(indexed, "alerts-total") == [{"count": 3}]
+    assert _run(indexed, "alerts-delivered") == [{"count": 1}]
+    assert _run(indexed, "alerts-dead") == [{"count": 1}]
+    per_sub = {(r["matched_at"][:10], r["subscription_id"]): r["count"]
+               for r in _run(indexed, "alerts-per-subscription")}
+    assert per_sub == {("2026-11-02", "sub-summits"): 1, ("2026-11-02", "sub-eu"): 1,
+                       ("2026-11-02", "sub-france"): 1}
+    assert _by(_run(indexed, "alerts-status"), "status") == {"delivered": 1, "dead_lettered": 1, "pending": 1}
+    assert _run(indexed, "alerts-dead-errors") == [
+        {"subscription_id": "sub-eu", "last_error": "webhook revoked (404)", "count": 1}]
+    top = _run(indexed, "alerts-top-stories")
+    assert top[0] == {"story_id": sid("summit"), "count": 2, "max(also_in_count)": 1}
+    assert {r["story_id"] for r in top} == {sid("summit"), sid("ai-act")}
