@@ -1,4 +1,7 @@
-"""`govwatch poll --serve`: a scheduled deployment on the stack's Prefect server runs the poll flow by itself."""
+"""`govwatch poll --serve`: a scheduled deployment on the stack's Prefect server runs the poll flow by itself.
+
+The same from an installed wheel: tests/integration/test_installed_package.py.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "demo"
 
 
 def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> None:  # noqa: ANN001
-    """Serving the deployment makes the Prefect server schedule a poll run that publishes the sample's stories."""
+    """Served outside the checkout, the deployment names its flow by module and its scheduled run publishes the sample."""
     settings = initialized
     health = httpx.get(settings.prefect_api_url + "/health", timeout=5)
     assert health.status_code == 200, "the stack's Prefect server must run (govwatch stack up)"
@@ -27,7 +30,9 @@ def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> Non
     env = {**os.environ, "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
            "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_FEEDS_FILE": str(site.registry_path(tmp_path))}
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "govwatch.cli", "poll", "--serve"], env=env,
+    elsewhere = tmp_path / "elsewhere"  # not the checkout: the runner must import the flow by module, not by file
+    elsewhere.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "govwatch.cli", "poll", "--serve"], env=env, cwd=elsewhere,
                             stdout=open(tmp_path / "serve.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     try:
         stories = read_all(settings.kafka_bootstrap, settings.topic(RAW), expect=27, timeout_s=150, settle_s=2)
@@ -42,3 +47,5 @@ def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> Non
                       "start_time": {"after_": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 5))}},
         "limit": 20}).json()
     assert any(run["deployment_id"] for run in runs), "no completed run came from the served deployment"
+    deployment = httpx.get(settings.prefect_api_url + "/deployments/name/poll-feeds/poll-feeds", timeout=10).json()
+    assert deployment["entrypoint"] == "govwatch_flows.poll_feeds.poll_feeds"

@@ -1,0 +1,210 @@
+"""govwatch installed from its wheel (no repository, no constraints file, Debian 12's pip) runs every role.
+
+One module fixture builds the wheel from the working tree, makes a fresh virtualenv with pip 23.0.1 and installs
+the wheel with whatever versions PyPI resolves today; every command then runs from a directory outside the
+repository, with topics and indices private to the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from govwatch import es_io
+from govwatch.alerts.slack_receiver import SlackReceiver
+from govwatch.bootstrap import teardown
+from govwatch.identity import story_id
+from govwatch.settings import Settings
+from govwatch.topics import RAW
+from tests.support.httpserve import Route, Site, serve
+from tests.support.kafka_util import read_all
+
+REPO = Path(__file__).resolve().parents[2]
+DEBIAN_12_PIP = "23.0.1"
+INSTALL_TIMEOUT_S = 1800  # a cold pip cache downloads the whole dependency tree (~150 MB)
+COMMAND_TIMEOUT_S = 300
+WAIT_S = 240  # for the pipeline to carry one story to Slack on a busy 2-core machine
+CONSUMERS = ("enrich", "index", "alert", "notify")
+ARTICLE = REPO / "deploy" / "demo" / "articles" / "verge-senate-drops-state-ai-law-moratorium.html"
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Local policy wire</title><link>{base}/</link><description>test</description>
+<item><title>Senate drops plan to ban state AI laws</title><link>{base}/story/senate-ai-moratorium</link>
+<guid>senate-ai-moratorium</guid><pubDate>Tue, 01 Jul 2025 13:15:48 GMT</pubDate>
+<description>The US Senate voted 99 to 1 to remove a moratorium on states regulating AI systems.</description></item>
+</channel></rss>
+"""
+
+
+def _run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path, timeout: float = COMMAND_TIMEOUT_S,
+         stdin: str | None = None) -> str:
+    """Run ``cmd``; its combined output, or a failure that shows it."""
+    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, input=stdin, text=True, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    assert proc.returncode == 0, f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout[-4000:]}"
+    return proc.stdout
+
+
+def _clean_env() -> dict[str, str]:
+    """This environment without the repository's virtualenv or import paths."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PIP_CONSTRAINT")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(REPO)))
+    return env
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with Debian 12's pip and govwatch installed from its wheel, without constraints.txt."""
+    root = tmp_path_factory.mktemp("installed")
+    source = root / "source"  # a copy: building in the checkout would leave build/ and *.egg-info there
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "tests", "benchmarks", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".env"))
+    env = _clean_env()
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", source], env=env, cwd=root,
+         timeout=INSTALL_TIMEOUT_S)
+    (wheel,) = (root / "dist").glob("govwatch-*.whl")
+    _run([sys.executable, "-m", "venv", root / "venv"], env=env, cwd=root)
+    python = root / "venv" / "bin" / "python"
+    _run([python, "-m", "pip", "install", "-q", f"pip=={DEBIAN_12_PIP}"], env=env, cwd=root, timeout=INSTALL_TIMEOUT_S)
+    _run([python, "-m", "pip", "install", "-q", wheel], env=env, cwd=root, timeout=INSTALL_TIMEOUT_S)
+    return root / "venv"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A working directory with no repository in it or above it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    assert not any((parent / "pyproject.toml").exists() for parent in (work, *work.parents))
+    return work
+
+
+def _role_env(venv: Path, settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = _clean_env()
+    env.update({"PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}", "VIRTUAL_ENV": str(venv),
+                "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
+                "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_CACHE_DIR": str(settings.cache_dir),
+                "GOVWATCH_LOG_FORMAT": "json", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0",
+                "PREFECT_API_URL": settings.prefect_api_url, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    env.update(extra)
+    return env
+
+
+def _feed_site() -> Site:
+    site = Site()
+    site.routes["/feed.xml"] = Route(b"", headers={"Content-Type": "application/rss+xml"})
+    site.routes["/story/senate-ai-moratorium"] = Route(ARTICLE.read_bytes())
+    return site
+
+
+def _write_registry(site: Site, tmp_path: Path) -> tuple[Path, str]:
+    """Fill the feed with the started site's address; returns the registry path and the story's URL."""
+    site.routes["/feed.xml"].body = FEED.format(base=site.base).encode()
+    registry = tmp_path / "feeds.yaml"
+    registry.write_text("feeds:\n  - {id: local-wire, name: Local Wire, country: US, language: en, kind: news, "
+                        f'needs_relevance_filter: true, url: "{site.url("/feed.xml")}"}}\n', encoding="utf-8")
+    return registry, site.url("/story/senate-ai-moratorium")
+
+
+def _wait_for(what: str, done: Callable[[], bool], check: Callable[[], None] = lambda: None) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not done():
+        check()
+        assert time.monotonic() < deadline, f"{what} did not happen within {WAIT_S}s"
+        time.sleep(0.5)
+
+
+def test_pip_23_install_imports_trafilatura(venv: Path, outside: Path) -> None:
+    """With Debian 12's pip and no constraints file, trafilatura and govwatch import from the installed wheel."""
+    python = venv / "bin" / "python"
+    assert f"pip {DEBIAN_12_PIP} " in _run([python, "-m", "pip", "--version"], cwd=outside, env=_clean_env())
+    out = _run([python, "-c", "import trafilatura, govwatch, govwatch_flows, govwatch_consumers; "
+                "print(govwatch.__file__); print(govwatch_flows.__file__)"], cwd=outside, env=_clean_env())
+    assert all(line.startswith(str(venv)) for line in out.split()), out
+
+
+def test_every_role_runs_from_the_wheel(venv: Path, settings: Settings, outside: Path, tmp_path: Path) -> None:
+    """init, poll --once, the four consumers and the digest flow, all from the wheel, carry one story to Slack."""
+    site = _feed_site()
+    procs: dict[str, subprocess.Popen] = {}
+    es = es_io.make_client(settings.es_url)
+    try:
+        with serve(site), SlackReceiver() as receiver:
+            registry, url = _write_registry(site, tmp_path)
+            env = _role_env(venv, settings, tmp_path, GOVWATCH_FEEDS_FILE=str(registry))
+            out = _run(["govwatch", "init"], env=env, cwd=outside)
+            assert f"es index template {settings.index_prefix}-stories: created" in out, out
+            for name, mode, hook in (("moratorium now", "immediate", "T1/B1/now"),
+                                     ("moratorium digest", "hourly", "T1/B1/digest")):
+                _run(["govwatch", "subscriptions", "add", "--name", name, "--query", "moratorium", "--mode", mode,
+                      "--webhook-url", "-"], env=env, cwd=outside, stdin=receiver.webhook_url(hook) + "\n")
+            _run(["govwatch", "poll", "--once"], env=env, cwd=outside)
+            sid = story_id(url)
+            assert [r.key for r in read_all(settings.kafka_bootstrap, settings.topic(RAW))] == [sid.encode()]
+            assert es.get(index=settings.index("published"), id=sid)["found"]
+
+            for name in CONSUMERS:
+                log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+                procs[name] = subprocess.Popen([venv / "bin" / "python", "-m", f"govwatch_consumers.{name}"], env=env,
+                                               cwd=outside, stdout=log, stderr=subprocess.STDOUT)
+
+            def alive() -> None:
+                for name, proc in procs.items():
+                    assert proc.poll() is None, f"{name} exited:\n{(tmp_path / f'{name}.log').read_text()[-3000:]}"
+
+            _wait_for("an immediate alert in Slack", lambda: any(
+                d.path.endswith("/T1/B1/now") for d in receiver.deliveries), alive)
+            hits = es.search(index=settings.index("stories"), query={"ids": {"values": [sid]}})["hits"]["hits"]
+            assert [hit["_source"]["url"] for hit in hits] == [url]
+            for proc in procs.values():
+                proc.terminate()
+            assert {name: proc.wait(timeout=COMMAND_TIMEOUT_S) for name, proc in procs.items()} == dict.fromkeys(
+                CONSUMERS, 0)
+
+            ledger = settings.index("alert-ledger")
+            _wait_for("the digest entry in the ledger", lambda: es.options(ignore_status=404).count(
+                index=ledger, query={"term": {"status": "digest_pending"}}).get("count", 0) == 1)
+            _run([venv / "bin" / "python", "-c", "from govwatch_flows.send_digests import send_digests; "
+                  "print(send_digests('hourly'))"], env=env, cwd=outside)
+            digests = [d for d in receiver.deliveries if d.path.endswith("/T1/B1/digest")]
+            assert len(digests) == 1 and url in str(digests[0].payload)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=COMMAND_TIMEOUT_S)
+        teardown(settings, groups=[f"{settings.topic_prefix}.{name}" for name in CONSUMERS])
+
+
+def test_served_poll_deployment_from_the_wheel(venv: Path, settings: Settings, outside: Path, tmp_path: Path) -> None:
+    """`govwatch poll --serve` from the wheel serves a deployment whose scheduled run the runner imports and completes."""
+    site = _feed_site()
+    try:
+        with serve(site):
+            registry, url = _write_registry(site, tmp_path)
+            env = _role_env(venv, settings, tmp_path, GOVWATCH_FEEDS_FILE=str(registry))
+            _run(["govwatch", "init"], env=env, cwd=outside)
+            log_path = tmp_path / "serve.log"
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(["govwatch", "poll", "--serve"], env=env, cwd=outside, stdout=log,
+                                        stderr=subprocess.STDOUT)
+            try:
+                stories = read_all(settings.kafka_bootstrap, settings.topic(RAW), expect=1, timeout_s=WAIT_S)
+            finally:
+                proc.terminate()
+                code = proc.wait(timeout=COMMAND_TIMEOUT_S)
+            served = log_path.read_text(errors="replace")
+            assert [r.key for r in stories] == [story_id(url).encode()], served[-3000:]
+            assert code == 0, served[-3000:]
+        deployment = httpx.get(f"{settings.prefect_api_url}/deployments/name/poll-feeds/poll-feeds", timeout=30).json()
+        assert deployment["entrypoint"] == "govwatch_flows.poll_feeds.poll_feeds"
+    finally:
+        teardown(settings)
