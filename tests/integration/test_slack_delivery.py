@@ -183,3 +183,20 @@ def test_unreachable_destination_is_transient(client: httpx.Client, payload: dic
         sender.send_webhook(url, payload)
     assert "closedSECRET" not in str(excinfo.value) and "…5678" in str(excinfo.value)
     assert len(virtual.waits) == MAX_TRANSIENT_ATTEMPTS - 1
+
+
+def test_dropped_after_receipt_bot_posts_once_webhook_flags_possible_duplicate(receiver: SlackReceiver,
+                                                                               client: httpx.Client,
+                                                                               payload: dict) -> None:
+    """A connection dropped after Slack took the message: a bot token finds it in history (one message); a webhook
+    resends and says possible_duplicate."""
+    from govwatch.alerts.slack_receiver import POST_MESSAGE_PATH, Fault
+
+    receiver.fault(POST_MESSAGE_PATH, Fault(drop=True))
+    receiver.fault("/services/T1/B1/dropped", Fault(drop=True))
+    sender = SlackSender(client, min_interval_s=0.0)
+    bot = sender.post_message(TOKEN, "C0DROP", payload, receiver.api_base, dedup_id="a" * 64)
+    hook = sender.send_webhook(receiver.webhook_url("T1/B1/dropped"), payload)
+    assert bot.found_in_history and len(receiver.messages("C0DROP")) == 1
+    assert hook.possible_duplicate and hook.posts == 2
+    assert [r.path for r in receiver.deliveries] == [POST_MESSAGE_PATH] + ["/services/T1/B1/dropped"] * 2
