@@ -123,8 +123,8 @@ def _resume(settings: Settings, es: Any, store: Any, key: str) -> int:  # noqa: 
         return 1
     finally:
         client.close()
-    print(f"{released} alert(s) held while paused sent as one catch-up message" if released
-          else "no alerts were held while paused")
+    if released:
+        print(f"{released} alert(s) held while paused sent as one catch-up message")
     return 0
 
 
@@ -161,7 +161,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             _print_view(store.get(args.key))
         elif args.action == "pause":
             sub = store.set_paused(args.key, True)
-            print(f"{sub.id} paused (new alerts are held, not sent; `resume` sends them as one catch-up message)")
+            print(f"{sub.id} paused")  # its new alerts are held in the ledger; `resume` sends them as one message
         elif args.action == "resume":
             return _resume(settings, es, store, args.key)
         elif args.action == "rm":
