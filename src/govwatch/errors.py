@@ -9,12 +9,14 @@
     │   ├── FeedParseError     a feed that yields nothing usable
     │   ├── InvalidQuery       an alert query Elasticsearch (or our policy) rejects
     │   └── DeliveryRejected   a destination that refuses for good (revoked webhook, 404/410)
-    └── TransientError         may succeed later: retry with backoff (timeouts, 429, 5xx, broker down)
-        └── RateLimited        the peer asked us to wait `retry_after` seconds
+    └── TransientError         may succeed later: retry with backoff (timeouts, 5xx); retries are bounded
+        ├── Unavailable        a dependency (Elasticsearch, Kafka) is unreachable: waited out, never counted
+        └── RateLimited        the peer asked us to wait `retry_after` seconds (waited out, never counted)
 
 The consumer loop (govwatch.consumer) is the one place that acts on this tree: permanent errors go
 to the stage's dead-letter topic with their reason; transient ones are retried, and the offset is
-not committed until the work is done. Adapters translate library exceptions at the edge with
+not committed until the work is done. Retries of errors that are not outages are bounded: a record that keeps
+failing is dead-lettered with the last reason (``RetriesExhausted``) and can be replayed with ``govwatch dlq``. Adapters translate library exceptions at the edge with
 ``raise ... from exc`` so nothing above them needs to know httpx, kafka-python or elasticsearch.
 """
 
@@ -63,6 +65,10 @@ class DeliveryRejected(PermanentError):
 
 class TransientError(GovwatchError):
     """A failure that may go away: retry with backoff."""
+
+
+class Unavailable(TransientError):
+    """A dependency cannot be reached at all (connection refused, no broker): wait for it, it is no record's fault."""
 
 
 class RateLimited(TransientError):

@@ -16,7 +16,7 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 
-from govwatch.errors import RateLimited, TransientError
+from govwatch.errors import RateLimited, TransientError, Unavailable
 
 # schemas/elasticsearch, installed as package data of govwatch_schemas (pyproject.toml): found the same way in a
 # wheel install and in a checkout, never by a path relative to this file.
@@ -41,11 +41,13 @@ def translate(exc: Exception, what: str) -> Exception:
     """Map client exceptions to govwatch's tree (429 and 5xx transient; connection errors transient)."""
     if isinstance(exc, (ESConnectionError, ConnectionTimeout)):
         reason = str(exc).rsplit(":", 1)[-1].strip(" )") or type(exc).__name__
-        return TransientError(f"Elasticsearch unreachable during {what} ({reason}); start the local stack with "
+        return Unavailable(f"Elasticsearch unreachable during {what} ({reason}); start the local stack with "
                               "`govwatch stack up` or check GOVWATCH_ES_URL")
     if isinstance(exc, ApiError):
         if exc.meta.status == 429:
             return RateLimited(f"Elasticsearch rejected {what} with 429 (busy)")
+        if exc.meta.status == 503:  # no master yet, shards not recovered: the cluster is (re)starting
+            return Unavailable(f"Elasticsearch unavailable (503) during {what}: {exc.message}")
         if exc.meta.status >= 500:
             return TransientError(f"Elasticsearch {exc.meta.status} during {what}: {exc.message}")
     return exc

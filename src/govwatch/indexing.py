@@ -27,7 +27,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch import es_io
-from govwatch.errors import PermanentError, RateLimited, TransientError
+from govwatch.errors import PermanentError, RateLimited, TransientError, Unavailable
 from govwatch.models import EnrichedStory, IndexedBatch, IndexedStory
 
 MAX_TEXT_CHARS = 200_000  # keeps highlighting within index.highlight.max_analyzed_offset and docs small
@@ -149,6 +149,8 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
             text = f"{reason.get('type', 'error')}: {reason.get('reason', '')}"[:500]
             if status == 429:
                 busy.append(i)
+            elif status == 503:  # unavailable_shards: the node is recovering
+                raise Unavailable(f"Elasticsearch 503 for story {stories[i].story_id}: {text}")
             elif status >= 500:
                 raise TransientError(f"Elasticsearch {status} for story {stories[i].story_id}: {text}")
             else:

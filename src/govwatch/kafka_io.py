@@ -14,6 +14,16 @@ from govwatch.topics import TopicSpec
 CLIENT_ID = "govwatch"
 # How long a client waits for a broker before saying so; long enough for a broker restart.
 BOOTSTRAP_TIMEOUT_MS = 15_000
+# Reconnect attempts back off exponentially up to this; kafka-python's default (30 s) kept clients logging
+# "No node available" for half a minute after a restarted broker was healthy again.
+RECONNECT_BACKOFF_MAX_MS = 1_000
+# A member that died (kill -9) is noticed after this; its partitions then move. kafka-python's default (45 s)
+# left a restarted consumer waiting that long for its partitions. The broker's minimum is 6 s.
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 3_000
+# The consumer loop keeps polling (partitions paused) while a batch is worked on or waits for a retry, so this
+# is a bound on the loop itself, not on a batch; stated because it is also the rebalance timeout.
+MAX_POLL_INTERVAL_MS = 300_000
 
 
 def broker_health(bootstrap: str) -> str | None:
@@ -80,6 +90,7 @@ def make_producer(bootstrap: str, **overrides: object) -> KafkaProducer:
         "compression_type": None,
         "max_request_size": 4 * 1024 * 1024,
         "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     config.update(overrides)
     try:
@@ -89,7 +100,13 @@ def make_producer(bootstrap: str, **overrides: object) -> KafkaProducer:
 
 
 def make_consumer(bootstrap: str, group_id: str, topics: list[str], **overrides: object) -> KafkaConsumer:
-    """A consumer-group member with manual commits: offsets move only when the loop says the work is done."""
+    """A consumer-group member with manual commits: offsets move only when the loop says the work is done.
+
+    ``group_instance_id`` (static membership, optional) lets a restarted process with the same id take its
+    partitions back at once instead of after a rebalance: give each replica a stable id (a pod name).
+    """
+    if overrides.get("group_instance_id") is None:
+        overrides.pop("group_instance_id", None)
     config: dict[str, object] = {
         "bootstrap_servers": bootstrap,
         "group_id": group_id,
@@ -98,6 +115,10 @@ def make_consumer(bootstrap: str, group_id: str, topics: list[str], **overrides:
         "auto_offset_reset": "earliest",
         "max_poll_records": 100,
         "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "session_timeout_ms": SESSION_TIMEOUT_MS,
+        "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
+        "max_poll_interval_ms": MAX_POLL_INTERVAL_MS,
     }
     config.update(overrides)
     try:

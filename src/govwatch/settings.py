@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     slack_send_timeout_s: float = Field(
         10.0, gt=0, description="Seconds to wait for Slack's answer; after that the send's outcome counts as unknown")
 
+    # --- consumers ------------------------------------------------------------------------
+    consumer_instance: str | None = Field(
+        None, description="Stable name of this consumer replica (e.g. the pod name): enables Kafka static "
+                          "membership, so a restarted replica takes its partitions back without a rebalance")
+
     # --- logging --------------------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level")
     log_format: str = Field("auto", description="auto (console on a terminal, else JSON), console or json")
@@ -109,6 +114,10 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full Kafka topic name for a logical name such as ``stories.raw``."""
         return f"{self.topic_prefix}.{name}"
+
+    def consumer_instance_id(self, stage: str) -> str | None:
+        """The group.instance.id of this replica of ``stage``, when ``consumer_instance`` is set."""
+        return f"{stage}-{self.consumer_instance}" if self.consumer_instance else None
 
     def index(self, name: str) -> str:
         """Full Elasticsearch index or alias name for a logical name such as ``stories``."""
