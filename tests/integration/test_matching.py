@@ -140,3 +140,26 @@ def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN
     assert stats.splits >= 1 and stats.errors == []
     for s in subs:
         assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)
+
+
+def test_unavailable_shard_is_retried_not_skipped(initialized) -> None:  # noqa: ANN001
+    """A monthly index whose shard is unassigned (shard failure without a status) makes the batch retry
+    (TransientError) instead of silently skipping the subscriptions' matches; once it is back, they match."""
+    from govwatch.errors import TransientError
+
+    settings = initialized
+    es = make_client(settings.es_url)
+    stories = corpus()
+    bulk_index(es, settings.index_prefix, stories)
+    alias = settings.index("stories")
+    docs = fetch_stories(es, alias, [s.story_id for s in stories])
+    stuck = f"{settings.index_prefix}-stories-2026.10"  # matches the template: joins the alias
+    es.indices.create(index=stuck, settings={"index.routing.allocation.require._name": "no-such-node"},
+                      wait_for_active_shards="0")
+    subs = [sub("ofcom", "Ofcom"), sub("nist", "NIST")]
+    with pytest.raises(TransientError, match="no_shard_available"):
+        match_batch(es, alias, subs, docs, stats=MatchStats())
+    es.indices.put_settings(index=stuck, settings={"index.routing.allocation.require._name": None})
+    es.cluster.health(index=stuck, wait_for_status="yellow", timeout="60s")
+    got = match_batch(es, alias, subs, docs)
+    assert {m.subscription_id for m in got} == {subs[0].id, subs[1].id}

@@ -63,6 +63,12 @@ ALERT_FIELDS = ["story_id", "cluster_id", "title", "url", "source", "published_a
                 "topic_labels", "@timestamp"]
 # Shard-failure types that mean "busy, retry later" rather than "this query is wrong".
 _BUSY_TYPES = {"es_rejected_execution_exception", "circuit_breaking_exception", "task_cancelled_exception"}
+# Shard failures that say the *query* is wrong for this data (it would fail again): the subscription is skipped.
+# Every other shard failure (no_shard_available_action_exception with no status, node_disconnected, a shard
+# being relocated or recovered) says the data is not reachable right now: retried, never a silent miss.
+_QUERY_ERROR_TYPES = {"query_shard_exception", "search_parse_exception", "parsing_exception",
+                      "illegal_argument_exception", "number_format_exception", "too_many_clauses",
+                      "too_many_nested_clauses", "query_validation_exception", "x_content_parse_exception"}
 
 
 @dataclass(frozen=True)
@@ -179,12 +185,21 @@ def _failure(result: Mapping[str, Any]) -> tuple[int, str] | None:
     shards = result.get("_shards") or {}
     if not shards.get("failed"):
         return None
-    first = (shards.get("failures") or [{}])[0]
-    cause = first.get("reason") or {}
-    kind = cause.get("type", "") if isinstance(cause, Mapping) else ""
-    status = first.get("status") or (429 if kind in _BUSY_TYPES else 400)
+    judged = [_shard_failure(f) for f in (shards.get("failures") or [{}])]
+    # The most retryable failure decides: one unreachable shard is enough to make the result incomplete.
+    status, kind, reason = max(judged, key=lambda j: (j[0] >= 500, j[0] == 429, j[0]))
+    return status, f"{shards['failed']} shard(s) failed: {kind} {reason}"[:300]
+
+
+def _shard_failure(failure: Mapping[str, Any]) -> tuple[int, str, str]:
+    """(status, type, reason) of one shard failure; a missing status is judged by the failure's type."""
+    cause = failure.get("reason") or {}
+    kind = str(cause.get("type", "")) if isinstance(cause, Mapping) else ""
+    status = failure.get("status")
+    if not status:
+        status = 429 if kind in _BUSY_TYPES else 400 if kind in _QUERY_ERROR_TYPES else 503
     reason = cause.get("reason", cause) if isinstance(cause, Mapping) else cause
-    return int(status), f"{shards['failed']} shard(s) failed: {kind} {reason}"[:300]
+    return int(status), kind, str(reason)
 
 
 def _raise_if_retryable(status: int, reason: str, what: str) -> None:
