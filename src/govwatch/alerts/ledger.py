@@ -225,6 +225,17 @@ class Ledger:
                            "last_error": error[:MAX_ERROR_CHARS], "updated_at": when,
                            "outcome_unknown": outcome_unknown})
 
+    def reopen(self, aid: str, at: datetime) -> bool:
+        """A dead-lettered alert replayed from the DLQ may be delivered again (attempts start over; an unknown
+        outcome stays recorded, so a bot-token destination still checks Slack first). False when there is no
+        such entry or it is not dead-lettered (a delivered alert stays delivered)."""
+        entry = self.get(aid)
+        if entry is None or entry.get("status") != "dead_lettered":
+            return False
+        self._update(aid, {"status": "failed", "attempts": 0, "updated_at": at.isoformat(),
+                           "last_error": f"replayed from the DLQ; was: {entry.get('last_error') or ''}"[:MAX_ERROR_CHARS]})
+        return True
+
     def mark_held(self, aid: str, attempts: int, at: datetime) -> None:
         """The alert arrived while its subscription was paused: kept (not sent, not dead-lettered) for resume."""
         self._update(aid, {"status": "held", "held_at": at.isoformat(), "attempts": attempts,
