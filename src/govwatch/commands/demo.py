@@ -66,8 +66,9 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     say(f"  {final.line()}")
     say(f"  this run: {final.seen - before.seen} new stories, {new} new Slack notifications "
         f"(a second run finds nothing new: ids and the alert ledger are durable)")
-    say(f"  Elasticsearch: {settings.es_url}/{settings.index('stories')}/_search   "
-        f"(Kibana: index pattern {settings.index('stories')}*, time field @timestamp)")
+    say(f"  Elasticsearch: {settings.es_url}/{settings.index('stories')}/_search")
+    say("  Kibana:        govwatch kibana import --url http://127.0.0.1:5601   (a Kibana 8.8+ pointed at this cluster)")
+    say('                 dashboards "govwatch: Coverage", "govwatch: Alerts", "govwatch: Entity drill-down"')
     say(f"  Prefect UI:    {settings.prefect_api_url.removesuffix('/api')}   logs: {log_dir}")
     say("  stop the stack: govwatch stack down   (or ./deploy/demo.sh --down)")
     return 0
