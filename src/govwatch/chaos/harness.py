@@ -39,6 +39,7 @@ from govwatch.topics import topic_specs
 
 Say = Callable[[str], None]
 SETTLE_S = 8.0  # no counter moved for this long (and no lag) = drained
+STALL_S = 60.0  # ... or, with released stories never published, this long: they are reported as lost
 DRAIN_TIMEOUT_S = 420.0  # past this the run is reported as hung, with what is still missing
 SLACK_MIN_INTERVAL_S = 0.1  # per-destination spacing: Slack's 1/s would make a run of ~100 alerts take minutes
 BOT_TOKEN = "xoxb-chaos-local"
@@ -130,6 +131,7 @@ class ChaosRun:
             "GOVWATCH_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap, "GOVWATCH_ES_URL": self.settings.es_url,
             "GOVWATCH_SLACK_API_BASE": self.slack.api_base, "GOVWATCH_SLACK_MIN_INTERVAL_S": str(SLACK_MIN_INTERVAL_S),
             "GOVWATCH_SLACK_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
+            "GOVWATCH_POLL_MAX_ENTRIES": str(len(self.site.stories) + 10),  # the feeds list every released story
             "PREFECT_API_URL": self.settings.prefect_api_url, "GOVWATCH_PREFECT_API_URL": self.settings.prefect_api_url,
         })
         self.workers = Workers(env, self.work_dir / "logs")
@@ -222,8 +224,9 @@ class ChaosRun:
                 self.say(f"[{self.scenario}]   published {now[0]} | indexed ids {now[1]} | Slack posts {now[2]} "
                          f"| lag {now[3]} (released {len(released)})")
                 last, since = now, time.monotonic()
-            complete = now[0] >= len(released) and now[3] == 0
-            if complete and time.monotonic() - since >= SETTLE_S:
+            quiet = time.monotonic() - since
+            complete = now[3] == 0 and ((now[0] >= len(released) and quiet >= SETTLE_S) or quiet >= STALL_S)
+            if complete:
                 self.workers.stop_polling()
                 return since
             time.sleep(1.0)

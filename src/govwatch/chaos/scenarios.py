@@ -171,12 +171,36 @@ def notify_kill_slow(run: ChaosRun, p: Params) -> None:
     run.fault_end = time.monotonic()
 
 
+def short(run: ChaosRun, p: Params) -> None:
+    """The test suite's variant: ``p.kills`` SIGKILLs in the first part of the release, then one broker bounce."""
+    assert run.workers is not None
+    targets = [*CONSUMERS, "poll"]
+    restarts = []
+    # distinct targets while they last, so a few kills still reach different processes
+    order = run.rng.sample(targets, len(targets)) * (p.kills // len(targets) + 1)
+    for name in order[: p.kills]:
+        run.watch(run.rng.uniform(0.5, 1.5) * run.release_s * 0.4 / p.kills)
+        run.workers.kill(name)
+        if name != "poll":
+            restarts.append((name, run.workers.alive[name], _stage_lag(run, name)))
+    run.stack.kill(run.stack.kafka)
+    run.say(f"[{run.scenario}] broker killed; down for {p.broker_down_s:.0f}s")
+    run.watch(p.broker_down_s)
+    run.stack.restart(run.stack.kafka)
+    healthy = time.time()
+    run.fault_end = time.monotonic()
+    run.watch(3.0)
+    _recovery_after_restarts(run, restarts)
+    _recovery_after_broker(run, healthy)
+
+
 def _none(run: ChaosRun, p: Params) -> None:
     run.watch(run.release_s)
 
 
 SCENARIOS: dict[str, Callable[[ChaosRun, Params], None]] = {
     "baseline": _none,
+    "short": short,
     "consumer-kill": consumer_kill,
     "broker-bounce": broker_bounce,
     "es-pause": lambda run, p: _es_fault(run, p, kill=False),
