@@ -1,9 +1,11 @@
 """Feed bytes -> normalised entries. Pure: feedparser only ever sees bytes we already fetched.
 
-Defences, in order: a byte cap before parsing; DOCTYPEs that declare entities are refused (billion laughs,
-external entities: feedparser would mostly neutralise them, but "mostly" is not a policy); a wall-clock
-bound per parse (the parse runs in a worker thread; on timeout the feed is reported, the poller moves on);
-a cap on entries. Bozo feeds keep their good entries and the reason is returned for the log.
+Defences, in order: a byte cap before parsing (on the decoded body: the fetcher decompresses under the same
+cap, and feedparser never decompresses a stream); DOCTYPEs that declare entities are refused (billion laughs,
+external entities: feedparser would mostly neutralise them, but "mostly" is not a policy); the parse runs in
+a worker process with an address-space limit, killed and replaced when it overruns its wall-clock bound
+(govwatch.feeds.parse_pool), so a hung or memory-hungry feed is reported and the poller moves on; a cap on
+entries. Bozo feeds keep their good entries and the reason is returned for the log.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import html
 import io
 import re
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import feedparser
 
 from govwatch.errors import FeedParseError
+from govwatch.feeds.parse_pool import ParsePool, default_pool
 
 # A feed dated this far ahead is not "scheduled", it is wrong (time zones explain at most ~14 h).
 FUTURE_TOLERANCE = timedelta(hours=26)
@@ -35,8 +36,6 @@ _DROP_BLOCKS = re.compile(r"<(script|style|noscript)\b[^>]*>.*?</\1\s*>", re.IGN
 _SPACE = re.compile(r"\s+")
 # Unicode category Cc except tab and newline, as one regex: a per-character loop was most of clean_text's time.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# Parses run here so a pathological input costs a thread, not the poller; sized like a few feeds at once.
-_PARSE_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feedparse")
 
 
 @dataclass(frozen=True)
@@ -136,20 +135,15 @@ def _parse(body: bytes, content_type: str | None, base_url: str | None, max_entr
 
 def parse_feed(body: bytes, *, content_type: str | None = None, base_url: str | None = None,
                max_entries: int = 200, max_bytes: int = DEFAULT_MAX_BYTES,
-               timeout_s: float = DEFAULT_PARSE_TIMEOUT_S, now: datetime | None = None) -> ParsedFeed:
-    """Parse feed bytes; FeedParseError when nothing usable comes out, the input is hostile or too slow."""
+               timeout_s: float = DEFAULT_PARSE_TIMEOUT_S, now: datetime | None = None,
+               pool: ParsePool | None = None) -> ParsedFeed:
+    """Parse feed bytes in a parse worker (``pool``, else the process-wide one); FeedParseError when nothing
+    usable comes out, the input is hostile, or the parse overruns ``timeout_s`` or the workers' memory limit."""
     if len(body) > max_bytes:
         raise FeedParseError(f"feed body of {len(body)} bytes exceeds the {max_bytes}-byte cap")
     if not body.strip():
         raise FeedParseError("empty body")
     if _has_entity_declaration(body):
         raise FeedParseError("refused: the DOCTYPE declares entities (entity expansion / external entity risk)")
-    future = _PARSE_POOL.submit(_parse, body, content_type, base_url, max_entries, now or datetime.now(UTC))
-    try:
-        return future.result(timeout=timeout_s)
-    except FutureTimeout as exc:
-        raise FeedParseError(f"parse did not finish within {timeout_s}s") from exc
-    except FeedParseError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - feedparser on hostile bytes may raise anything; the feed is bad
-        raise FeedParseError(f"parser crashed: {type(exc).__name__}: {exc}") from exc
+    return (pool or default_pool()).run(_parse, body, content_type, base_url, max_entries, now or datetime.now(UTC),
+                                        timeout_s=timeout_s)

@@ -1,0 +1,105 @@
+"""A feed-parse worker process (``python -m govwatch.feeds.parse_worker <fd> <memory_bytes>``), run by
+govwatch.feeds.parse_pool. It caps its own address space, then answers jobs on the socket ``fd`` until the
+parent says stop, the parent goes away, or memory runs out.
+
+Protocol (multiprocessing Connection framing, pickles both ways): first the parent's ``sys.path``; then
+jobs ``(fn, args)`` (``fn`` a top-level function, pickled by reference) or ``None`` to stop. Answers:
+``("ok", value)``, ``("error", message)`` for FeedParseError, ``("crash", "Type: message")`` for any other
+exception, ``("memory", "")`` after a MemoryError (and the worker exits: its heap is not to be trusted).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not POSIX: no address-space limit
+    resource = None  # type: ignore[assignment]
+
+def _address_space_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def limit_memory(extra_bytes: int) -> None:
+    """Cap this process's address space at its current size plus ``extra_bytes`` (absolute where unknown)."""
+    if resource is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = (_address_space_bytes() or 0) + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or limit < soft:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _answer(fn: Any, args: tuple) -> tuple[str, Any]:
+    from govwatch.errors import FeedParseError
+
+    try:
+        return "ok", fn(*args)
+    except MemoryError:
+        return "memory", ""
+    except FeedParseError as exc:
+        return "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a parser on hostile bytes may raise anything; report it
+        return "crash", f"{type(exc).__name__}: {exc}"
+
+
+def serve(conn: Connection, memory_bytes: int) -> None:
+    """Answer jobs from ``conn`` until told to stop, the parent goes away or memory runs out."""
+    try:
+        sys.path[:] = conn.recv()
+    except (EOFError, OSError):
+        return
+    # Imported before the limit: the baseline then includes the parser, and the budget is all for the feed.
+    import govwatch.feeds.parse  # noqa: F401
+
+    limit_memory(memory_bytes)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        except MemoryError:  # the body alone did not fit
+            conn.send(("memory", ""))
+            return
+        if job is None:
+            return
+        reply = _answer(*job)
+        del job  # the body: freed before the reply is pickled
+        try:
+            conn.send(reply)
+        except MemoryError:
+            reply = ("memory", "")
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # noqa: BLE001 - an unpicklable result is a crash, not a dead worker
+            conn.send(("crash", f"the result could not be returned: {type(exc).__name__}: {exc}"))
+        if reply[0] == "memory":
+            return
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    fd, memory_bytes = int(argv[0]), int(argv[1])
+    sock = socket.socket(fileno=fd)
+    conn = Connection(sock.detach())
+    try:
+        serve(conn, memory_bytes)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
