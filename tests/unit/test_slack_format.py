@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -9,10 +11,13 @@ from typing import Any
 import pytest
 
 from govwatch.alerts.slack_format import (
+    FALLBACK_CHARS,
     MAX_BLOCKS,
     MAX_DIGEST_MESSAGES,
     MAX_SECTION_CHARS,
+    MAX_URL_CHARS,
     PAYLOAD_BUDGET_CHARS,
+    DigestMessage,
     alert_blocks,
     digest_blocks,
     escape_mrkdwn,
@@ -160,11 +165,11 @@ def test_alert_blocks_stay_within_limits_at_maximum_field_sizes() -> None:
         assert_safe(text, {safe_url(alert.url)})
 
 
-def _check_digest(messages: list[dict[str, Any]], alerts: list[Alert]) -> tuple[set[str], int]:
+def _check_digest(messages: list[DigestMessage], alerts: list[Alert]) -> tuple[set[str], int]:
     shown: set[str] = set()
     more = 0
     allowed = {safe_url(a.url) for a in alerts}
-    for message in messages:
+    for message in (m.payload for m in messages):
         assert len(message["blocks"]) <= MAX_BLOCKS
         assert payload_size(message) <= PAYLOAD_BUDGET_CHARS
         for text in section_texts(message):
@@ -184,7 +189,7 @@ def test_digest_of_200_hostile_alerts_splits_within_limits_and_accounts_for_ever
     messages = digest_blocks(HOSTILE, "1 Aug 2025 <!here>", alerts)
     assert 1 < len(messages) <= MAX_DIGEST_MESSAGES
     shown, more = _check_digest(messages, alerts)
-    assert more > 0
+    assert more > 0 and len(messages[-1].more_ids) == more
     assert len(shown) + more == len(alerts)
     assert shown == {safe_url(a.url) for a in alerts[: len(shown)]}  # order kept, none skipped
 
@@ -201,6 +206,213 @@ def test_digest_of_200_short_alerts_respects_block_limit_without_losing_any() ->
 def test_digest_states_also_in_outlets_and_empty_digest_sends_nothing() -> None:
     """An item carries "also in N outlets" from its cluster count; no alerts means no payload."""
     messages = digest_blocks("EU", "hourly", [make_alert(1), make_alert(2)], also_in={"cluster-1": 3})
-    body = str(messages)
-    assert body.count("also in 3 outlets") == 1 and "also in" in section_texts(messages[0])[1]
+    body = str([m.payload for m in messages])
+    assert body.count("also in 3 outlets") == 1 and "also in" in section_texts(messages[0].payload)[1]
     assert digest_blocks("EU", "hourly", []) == []
+
+
+# --- limits measured on the final encoded text, whatever the input ------------------------------------------
+
+def text_objects(node: Any) -> list[str]:
+    """Every text object's text (section text, context elements), as Slack measures them."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+            found.append(node["text"])
+        for value in node.values():
+            found.extend(text_objects(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(text_objects(item))
+    return found
+
+
+def assert_within_slack_limits(payload: dict[str, Any]) -> None:
+    """Blocks, every text object, the JSON payload and the fallback text are all within Slack's limits."""
+    assert 1 <= len(payload["blocks"]) <= MAX_BLOCKS
+    for text in text_objects(payload["blocks"]):
+        assert len(text) <= MAX_SECTION_CHARS, len(text)
+    assert payload_size(payload) <= PAYLOAD_BUDGET_CHARS, payload_size(payload)
+    assert 0 < len(payload["text"]) <= FALLBACK_CHARS
+    json.dumps(payload, ensure_ascii=False).encode("utf-8")  # what httpx sends: must be encodable
+
+
+def full_targets(alerts: list[Alert]) -> set[str]:
+    """The unshortened link targets of the alerts that can be linked at all."""
+    full = set()
+    for alert in alerts:
+        try:
+            full.add(safe_url(alert.url, max_chars=10**9))
+        except ValueError:
+            pass
+    return full
+
+
+def assert_links_safe(payload: dict[str, Any], full: set[str]) -> None:
+    """Every link is an encoded form (possibly shortened to origin + path) of one of the ``full`` targets."""
+    for text in mrkdwn_texts(payload):
+        for match in _OUR_LINK.finditer(text):
+            target = match.group(1)
+            assert target.isascii() and len(target) <= MAX_URL_CHARS
+            assert any(f == target or f.startswith(target) for f in full), target
+        rest = _OUR_LINK.sub("", text)
+        assert "<" not in rest and ">" not in rest, text
+        assert _ONLY_ENTITIES.fullmatch(text), text
+
+
+def filed_url() -> str:
+    """The URL of the report: 1,981 characters with 490 '&' (3,941 once '&' is written '&amp;')."""
+    query = "?" + "&".join(["t"] * 491)
+    path = "/2025/ai-act-"
+    url = "https://news.example.org" + path + "y" * (1981 - 24 - len(path) - len(query)) + query
+    assert len(url) == 1981 and url.count("&") == 490
+    return url
+
+
+def test_filed_url_with_490_ampersands_is_shortened_not_oversized() -> None:
+    """The reported 1,981-character URL with 490 '&' yields sections under 3,000 characters, linked by origin + path."""
+    alert = make_alert(url=filed_url(), title="AI Act & GPAI")
+    shortened = f"<{filed_url().split('?')[0]}|AI Act &amp; GPAI>"
+    payload = alert_blocks(alert)
+    assert_within_slack_limits(payload)
+    assert shortened in section_texts(payload)[0]
+    payload = digest_blocks("EU", "hourly", [alert])[0].payload
+    assert_within_slack_limits(payload)
+    assert shortened in section_texts(payload)[1]
+
+
+def test_safe_url_limit_holds_after_encoding() -> None:
+    """safe_url's length limit is on the encoded text: an '&'-heavy query is dropped, a short URL is kept whole."""
+    assert safe_url(filed_url()) == filed_url().split("?")[0]
+    assert safe_url("https://news.example.org/a?x=1&y=2") == "https://news.example.org/a?x=1&amp;y=2"
+    with pytest.raises(ValueError, match="once encoded"):
+        safe_url("https://news.example.org/" + "é" * 400)  # 2,400 characters of %C3%A9 in the path alone
+
+
+def test_non_ascii_url_in_digest_keeps_the_story_and_never_raises() -> None:
+    """A 1,990-character non-ASCII URL (11,940 characters encoded) leaves the story in the digest as plain text."""
+    alert = make_alert(7, url="https://news.example.org/" + "é" * 1965, title="Régulation de l'IA")
+    messages = digest_blocks("EU", "hourly", [alert, make_alert(8)])
+    assert [m.alert_ids for m in messages] == [(alert.alert_id, make_alert(8).alert_id)]
+    assert_within_slack_limits(messages[0].payload)
+    item = section_texts(messages[0].payload)[1]
+    assert item.startswith("*Régulation de l'IA*") and "<" not in item
+
+
+def test_idn_host_is_linked_in_its_ascii_form() -> None:
+    """An IDN host becomes its xn-- form (a percent-encoded host is a broken link); the path is percent-encoded."""
+    assert safe_url("https://Bücher.de/straße?q=ü") == "https://xn--bcher-kva.de/stra%C3%9Fe?q=%C3%BC"
+    assert safe_url("https://例え.テスト/") == "https://xn--r8jz45g.xn--zckzah/"
+    with pytest.raises(ValueError):
+        safe_url("https://" + "é" * 70 + ".example/")  # a label longer than 63 characters is no domain
+
+
+def test_lone_surrogate_in_text_is_dropped() -> None:
+    """A lone surrogate (a broken JSON escape in a feed) cannot make a payload unencodable."""
+    payload = alert_blocks(make_alert(title="AI \ud83d Act", snippet="x \udc00 y", source="S\ud800"))
+    json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    assert "*AI  Act*" in str(payload) or "AI Act" in section_texts(payload)[0]
+
+
+_TEXT_ATOMS = ["a", "Z", " ", "&", "<", ">", "*", "|", '"', "\\", "\n", "é", "€", "😀", "\u202e", "\x00", "\ud800",
+               "<em>", "</em>", "<!channel>", "&amp;", "<https://evil.example|x>", "AI Act "]
+_URL_ATOMS = ["a", "/", "&", "|", "<", ">", " ", "é", "😀", "%", '"', "#", "?", "=", "&amp;", "\u202e"]
+_HOSTS = ["news.example.org", "bücher.de", "例え.テスト", "[::1]:8443", "xn--bcher-kva.de", "evil.example|x",
+          "a" * 70 + ".com", "trusted.org@evil.example", "EXAMPLE.org:80"]
+_SIZES = [0, 1, 12, 300, 1_200, 5_000]
+_NAME_SIZES = [0, 12, 200, 5_000, 12, 12]  # a long list of names is mostly short ones (and some huge)
+
+
+def hostile_text(rng: random.Random, sizes: list[int] = _SIZES) -> str:
+    size = rng.choice(sizes)
+    # A third of the texts are one atom repeated ("&" * 5000, "😀" * 5000): the worst cases for escaping and JSON.
+    # Huge texts repeat a random chunk: as hostile, and far cheaper to generate.
+    chunk = rng.choices(_TEXT_ATOMS, k=min(size, 97)) if rng.random() < 0.67 else [rng.choice(_TEXT_ATOMS)]
+    return "".join(chunk * (size // len(chunk) + 1))[: size * 4] if size else ""
+
+
+def hostile_url(rng: random.Random) -> str:
+    scheme = rng.choice(["https", "http", "HTTPS", "javascript", "ftp"])
+    path = "/" + "".join(rng.choices(_URL_ATOMS, k=97) * 31)[: rng.choice([0, 10, 300, 1_900, 3_000])]
+    query = "&".join(f"k{i}={rng.choice(_URL_ATOMS)}" for i in range(rng.choice([0, 5, 490, 2_000])))
+    return f"{scheme}://{rng.choice(_HOSTS)}{path}" + (f"?{query}" if query else "")
+
+
+def hostile_alert(rng: random.Random, i: int) -> Alert:
+    return make_alert(i, title=hostile_text(rng), snippet=hostile_text(rng), url=hostile_url(rng),
+                      source=hostile_text(rng), subscription_name=hostile_text(rng),
+                      entities=[hostile_text(rng, _NAME_SIZES) for _ in range(rng.choice([0, 3, 200]))],
+                      topics=[hostile_text(rng, _NAME_SIZES) for _ in range(rng.choice([0, 2, 50]))])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_alert_payload_within_slack_limits_for_hostile_input(seed: int) -> None:
+    """Random hostile alerts (huge '&'-heavy, non-ASCII, IDN and '|<>' URLs; huge escaped text) fit every limit."""
+    rng = random.Random(seed)
+    for i in range(40):
+        alert = hostile_alert(rng, i)
+        payload = alert_blocks(alert)
+        assert_within_slack_limits(payload)
+        assert_links_safe(payload, full_targets([alert]))
+        assert section_texts(payload)[0].startswith("*")  # the story itself is always there
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_digest_message_within_slack_limits_and_accounts_for_every_alert(seed: int) -> None:
+    """Random hostile digests of any size: each message fits, and its items are exactly the alerts it names."""
+    rng = random.Random(1000 + seed)
+    alerts = [hostile_alert(rng, i) for i in range(rng.choice([1, 7, 60, 300]))]
+    also_in = {a.cluster_id: i for i, a in enumerate(alerts)}
+    messages = digest_blocks(hostile_text(rng), hostile_text(rng), alerts, also_in)
+    assert 1 <= len(messages) <= MAX_DIGEST_MESSAGES
+    full = full_targets(alerts)
+    for message in messages:
+        assert_within_slack_limits(message.payload)
+        assert_links_safe(message.payload, full)
+        assert len(section_texts(message.payload)) == 1 + len(message.alert_ids)  # header + one item per alert
+    assert [aid for m in messages for aid in m.covered] == [a.alert_id for a in alerts]
+    assert all(not m.more_ids for m in messages[:-1])
+
+
+def test_safe_url_output_is_always_a_safe_bounded_link_target() -> None:
+    """Whatever safe_url returns is ASCII, at most MAX_URL_CHARS, free of '|<> ', and writes every '&' as '&amp;'."""
+    rng = random.Random(7)
+    linked = 0
+    for _ in range(400):
+        try:
+            target = safe_url(hostile_url(rng))
+        except ValueError:
+            continue
+        linked += 1
+        assert target.isascii() and len(target) <= MAX_URL_CHARS
+        assert not set(target) & set('|<> "\\')
+        assert re.fullmatch(r"(?:[^&]|&amp;)*", target)
+    assert linked > 50  # the generator does produce linkable URLs
+
+
+def test_digest_messages_name_their_alerts_in_order() -> None:
+    """Each digest message lists the alert ids it shows, in order; the last one also lists those only counted."""
+    alerts = [make_alert(i, title=f"Story {i}", snippet="", source="Wire") for i in range(600)]
+    messages = digest_blocks("EU", "daily", alerts)
+    assert len(messages) == MAX_DIGEST_MESSAGES
+    shown = [aid for m in messages for aid in m.alert_ids]
+    assert shown == [a.alert_id for a in alerts[: len(shown)]]
+    assert list(messages[-1].more_ids) == [a.alert_id for a in alerts[len(shown):]]
+    assert f"…and {len(messages[-1].more_ids)} more not shown" in str(messages[-1].payload)
+
+
+@pytest.mark.parametrize("atom", ["😀", "&", "\\", "é<", "<em>&</em>"])
+def test_worst_case_fields_still_fit_and_keep_the_story(atom: str) -> None:
+    """Every field at its worst (5,000 emoji, '&', '\\\\' …; 200 entities; a huge IDN URL) fits, story kept."""
+    huge = atom * 5000
+    alerts = [make_alert(i, title=huge, snippet=huge, source=huge, subscription_name=huge, entities=[huge] * 200,
+                         topics=[huge] * 50, url=f"https://例え.テスト/{'é&|' * 700}?{'&'.join(['t'] * 490)}")
+              for i in range(60)]
+    payload = alert_blocks(alerts[0])
+    assert_within_slack_limits(payload)
+    assert section_texts(payload)[0].startswith("*") and len(section_texts(payload)[0]) > 20
+    messages = digest_blocks(huge, huge, alerts)
+    assert [aid for m in messages for aid in m.covered] == [a.alert_id for a in alerts]
+    for message in messages:
+        assert_within_slack_limits(message.payload)
+        assert len(section_texts(message.payload)) == 1 + len(message.alert_ids)
