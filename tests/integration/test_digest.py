@@ -165,3 +165,28 @@ def test_oversized_non_ascii_link_is_shortened_and_every_digest_is_sent(initiali
     assert [d.path for d in receiver.deliveries] == [f"/services/T/B/{first.id}", f"/services/T/B/{second.id}"]
     text = json.dumps(receiver.deliveries[0].payload, ensure_ascii=False)
     assert "*Régulation de l'IA*" in text and "<https://example.org/story/2|AI Act story 2>" in text
+
+
+def test_digest_entries_are_dead_lettered_with_the_reason_after_the_attempt_bound(
+        initialized, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Entries whose digest failed MAX_ATTEMPTS runs are dead-lettered with the reason, not retried for ever."""
+    from govwatch.alerts.digest import MAX_ATTEMPTS
+
+    settings = initialized
+    _use(settings, monkeypatch)
+    es = es_io.make_client(settings.es_url)
+    ledger = Ledger(es, settings.index("alert-ledger"))
+    with SlackReceiver() as receiver:
+        sub = _hourly(SubscriptionStore(es, settings.index("subscriptions")), receiver, "sub-bound", "Bound")
+        now = datetime.now(UTC)
+        ledger.record([_alert(sub, 1, 1), _alert(sub, 2, 2)], now)
+        ledger.mark_digest_retry(alert_id(sub.id, sid(1)), "HTTP 500 earlier", MAX_ATTEMPTS - 1, now)  # one run left
+        receiver.script(f"/services/T/B/{sub.id}", ScriptedResponse(500, "internal_error"), forever=True)
+        summary = _flow_module().send_digests(period="hourly")
+
+    assert ("FAILED (message 1 of 1 failed after 0 of 2 stories were sent; 1 left for the next run, "
+            "1 dead-lettered") in summary
+    gave_up, retried = ledger.get(alert_id(sub.id, sid(1))), ledger.get(alert_id(sub.id, sid(2)))
+    assert gave_up["status"] == "dead_lettered" and gave_up["attempts"] == MAX_ATTEMPTS
+    assert gave_up["last_error"].startswith(f"digest gave up after {MAX_ATTEMPTS} attempts: Slack delivery")
+    assert retried["status"] == "digest_pending" and retried["attempts"] == 1 and "HTTP 500" in retried["last_error"]
