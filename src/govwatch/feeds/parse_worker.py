@@ -42,6 +42,23 @@ def limit_memory(extra_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+# CPU seconds one job may use before the kernel ends this worker (SIGXCPU). The parent kills a worker at its
+# wall-clock timeout already; this bound also holds when the parent itself was killed mid-parse.
+JOB_CPU_LIMIT_S = 60
+
+
+def limit_job_cpu(seconds: int) -> None:
+    """Let the next job use at most ``seconds`` of CPU beyond what this process has used so far."""
+    if resource is None:
+        return
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    limit = int(used.ru_utime + used.ru_stime) + seconds
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
+
+
 def _answer(fn: Any, args: tuple) -> tuple[str, Any]:
     from govwatch.errors import FeedParseError
 
@@ -75,6 +92,7 @@ def serve(conn: Connection, memory_bytes: int) -> None:
             return
         if job is None:
             return
+        limit_job_cpu(JOB_CPU_LIMIT_S)
         reply = _answer(*job)
         del job  # the body: freed before the reply is pickled
         try:
