@@ -21,7 +21,7 @@ from govwatch.topics import ALERTS, INDEXED
 
 
 def build(settings: Settings, producer: KafkaProducer) -> AlertStage:
-    es = es_io.make_client(settings.es_url)
+    es = es_io.make_client(settings)
     return AlertStage(es, producer, SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions"))),
                       Ledger(es, settings.index("alert-ledger")), settings.index("stories"), settings.topic(ALERTS))
 

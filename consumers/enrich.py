@@ -23,7 +23,7 @@ from govwatch.topics import ENRICHED, RAW
 def build(settings: Settings, producer: KafkaProducer) -> EnrichStage:
     knowledge = Knowledge.load(settings.relevance_threshold)
     knowledge.warm_up()  # before the first poll joins the group: no cold first batch
-    return EnrichStage(Fetcher(settings), ClusterIndex(es_io.make_client(settings.es_url), settings.index_prefix),
+    return EnrichStage(Fetcher(settings), ClusterIndex(es_io.make_client(settings), settings.index_prefix),
                        knowledge, producer, settings.topic(ENRICHED), workers=settings.fetch_workers)
 
 

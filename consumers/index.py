@@ -18,7 +18,7 @@ from govwatch.topics import ENRICHED, INDEXED
 
 
 def build(settings: Settings, producer: KafkaProducer) -> IndexStage:
-    return IndexStage(es_io.make_client(settings.es_url), producer, settings.index_prefix, settings.topic(INDEXED))
+    return IndexStage(es_io.make_client(settings), producer, settings.index_prefix, settings.topic(INDEXED))
 
 
 def main() -> int:

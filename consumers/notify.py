@@ -23,7 +23,7 @@ from govwatch.topics import ALERTS
 
 def build(settings: Settings, producer: KafkaProducer) -> NotifyStage:
     del producer  # the notifier produces nothing; dead letters go through the loop
-    es = es_io.make_client(settings.es_url)
+    es = es_io.make_client(settings)
     sender, client = make_sender(settings)  # SSRF-guarded: webhook URLs are user input
     return NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), Ledger(es, settings.index("alert-ledger")),
                        sender, settings.slack_api_base, on_close=client.close)

@@ -14,8 +14,8 @@ STATE_INDICES = ("published", "subscriptions", "alert-ledger")
 def bootstrap(settings: Settings, es=None) -> list[str]:  # noqa: ANN001 - optional injected client
     """Bring Kafka and Elasticsearch to the documented layout; returns one line per object."""
     lines = [f"kafka topic {name}: {state}"
-             for name, state in kafka_io.ensure_topics(settings.kafka_bootstrap, topic_specs(settings.topic_prefix)).items()]
-    client = es or es_io.make_client(settings.es_url)
+             for name, state in kafka_io.ensure_topics(settings, topic_specs(settings.topic_prefix)).items()]
+    client = es or es_io.make_client(settings)
     prefix = settings.index_prefix
     template = es_io.load_schema("stories.template.json", prefix)
     state = es_io.ensure_template(client, f"{prefix}-stories", template, replicas=settings.es_replicas)

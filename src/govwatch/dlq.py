@@ -18,12 +18,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import ValidationError
 
+from govwatch.kafka_io import client_config
 from govwatch.models import Alert, DeadLetter
 from govwatch.topics import ALERTS, ENRICHED, INDEXED, RAW, dlq
+
+if TYPE_CHECKING:
+    from govwatch.settings import Settings
 
 STAGE_TOPICS = (RAW, ENRICHED, INDEXED, ALERTS)  # the topics that have a dead-letter topic
 READ_IDLE_MS = 1_500  # a DLQ read ends once its partitions are at their end offsets, or after this much silence
@@ -74,10 +79,10 @@ class ReplaySummary:
         return "replayed: " + ", ".join(parts) + (f" ({'; '.join(extra)})" if extra else "")
 
 
-def read_letters(bootstrap: str, dlq_topics: Sequence[str], unreadable: Callable[[str], None] | None = None,
+def read_letters(bootstrap: str | Settings, dlq_topics: Sequence[str], unreadable: Callable[[str], None] | None = None,
                  ) -> Iterator[Letter]:
     """Every dead letter of ``dlq_topics`` from the beginning, oldest first per topic (no consumer group)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = KafkaConsumer(**client_config(bootstrap), group_id=None, enable_auto_commit=False,
                              client_id=f"govwatch-dlq-{uuid.uuid4().hex[:6]}", consumer_timeout_ms=READ_IDLE_MS)
     try:
         parts = [TopicPartition(t, p) for t in dlq_topics for p in sorted(consumer.partitions_for_topic(t) or [])]

@@ -10,13 +10,16 @@ import json
 from datetime import datetime
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 
-from govwatch.errors import RateLimited, TransientError, Unavailable
+from govwatch.errors import ConfigError, RateLimited, TransientError, Unavailable
+
+if TYPE_CHECKING:
+    from govwatch.settings import Settings
 
 # schemas/elasticsearch, installed as package data of govwatch_schemas (pyproject.toml): found the same way in a
 # wheel install and in a checkout, never by a path relative to this file.
@@ -24,9 +27,44 @@ SCHEMAS_DIR: Traversable = files("govwatch_schemas") / "elasticsearch"
 REQUEST_TIMEOUT_S = 30
 
 
-def make_client(url: str) -> Elasticsearch:
-    """A client with bounded retries on connection errors (never on 4xx)."""
-    return Elasticsearch(url, request_timeout=REQUEST_TIMEOUT_S, max_retries=3, retry_on_timeout=True)
+def make_client(conn: str | Settings) -> Elasticsearch:
+    """A client with bounded retries on connection errors (never on 4xx).
+
+    ``conn`` is a bare URL (the local stack: no security) or the settings, which add an API key or a user and
+    password, and the CA bundle of an HTTPS cluster.
+    """
+    if isinstance(conn, str):
+        return Elasticsearch(conn, request_timeout=REQUEST_TIMEOUT_S, max_retries=3, retry_on_timeout=True)
+    return Elasticsearch(conn.es_url, request_timeout=REQUEST_TIMEOUT_S, max_retries=3, retry_on_timeout=True,
+                         **security_options(conn))
+
+
+def security_options(settings: Settings) -> dict[str, Any]:
+    """Client keyword arguments for the settings' Elasticsearch credentials and TLS; ConfigError names the fix."""
+    options: dict[str, Any] = {}
+    has_basic = settings.es_username is not None or settings.es_password is not None
+    if settings.es_api_key is not None and has_basic:
+        raise ConfigError("set either GOVWATCH_ES_API_KEY or GOVWATCH_ES_USERNAME/GOVWATCH_ES_PASSWORD, not both")
+    if settings.es_api_key is not None:
+        options["api_key"] = settings.es_api_key.get_secret_value()
+    elif has_basic:
+        if not settings.es_username or settings.es_password is None:
+            raise ConfigError("Elasticsearch basic auth needs both GOVWATCH_ES_USERNAME and GOVWATCH_ES_PASSWORD")
+        options["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
+    https = settings.es_url.lower().startswith("https://")
+    if settings.es_ca_certs is not None:
+        if not https:
+            raise ConfigError(f"GOVWATCH_ES_CA_CERTS is set but GOVWATCH_ES_URL={settings.es_url} is not https://; "
+                              "use the cluster's https:// URL")
+        if not settings.es_ca_certs.is_file():
+            raise ConfigError(f"GOVWATCH_ES_CA_CERTS={settings.es_ca_certs} is not a readable file; mount the "
+                              "cluster's CA certificate (PEM) there")
+        options["ca_certs"] = str(settings.es_ca_certs)
+    if https:
+        options["verify_certs"] = settings.es_verify_certs
+        if not settings.es_verify_certs:
+            options["ssl_show_warn"] = False  # the operator turned it off on purpose; said once in the docs
+    return options
 
 
 def es_health(client: Elasticsearch) -> str | None:

@@ -100,6 +100,30 @@ class Settings(BaseSettings):
         None, description="Stable name of this consumer replica (e.g. the pod name): enables Kafka static "
                           "membership, so a restarted replica takes its partitions back without a rebalance")
 
+    # --- production: authentication, TLS, replication (defaults: the local stack's plaintext) -------
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(
+        None, description="Kafka SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) when the protocol is SASL_*")
+    kafka_sasl_username: str | None = Field(None, description="Kafka SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="Kafka SASL password (secret)")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle (PEM) that signed the brokers' certificates")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client private key (PEM) for mutual TLS")
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replication factor of topics `govwatch init` creates (1 on a single broker; 3 on a cluster)")
+    es_api_key: SecretStr | None = Field(None, description="Elasticsearch API key, the encoded form (secret)")
+    es_username: str | None = Field(None, description="Elasticsearch user (basic auth; instead of an API key)")
+    es_password: SecretStr | None = Field(None, description="Elasticsearch password (secret)")
+    es_ca_certs: Path | None = Field(None, description="CA bundle (PEM) that signed Elasticsearch's HTTP certificate")
+    es_verify_certs: bool = Field(True, description="Verify Elasticsearch's TLS certificate (turn off only to debug)")
+
+    # --- metrics --------------------------------------------------------------------------
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535,
+        description="Port of the Prometheus /metrics endpoint of each long-running process (unset: none)")
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics endpoint binds (0.0.0.0 in a container)")
+
     # --- logging --------------------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level")
     log_format: str = Field("auto", description="auto (console on a terminal, else JSON), console or json")

@@ -15,7 +15,7 @@ def run_digests(settings: Settings, period: str) -> str:
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.models import utcnow
 
-    es = es_io.make_client(settings.es_url)
+    es = es_io.make_client(settings)
     from govwatch.alerts.slack_send import make_sender
 
     sender, client = make_sender(settings)

@@ -27,7 +27,7 @@ def _selected(args: argparse.Namespace, settings: Settings, unreadable: list[str
 
     wanted = LetterFilter(error_type=args.error_type, reason_contains=args.reason, key=args.key, since=args.since)
     topics = dlq_topics(settings.topic_prefix, args.topic)
-    return [item for item in read_letters(settings.kafka_bootstrap, topics, unreadable.append) if wanted.accepts(item)]
+    return [item for item in read_letters(settings, topics, unreadable.append) if wanted.accepts(item)]
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,8 +59,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         print(f"would replay {len(letters)} dead letters (dry run; nothing sent)")
         return 0
-    ledger = Ledger(es_io.make_client(settings.es_url), settings.index("alert-ledger"))
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    ledger = Ledger(es_io.make_client(settings), settings.index("alert-ledger"))
+    producer = kafka_io.make_producer(settings)
     try:
         summary = replay(letters, producer, lambda aid: ledger.reopen(aid, utcnow()))
     finally:

@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.alerts.subscriptions import Subscription
 
-    es = es_io.make_client(settings.es_url)
+    es = es_io.make_client(settings)
     store = SubscriptionStore(es, settings.index("subscriptions"))
     alias = settings.index("stories")
     try:

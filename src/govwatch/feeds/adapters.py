@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
@@ -16,8 +17,11 @@ from kafka.errors import KafkaError
 from govwatch.errors import TransientError
 from govwatch.es_io import translate
 from govwatch.feeds.state import FeedState
-from govwatch.kafka_io import BOOTSTRAP_TIMEOUT_MS
+from govwatch.kafka_io import BOOTSTRAP_TIMEOUT_MS, client_config
 from govwatch.models import RawStory, utcnow
+
+if TYPE_CHECKING:
+    from govwatch.settings import Settings
 
 ACK_TIMEOUT_S = 30.0
 # mget in slices so one huge feed cannot build a multi-MB request.
@@ -27,7 +31,7 @@ MGET_SLICE = 500
 class KafkaStateStore:
     """Latest FeedState per feed, rebuilt from the compacted topic and written after every poll."""
 
-    def __init__(self, bootstrap: str, topic: str, producer: KafkaProducer) -> None:
+    def __init__(self, bootstrap: str | Settings, topic: str, producer: KafkaProducer) -> None:
         self.bootstrap, self.topic, self.producer = bootstrap, topic, producer
         self._states: dict[str, FeedState] = {}
         self._lock = threading.Lock()
@@ -35,7 +39,7 @@ class KafkaStateStore:
     def load(self, timeout_s: float = 30.0) -> dict[str, FeedState]:
         """Read the topic from the beginning to its end offsets (the log end at call time)."""
         try:
-            consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None,
+            consumer = KafkaConsumer(**client_config(self.bootstrap), enable_auto_commit=False, group_id=None,
                                      client_id="govwatch-feed-state", bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
         except KafkaError as exc:
             raise TransientError(f"cannot read feed state from {self.topic}: {exc}") from exc

@@ -39,10 +39,10 @@ def build_runtime(settings: Settings, resolver: Resolver = system_resolver,
     for problem in problems:
         log.warning("feed_registry_problem", position=problem.position, feed_id=problem.feed_id,
                     reason=problem.reason)
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    producer = kafka_io.make_producer(settings)
     fetcher = Fetcher(settings, resolver=resolver, max_connections=max(settings.poll_concurrency * 2, 10))
-    es = es_io.make_client(settings.es_url)
-    states = KafkaStateStore(settings.kafka_bootstrap, settings.topic(FEED_STATE), producer)
+    es = es_io.make_client(settings)
+    states = KafkaStateStore(settings, settings.topic(FEED_STATE), producer)
     states.load()
     poller = Poller(settings, fetcher, states, PublishedLedger(es, settings.index("published")),
                     KafkaPublisher(producer, settings.topic(RAW)), limiter=limiter)
