@@ -41,6 +41,7 @@ from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from govwatch import metrics
 from govwatch.errors import PermanentError, RateLimited, TransientError, Unavailable
 from govwatch.log import get_logger
 from govwatch.models import DeadLetter, utcnow
@@ -217,6 +218,7 @@ class _Loop:
             if failures >= MAX_BATCH_ATTEMPTS:
                 return self._one_by_one(batch) if len(batch.records) > 1 else self._give_up(outcome, failures)
             wait = max(delay, getattr(outcome, "retry_after", None) or 0)
+            metrics.batch_retry(self.stage, outage=not counted)
             log.warning("batch_retry", stage=self.stage, attempt=attempt_no, counted_failures=failures,
                         outage=not counted, wait_s=wait, error=f"{type(outcome).__name__}: {outcome}"[:300],
                         first_offset=batch.records[0].offset, partition=batch.records[0].partition)
@@ -294,6 +296,7 @@ class _Loop:
             self._until_done(lambda rec=rec, error=error: dead_letter(self.producer, self.stage, rec, error),
                              "dead letter")
             self.stats.counts["dead_lettered"] += 1
+            metrics.dead_lettered(self.stage, type(error).__name__)
             log.warning("dead_lettered", stage=self.stage, topic=rec.topic, partition=rec.partition,
                         offset=rec.offset, story_id=_key(rec), error_type=type(error).__name__,
                         reason=str(error)[:300])
@@ -301,6 +304,9 @@ class _Loop:
     def _count(self, batch: _Batch, rejections: Rejections, committed: bool, started: float) -> None:
         self.stats.batches += 1
         self.stats.counts["processed"] += len(batch.records) - len(rejections)
+        metrics.batch_done(self.stage, len(batch.records) - len(rejections), len(rejections),
+                           time.monotonic() - started)
+        metrics.record_lag(self.stage, self.consumer, batch.records)
         log.info("batch_done", stage=self.stage, size=len(batch.records), rejected=len(rejections),
                  committed=committed, elapsed_ms=round((time.monotonic() - started) * 1000, 1))
 
@@ -435,9 +441,11 @@ def run_consumer(stage: str, input_topic: str, build: Callable[[Any, KafkaProduc
     configure_logging(settings.log_level, settings.log_format)
     stop = StopFlag()
     stop.install_signal_handlers()
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_port, settings.metrics_host)
+    producer = kafka_io.make_producer(settings)
     handler = build(settings, producer)  # before joining the group: a slow start must not hold partitions
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}.{stage}",
+    consumer = kafka_io.make_consumer(settings, f"{settings.topic_prefix}.{stage}",
                                       [settings.topic(input_topic)], max_poll_records=max_poll_records,
                                       group_instance_id=settings.consumer_instance_id(stage))
     try:

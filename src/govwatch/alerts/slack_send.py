@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from govwatch import metrics
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 from govwatch.log import get_logger
 from govwatch.settings import Settings
@@ -262,6 +263,7 @@ class SlackSender:
                 if found:
                     log.info("slack.already_delivered", destination=masked, posts=posts,
                              reason="an earlier send with an unknown outcome is in the channel history")
+                    metrics.slack_delivery("already_delivered")
                     return SendResult(posts, found_in_history=True)
                 if found is None:
                     possible_duplicate = True
@@ -288,29 +290,35 @@ class SlackSender:
             if outcome.kind == "ok":
                 log.info("slack.delivered", destination=masked, attempts=attempts, posts=posts,
                          possible_duplicate=possible_duplicate, elapsed_ms=round((self._clock() - started) * 1000))
+                metrics.slack_delivery("delivered")
                 return SendResult(posts, possible_duplicate=possible_duplicate)
             if outcome.kind == "permanent":
                 log.warning("slack.rejected", destination=masked, reason=outcome.reason, attempts=attempts)
+                metrics.slack_delivery("rejected")
                 raise DeliveryRejected(f"Slack refused delivery to {masked}: {outcome.reason}")
             if outcome.kind == "rate_limited":
                 rate_limited += 1
                 if rate_limited > MAX_RATE_LIMIT_WAITS or outcome.retry_after > MAX_RETRY_AFTER_S:
                     log.warning("slack.rate_limited", destination=masked, retry_after=outcome.retry_after)
+                    metrics.slack_delivery("rate_limited")
                     raise RateLimited(f"Slack rate-limited {masked} ({outcome.reason}); retry after "
                                       f"{outcome.retry_after:g}s", retry_after=outcome.retry_after)
                 self._push_back(key, outcome.retry_after)  # also holds other messages to this destination
                 log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=outcome.retry_after)
+                metrics.slack_retry("rate_limited")
                 continue
             failures += 1
             if failures >= MAX_TRANSIENT_ATTEMPTS:
                 log.warning("slack.gave_up", destination=masked, reason=outcome.reason, attempts=attempts,
                             outcome_unknown=unknown_since is not None)
+                metrics.slack_delivery("gave_up")
                 message = f"Slack delivery to {masked} failed {failures} times: {outcome.reason}"
                 if unknown_since is not None:
                     raise OutcomeUnknown(f"{message} (a send may have arrived unanswered)", unknown_since) from cause
                 raise TransientError(message) from cause
             delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
             log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=delay)
+            metrics.slack_retry("transient")
             self._push_back(key, delay)
 
     def _wait_turn(self, key: str) -> None:
