@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level")
     log_format: str = Field("auto", description="auto (console on a terminal, else JSON), console or json")
 
+    @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile",
+                     "kafka_ssl_certfile", "kafka_ssl_keyfile", "es_api_key", "es_username", "es_password",
+                     "es_ca_certs", "metrics_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # A compose file or a Helm template renders an optional setting it has no value for as "".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("ssrf_allowlist", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -100,3 +100,12 @@ def _ca_pem() -> str:
     text = Path(certifi.where()).read_text(encoding="ascii")
     end = "-----END CERTIFICATE-----"
     return text[text.index("-----BEGIN CERTIFICATE-----"):text.index(end) + len(end)] + "\n"
+
+
+def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An optional production setting rendered empty (GOVWATCH_METRICS_PORT=, GOVWATCH_ES_API_KEY=) counts as unset."""
+    monkeypatch.setenv("GOVWATCH_METRICS_PORT", "")
+    monkeypatch.setenv("GOVWATCH_ES_API_KEY", " ")
+    monkeypatch.setenv("GOVWATCH_KAFKA_SSL_CAFILE", "")
+    settings = Settings(_env_file=None)
+    assert settings.metrics_port is None and settings.es_api_key is None and settings.kafka_ssl_cafile is None

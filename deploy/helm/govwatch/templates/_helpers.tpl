@@ -1,0 +1,178 @@
+{{/* Partitions of each consumer's input topic (src/govwatch/topics.py): replicas above these would idle. */}}
+{{- define "govwatch.partitions" -}}
+{"enrich": 6, "index": 6, "alert": 3, "notify": 3}
+{{- end -}}
+
+{{- define "govwatch.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "govwatch.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "govwatch.selector" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "govwatch.secretName" -}}
+{{- .Values.secrets.existingSecret | default (include "govwatch.fullname" .) -}}
+{{- end -}}
+
+{{- define "govwatch.feedsConfigMap" -}}
+{{- if .Values.feeds.existingConfigMap -}}
+{{- .Values.feeds.existingConfigMap -}}
+{{- else if .Values.feeds.registry -}}
+{{- printf "%s-feeds" (include "govwatch.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The environment every govwatch container shares (settings: deploy/.env.example). */}}
+{{- define "govwatch.env" -}}
+- name: GOVWATCH_KAFKA_BOOTSTRAP
+  value: {{ .Values.kafka.bootstrap | quote }}
+- name: GOVWATCH_KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.securityProtocol | quote }}
+{{- with .Values.kafka.saslMechanism }}
+- name: GOVWATCH_KAFKA_SASL_MECHANISM
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.kafka.saslUsername }}
+- name: GOVWATCH_KAFKA_SASL_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+- name: GOVWATCH_KAFKA_SASL_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: kafka-sasl-password, optional: true}}
+{{- if .Values.kafka.caSecret.name }}
+- name: GOVWATCH_KAFKA_SSL_CAFILE
+  value: /etc/govwatch/kafka-ca/ca.crt
+{{- end }}
+- name: GOVWATCH_KAFKA_REPLICATION_FACTOR
+  value: {{ .Values.kafka.replicationFactor | quote }}
+- name: GOVWATCH_ES_URL
+  value: {{ .Values.elasticsearch.url | quote }}
+{{- with .Values.elasticsearch.username }}
+- name: GOVWATCH_ES_USERNAME
+  value: {{ . | quote }}
+- name: GOVWATCH_ES_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" $ }}, key: es-password, optional: true}}
+{{- else }}
+- name: GOVWATCH_ES_API_KEY
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: es-api-key, optional: true}}
+{{- end }}
+{{- if .Values.elasticsearch.caSecret.name }}
+- name: GOVWATCH_ES_CA_CERTS
+  value: /etc/govwatch/es-ca/ca.crt
+{{- end }}
+- name: GOVWATCH_ES_REPLICAS
+  value: {{ .Values.elasticsearch.replicas | quote }}
+- name: GOVWATCH_PREFECT_API_URL
+  value: {{ .Values.prefect.apiUrl | quote }}
+- name: PREFECT_API_URL
+  value: {{ .Values.prefect.apiUrl | quote }}
+- name: GOVWATCH_TOPIC_PREFIX
+  value: {{ .Values.topicPrefix | quote }}
+- name: GOVWATCH_INDEX_PREFIX
+  value: {{ .Values.indexPrefix | quote }}
+- name: GOVWATCH_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: GOVWATCH_LOG_FORMAT
+  value: json
+- name: GOVWATCH_SLACK_WEBHOOK_URL
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-webhook-url, optional: true}}
+- name: GOVWATCH_SLACK_BOT_TOKEN
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-bot-token, optional: true}}
+- name: GOVWATCH_METRICS_PORT
+  value: {{ .Values.metrics.port | quote }}
+- name: GOVWATCH_METRICS_HOST
+  value: 0.0.0.0
+{{- if include "govwatch.feedsConfigMap" . }}
+- name: GOVWATCH_FEEDS_FILE
+  value: /etc/govwatch/feeds/feeds.yaml
+{{- end }}
+{{- range $name, $value := .Values.extraEnv }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "govwatch.volumeMounts" -}}
+- {name: tmp, mountPath: /tmp}
+- {name: home, mountPath: /home/govwatch}
+{{- if .Values.kafka.caSecret.name }}
+- {name: kafka-ca, mountPath: /etc/govwatch/kafka-ca, readOnly: true}
+{{- end }}
+{{- if .Values.elasticsearch.caSecret.name }}
+- {name: es-ca, mountPath: /etc/govwatch/es-ca, readOnly: true}
+{{- end }}
+{{- if include "govwatch.feedsConfigMap" . }}
+- {name: feeds, mountPath: /etc/govwatch/feeds, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "govwatch.volumes" -}}
+- {name: tmp, emptyDir: {}}
+- {name: home, emptyDir: {}}
+{{- with .Values.kafka.caSecret }}
+{{- if .name }}
+- name: kafka-ca
+  secret: {secretName: {{ .name }}, items: [{key: {{ .key | default "ca.crt" }}, path: ca.crt}]}
+{{- end }}
+{{- end }}
+{{- with .Values.elasticsearch.caSecret }}
+{{- if .name }}
+- name: es-ca
+  secret: {secretName: {{ .name }}, items: [{key: {{ .key | default "ca.crt" }}, path: ca.crt}]}
+{{- end }}
+{{- end }}
+{{- with include "govwatch.feedsConfigMap" . }}
+- name: feeds
+  configMap: {name: {{ . }}, items: [{key: feeds.yaml, path: feeds.yaml}]}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level settings shared by every govwatch pod: non-root, no service account token, scheduling. */}}
+{{- define "govwatch.podSpec" -}}
+automountServiceAccountToken: false
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 10001
+  runAsGroup: 10001
+  fsGroup: 10001
+  seccompProfile: {type: RuntimeDefault}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+{{- include "govwatch.volumes" . | nindent 2 }}
+{{- end -}}
+
+{{- define "govwatch.containerSecurity" -}}
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities: {drop: [ALL]}
+{{- end -}}

@@ -1,0 +1,135 @@
+"""deploy/compose/compose.yaml, checked by the real Compose v2 loader (`docker compose config`), no engine needed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govwatch.topics import topic_specs
+from tests.deploy.tools import compose_binary, run
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_DIR = REPO / "deploy" / "compose"
+CONSUMER_INPUT = {"enrich": "stories.raw", "index": "stories.enriched", "alert": "stories.indexed", "notify": "alerts"}
+SERVERS = ("elasticsearch", "kibana", "kafka", "prefect")
+# One 8 GB server: the long-running services' limits leave 512 MiB for the OS and the one-shot jobs.
+LONG_RUNNING_BUDGET = 8 * 1024**3 - 512 * 1024**2
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The compose folder laid out as in the repository, with .env made from .env.example as the guide says."""
+    folder = tmp_path / "deploy" / "compose"
+    shutil.copytree(COMPOSE_DIR, folder)
+    shutil.copy(folder / ".env.example", folder / ".env")
+    return folder
+
+
+def _config(folder: Path, name: str = "compose.yaml") -> tuple[int, str, str]:
+    proc = run([compose_binary(), "-f", folder / name, "config", "--format", "json"], cwd=folder)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def loaded(project: Path) -> dict[str, Any]:
+    """The file as Compose resolves it (anchors merged, variables interpolated from .env)."""
+    code, out, err = _config(project)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_compose_file_is_valid(project: Path) -> None:
+    """`docker compose config --quiet` accepts the file with the example .env (exit status 0, no warning)."""
+    proc = run([compose_binary(), "-f", project / "compose.yaml", "config", "--quiet"], cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == ""
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace("  kafka:\n    image:", "  kafka:\n    imagee: x\n    image:"), "additional properties 'imagee'"),
+    (lambda t: t.replace("      prefect:\n        condition", "      prefect-server:\n        condition"),
+     'undefined service "prefect-server"'),
+    (lambda t: t.replace("replicas: ${INDEX_REPLICAS:-1}", "replicas: one"), "replicas"),
+    (lambda t: t.replace("condition: service_completed_successfully", "condition: service_finished", 1), "condition"),
+])
+def test_loader_rejects_mistakes(project: Path, edit: Any, message: str) -> None:
+    """The loader used here is strict: an unknown key, a missing dependency or a bad value fails with the reason."""
+    broken = project / "broken.yaml"
+    text = (project / "compose.yaml").read_text()
+    changed = edit(text)
+    assert changed != text, "the edit did not apply: update this test with compose.yaml"
+    broken.write_text(changed)
+    code, _, err = _config(project, "broken.yaml")
+    assert code != 0 and message in err, err
+
+
+def test_missing_password_is_named(project: Path) -> None:
+    """Without ELASTIC_PASSWORD in .env the stack refuses to start and says which setting to add, and where."""
+    env = project / ".env"
+    env.write_text(re.sub(r"^ELASTIC_PASSWORD=.*\n", "", env.read_text(), flags=re.M))
+    code, _, err = _config(project)
+    assert code != 0 and "set ELASTIC_PASSWORD in deploy/compose/.env" in err, err
+
+
+def test_servers_are_healthchecked_and_waited_for(loaded: dict[str, Any]) -> None:
+    """Every server has a health check and every dependency waits for health (or a one-shot job's success)."""
+    services = loaded["services"]
+    for name in SERVERS:
+        assert services[name]["healthcheck"]["test"], name
+    for name, service in services.items():
+        for dependency, how in service.get("depends_on", {}).items():
+            wanted = "service_completed_successfully" if dependency in ("init", "setup") and name != "elasticsearch" \
+                else "service_healthy"
+            assert how["condition"] == wanted, (name, dependency, how)
+    assert set(services["init"]["depends_on"]) == {"kafka", "elasticsearch"}
+    assert set(services["kibana-import"]["depends_on"]) == {"kibana", "init"}
+    for role in ("poll", "digests", *CONSUMER_INPUT):
+        assert "init" in services[role]["depends_on"], role
+
+
+def test_roles_run_the_image_commands(loaded: dict[str, Any]) -> None:
+    """Each govwatch role runs its entry point from the one image; the one-shot jobs do not restart."""
+    services = loaded["services"]
+    commands = {name: services[name]["command"] for name in ("init", "kibana-import", "poll", "digests",
+                                                             *CONSUMER_INPUT)}
+    assert commands["init"] == ["govwatch", "init"]
+    assert commands["kibana-import"] == ["govwatch", "kibana", "import"]
+    assert commands["poll"] == ["govwatch", "poll", "--serve"]
+    assert commands["digests"] == ["python", "-m", "govwatch_flows.send_digests"]
+    for name in CONSUMER_INPUT:
+        assert commands[name] == ["python", "-m", f"govwatch_consumers.{name}"]
+    assert len({services[name]["image"] for name in commands}) == 1
+    assert services["init"]["restart"] == "no" and services["kibana-import"]["restart"] == "no"
+
+
+def test_replicas_fit_partitions_and_memory_fits_one_server(loaded: dict[str, Any]) -> None:
+    """Consumer replicas never exceed their input topic's partitions; the long-running services fit one 8 GB server."""
+    partitions = {spec.name.removeprefix("govwatch."): spec.partitions for spec in topic_specs("govwatch")}
+    services = loaded["services"]
+    for name, topic in CONSUMER_INPUT.items():
+        assert 1 <= services[name]["deploy"]["replicas"] <= partitions[topic], name
+    total = 0
+    for service in services.values():
+        limit = int(service["deploy"]["resources"]["limits"]["memory"])  # every service has one
+        if service.get("restart", "no") != "no":
+            total += limit * service["deploy"].get("replicas", 1)
+    assert total <= LONG_RUNNING_BUDGET, f"memory limits add up to {total / 1024**3:.2f} GiB"
+
+
+def test_consumers_are_scraped_and_secrets_come_from_env(loaded: dict[str, Any]) -> None:
+    """Consumers carry the Prometheus scrape labels; no secret value is written in compose.yaml itself."""
+    for name in CONSUMER_INPUT:
+        labels = loaded["services"][name]["labels"]
+        assert labels["prometheus.io/scrape"] == "true" and labels["prometheus.io/port"] == "9108"
+    text = (COMPOSE_DIR / "compose.yaml").read_text()
+    secrets = re.findall(r"^\s+([A-Z_]*(?:PASSWORD|KEY|TOKEN|WEBHOOK)[A-Z_]*):\s*(\S+)", text, flags=re.M)
+    assert {name for name, _ in secrets} >= {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "GOVWATCH_ES_PASSWORD",
+                                             "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"}
+    assert all(value.startswith("${") and ":?" in value for _, value in secrets), secrets
+    assert "hooks.slack.com" not in text and "xoxb-" not in text
+    assert set(loaded["volumes"]) >= {"esdata", "kafkadata", "prefectdata", "certs"}
