@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs in consumer-kill")
     parser.add_argument("--release-s", type=float, default=60.0, help="seconds over which stories are released")
+    parser.add_argument("--drain-timeout", type=float, default=300.0,
+                        help="seconds to wait for the pipeline to drain before a scenario counts as hung")
     parser.add_argument("--keep-logs", action="store_true", help="keep the work directory with every process log")
     args = parser.parse_args(argv)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     with PrivateStack(prefect=True) as stack:
         for name in names:
             run = ChaosRun(stack, name, args.stories, args.seed, datetime.now(UTC), work / name,
-                           release_s=args.release_s)
+                           release_s=args.release_s, drain_timeout_s=args.drain_timeout)
             t0 = time.monotonic()
             try:
                 run.setup()

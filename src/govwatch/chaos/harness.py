@@ -88,12 +88,14 @@ class ChaosRun:
     """Everything of one scenario: prefix, site, Slack, subscriptions, workers; :meth:`run` does it all."""
 
     def __init__(self, stack: PrivateStack, scenario: str, stories: int, seed: int, now: datetime,
-                 work_dir: Path, say: Say = print, release_s: float = 60.0) -> None:
+                 work_dir: Path, say: Say = print, release_s: float = 60.0,
+                 drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
         self.stack = stack
         self.scenario = scenario
         self.rng = random.Random(seed)
         self.say = say
         self.release_s = release_s
+        self.drain_timeout_s = drain_timeout_s
         self.work_dir = work_dir
         prefix = f"chaos{uuid.uuid4().hex[:8]}"
         self.settings = stack.settings.model_copy(update={
@@ -139,6 +141,7 @@ class ChaosRun:
                  f"{len(self.site.stories)} stories")
 
     def close(self) -> None:
+        self.stack.resume_all()  # an interrupted es-pause must not leave teardown talking to a stopped server
         if self.workers is not None:
             self.workers.stop_all()
         self.site.stop()
@@ -212,9 +215,9 @@ class ChaosRun:
 
     def drain(self) -> float | None:
         """Monotonic time the pipeline had drained (everything released was published and nothing moved for
-        SETTLE_S with no lag); None if it did not within DRAIN_TIMEOUT_S (reported as hung)."""
+        SETTLE_S with no lag); None if it did not within ``drain_timeout_s`` (reported as hung)."""
         assert self.workers is not None
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        deadline = time.monotonic() + self.drain_timeout_s
         last, since = None, time.monotonic()
         released = set(self.site.released_ids())
         while time.monotonic() < deadline:
@@ -230,8 +233,31 @@ class ChaosRun:
                 self.workers.stop_polling()
                 return since
             time.sleep(1.0)
-        self.result.hung.append(f"not drained within {DRAIN_TIMEOUT_S:.0f}s: last progress {last}")
+        self.result.hung.append(f"not drained within {self.drain_timeout_s:.0f}s: last progress {last}")
+        try:
+            self.result.notes.append("stuck partitions (stage, partition, committed, end): " + ", ".join(
+                str(x) for x in self.stuck_partitions()))
+        except Exception as exc:  # noqa: BLE001 - naming the stuck partitions is a bonus, not the result
+            self.result.notes.append(f"stuck partitions unknown ({type(exc).__name__})")
         return None
+
+    def stuck_partitions(self) -> list[tuple[str, int, int, int]]:
+        """Partitions whose group has not committed up to the end, per stage (to name what hung)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        stuck = []
+        for name, topic in INPUT_TOPIC.items():
+            full = self.settings.topic(topic)
+            probe = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                  group_id=f"{self.settings.topic_prefix}.{name}", enable_auto_commit=False)
+            try:
+                parts = [TopicPartition(full, p) for p in sorted(probe.partitions_for_topic(full) or [])]
+                ends = probe.end_offsets(parts)
+                stuck += [(name, tp.partition, probe.committed(tp) or 0, ends[tp]) for tp in parts
+                          if (probe.committed(tp) or 0) < ends[tp]]
+            finally:
+                probe.close(autocommit=False)
+        return stuck
 
     def measure(self) -> None:
         res, workers = self.result, self.workers

@@ -112,6 +112,12 @@ class PrivateStack:
         self._signal(svc, signal.SIGCONT)
         self._stopped.discard(svc.name)
 
+    def resume_all(self) -> None:
+        """SIGCONT whatever a fault left stopped (before anything talks to it again)."""
+        for svc in self.services():
+            if svc.name in self._stopped:
+                self.resume(svc)
+
     def restart(self, svc: Service) -> float:
         """Start a killed server again and wait until healthy; returns the seconds that took."""
         started = time.monotonic()

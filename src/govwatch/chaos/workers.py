@@ -122,10 +122,16 @@ class Workers:
         self._poll_thread = threading.Thread(target=self._poll_loop, name="chaos-poll", daemon=True)
         self._poll_thread.start()
 
-    def stop_polling(self) -> None:
+    def stop_polling(self, grace_s: float = 30.0) -> None:
+        """No new poll run; the running one may finish within ``grace_s`` (else it is killed, as a crash would)."""
         self._poll_stop.set()
         if self._poll_thread is not None:
-            self._poll_thread.join(timeout=700)
+            self._poll_thread.join(timeout=grace_s)
+            inc = self._poll
+            if self._poll_thread.is_alive() and inc is not None:
+                inc.killed = True
+                inc.proc.kill()
+            self._poll_thread.join(timeout=30)
             self._poll_thread = None
 
     def _poll_loop(self) -> None:
