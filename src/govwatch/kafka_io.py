@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 # Every client builder takes where to connect as a bare bootstrap string (the local stack: plaintext, replication
 # factor 1) or the settings, which add authentication, TLS and the replication factor of a real cluster.
-
 CLIENT_ID = "govwatch"
 # How long a client waits for a broker before saying so; long enough for a broker restart.
 BOOTSTRAP_TIMEOUT_MS = 15_000
@@ -32,7 +31,6 @@ HEARTBEAT_INTERVAL_MS = 3_000
 # The consumer loop keeps polling (partitions paused) while a batch is worked on or waits for a retry, so this
 # is a bound on the loop itself, not on a batch; stated because it is also the rebalance timeout.
 MAX_POLL_INTERVAL_MS = 300_000
-
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
