@@ -1,12 +1,18 @@
-"""govwatch installed from its wheel (no repository, no constraints file, Debian 12's pip) runs every role.
+"""govwatch installed from its wheel, outside the repository, runs every role.
 
-One module fixture builds the wheel from the working tree, makes a fresh virtualenv with pip 23.0.1 and installs
-the wheel with whatever versions PyPI resolves today; every command then runs from a directory outside the
-repository, with topics and indices private to the test.
+Two installs, each into a fresh virtualenv in a temporary folder with no repository beside it:
+
+* ``venv``: the wheel with Debian 12's pip (23.0.1) and no constraints file (whatever PyPI resolves today);
+* ``image_venv``: the container image's build stage replayed outside Docker: exactly the files its COPY lines
+  name, then its RUN line (deploy/docker/install.sh: the wheel with the pinned constraints.txt). The end-to-end pass
+  runs there with the image's ENV, and scrapes each consumer's Prometheus endpoint and runs the image's HEALTHCHECK.
+
+Every command runs from a directory outside the repository, with topics and indices private to the test.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from govwatch import es_io
 from govwatch.alerts.slack_receiver import SlackReceiver
@@ -24,6 +31,7 @@ from govwatch.bootstrap import teardown
 from govwatch.identity import story_id
 from govwatch.settings import Settings
 from govwatch.topics import RAW
+from tests.support.dockerfile import instructions, replay_build_stage, run_install
 from tests.support.httpserve import Route, Site, serve
 from tests.support.kafka_util import read_all
 
@@ -75,6 +83,16 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run([python, "-m", "pip", "install", "-q", f"pip=={DEBIAN_12_PIP}"], env=env, cwd=root, timeout=INSTALL_TIMEOUT_S)
     _run([python, "-m", "pip", "install", "-q", wheel], env=env, cwd=root, timeout=INSTALL_TIMEOUT_S)
     return root / "venv"
+
+
+@pytest.fixture(scope="module")
+def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """/opt/govwatch of the image, made by replaying the Dockerfile's build stage in an empty temporary folder."""
+    root = tmp_path_factory.mktemp("image")
+    prefix, command = replay_build_stage(REPO, root)
+    assert not (root / "src" / "tests").exists() and not (root / "src" / ".git").exists()
+    run_install(command, _clean_env(), INSTALL_TIMEOUT_S)
+    return prefix
 
 
 @pytest.fixture
@@ -131,15 +149,50 @@ def test_pip_23_install_imports_trafilatura(venv: Path, outside: Path) -> None:
     assert all(line.startswith(str(venv)) for line in out.split()), out
 
 
-def test_every_role_runs_from_the_wheel(venv: Path, settings: Settings, outside: Path, tmp_path: Path) -> None:
-    """init, poll --once, the four consumers and the digest flow, all from the wheel, carry one story to Slack."""
+def _image_env(tmp_path: Path) -> dict[str, str]:
+    """The final stage's ENV, with the paths that are the container user's home moved under ``tmp_path``."""
+    _, stages = instructions()
+    env = {k: v for k, v in stages[-1].env().items() if k != "PATH"}
+    env.update(GOVWATCH_CACHE_DIR=str(tmp_path / "image-home" / "cache"), PREFECT_HOME=str(tmp_path / "image-home"))
+    return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a /metrics endpoint: (name, sorted labels) -> value."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def _sample(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_every_role_runs_from_the_image_install(image_venv: Path, settings: Settings, outside: Path,
+                                                tmp_path: Path) -> None:
+    """The image's install runs init, poll --once, the four consumers (scraped) and the digest flow to Slack."""
+    venv = image_venv
     site = _feed_site()
     procs: dict[str, subprocess.Popen] = {}
+    ports = {name: _free_port() for name in CONSUMERS}
     es = es_io.make_client(settings.es_url)
     try:
         with serve(site), SlackReceiver() as receiver:
             registry, url = _write_registry(site, tmp_path)
-            env = _role_env(venv, settings, tmp_path, GOVWATCH_FEEDS_FILE=str(registry))
+            env = _role_env(venv, settings, tmp_path, GOVWATCH_FEEDS_FILE=str(registry), **_image_env(tmp_path))
+            assert "poll" in _run(["govwatch", "--help"], env=env, cwd=outside)
+            # the kibana-import job's code ships in the wheel (generated objects, no file from the checkout)
+            _run(["govwatch", "kibana", "export", "--out", tmp_path / "kibana.ndjson"], env=env, cwd=outside)
+            exported = (tmp_path / "kibana.ndjson").read_text().splitlines()
+            assert "dashboard" in {json.loads(line)["type"] for line in exported if line.strip()}
             out = _run(["govwatch", "init"], env=env, cwd=outside)
             assert f"es index template {settings.index_prefix}-stories: created" in out, out
             for name, mode, hook in (("moratorium now", "immediate", "T1/B1/now"),
@@ -151,10 +204,11 @@ def test_every_role_runs_from_the_wheel(venv: Path, settings: Settings, outside:
             assert [r.key for r in read_all(settings.kafka_bootstrap, settings.topic(RAW))] == [sid.encode()]
             assert es.get(index=settings.index("published"), id=sid)["found"]
 
-            for name in CONSUMERS:
+            for name in CONSUMERS:  # one host, so each replica gets its own metrics port (the image's is 9108)
                 log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-                procs[name] = subprocess.Popen([venv / "bin" / "python", "-m", f"govwatch_consumers.{name}"], env=env,
-                                               cwd=outside, stdout=log, stderr=subprocess.STDOUT)
+                role_env = {**env, "GOVWATCH_METRICS_PORT": str(ports[name]), "GOVWATCH_METRICS_HOST": "127.0.0.1"}
+                procs[name] = subprocess.Popen([venv / "bin" / "python", "-m", f"govwatch_consumers.{name}"],
+                                               env=role_env, cwd=outside, stdout=log, stderr=subprocess.STDOUT)
 
             def alive() -> None:
                 for name, proc in procs.items():
@@ -164,6 +218,18 @@ def test_every_role_runs_from_the_wheel(venv: Path, settings: Settings, outside:
                 d.path.endswith("/T1/B1/now") for d in receiver.deliveries), alive)
             hits = es.search(index=settings.index("stories"), query={"ids": {"values": [sid]}})["hits"]["hits"]
             assert [hit["_source"]["url"] for hit in hits] == [url]
+            for name in CONSUMERS:  # each stage counted its story once it committed it
+                _wait_for(f"{name}'s metrics counting the story", lambda name=name: _sample(
+                    _scrape(ports[name]), "govwatch_stories_processed_total", stage=name) >= 1, alive)
+                # the image's HEALTHCHECK command, as Docker would run it inside that container
+                _run([venv / "bin" / "python", "-m", "govwatch.metrics", "check"], cwd=outside,
+                     env={**env, "GOVWATCH_METRICS_PORT": str(ports[name])})
+            enrich = _scrape(ports["enrich"])
+            assert _sample(enrich, "govwatch_batch_duration_seconds_count", stage="enrich") >= 1
+            assert [v for (n, labels), v in enrich.items() if n == "govwatch_consumer_lag"
+                    and dict(labels)["topic"] == settings.topic(RAW)] != []
+            notify = _scrape(ports["notify"])
+            assert _sample(notify, "govwatch_slack_deliveries_total", outcome="delivered") == 1
             for proc in procs.values():
                 proc.terminate()
             assert {name: proc.wait(timeout=COMMAND_TIMEOUT_S) for name, proc in procs.items()} == dict.fromkeys(
