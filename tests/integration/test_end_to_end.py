@@ -46,7 +46,6 @@ def test_pipeline_end_to_end_then_replay_sends_nothing(initialized, tmp_path: Pa
         base = site.start()
         try:
             env = demo.child_env(settings, {"GOVWATCH_FEEDS_FILE": str(site.registry_path(tmp_path))})
-            env.pop("PREFECT_API_URL", None)
             demo.ensure_subscriptions(settings, es, SAMPLE / "subscriptions.yaml", receiver.webhook_url("T1/B1/e2e"))
             pipeline = demo.Pipeline(settings, env, tmp_path / "logs")
             pipeline.start()

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -96,19 +96,31 @@ def test_expensive_queries_rejected_unless_allowed(initialized, query: str, word
 
 
 def test_backtest_counts_per_day(initialized) -> None:  # noqa: ANN001
-    """The backtest reports matches per UTC day (empty days included) and the top matches with snippets."""
+    """The backtest reports matches per UTC day (empty days included) over a window that crosses a month boundary
+    (the clock is given, not read), and the top matches with snippets."""
     settings = initialized
     es = make_client(settings.es_url)
-    now = utcnow()
+    now = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)  # the 7-day window is 26 November to 2 December
     stories = []
     for n, days_ago in enumerate([0, 0, 1, 3, 3, 3, 20]):
         raw = raw_story(n, title=f"Ofcom item {n}", published_at=now - timedelta(days=days_ago))
         stories.append(enriched_story(n, text="Ofcom opened an investigation.", raw=raw))
     stories.append(enriched_story(99, text="Nothing relevant here.", raw=raw_story(99, published_at=now)))
+    stories.append(enriched_story(98, text="Ofcom, later.", raw=raw_story(98, published_at=now + timedelta(days=2))))
     assert bulk_index(es, settings.index_prefix, stories) == {}
-    result = backtest(es, settings.index("stories"), "Ofcom", Filters(), days=7, top=3)
+    result = backtest(es, settings.index("stories"), "Ofcom", Filters(), days=7, top=3, now=now)
+    assert [d for d, _ in result.per_day] == ["2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30",
+                                              "2026-12-01", "2026-12-02"]
     counts = [c for _, c in result.per_day]
-    assert len(counts) == 7 and counts[-1] == 2 and counts[-2] == 1 and counts[-4] == 3 and sum(counts) == 6
+    assert counts[-1] == 2 and counts[-2] == 1 and counts[-4] == 3 and sum(counts) == 6
     assert result.total == 6 and len(result.top) == 3 and "<em>Ofcom</em>" in result.top[0].snippet
+
+
+def test_cli_backtest_uses_the_clock(initialized) -> None:  # noqa: ANN001
+    """`subscriptions test` counts a story published a moment ago in its "last 7 days" (whatever today is)."""
+    settings = initialized
+    es = make_client(settings.es_url)
+    raw = raw_story(1, title="Ofcom item", published_at=utcnow() - timedelta(minutes=1))
+    assert bulk_index(es, settings.index_prefix, [enriched_story(1, text="Ofcom opened an investigation.", raw=raw)]) == {}
     cli = _cli(settings, "test", "--query", "Ofcom", "--days", "7")
-    assert cli.returncode == 0 and cli.stdout.startswith("6 matching stories in the last 7 days")
+    assert cli.returncode == 0 and cli.stdout.startswith("1 matching stories in the last 7 days"), cli.stdout

@@ -6,6 +6,8 @@ user sees the alert volume before saving.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,15 +59,22 @@ class BacktestResult:
 
 
 def backtest(es: Elasticsearch, alias: str, query: str, filters: Filters, days: int = 7, top: int = 5,
-             allow_expensive: bool = False) -> BacktestResult:
-    """Matches per UTC day (empty days included) and the ``top`` best-scoring matches of the last ``days`` days."""
-    body = subscription_query(query, filters, allow_expensive)
+             allow_expensive: bool = False, now: datetime | None = None) -> BacktestResult:
+    """Matches per UTC day (empty days included) and the ``top`` best-scoring matches of the last ``days`` days.
+
+    The window is computed from ``now`` (default: the clock) here, never from Elasticsearch's own ``now``: the
+    caller's clock decides, and a test can put the window across a month boundary on purpose.
+    """
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
     # Whole UTC days, today included, so the histogram has exactly `days` buckets.
-    start = f"now-{days - 1}d/d"
-    body["bool"]["filter"].append({"range": {"@timestamp": {"gte": start}}})
+    start = (today - timedelta(days=days - 1)).isoformat()
+    end = today.isoformat()
+    body = subscription_query(query, filters, allow_expensive)
+    body["bool"]["filter"].append({"range": {"@timestamp": {"gte": f"{start}||/d", "lte": f"{end}||/d",
+                                                                   "format": "yyyy-MM-dd"}}})
     aggs: dict[str, Any] = {"per_day": {"date_histogram": {
         "field": "@timestamp", "calendar_interval": "day", "format": "yyyy-MM-dd", "min_doc_count": 0,
-        "extended_bounds": {"min": start, "max": "now/d"}}}}
+        "extended_bounds": {"min": start, "max": end}}}}
     try:
         resp = es.search(index=alias, query=body, aggs=aggs, size=top, highlight=HIGHLIGHT,
                          _source=["title", "source", "@timestamp"], track_total_hits=True)
