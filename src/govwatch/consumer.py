@@ -60,6 +60,7 @@ MAX_BATCH_ATTEMPTS = 5
 MAX_RECORD_ATTEMPTS = 3  # counted failures of one record alone before it is dead-lettered with the reason
 STOP_GRACE_S = 15.0  # on SIGTERM, how long the running attempt may still finish (and be committed)
 REVOKE_WAIT_S = 120.0  # on a rebalance, how long we hold the group for the running attempt (< rebalance timeout)
+COMMIT_ATTEMPTS = 8  # retriable commit errors (broker away) before giving up on committing one finished batch
 
 # index in the batch -> the permanent error that rejects that record
 Rejections = dict[int, PermanentError]
@@ -166,6 +167,7 @@ class _Loop:
         self.stage, self.stop, self.stats = stage, stop, stats
         self.batch: _Batch | None = None
         self.carry: list[Any] = []  # records a wait-poll returned for newly assigned partitions: next batch
+        self._pending_rewind: dict[TopicPartition, int] = {}  # partition -> offset to seek back to
         self._listener = _Listener(self)
         topics = consumer.subscription()
         if topics:  # re-subscribing with the same topics only installs the listener
@@ -174,11 +176,28 @@ class _Loop:
     # --- the loop ------------------------------------------------------------------------------------
 
     def run(self, max_batches: int | None) -> LoopStats:
+        delay = BACKOFF_START_S
         while not self.stop.is_set() and (max_batches is None or self.stats.batches < max_batches):
+            # Partitions are paused only while a batch is in flight; a pause that outlived one (a rebalance
+            # callback racing the end of the batch) would stop a partition for good, silently.
+            stale = self.consumer.paused()
+            if stale:
+                self.consumer.resume(*stale)
             if self.carry:
                 records, self.carry = self.carry, []
             else:
-                polled = self.consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                try:
+                    polled = self.consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                except KafkaError as exc:
+                    if not getattr(exc, "retriable", False):
+                        raise
+                    log.warning("poll_retry", stage=self.stage, error=f"{type(exc).__name__}: {exc}"[:200],
+                                wait_s=delay)
+                    self.stop.wait(delay)
+                    delay = min(delay * 2, BACKOFF_MAX_S)
+                    continue
+                delay = BACKOFF_START_S
+                self._apply_rewinds()
                 records = [rec for part in polled.values() for rec in part]
             if records:
                 self._process(records)
@@ -187,7 +206,7 @@ class _Loop:
     def _process(self, records: list[Any]) -> None:
         started = time.monotonic()
         batch = self.batch = _Batch(records, {_tp(r) for r in records})
-        self.consumer.pause(*batch.partitions)
+        self._pause_all()
         try:
             rejections = self._attempts(batch)
             if batch.settled:
@@ -195,13 +214,37 @@ class _Loop:
             if rejections is None:
                 log.info("batch_abandoned", stage=self.stage, size=len(records),
                          reason="rebalanced" if batch.revoked else "stopping")
+                self._rewind(records)
                 return
             self._finish(batch, rejections, started)
         finally:
             self.batch = None
-            paused = [tp for tp in self.consumer.paused() if tp in self.consumer.assignment()]
+            paused = self.consumer.paused()
             if paused:
                 self.consumer.resume(*paused)
+
+    def _pause_all(self) -> None:
+        """Nothing new is fetched while a batch is in flight (new assignments included)."""
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+
+    def _rewind(self, records: Sequence[Any]) -> None:
+        """Records we read but did not finish go back: kafka-python keeps a partition's position when a
+        rebalance gives it back to the same member, so without this they would be skipped (lost to this stage)."""
+        for tp, offset in _first_offsets(records).items():
+            self._pending_rewind[tp] = min(offset, self._pending_rewind.get(tp, offset))
+        self._apply_rewinds()
+
+    def _apply_rewinds(self) -> None:
+        if not self._pending_rewind:
+            return
+        assigned = self.consumer.assignment()
+        for tp, offset in self._pending_rewind.items():
+            if tp in assigned:  # partitions that went elsewhere restart from their commit at the new owner
+                self.consumer.seek(tp, offset)
+                log.info("rewound", stage=self.stage, topic=tp.topic, partition=tp.partition, offset=offset)
+        self._pending_rewind.clear()
 
     def _attempts(self, batch: _Batch) -> Rejections | None:
         """Run the handler until it succeeds; None when the batch was abandoned (stop or rebalance)."""
@@ -279,9 +322,19 @@ class _Loop:
         return not (self.stop.is_set() or batch.revoked)
 
     def _poll_paused(self, timeout_ms: int = WAIT_POLL_MS) -> None:
-        polled = self.consumer.poll(timeout_ms=timeout_ms)
-        # Only partitions assigned by a rebalance during the wait are not paused; keep their records in order.
+        try:
+            polled = self.consumer.poll(timeout_ms=timeout_ms)
+        except KafkaError as exc:  # the broker is away: the batch goes on; membership is re-established later
+            if not getattr(exc, "retriable", False):
+                raise
+            log.warning("poll_retry", stage=self.stage, error=f"{type(exc).__name__}: {exc}"[:200])
+            self.stop.wait(timeout_ms / 1000)
+            return
+        self._apply_rewinds()
+        # Records can only come from partitions a rebalance assigned during the wait: keep them, in order, for
+        # the next batch, and pause those partitions too.
         self.carry.extend(rec for part in polled.values() for rec in part)
+        self._pause_all()
 
     # --- finishing a batch ---------------------------------------------------------------------------
 
@@ -324,19 +377,35 @@ class _Loop:
                 delay = min(delay * 2, BACKOFF_MAX_S)
 
     def _commit(self, records: Sequence[Any]) -> bool:
-        try:
-            self.consumer.commit(_offsets(records))
-            return True
-        except CommitFailedError:
-            # The group rebalanced before we could commit: the new owner re-processes; sinks are idempotent.
-            log.warning("commit_failed_rebalanced", stage=self.stage, size=len(records))
-            return False
+        """Commit the batch; False when it could not be (the work is done: a re-delivery is absorbed by the sinks)."""
+        delay = BACKOFF_START_S
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                self.consumer.commit(_offsets(records))
+                return True
+            except CommitFailedError:
+                # The group rebalanced before we could commit: the new owner re-processes; sinks are idempotent.
+                log.warning("commit_failed_rebalanced", stage=self.stage, size=len(records))
+                return False
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or attempt == COMMIT_ATTEMPTS:
+                    log.warning("commit_failed", stage=self.stage, size=len(records),
+                                error=f"{type(exc).__name__}: {exc}"[:200])
+                    return False
+                log.warning("commit_retry", stage=self.stage, error=f"{type(exc).__name__}: {exc}"[:200],
+                            wait_s=delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+        return False
 
     # --- rebalance (called from inside poll(), on this thread) ----------------------------------------
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         """Runs on kafka-python's IO thread while this thread is blocked in poll(): the state is ours alone."""
+        dropped = [rec for rec in self.carry if _tp(rec) in partitions]
         self.carry = [rec for rec in self.carry if _tp(rec) not in partitions]
+        for tp, offset in _first_offsets(dropped).items():
+            self._pending_rewind[tp] = min(offset, self._pending_rewind.get(tp, offset))
         batch = self.batch
         if batch is None or not (batch.partitions & set(partitions)) or batch.settled:
             return
@@ -369,6 +438,14 @@ class _Loop:
         log.info("batch_committed_on_revoke", stage=self.stage, size=len(batch.records), committed=committed)
 
 
+def _first_offsets(records: Sequence[Any]) -> dict[TopicPartition, int]:
+    first: dict[TopicPartition, int] = {}
+    for rec in records:
+        tp = _tp(rec)
+        first[tp] = min(rec.offset, first.get(tp, rec.offset))
+    return first
+
+
 def _offsets(records: Sequence[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
     offsets: dict[TopicPartition, OffsetAndMetadata] = {}
     for rec in records:
@@ -393,6 +470,9 @@ class _Listener(AsyncConsumerRebalanceListener):
 
     async def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
         batch = self._loop.batch
+        dropped = [rec for rec in self._loop.carry if _tp(rec) in lost]
+        for tp, offset in _first_offsets(dropped).items():
+            self._loop._pending_rewind[tp] = min(offset, self._loop._pending_rewind.get(tp, offset))
         self._loop.carry = [rec for rec in self._loop.carry if _tp(rec) not in lost]
         if batch is not None and batch.partitions & set(lost):
             batch.revoked = True  # the group already moved on: nothing of this batch may be committed
@@ -426,6 +506,22 @@ def each_record(fn: Callable[[Any], None]) -> BatchHandler:
     return handle
 
 
+def _connect(stage: str, stop: StopFlag, make: Callable[[], Any]) -> Any:  # noqa: ANN401 - a Kafka client
+    """A Kafka client, waiting for the broker if it is away at start (a restart during an outage must not crash
+    loop); None when asked to stop while waiting."""
+    delay = BACKOFF_START_S
+    while not stop.is_set():
+        try:
+            return make()
+        except (TransientError, KafkaError) as exc:
+            if isinstance(exc, KafkaError) and not getattr(exc, "retriable", False):
+                raise
+            log.warning("waiting_for_kafka", stage=stage, error=f"{type(exc).__name__}: {exc}"[:200], wait_s=delay)
+            stop.wait(delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+    return None
+
+
 def run_consumer(stage: str, input_topic: str, build: Callable[[Any, KafkaProducer], BatchHandler],
                  max_poll_records: int) -> int:
     """The ``main()`` of every consumer process: settings, logging, signals, clients, the loop, a clean exit.
@@ -443,11 +539,16 @@ def run_consumer(stage: str, input_topic: str, build: Callable[[Any, KafkaProduc
     stop.install_signal_handlers()
     if settings.metrics_port is not None:
         metrics.serve(settings.metrics_port, settings.metrics_host)
-    producer = kafka_io.make_producer(settings)
+    producer = _connect(stage, stop, lambda: kafka_io.make_producer(settings))
+    if producer is None:
+        return 0
     handler = build(settings, producer)  # before joining the group: a slow start must not hold partitions
-    consumer = kafka_io.make_consumer(settings, f"{settings.topic_prefix}.{stage}",
-                                      [settings.topic(input_topic)], max_poll_records=max_poll_records,
-                                      group_instance_id=settings.consumer_instance_id(stage))
+    consumer = _connect(stage, stop, lambda: kafka_io.make_consumer(
+        settings, f"{settings.topic_prefix}.{stage}", [settings.topic(input_topic)],
+        max_poll_records=max_poll_records, group_instance_id=settings.consumer_instance_id(stage)))
+    if consumer is None:
+        producer.close()
+        return 0
     try:
         run_loop(consumer, handler, producer, stage, stop)
     finally:

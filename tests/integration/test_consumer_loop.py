@@ -184,3 +184,40 @@ def test_rebalance_waits_for_the_batch_in_flight(initialized, unique) -> None:  
 
 def _in_flight(runner: _Runner) -> bool:
     return any(t.name == "test-handler" for t in threading.enumerate())
+
+
+def test_abandoned_batch_is_read_again_when_the_partition_comes_back(initialized, unique) -> None:  # noqa: ANN001
+    """A batch abandoned in a rebalance (its attempt failed meanwhile) is processed again when the same member
+    keeps the partition: kafka-python keeps that partition's position, so without a rewind the batch is skipped."""
+    settings = initialized
+    topic = _topic(settings, "rewind")
+    produce(settings.kafka_bootstrap, topic, [(f"k{i}".encode(), f"v{i}".encode()) for i in range(5)])
+    release = threading.Event()
+    processed: Counter = Counter()
+    attempts = Counter()
+
+    def handler(records: Sequence[Any]) -> dict:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            release.wait(120)
+            raise TransientError("Elasticsearch 500 while the group rebalanced")
+        processed.update(r.offset for r in records)
+        return {}
+
+    group = f"g{unique}"
+    # Member ids start with the client id: "a-..." sorts first, so the range assignor gives it the one partition.
+    first = _Runner(settings, topic, group, handler, client_id="a-first", **FAST_GROUP)
+    second = None
+    try:
+        _wait(lambda: _in_flight(first), "the first member to work on the batch")
+        second = _Runner(settings, topic, group, lambda records: {}, client_id="b-second", **FAST_GROUP)
+        _wait(lambda: first.stats.counts["revoked_in_flight"] >= 1, "the rebalance to reach the batch in flight")
+        release.set()
+        _wait(lambda: _committed(settings, group, topic) == 5, "all five offsets committed")
+        assert second.stats.batches == 0  # the partition stayed with the first member
+    finally:
+        release.set()
+        first.close()
+        if second is not None:
+            second.close()
+    assert processed == Counter({0: 1, 1: 1, 2: 1, 3: 1, 4: 1})
