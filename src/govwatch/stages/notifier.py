@@ -36,7 +36,7 @@ from govwatch.alerts.slack_send import BeforePost, OutcomeUnknown, SendResult, S
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.consumer import Rejections
-from govwatch.errors import DeliveryRejected, GovwatchError, TransientError
+from govwatch.errors import DeliveryRejected, GovwatchError, RateLimited, TransientError, Unavailable
 from govwatch.log import get_logger
 from govwatch.models import Alert, utcnow
 from govwatch.stages.parse import decode_all
@@ -150,7 +150,11 @@ class NotifyStage:
                 self.ledger.mark_failed(alert.alert_id, reason, attempts, True, outcome_unknown=unknown)
                 return DeliveryRejected(reason)
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=False, outcome_unknown=unknown)
-            raise
+            if isinstance(exc, (RateLimited, Unavailable)):
+                raise
+            # This stage bounds its retries per alert in the ledger (MAX_ATTEMPTS, ~1.5 min of backoff): the loop
+            # must not count them a second time, or a 30 s Slack outage dead-letters alerts (chaos slack-drop).
+            raise Unavailable(f"{exc} (attempt {attempts} of {MAX_ATTEMPTS} for this alert)") from exc
         except GovwatchError as exc:
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=True)
             return DeliveryRejected(str(exc))
