@@ -465,6 +465,8 @@ class _Listener(AsyncConsumerRebalanceListener):
         await self._loop.revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions_assigned", stage=self._loop.stage, count=len(assigned),
+                 partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
         if self._loop.batch is not None and assigned:  # nothing new is fetched until the batch in flight is done
             self._loop.consumer.pause(*assigned)
 

@@ -62,7 +62,11 @@ def consumer_kill(run: ChaosRun, p: Params) -> None:
 
 def _recovery_after_restarts(run: ChaosRun, restarts: list) -> None:  # noqa: ANN001
     """Seconds from each restarted consumer's start to its first batch (only where lag was waiting)."""
-    run.result.notes.append("consumer recovery counts restarts that found work waiting")
+    run.result.notes.append("first batch: restarts that found work waiting; partitions: every restart")
+    for name, inc, _lag in restarts:  # a replacement is back in the flow once it holds partitions again
+        assigned = run.workers.first_batch_after(name, inc.started_wall, "partitions_assigned") if run.workers else None
+        _record(run, "consumer restart -> partitions assigned",
+                assigned - inc.started_wall if assigned is not None and assigned >= inc.started_wall else None)
     pending = list(restarts)
     deadline = time.monotonic() + 120
     while pending and time.monotonic() < deadline:

@@ -47,6 +47,7 @@ class Workers:
 
     env: dict[str, str]
     log_dir: Path
+    static_members: bool = True
     alive: dict[str, Incarnation] = field(default_factory=dict)
     history: list[Incarnation] = field(default_factory=list)
     crashes: list[Crash] = field(default_factory=list)
@@ -64,8 +65,11 @@ class Workers:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         n = sum(1 for inc in self.history if inc.name == name)
         log = self.log_dir / f"{name}.{n}.log"
+        # One replica per stage, with a stable name as a StatefulSet pod has: Kafka static membership hands a
+        # restarted replica its partitions back at once instead of after the dead member's session timeout.
+        env = {**self.env, "GOVWATCH_CONSUMER_INSTANCE": "replica-0"} if self.static_members else self.env
         with open(log, "ab") as out:
-            proc = subprocess.Popen([sys.executable, str(REPO / "consumers" / f"{name}.py")], env=self.env,
+            proc = subprocess.Popen([sys.executable, str(REPO / "consumers" / f"{name}.py")], env=env,
                                     stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         inc = Incarnation(name, proc, log, time.time())
         with self._lock:
@@ -159,14 +163,14 @@ class Workers:
 
     # --- reading the logs --------------------------------------------------------------------------
 
-    def first_batch_after(self, name: str, wall: float) -> float | None:
-        """Wall time of the first ``batch_done`` any incarnation of ``name`` logged after ``wall``."""
+    def first_batch_after(self, name: str, wall: float, event: str = "batch_done") -> float | None:
+        """Wall time of the first ``event`` (a log event name) any incarnation of ``name`` logged after ``wall``."""
         best = None
         for inc in self.history:
             if inc.name != name:
                 continue
             for line in inc.log.read_text(errors="replace").splitlines():
-                if '"batch_done"' not in line or not line.startswith("{"):
+                if f'"{event}"' not in line or not line.startswith("{"):
                     continue
                 try:
                     stamp = datetime.fromisoformat(json.loads(line)["timestamp"].replace("Z", "+00:00")).timestamp()
