@@ -46,7 +46,9 @@ def test_raw_story_becomes_enriched_indexed_document(initialized) -> None:  # no
     es = make_client(settings.es_url)
     alias = f"{settings.index_prefix}-stories"
     run_stage_until(settings, "index", lambda: _count(es, alias) >= 1)
-    doc = es.get(index=alias.replace("-stories", "-stories-2026.11"), id=raw.story_id)["_source"]
+    # The monthly index is the month of first sight, which the raw message fixes (not today's month).
+    home = f"{settings.index_prefix}-stories-{raw.trace.first_seen_at:%Y.%m}"
+    doc = es.get(index=home, id=raw.story_id)["_source"]
     assert doc["extraction_status"] == "extracted"
     assert "first penalty imposed" in doc["text"]
     assert "Home | World" not in doc["text"]
