@@ -147,9 +147,6 @@ class _Attempt:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, seconds: float) -> bool:
-        return self._done.wait(seconds)
-
 
 @dataclass
 class _Batch:
@@ -232,9 +229,17 @@ class _Loop:
     def _rewind(self, records: Sequence[Any]) -> None:
         """Records we read but did not finish go back: kafka-python keeps a partition's position when a
         rebalance gives it back to the same member, so without this they would be skipped (lost to this stage)."""
+        self._remember_rewind(records)
+        self._apply_rewinds()
+
+    def _remember_rewind(self, records: Sequence[Any]) -> None:
         for tp, offset in _first_offsets(records).items():
             self._pending_rewind[tp] = min(offset, self._pending_rewind.get(tp, offset))
-        self._apply_rewinds()
+
+    def drop_carry(self, partitions: set[TopicPartition]) -> None:
+        """Carried records of partitions we lost are dropped, and read again if the partitions come back."""
+        self._remember_rewind([rec for rec in self.carry if _tp(rec) in partitions])
+        self.carry = [rec for rec in self.carry if _tp(rec) not in partitions]
 
     def _apply_rewinds(self) -> None:
         if not self._pending_rewind:
@@ -402,10 +407,7 @@ class _Loop:
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         """Runs on kafka-python's IO thread while this thread is blocked in poll(): the state is ours alone."""
-        dropped = [rec for rec in self.carry if _tp(rec) in partitions]
-        self.carry = [rec for rec in self.carry if _tp(rec) not in partitions]
-        for tp, offset in _first_offsets(dropped).items():
-            self._pending_rewind[tp] = min(offset, self._pending_rewind.get(tp, offset))
+        self.drop_carry(partitions)
         batch = self.batch
         if batch is None or not (batch.partitions & set(partitions)) or batch.settled:
             return
@@ -472,10 +474,7 @@ class _Listener(AsyncConsumerRebalanceListener):
 
     async def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
         batch = self._loop.batch
-        dropped = [rec for rec in self._loop.carry if _tp(rec) in lost]
-        for tp, offset in _first_offsets(dropped).items():
-            self._loop._pending_rewind[tp] = min(offset, self._loop._pending_rewind.get(tp, offset))
-        self._loop.carry = [rec for rec in self._loop.carry if _tp(rec) not in lost]
+        self._loop.drop_carry(set(lost))
         if batch is not None and batch.partitions & set(lost):
             batch.revoked = True  # the group already moved on: nothing of this batch may be committed
 

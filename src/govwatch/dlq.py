@@ -35,15 +35,6 @@ READ_IDLE_MS = 1_500  # a DLQ read ends once its partitions are at their end off
 
 
 @dataclass(frozen=True)
-class Letter:
-    """A dead letter with where it sits in its DLQ topic."""
-
-    dlq_topic: str
-    dlq_offset: int
-    letter: DeadLetter
-
-
-@dataclass(frozen=True)
 class LetterFilter:
     """Which dead letters a list/replay takes (all when empty)."""
 
@@ -52,8 +43,7 @@ class LetterFilter:
     key: str | None = None
     since: datetime | None = None
 
-    def accepts(self, item: Letter) -> bool:
-        dl = item.letter
+    def accepts(self, dl: DeadLetter) -> bool:
         return ((self.error_type is None or dl.error_type == self.error_type)
                 and (self.reason_contains is None or self.reason_contains.lower() in dl.reason.lower())
                 and (self.key is None or dl.key == self.key or dl.story_id == self.key)
@@ -80,7 +70,7 @@ class ReplaySummary:
 
 
 def read_letters(bootstrap: str | Settings, dlq_topics: Sequence[str], unreadable: Callable[[str], None] | None = None,
-                 ) -> Iterator[Letter]:
+                 ) -> Iterator[DeadLetter]:
     """Every dead letter of ``dlq_topics`` from the beginning, oldest first per topic (no consumer group)."""
     consumer = KafkaConsumer(**client_config(bootstrap), group_id=None, enable_auto_commit=False,
                              client_id=f"govwatch-dlq-{uuid.uuid4().hex[:6]}", consumer_timeout_ms=READ_IDLE_MS)
@@ -99,7 +89,7 @@ def read_letters(bootstrap: str | Settings, dlq_topics: Sequence[str], unreadabl
             for tp, records in polled.items():
                 for rec in records:
                     try:
-                        yield Letter(rec.topic, rec.offset, DeadLetter.from_bytes(rec.value))
+                        yield DeadLetter.from_bytes(rec.value)
                     except (ValidationError, ValueError):
                         if unreadable is not None:
                             unreadable(f"{rec.topic}@{rec.offset}")
@@ -109,22 +99,21 @@ def read_letters(bootstrap: str | Settings, dlq_topics: Sequence[str], unreadabl
         consumer.close()
 
 
-def replay(letters: Sequence[Letter], producer: KafkaProducer, reopen_alert: Callable[[str], bool],
+def replay(letters: Sequence[DeadLetter], producer: KafkaProducer, reopen_alert: Callable[[str], bool],
            ) -> ReplaySummary:
     """Produce each letter's payload again to its original topic (key kept); waits for every ack.
 
     ``reopen_alert(alert_id)`` re-opens a dead-lettered ledger entry and says whether it did.
     """
     summary = ReplaySummary()
-    latest: dict[tuple[str, int, int], Letter] = {}
-    for item in letters:  # the newest dead letter of each original message wins
-        origin = (item.letter.topic, item.letter.partition, item.letter.offset)
+    latest: dict[tuple[str, int, int], DeadLetter] = {}
+    for dl in letters:  # the newest dead letter of each original message wins
+        origin = (dl.topic, dl.partition, dl.offset)
         if origin in latest:
             summary.skipped_repeats += 1
-        latest[origin] = item
+        latest[origin] = dl
     futures = []
-    for item in latest.values():
-        dl = item.letter
+    for dl in latest.values():
         if dl.topic.endswith(f".{ALERTS}"):
             try:
                 alert = Alert.from_bytes(dl.payload.encode("utf-8"))

@@ -27,19 +27,18 @@ def _selected(args: argparse.Namespace, settings: Settings, unreadable: list[str
 
     wanted = LetterFilter(error_type=args.error_type, reason_contains=args.reason, key=args.key, since=args.since)
     topics = dlq_topics(settings.topic_prefix, args.topic)
-    return [item for item in read_letters(settings, topics, unreadable.append) if wanted.accepts(item)]
+    return [dl for dl in read_letters(settings, topics, unreadable.append) if wanted.accepts(dl)]
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     unreadable: list[str] = []
     letters = _selected(args, settings, unreadable)
-    by_type = Counter((item.letter.topic, item.letter.error_type) for item in letters)
+    by_type = Counter((dl.topic, dl.error_type) for dl in letters)
     print(f"{len(letters)} dead letters" + (f" ({len(unreadable)} unreadable records)" if unreadable else ""))
     for (topic, error_type), n in sorted(by_type.items()):
         print(f"  {n:>5}  {topic}  {error_type}")
     shown = letters[-args.limit:] if args.limit else letters
-    for item in shown:
-        dl = item.letter
+    for dl in shown:
         reason = " ".join(dl.reason.split())[:REASON_CHARS]
         print(f"{dl.failed_at:%Y-%m-%d %H:%M:%S}Z  {dl.stage:<7} {dl.error_type:<18} key={(dl.key or '-')[:16]}  "
               f"from {dl.topic}[{dl.partition}]@{dl.offset}  {reason}")
