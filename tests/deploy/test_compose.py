@@ -88,19 +88,21 @@ def test_servers_are_healthchecked_and_waited_for(loaded: dict[str, Any]) -> Non
             assert how["condition"] == wanted, (name, dependency, how)
     assert set(services["init"]["depends_on"]) == {"kafka", "elasticsearch"}
     assert set(services["kibana-import"]["depends_on"]) == {"kibana", "init"}
-    for role in ("poll", "digests", *CONSUMER_INPUT):
+    for role in ("poll", "digests", "web", *CONSUMER_INPUT):
         assert "init" in services[role]["depends_on"], role
+    assert set(services["web"]["depends_on"]) == {"init", "elasticsearch"}
 
 
 def test_roles_run_the_image_commands(loaded: dict[str, Any]) -> None:
     """Each govwatch role runs its entry point from the one image; the one-shot jobs do not restart."""
     services = loaded["services"]
-    commands = {name: services[name]["command"] for name in ("init", "kibana-import", "poll", "digests",
+    commands = {name: services[name]["command"] for name in ("init", "kibana-import", "poll", "digests", "web",
                                                              *CONSUMER_INPUT)}
     assert commands["init"] == ["govwatch", "init"]
     assert commands["kibana-import"] == ["govwatch", "kibana", "import"]
     assert commands["poll"] == ["govwatch", "poll", "--serve"]
     assert commands["digests"] == ["python", "-m", "govwatch_flows.send_digests"]
+    assert commands["web"] == ["govwatch", "web", "--host", "0.0.0.0", "--port", "8088"]
     for name in CONSUMER_INPUT:
         assert commands[name] == ["python", "-m", f"govwatch_consumers.{name}"]
     assert len({services[name]["image"] for name in commands}) == 1
@@ -127,9 +129,44 @@ def test_consumers_are_scraped_and_secrets_come_from_env(loaded: dict[str, Any])
         labels = loaded["services"][name]["labels"]
         assert labels["prometheus.io/scrape"] == "true" and labels["prometheus.io/port"] == "9108"
     text = (COMPOSE_DIR / "compose.yaml").read_text()
-    secrets = re.findall(r"^\s+([A-Z_]*(?:PASSWORD|KEY|TOKEN|WEBHOOK)[A-Z_]*):\s*(\S+)", text, flags=re.M)
+    secrets = re.findall(r"^\s+([A-Z_]*(?:PASSWORD|KEY|TOKEN|WEBHOOK|SECRET)[A-Z_]*):\s*(\S+)", text, flags=re.M)
     assert {name for name, _ in secrets} >= {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "GOVWATCH_ES_PASSWORD",
-                                             "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"}
+                                             "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY",
+                                             "GOVWATCH_WEB_ADMIN_TOKEN_HASH", "GOVWATCH_WEB_SESSION_SECRET"}
     assert all(value.startswith("${") and ":?" in value for _, value in secrets), secrets
     assert "hooks.slack.com" not in text and "xoxb-" not in text
     assert set(loaded["volumes"]) >= {"esdata", "kafkadata", "prefectdata", "certs"}
+
+
+def test_web_role_is_health_checked_on_healthz_and_published_on_loopback(loaded: dict[str, Any]) -> None:
+    """The web app probes its own /healthz, is published on 127.0.0.1:8088 by default, and reads the admin hash."""
+    web = loaded["services"]["web"]
+    assert web["healthcheck"]["test"] == ["CMD", "python", "-m", "govwatch.metrics", "check",
+                                          "http://127.0.0.1:8088/healthz"]
+    (port,) = web["ports"]
+    assert (port["host_ip"], port["published"], port["target"]) == ("127.0.0.1", "8088", 8088)
+    assert web["restart"] == "unless-stopped"
+    assert web["image"] == loaded["services"]["alert"]["image"]
+    assert web["environment"]["GOVWATCH_WEB_ADMIN_TOKEN_HASH"] == "CHANGE-the-output-of-govwatch-web-hash-token"
+
+
+def test_admin_token_hash_with_dollar_signs_arrives_intact(project: Path) -> None:
+    """A real hash (it contains `$`) in single quotes, as .env.example says, reaches the web role unchanged."""
+    token_hash = "pbkdf2_sha256$600000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+    env = project / ".env"
+    env.write_text(re.sub(r"^GOVWATCH_WEB_ADMIN_TOKEN_HASH=.*$", f"GOVWATCH_WEB_ADMIN_TOKEN_HASH='{token_hash}'",
+                          env.read_text(), flags=re.M))
+    code, out, err = _config(project)
+    assert code == 0 and "variable is not set" not in err, err
+    # `config` prints a literal `$` escaped as `$$` (so its output can be loaded again).
+    value = json.loads(out)["services"]["web"]["environment"]["GOVWATCH_WEB_ADMIN_TOKEN_HASH"]
+    assert value.replace("$$", "$") == token_hash
+
+
+@pytest.mark.parametrize("setting", ["GOVWATCH_WEB_ADMIN_TOKEN_HASH", "GOVWATCH_WEB_SESSION_SECRET"])
+def test_web_secrets_missing_are_named(project: Path, setting: str) -> None:
+    """Without the admin hash or the session secret in .env the stack refuses to start, naming the setting."""
+    env = project / ".env"
+    env.write_text(re.sub(rf"^{setting}=.*\n", "", env.read_text(), flags=re.M))
+    code, _, err = _config(project)
+    assert code != 0 and f"set {setting} in deploy/compose/.env" in err, err

@@ -50,7 +50,7 @@ def test_manifests_match_kubernetes_schemas(which: str, tmp_path: Path) -> None:
     proc = run([venv_script("kubernetes-validate", "kubernetes-validate"), "-k", KUBERNETES_VERSION, "--strict",
                 "--quiet", path])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(docs) >= 11  # 6 Deployments, 4 PDBs, the init Job (and a Secret or a ConfigMap)
+    assert len(docs) >= 12  # 7 Deployments, 4 PDBs, the web Service, the init Job (and a Secret or a ConfigMap)
 
 
 def test_validator_refuses_a_broken_manifest(tmp_path: Path) -> None:
@@ -119,3 +119,70 @@ def test_production_values_use_existing_secret_tls_and_feed_registry(tmp_path: P
     assert env["GOVWATCH_FEEDS_FILE"] == "/etc/govwatch/feeds/feeds.yaml"
     mounts = {m["mountPath"] for m in enrich["containers"][0]["volumeMounts"]}
     assert {"/etc/govwatch/es-ca", "/etc/govwatch/kafka-ca", "/etc/govwatch/feeds"} <= mounts
+
+
+def _web(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    deployment = _by_kind(docs, "Deployment")["gw-govwatch-web"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return deployment, container
+
+
+@pytest.mark.parametrize("which", VALUES_FILES)
+def test_web_role_runs_the_image_with_probes_and_its_secret(which: str, tmp_path: Path) -> None:
+    """The web Deployment runs `govwatch web` from the same image, probes /healthz, runs non-root with a read-only
+    root filesystem, takes the admin hash from the chart's Secret (a required key), and its Service selects it."""
+    _, docs = _render(VALUES_FILES[which], tmp_path)
+    deployment, container = _web(docs)
+    assert container["command"] == ["govwatch", "web", "--host", "0.0.0.0", "--port", "8088"]
+    assert container["image"] == _by_kind(docs, "Deployment")["gw-govwatch-alert"]["spec"]["template"]["spec"][
+        "containers"][0]["image"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 8088, "protocol": "TCP"}]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    secret = "govwatch-credentials" if which == "production" else "gw-govwatch"
+    assert env["GOVWATCH_WEB_ADMIN_TOKEN_HASH"] == {"secretKeyRef": {"name": secret, "key": "web-admin-token-hash"}}
+    assert env["GOVWATCH_WEB_SESSION_SECRET"]["secretKeyRef"]["key"] == "web-session-secret"
+    service = _by_kind(docs, "Service")["gw-govwatch-web"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8088, "targetPort": "http", "protocol": "TCP"}]
+
+
+def test_web_ingress_is_off_by_default_and_on_in_production(tmp_path: Path) -> None:
+    """No Ingress with the default values; the production values route their TLS host to the web Service and turn
+    on the trusted proxy header and the Kibana links."""
+    _, docs = _render(None, tmp_path)
+    assert _by_kind(docs, "Ingress") == {}
+    env = {e["name"]: e.get("value") for e in _web(docs)[1]["env"]}
+    assert "GOVWATCH_WEB_TRUSTED_PROXY_HEADER" not in env and "GOVWATCH_KIBANA_PUBLIC_URL" not in env
+    _, docs = _render(PRODUCTION, tmp_path)
+    ingress = _by_kind(docs, "Ingress")["gw-govwatch-web"]["spec"]
+    assert ingress["tls"] == [{"hosts": ["govwatch.example.org"], "secretName": "govwatch-web-tls"}]
+    (rule,) = ingress["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "gw-govwatch-web", "port": {"name": "http"}}
+    deployment, container = _web(docs)
+    assert deployment["spec"]["replicas"] == 2
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GOVWATCH_WEB_TRUSTED_PROXY_HEADER"] == "X-Forwarded-User"
+    assert env["GOVWATCH_KIBANA_PUBLIC_URL"] == "https://kibana.example.org"
+
+
+def test_web_secrets_go_into_the_chart_secret_and_the_role_can_be_turned_off(tmp_path: Path) -> None:
+    """Values given for the admin hash and session secret land in the chart's Secret; web.enabled=false renders no
+    web objects; an Ingress without a host is refused with the value to set."""
+    code, out, err = _template("--set", "secrets.webAdminTokenHash=scrypt$abc", "--set", "secrets.webSessionSecret=s3")
+    assert code == 0, err
+    (secret,) = _by_kind([d for d in yaml.safe_load_all(out) if d], "Secret").values()
+    assert secret["stringData"] == {"web-admin-token-hash": "scrypt$abc", "web-session-secret": "s3"}
+    code, out, err = _template("--set", "web.enabled=false")
+    assert code == 0, err
+    names = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(out) if d}
+    assert not {n for n in names if n[1].endswith("-web")}
+    assert ("Deployment", "gw-govwatch-alert") in names
+    code, _, err = _template("--set", "web.ingress.enabled=true")
+    assert code != 0 and "web.ingress.enabled needs web.ingress.host" in err, err
