@@ -6,8 +6,11 @@ first adds DISTINCT_BONUS (breadth of evidence beats one repeated word). A "~" k
 that also holds a core AI term, as the taxonomy header prescribes. The raw score r is squashed to
 1 - exp(-r / TOPIC_SCALE), so one body mention is ~0.2 and a title hit plus two body hits is ~0.7.
 
-Relevance is the geometric mean of an AI signal and a governance signal, each squashed the same way: a phone
-review that praises an "AI camera" has the first but not the second; a court ruling on AI copyright has both.
+Relevance comes from govwatch.enrich.relevance (multilingual evidence weighed by a logistic regression; a
+calibrated probability). Topics use that evidence too: a story whose AI sentences hold a legal instrument (a law,
+bill, decree, executive order, regulation) gets legislation_rulemaking, and a relevant story whose keywords
+reach no topic keeps its best-scoring one (or, with no topic keyword at all, the topic its governance evidence
+names), so analysts can facet every relevant story. Taxonomy phrases holding Chinese characters match anywhere.
 """
 
 from __future__ import annotations
@@ -22,37 +25,25 @@ from pathlib import Path
 
 import yaml
 
+from govwatch.enrich import relevance as rel
+
 MIN_TOPIC_SCORE = 0.35  # one body mention (~0.2) is not enough for a topic facet; two or a title hit is
 MAX_TOPICS = 3  # the taxonomy asks for at most ~3 topics per story
-DEFAULT_RELEVANCE_THRESHOLD = 0.45  # chosen on the golden stories: governance news >= 0.5, reviews/AI-less < 0.4
+DEFAULT_RELEVANCE_THRESHOLD = 0.5  # the model's probability; 0.5 is its best-F1 point in dev cross-validation
+LAW_WEIGHT = 3.0  # a legal instrument next to AI is worth a title hit for legislation_rulemaking
+LEAD_SENTENCES = 2  # under an AI headline, a law named in the lead is the story's law
 TITLE_WEIGHT = 3.0
 BODY_WEIGHT = 1.0
 DISTINCT_BONUS = 0.5
 TOPIC_SCALE = 4.0
-AI_SCALE = 3.0
-GOV_SCALE = 4.0
-GOV_FLOOR = 2.0  # two incidental words ("policy", "rules") appear in any long article; they are not a signal
 
-# Core AI terms: the taxonomy's list ("ai", "artificial intelligence", "algorithm", "machine learning",
-# "chatbot", "model") plus unambiguous synonyms. "AI" must be upper-case ("ai" is a word in other languages);
-# bare "model" only counts as the "~" cue, not as AI evidence (fashion models, car models).
-AI_TERMS_RE = re.compile(
-    r"\b(?:AI|A\.I\.|AGI|LLMs?|GenAI)\b|\b(?:artificial intelligence|machine learning|deep learning|"
-    r"neural networks?|chatbots?|algorithms?|algorithmic|generative|large language models?|language models?|"
-    r"foundation models?|frontier models?|chatgpt|openai|anthropic|deepmind|deepfakes?|facial recognition)\b",
-    re.IGNORECASE)
-# Chinese has no word boundaries; these count like the English terms above.
-AI_TERMS_ZH_RE = re.compile(r"人工智能|大模型|算法|生成式")
-GOVERNANCE_ZH_RE = re.compile(r"监管|法律|法规|条例|办法|规定|政府|部门|治理|施行|标识")
-AI_CUE_RE = re.compile(AI_TERMS_RE.pattern + r"|\bmodels?\b", re.IGNORECASE)
-# Governance vocabulary that is not topic-specific: the state, law and oversight.
-GOVERNANCE_RE = re.compile(
-    r"\b(?:regulat\w*|legislat\w*|lawmakers?|laws?|bills?|statute|government\w*|ministry|ministers?|"
-    r"senate|senators?|congress\w*|parliament\w*|commission|commissioner|agency|agencies|authority|"
-    r"regulators?|watchdogs?|policy|policies|policymakers?|governance|oversight|rules?|rulings?|courts?|judges?|"
-    r"lawsuits?|sued|sues|litigation|fined?|penalt(?:y|ies)|ban|bans|banned|banning|treaty|summit|"
-    r"compliance|enforcement|moratorium|executive order|white house|federal|attorneys? general|copyright|"
-    r"antitrust|export controls?|sanctions|safety institute|standards body|elections?)\b",
+# "~" keywords count only in a sentence that also holds an AI term (the taxonomy's list plus synonyms, and
+# bare "model"). "AI" must be upper-case ("ai" is a word in other languages).
+AI_CUE_RE = re.compile(
+    r"(?<![A-Za-z])(?:AI|A\.I\.|AGI|LLMs?|GenAI|KI|IA)(?![A-Za-z])|\b(?:artificial intelligence|machine learning|"
+    r"deep learning|neural networks?|chatbots?|algorithms?|algorithmic|generative|large language models?|"
+    r"language models?|foundation models?|frontier models?|models?|chatgpt|openai|anthropic|deepmind|deepfakes?|"
+    r"facial recognition)\b|人工智能|人工智慧|大模型|算法|演算法|生成式",
     re.IGNORECASE)
 SENTENCE_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
@@ -86,9 +77,10 @@ class Taxonomy:
 
 
 def _alternation(words: set[str]) -> re.Pattern[str]:
-    parts = sorted((re.escape(w) for w in words), key=len, reverse=True) or ["(?!x)x"]
-    # a plural "s"/"es" is allowed so "state ai law" also finds "state AI laws"
-    return re.compile(r"(?<![\w-])(" + "|".join(parts) + r")(?:s|es)?(?![\w-])")
+    latin = sorted((re.escape(w) for w in words if not rel.CJK_RE.search(w)), key=len, reverse=True) or ["(?!x)x"]
+    cjk = sorted((re.escape(w) for w in words if rel.CJK_RE.search(w)), key=len, reverse=True) or ["(?!x)x"]
+    # a plural "s"/"es" is allowed so "state ai law" also finds "state AI laws"; Chinese has no word boundaries
+    return re.compile(r"(?<![\w-])(" + "|".join(latin) + r")(?:s|es)?(?![\w-])|(" + "|".join(cjk) + ")")
 
 
 def _compile(doc: dict) -> Taxonomy:
@@ -122,26 +114,48 @@ def _squash(raw: float, scale: float) -> float:
     return 1.0 - math.exp(-raw / scale)
 
 
-def classify(title: str, text: str, taxonomy: Taxonomy) -> TopicResult:
+def _keyword(m: re.Match[str]) -> str:
+    return m.group(1) or m.group(2)
+
+
+def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceModel | None = None,
+             lexicon: rel.Lexicon | None = None) -> TopicResult:
     """Topics and AI-governance relevance of a story."""
     raw: Counter[str] = Counter()
     distinct: dict[str, set[str]] = {}
-    ai_raw = gov_raw = 0.0
+    titled_ai = bool(AI_CUE_RE.search(title or ""))
     for part, weight in ((title or "", TITLE_WEIGHT), (text or "", BODY_WEIGHT)):
-        ai_raw += weight * (len(AI_TERMS_RE.findall(part)) + len(AI_TERMS_ZH_RE.findall(part)))
-        gov_raw += weight * (len(GOVERNANCE_RE.findall(part)) + len(GOVERNANCE_ZH_RE.findall(part)))
-        ai_sentences = " \n ".join(s for s in SENTENCE_RE.split(part) if AI_CUE_RE.search(s))
+        # A headline about AI sets the subject of every sentence below it ("Regulator blocks AI deal" ... "the
+        # commission blocked the acquisition"); otherwise a "~" keyword needs an AI term in its own sentence.
+        ai_sentences = part if titled_ai else " \n ".join(s for s in SENTENCE_RE.split(part) if AI_CUE_RE.search(s))
         for pattern, scope in ((taxonomy.plain, part), (taxonomy.near_ai, ai_sentences)):
             for m in pattern.finditer(scope.lower()):
-                for topic_id in taxonomy.owners[m.group(1)]:
+                word = _keyword(m)
+                for topic_id in taxonomy.owners[word]:
                     raw[topic_id] += weight
-                    distinct.setdefault(topic_id, set()).add(m.group(1))
+                    distinct.setdefault(topic_id, set()).add(word)
     for topic_id, words in distinct.items():
         raw[topic_id] += DISTINCT_BONUS * (len(words) - 1)
-    # Topic keywords are governance evidence too, at half weight: many are not about the state ("cloud").
-    gov = _squash(max(0.0, gov_raw + 0.5 * sum(raw.values()) - GOV_FLOOR), GOV_SCALE)
-    relevance = round(math.sqrt(_squash(ai_raw, AI_SCALE) * gov), 4)
+    ev = rel.evidence(title, text, lexicon)
+    governed = ev.governed_ai_sentences()
+    lead = ev.body[:LEAD_SENTENCES] if ev.title.ai else ()
+    if "legislation_rulemaking" in taxonomy.labels and (
+            any(s.lawmaking for s in governed) or (ev.ai_total and ev.title.lawmaking)
+            or any(s.lawmaking for s in lead)):
+        raw["legislation_rulemaking"] += LAW_WEIGHT
+    relevance = round(rel.relevance(ev, model), 4)
     ranked = sorted(raw.items(), key=lambda p: (-p[1], p[0]))
-    topics = [TopicScore(t, taxonomy.labels[t], round(_squash(r, TOPIC_SCALE), 4)) for t, r in ranked]
-    topics = [t for t in topics if t.score >= MIN_TOPIC_SCORE][:MAX_TOPICS]
+    scored = [TopicScore(t, taxonomy.labels[t], round(_squash(r, TOPIC_SCALE), 4)) for t, r in ranked]
+    topics = [t for t in scored if t.score >= MIN_TOPIC_SCORE][:MAX_TOPICS]
+    if not topics and relevance >= DEFAULT_RELEVANCE_THRESHOLD:
+        topics = scored[:1] or _fallback_topic(governed, taxonomy)
     return TopicResult(topics, relevance, relevance >= DEFAULT_RELEVANCE_THRESHOLD)
+
+
+def _fallback_topic(governed: list[rel.SentenceEvidence], taxonomy: Taxonomy) -> list[TopicScore]:
+    """A relevant story with no topic keyword: its governance evidence names the topic (rule-making when a legal
+    instrument meets AI, else enforcement: an actor or action on AI)."""
+    topic_id = "legislation_rulemaking" if any(s.lawmaking for s in governed) else "compliance_enforcement"
+    if topic_id not in taxonomy.labels:
+        return []
+    return [TopicScore(topic_id, taxonomy.labels[topic_id], round(_squash(BODY_WEIGHT, TOPIC_SCALE), 4))]

@@ -1,0 +1,181 @@
+"""Relevance and topic quality on the labelled set, today's scorer (frozen copy) against the current one.
+
+Usage: python benchmarks/relevance_quality.py [--split test|dev|all] [--errors] [--repeat N]
+
+Reads tests/fixtures/relevance/sources/*.jsonl (see its README; criteria in docs/relevance-criteria.md).
+The default split is the held-out test part. --errors lists the current scorer's mistakes and is refused on the
+test part: errors are read on dev only, so the test part stays an honest check.
+
+Prints, for each scorer, at its relevance threshold (the GOVWATCH_RELEVANCE_THRESHOLD default for the current
+one, 0.45 for today's):
+- relevance precision / recall / F1, all items and split by text kind (short = title + feed summary, full = page);
+- topic coverage: share of gold-relevant items that get at least one topic;
+- per-topic precision / recall over gold-relevant items (a predicted topic is right when the item's gold topics
+  hold it), and "law -> legislation": share of gold items labelled legislation_rulemaking that get it;
+- CPU ms per story (process time of classify() over the split, best of --repeat passes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from baseline import topics_v1
+
+from govwatch.enrich import topics as current
+from govwatch.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SOURCES = REPO_ROOT / "tests" / "fixtures" / "relevance" / "sources"
+BASELINE_THRESHOLD = 0.45  # the threshold today's scorer shipped with
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    lang: str
+    kind: str
+    title: str
+    text: str
+    label: int
+    topics: tuple[str, ...]
+    reason: str
+    split: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    relevance: float
+    topics: tuple[str, ...]
+
+
+def load_items(split: str) -> list[Item]:
+    items = []
+    for path in sorted(SOURCES.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                d = json.loads(line)
+                if split in ("all", d["split"]):
+                    items.append(Item(d["id"], d["lang"], d["kind"], d["title"], d["text"], d["label"],
+                                      tuple(d["topics"]), d["reason"], d["split"]))
+    if not items:
+        raise SystemExit(f"no labelled items for split {split!r} under {SOURCES}")
+    return items
+
+
+Scorer = Callable[[str, str], Prediction]
+
+
+def baseline_scorer() -> Scorer:
+    taxonomy = topics_v1.load_taxonomy()
+
+    def run(title: str, text: str) -> Prediction:
+        r = topics_v1.classify(title, text, taxonomy)
+        return Prediction(r.relevance, tuple(t.id for t in r.topics))
+    return run
+
+
+def current_scorer() -> Scorer:
+    taxonomy = current.load_taxonomy()
+
+    def run(title: str, text: str) -> Prediction:
+        r = current.classify(title, text, taxonomy)
+        return Prediction(r.relevance, tuple(t.id for t in r.topics))
+    return run
+
+
+def prf(pairs: list[tuple[int, int]]) -> tuple[float, float, float, int]:
+    tp = sum(1 for g, p in pairs if g and p)
+    fp = sum(1 for g, p in pairs if not g and p)
+    fn = sum(1 for g, p in pairs if g and not p)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1, len(pairs)
+
+
+def cpu_ms_per_story(scorer: Scorer, items: list[Item], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        for it in items:
+            scorer(it.title, it.text)
+        best = min(best, time.process_time() - start)
+    return 1000.0 * best / len(items)
+
+
+def report(name: str, scorer: Scorer, threshold: float, items: list[Item], repeat: int) -> dict[str, Prediction]:
+    preds = {it.id: scorer(it.title, it.text) for it in items}
+    print(f"\n== {name} (threshold {threshold:.2f})")
+    for kind in ("all", "short", "full"):
+        sub = [it for it in items if kind in ("all", it.kind)]
+        p, r, f, n = prf([(it.label, int(preds[it.id].relevance >= threshold)) for it in sub])
+        pos = sum(it.label for it in sub)
+        print(f"relevance {kind:5s}  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   (n={n}, relevant={pos})")
+    gold_rel = [it for it in items if it.label]
+    covered = sum(1 for it in gold_rel if preds[it.id].topics)
+    print(f"topic coverage: {covered}/{len(gold_rel)} = {covered / len(gold_rel):.3f} of relevant items get >= 1 topic")
+    law = [it for it in gold_rel if "legislation_rulemaking" in it.topics]
+    law_hit = sum(1 for it in law if "legislation_rulemaking" in preds[it.id].topics)
+    print(f"law -> legislation_rulemaking: {law_hit}/{len(law)} = {law_hit / max(1, len(law)):.3f}")
+    tp: Counter[str] = Counter()
+    npred: Counter[str] = Counter()
+    ngold: Counter[str] = Counter()
+    for it in gold_rel:
+        got, want = set(preds[it.id].topics), set(it.topics)
+        for t in got:
+            npred[t] += 1
+        for t in want:
+            ngold[t] += 1
+        for t in got & want:
+            tp[t] += 1
+    tp_all, pred_all, gold_all = sum(tp.values()), sum(npred.values()), sum(ngold.values())
+    print(f"topics micro  P {tp_all / max(1, pred_all):.3f}  R {tp_all / max(1, gold_all):.3f}"
+          f"   (predicted {pred_all}, gold {gold_all})")
+    print("per topic (gold-relevant items):  P      R      pred gold")
+    for t in sorted(set(npred) | set(ngold), key=lambda t: (-ngold[t], t)):
+        p = f"{tp[t] / npred[t]:.2f}" if npred[t] else "  - "
+        r = f"{tp[t] / ngold[t]:.2f}" if ngold[t] else "  - "
+        print(f"  {t:36s} {p:>5s}  {r:>5s}  {npred[t]:4d} {ngold[t]:4d}")
+    print(f"CPU {cpu_ms_per_story(scorer, items, repeat):.3f} ms/story (title + text as stored; best of {repeat})")
+    return preds
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", default="test", choices=("test", "dev", "all"))
+    ap.add_argument("--errors", action="store_true", help="list the current scorer's mistakes (dev only)")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    if args.errors and args.split != "dev":
+        ap.error("--errors reads mistakes on the dev part only (keep the test part held out)")
+    items = load_items(args.split)
+    langs = Counter(it.lang for it in items)
+    print(f"split {args.split}: {len(items)} items, {sum(it.label for it in items)} relevant; "
+          f"kinds {dict(Counter(it.kind for it in items))}; languages {dict(sorted(langs.items()))}")
+    report("today's scorer (frozen copy, benchmarks/baseline/topics_v1.py)", baseline_scorer(),
+           BASELINE_THRESHOLD, items, args.repeat)
+    threshold = Settings.model_fields["relevance_threshold"].default
+    preds = report("current scorer (govwatch.enrich.topics / relevance)", current_scorer(), threshold, items,
+                   args.repeat)
+    if args.errors:
+        print("\n-- current scorer's relevance errors (dev)")
+        for it in items:
+            got = preds[it.id].relevance >= threshold
+            if got != bool(it.label):
+                print(f"{'FP' if got else 'FN'} {preds[it.id].relevance:.3f} {it.kind:5s} {it.id}: {it.title[:90]}")
+        print("\n-- relevant items with no topic or missing gold topics (dev)")
+        for it in items:
+            if it.label and not set(it.topics) & set(preds[it.id].topics):
+                print(f"  {it.id}: gold {list(it.topics)} got {list(preds[it.id].topics)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
