@@ -12,7 +12,9 @@ one, 0.45 for today's):
 - topic coverage: share of gold-relevant items that get at least one topic;
 - per-topic precision / recall over gold-relevant items (a predicted topic is right when the item's gold topics
   hold it), and "law -> legislation": share of gold items labelled legislation_rulemaking that get it;
-- CPU ms per story (process time of classify() over the split, best of --repeat passes).
+- CPU ms per story (process time of classify() over the split, best of --repeat passes), and the same on full
+  pages: the Zyte benchmark's gold article bodies (eval-data, 181 pages, cut at the pipeline's ANALYSIS_CHARS as
+  enrichment does), when that folder is present.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from pathlib import Path
 from baseline import topics_v1
 
 from govwatch.enrich import topics as current
+from govwatch.enrich.pipeline import ANALYSIS_CHARS
 from govwatch.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = REPO_ROOT / "tests" / "fixtures" / "relevance" / "sources"
 BASELINE_THRESHOLD = 0.45  # the threshold today's scorer shipped with
+ZYTE_GOLD = REPO_ROOT.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "ground-truth.json"
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,14 @@ def cpu_ms_per_story(scorer: Scorer, items: list[Item], repeat: int) -> float:
     return 1000.0 * best / len(items)
 
 
+def long_pages() -> list[Item]:
+    if not ZYTE_GOLD.exists():
+        return []
+    gold = json.loads(ZYTE_GOLD.read_text(encoding="utf-8"))
+    return [Item(k, "en", "full", "", v["articleBody"][:ANALYSIS_CHARS], 0, (), "", "")
+            for k, v in sorted(gold.items())]
+
+
 def report(name: str, scorer: Scorer, threshold: float, items: list[Item], repeat: int) -> dict[str, Prediction]:
     preds = {it.id: scorer(it.title, it.text) for it in items}
     print(f"\n== {name} (threshold {threshold:.2f})")
@@ -144,6 +156,10 @@ def report(name: str, scorer: Scorer, threshold: float, items: list[Item], repea
         r = f"{tp[t] / ngold[t]:.2f}" if ngold[t] else "  - "
         print(f"  {t:36s} {p:>5s}  {r:>5s}  {npred[t]:4d} {ngold[t]:4d}")
     print(f"CPU {cpu_ms_per_story(scorer, items, repeat):.3f} ms/story (title + text as stored; best of {repeat})")
+    if pages := long_pages():
+        words = sum(len(p.text.split()) for p in pages) / len(pages)
+        print(f"CPU {cpu_ms_per_story(scorer, pages, repeat):.3f} ms/story on {len(pages)} full pages "
+              f"(Zyte gold bodies, mean {words:.0f} words, cut at {ANALYSIS_CHARS} chars)")
     return preds
 
 

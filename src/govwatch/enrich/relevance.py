@@ -23,6 +23,7 @@ A story with no AI evidence at all is capped at NO_AI_CAP: governance news witho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -115,6 +116,63 @@ class PhraseMatcher:
         return n
 
 
+class Scanner:
+    """Counts several matchers in one pass over a sentence's tokens (each token's verdicts are cached), with the
+    same result as calling PhraseMatcher.count on each: a phrase of several words is consumed whole."""
+
+    def __init__(self, matchers: dict[str, PhraseMatcher]) -> None:
+        self.names = tuple(matchers)
+        self.matchers = tuple(matchers.values())
+        self.low_idx = tuple(i for i, m in enumerate(self.matchers) if not m.case_sensitive)
+        self.cs_idx = tuple(i for i, m in enumerate(self.matchers) if m.case_sensitive)
+        self.multi_first = {w for m in self.matchers for w in m.multi}
+        self._low: dict[str, tuple[int, ...]] = {}
+        self._cs: dict[str, tuple[int, ...]] = {}
+
+    def _verdicts(self, cache: dict[str, tuple[int, ...]], idx: tuple[int, ...], tok: str) -> tuple[int, ...]:
+        hit = cache.get(tok)
+        if hit is None:
+            parts = tok.split("-") if "-" in tok else ()
+            hit = tuple(i for i in idx if self.matchers[i]._single(tok)
+                        or any(self.matchers[i]._single(x) for x in parts))
+            if len(cache) >= SEEN_MAX:
+                cache.clear()
+            cache[tok] = hit
+        return hit
+
+    def count(self, toks: list[str], low: list[str], sentence: str, skip: frozenset[int]) -> dict[str, int]:
+        n = [0] * len(self.matchers)
+        free = [0] * len(self.matchers)  # per matcher, the first token not consumed by its last phrase
+        for i, (tok, lt) in enumerate(zip(toks, low, strict=True)):
+            if i in skip:
+                continue
+            if lt in self.multi_first or tok in self.multi_first:
+                for j, m in enumerate(self.matchers):
+                    if free[j] > i:
+                        continue
+                    seq = toks if m.case_sensitive else low
+                    width = 0
+                    for rest, star in m.multi.get(seq[i], ()):
+                        k = len(rest)
+                        tail = seq[i + 1:i + 1 + k]
+                        if len(tail) == k and tail[:-1] == list(rest[:-1]) and (
+                                tail[-1].startswith(rest[-1]) if star else tail[-1] == rest[-1]):
+                            width = max(width, k + 1)
+                    if width:
+                        n[j] += 1
+                        free[j] = i + width
+            for j in (*self._verdicts(self._low, self.low_idx, lt), *self._verdicts(self._cs, self.cs_idx, tok)):
+                if free[j] <= i:
+                    n[j] += 1
+                    free[j] = i + 1
+        if CJK_RE.search(sentence):
+            lowered = sentence.lower()
+            for j, m in enumerate(self.matchers):
+                if m.cjk is not None:
+                    n[j] += sum(1 for _ in m.cjk.finditer(sentence if m.case_sensitive else lowered))
+        return dict(zip(self.names, n, strict=True))
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Compiled evidence matchers; build with load_lexicon()."""
@@ -139,11 +197,12 @@ class Lexicon:
     customer_cues: PhraseMatcher
     ban: PhraseMatcher
     anecdote_cues: PhraseMatcher
+    scanner: Scanner | None = None  # every matcher but the neutral one and the context cues, in one pass
 
 
 def compile_lexicon(doc: dict) -> Lexicon:
     ai, gov, senses = doc["ai"], doc["governance"], doc["senses"]
-    return Lexicon(
+    lex = Lexicon(
         ai_terms=PhraseMatcher(ai["terms"]), ai_acronyms=PhraseMatcher(ai["acronyms"], case_sensitive=True),
         ai_names=PhraseMatcher(ai["names"], case_sensitive=True),
         instruments=PhraseMatcher(gov["instruments"]), actors=PhraseMatcher(gov["actors"]),
@@ -157,6 +216,9 @@ def compile_lexicon(doc: dict) -> Lexicon:
         customer_cues=PhraseMatcher(senses["customer_cues"]),
         ban=PhraseMatcher(["ban", "bans", "banned", "banning"]), anecdote_cues=PhraseMatcher(senses["anecdote_cues"]),
     )
+    scanned = ("ai_terms", "ai_acronyms", "ai_names", "instruments", "instruments_cs", "actors", "actors_cs",
+               "actions", "weak", "negative", "general_law", "bill", "summit", "customer_words", "ban")
+    return dataclasses.replace(lex, scanner=Scanner({k: getattr(lex, k) for k in scanned}))
 
 
 @lru_cache(maxsize=1)
@@ -197,27 +259,27 @@ def sentence_evidence(sentence: str, lex: Lexicon) -> SentenceEvidence:
     """Evidence in one sentence (already NFKC-normalised)."""
     toks = TOKEN_RE.findall(sentence)
     low = [t.lower() for t in toks]
-    names = lex.ai_names.count(toks, sentence)
-    ai = lex.ai_terms.count(low, sentence) + lex.ai_acronyms.count(toks, sentence) + names
     neutral: list[int] = []
     lex.neutral.count(low, sentence, hits=neutral)
     skip = frozenset(neutral)
-    instruments = lex.instruments.count(low, sentence, skip) + lex.instruments_cs.count(toks, "", skip)
-    bills = lex.bill.count(low, "", skip)
-    if bills and not lex.bill_cues.count(low, sentence, skip):
-        instruments -= bills  # an "inference bill" is an invoice
-    actors = lex.actors.count(low, sentence, skip) + lex.actors_cs.count(toks, "", skip)
-    if lex.customer_cues.count(low, "", skip):
-        actors -= lex.customer_words.count(low, "", skip)  # "banks and government agencies" as customers
-    if lex.summit_cues.count(low, sentence, skip):
-        actors += lex.summit.count(low, sentence, skip)  # a summit of leaders, not a vendor's conference
-    actions = lex.actions.count(low, sentence, skip) + _fines(low)
-    if lex.anecdote_cues.count(low, "", skip) or MY_RE.search(sentence):
-        actions -= lex.ban.count(low, "", skip)  # "I banned AI in my classroom"
+    assert lex.scanner is not None
+    c = lex.scanner.count(toks, low, sentence, skip)
+    ai = c["ai_terms"] + c["ai_acronyms"] + c["ai_names"]
+    instruments = c["instruments"] + c["instruments_cs"]
+    if c["bill"] and not lex.bill_cues.count(low, sentence, skip):
+        instruments -= c["bill"]  # an "inference bill" is an invoice
+    actors = c["actors"] + c["actors_cs"]
+    if c["customer_words"] and lex.customer_cues.count(low, "", skip):
+        actors -= c["customer_words"]  # "banks and government agencies" as customers
+    if c["summit"] and lex.summit_cues.count(low, sentence, skip):
+        actors += c["summit"]  # a summit of leaders, not a vendor's conference
+    actions = c["actions"] + _fines(low)
+    if c["ban"] and (lex.anecdote_cues.count(low, "", skip) or MY_RE.search(sentence)):
+        actions -= c["ban"]  # "I banned AI in my classroom"
     instruments = max(0, instruments)
-    lawmaking = max(0, instruments - lex.general_law.count(low, sentence, skip))
-    return SentenceEvidence(ai, names, instruments, max(0, actors), max(0, actions),
-                            lex.weak.count(low, sentence, skip), lex.negative.count(low, sentence, skip), lawmaking)
+    lawmaking = max(0, instruments - c["general_law"])
+    return SentenceEvidence(ai, c["ai_names"], instruments, max(0, actors), max(0, actions), c["weak"],
+                            c["negative"], lawmaking)
 
 
 def sentences(text: str) -> list[str]:
