@@ -1,8 +1,14 @@
-"""Entity precision/recall of govwatch.enrich.entities against the CrossNER politics and AI gold sets.
+"""Entity quality on CrossNER politics and AI: today's rules (frozen copy) against the current extractor.
 
-Usage: /tmp/gwvenv/bin/python benchmarks/ner_quality.py [CROSSNER_DIR] [--split test]
+Usage: python benchmarks/ner_quality.py [CROSSNER_DIR] [--split test|dev|train|all] [--errors] [--repeat N]
+
 CROSSNER_DIR defaults to ../shared/eval-data/ner/crossner relative to the repo (BIO files, one token<TAB>tag
-per line, blank line between sentences; see its README).
+per line, blank line between sentences; see its README). The default split is the held-out test part; --errors
+lists the current extractor's false positives and misses and is refused on the test part (errors are read on
+train/dev only, so the test figures stay an honest check).
+
+"before" is benchmarks/ner_baseline (verbatim copy of the rules and data at git cf05eed, before issue 11),
+"after" is govwatch.enrich.entities with the packaged data. Both run in this process on the same sentences.
 
 Label mapping (CrossNER -> govwatch):
   person, politician, researcher              -> person
@@ -12,30 +18,43 @@ Ignored (not modelled, or not an entity type of ours): location, election, event
 field, task, product, metrics, programlang. Their gold spans are not counted; our predictions of types with no
 mapped gold (law, event, product) are not counted either.
 CrossNER tags demonyms ("French") as misc, so our demonym->country hits count as false positives here; that
-costs country precision by design (see entities.py docstring).
+costs country precision by design (see entities.py docstring). ALL is person + org + country.
 
 Scoring: entity-level exact match on (type, surface text) per sentence, as a multiset. Our extractor reports
 canonical names, so each prediction is mapped back to its surface spans by re-finding its name or aliases in the
 sentence; a gazetteer entity counts as correct when any gold span of the same type matches one of its surface
 forms or its canonical name.
+
+Cost, printed for both: CPU ms per story (process time of extract_entities over the Zyte benchmark's 181 gold
+article bodies in eval-data, cut at the pipeline's ANALYSIS_CHARS as enrichment does; best of --repeat passes)
+and peak RSS (VmHWM) of a fresh Python process that loaded the extractor and ran it over those bodies, next to
+a bare interpreter that only imported yaml.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from govwatch.enrich.entities import extract_entities, load_gazetteer
-
+REPO = Path(__file__).resolve().parents[1]
+BASELINE_DIR = Path(__file__).resolve().parent / "ner_baseline"
 LABEL_MAP = {"person": "person", "politician": "person", "researcher": "person",
              "organisation": "org", "politicalparty": "org", "university": "org", "country": "country"}
 TYPES = ("person", "org", "country")
+ANALYSIS_CHARS = 30_000  # as govwatch.enrich.pipeline (checked at start-up below)
+
+Gold = list[tuple[str, str]]
 
 
-def read_bio(path: Path) -> list[tuple[list[str], list[tuple[str, str]]]]:
+def read_bio(path: Path) -> list[tuple[list[str], Gold]]:
     """Sentences as (tokens, gold spans [(our_type, surface)])."""
     out, toks, tags = [], [], []
     for line in path.read_text(encoding="utf-8").splitlines() + [""]:
@@ -58,45 +77,63 @@ def read_bio(path: Path) -> list[tuple[list[str], list[tuple[str, str]]]]:
     return out
 
 
-def score(files: list[Path]) -> None:
-    gaz = load_gazetteer()
-    aliases = _surface_forms(gaz)
-    tp, fp, fn = Counter(), Counter(), Counter()
-    n_sent = 0
-    elapsed = 0.0
-    for path in files:
-        for toks, gold in read_bio(path):
-            text = " ".join(toks)
-            start = time.perf_counter()
-            ents = extract_entities("", text, gaz)
-            elapsed += time.perf_counter() - start
-            n_sent += 1
-            gold_left = Counter(gold)
-            for e in ents:
-                if e.type not in TYPES:
-                    continue
-                forms = {e.name} | aliases.get((e.type, e.name), set())
-                match = next((g for g in gold_left if g[0] == e.type and g[1] in forms and gold_left[g] > 0), None)
-                if match is not None:
-                    gold_left[match] -= 1
-                    tp[e.type] += 1
-                else:
-                    fp[e.type] += 1
-            for (t, _), n in gold_left.items():
-                fn[t] += max(0, n)
-    print(f"{'type':8} {'P':>6} {'R':>6} {'F1':>6} {'tp':>5} {'fp':>5} {'fn':>5}")
-    for t in TYPES + ("ALL",):
-        a = sum(tp.values()) if t == "ALL" else tp[t]
-        b = sum(fp.values()) if t == "ALL" else fp[t]
-        c = sum(fn.values()) if t == "ALL" else fn[t]
+def load_baseline() -> ModuleType:
+    """The frozen rules of git cf05eed, imported under benchmark-only names."""
+    sys.path.insert(0, str(BASELINE_DIR))
+    import entities_v1  # type: ignore[import-not-found]
+
+    return entities_v1
+
+
+def load_current() -> ModuleType:
+    from govwatch.enrich import entities
+
+    return entities
+
+
+class Scorer:
+    """tp/fp/fn per type for one extractor; optionally keeps the mistakes for --errors."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.gaz = module.load_gazetteer()
+        self.forms = _surface_forms(self.gaz)
+        self.tp: Counter[str] = Counter()
+        self.fp: Counter[str] = Counter()
+        self.fn: Counter[str] = Counter()
+        self.errors: list[tuple[str, str, str, str]] = []  # (kind, type, surface, sentence)
+
+    def sentence(self, toks: list[str], gold: Gold, keep_errors: bool) -> None:
+        text = " ".join(toks)
+        gold_left = Counter(gold)
+        for e in self.module.extract_entities("", text, self.gaz):
+            if e.type not in TYPES:
+                continue
+            forms = {e.name} | self.forms.get((e.type, e.name), set())
+            match = next((g for g in gold_left if g[0] == e.type and g[1] in forms and gold_left[g] > 0), None)
+            if match is not None:
+                gold_left[match] -= 1
+                self.tp[e.type] += 1
+            else:
+                self.fp[e.type] += 1
+                if keep_errors:
+                    self.errors.append(("FP", e.type, e.name, text))
+        for (t, surface), n in gold_left.items():
+            self.fn[t] += max(0, n)
+            if keep_errors and n > 0:
+                self.errors.append(("FN", t, surface, text))
+
+    def row(self, t: str) -> tuple[float, float, float, int, int, int]:
+        a = sum(self.tp.values()) if t == "ALL" else self.tp[t]
+        b = sum(self.fp.values()) if t == "ALL" else self.fp[t]
+        c = sum(self.fn.values()) if t == "ALL" else self.fn[t]
         p = a / (a + b) if a + b else 0.0
         r = a / (a + c) if a + c else 0.0
         f = 2 * p * r / (p + r) if p + r else 0.0
-        print(f"{t:8} {p:6.3f} {r:6.3f} {f:6.3f} {a:5d} {b:5d} {c:5d}")
-    print(f"{n_sent} sentences in {elapsed:.2f}s: {n_sent / elapsed:.0f} sentences/s")
+        return p, r, f, a, b, c
 
 
-def _surface_forms(gaz) -> dict[tuple[str, str], set[str]]:
+def _surface_forms(gaz: Any) -> dict[tuple[str, str], set[str]]:
     """(type, canonical name) -> alias surfaces, re-joined the way CrossNER tokenises (space-separated)."""
     forms: dict[tuple[str, str], set[str]] = {}
     for bucket in gaz.index.values():
@@ -104,25 +141,104 @@ def _surface_forms(gaz) -> dict[tuple[str, str], set[str]]:
             entry = gaz.entries[alias.key]
             forms.setdefault((entry.type, entry.name), set()).add(" ".join(alias.tokens))
     # case-insensitive aliases are stored lower-case; the gold keeps the text's case, so add title-cased forms
-    for key, surf in forms.items():
+    for surf in forms.values():
         surf |= {s.title() for s in surf} | {s[:1].upper() + s[1:] for s in surf}
     return forms
 
 
+def print_quality(domain: str, scorers: dict[str, Scorer]) -> None:
+    print(f"{'type':8} {'system':7} {'P':>6} {'R':>6} {'F1':>6} {'tp':>5} {'fp':>5} {'fn':>5}")
+    for t in TYPES + ("ALL",):
+        for name, sc in scorers.items():
+            p, r, f, a, b, c = sc.row(t)
+            print(f"{t:8} {name:7} {p:6.3f} {r:6.3f} {f:6.3f} {a:5d} {b:5d} {c:5d}")
+
+
+def zyte_bodies(data: Path) -> list[str]:
+    truth = REPO.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "ground-truth.json"
+    if not truth.exists():
+        return []
+    items = json.loads(truth.read_text(encoding="utf-8"))
+    return [v["articleBody"][:ANALYSIS_CHARS] for v in items.values() if v.get("articleBody")]
+
+
+def cpu_ms_per_story(module: ModuleType, bodies: list[str], repeat: int) -> float:
+    gaz = module.load_gazetteer()
+    module.extract_entities("", bodies[0], gaz)  # warm caches (name list, compiled regexes)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        for body in bodies:
+            module.extract_entities("", body, gaz)
+        best = min(best, time.process_time() - start)
+    return 1000 * best / len(bodies)
+
+
+_RSS_CHILD = """
+import sys, json, yaml
+which, truth = sys.argv[1], sys.argv[2]
+if which != "bare":
+    sys.path.insert(0, {repo!r}); sys.path.insert(0, {base!r})
+    mod = __import__("entities_v1") if which == "before" else __import__("govwatch.enrich.entities", fromlist=["x"])
+    gaz = mod.load_gazetteer()
+    for v in json.load(open(truth, encoding="utf-8")).values():
+        mod.extract_entities("", v.get("articleBody", "")[:{chars}], gaz)
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]) / 1024)
+"""
+
+
+def peak_rss_mb(which: str) -> float | None:
+    truth = REPO.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "ground-truth.json"
+    code = _RSS_CHILD.format(repo=str(REPO / "src"), base=str(BASELINE_DIR), chars=ANALYSIS_CHARS)
+    out = subprocess.run([sys.executable, "-c", code, which, str(truth)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip()) if out.stdout.strip() else None
+
+
 def main(argv: list[str] | None = None) -> None:
-    repo = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("data", nargs="?", default=str(repo.parent / "shared" / "eval-data" / "ner" / "crossner"))
+    ap.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "eval-data" / "ner" / "crossner"))
     ap.add_argument("--split", default="test", choices=("train", "dev", "test", "all"))
+    ap.add_argument("--errors", action="store_true", help="list the current extractor's mistakes (not on test)")
+    ap.add_argument("--repeat", type=int, default=3, help="timing passes over the page bodies (best is kept)")
     args = ap.parse_args(argv)
+    if args.errors and args.split in ("test", "all"):
+        sys.exit("--errors is for train/dev only: the test split is kept for the reported figures")
+    from govwatch.enrich.pipeline import ANALYSIS_CHARS as pipeline_chars
+
+    if pipeline_chars != ANALYSIS_CHARS:
+        sys.exit(f"ANALYSIS_CHARS changed to {pipeline_chars}: update the benchmark")
+    systems: dict[str, Callable[[], ModuleType]] = {"before": load_baseline, "after": load_current}
+    modules = {name: load() for name, load in systems.items()}
     splits = ("train", "dev", "test") if args.split == "all" else (args.split,)
     for domain in ("politics", "ai"):
         files = [Path(args.data) / domain / f"{s}.txt" for s in splits]
         missing = [f for f in files if not f.exists()]
         if missing:
             sys.exit(f"missing {missing[0]}")
-        print(f"== CrossNER {domain} ({'+'.join(splits)}) ==")
-        score(files)
+        scorers = {name: Scorer(mod) for name, mod in modules.items()}
+        n = 0
+        for path in files:
+            for toks, gold in read_bio(path):
+                n += 1
+                for name, sc in scorers.items():
+                    sc.sentence(toks, gold, keep_errors=args.errors and name == "after")
+        print(f"\n== CrossNER {domain} ({'+'.join(splits)}, {n} sentences) ==")
+        print_quality(domain, scorers)
+        if args.errors:
+            for kind, t, surface, text in sorted(scorers["after"].errors, key=lambda e: (e[0], e[1], e[2])):
+                print(f"  {kind} {t:7} {surface!r:40} | {text[:160]}")
+    bodies = zyte_bodies(Path(args.data))
+    if not bodies:
+        print("\n(no Zyte gold bodies under ../shared/eval-data/extraction: cost not measured)")
+        return
+    words = sum(len(b.split()) for b in bodies) / len(bodies)
+    print(f"\n== cost on {len(bodies)} real article bodies (mean {words:.0f} words), best of {args.repeat} ==")
+    bare = peak_rss_mb("bare")
+    print(f"{'system':7} {'CPU ms/story':>13} {'peak RSS MiB':>13}   (bare python + yaml: {bare:.1f} MiB)")
+    for name, mod in modules.items():
+        print(f"{name:7} {cpu_ms_per_story(mod, bodies, args.repeat):13.2f} {peak_rss_mb(name) or 0:13.1f}")
 
 
 if __name__ == "__main__":

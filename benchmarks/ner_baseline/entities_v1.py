@@ -1,0 +1,247 @@
+"""FROZEN COPY (benchmark baseline) of govwatch.enrich.entities at git cf05eed; do not edit.
+
+Entity extraction: gazetteer aliases, countries, and cue-based people/organisations (pure, offline).
+
+Matching rules (see data/gazetteer.yaml header):
+
+* safe aliases match whole tokens case-insensitively, except ALL-CAPS acronyms ("EU", "CAC") and aliases that
+  start with a lower-case letter ("xAI", "iFlytek"), which match case-sensitively. A case-insensitive alias
+  must still agree with the case of its first letter, so "open AI models" is not "Open AI" and
+  "access now" is not the NGO "Access Now" (a precision refinement of the gazetteer's rule).
+* ambiguous aliases ("Commission", "AI Act", "Trump") count only with support in the same story: a safe alias
+  of the same entity, a safe alias of an entity in its `related` list (either direction), or - for
+  organisations and laws - a safe mention of an organisation of the same national/EU jurisdiction
+  ("The European Commission fined X under the AI Act").
+* native-language forms: Chinese forms are found by substring search (no spaces to tokenise on); French and
+  German forms are ordinary aliases.
+* countries (data/countries.yaml): id = ISO 3166-1 alpha-2. Demonyms ("French", "Chinese") count: in
+  governance news "Chinese regulators" or "the French presidency" is about the country, and dropping them
+  loses most country signal of wire copy. They do not count before a language/culture noun ("French fries",
+  "Chinese-language") nor inside an organisation name found by pattern ("American Civil Liberties Union").
+* leftmost-longest wins, so "Federal Trade Commission" is never also "Commission".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from names_v1 import find_names, slug  # type: ignore[import-not-found]
+
+ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
+# A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token.
+TOKEN_RE = re.compile(r"\w+(?:[\-&./+]\w+)*(?:'(?!s\b)\w+)*|'s\b|[^\w\s]")
+CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+DEMONYM_BLOCKERS = frozenset({"language", "languages", "-language", "speaking", "speaker", "speakers",
+                              "cuisine", "food", "fries", "toast", "restaurant", "dish", "dishes", "dressing",
+                              "wine", "cheese", "ocean", "open", "grand"})
+DEMONYM_PREFIX_BLOCKERS = frozenset({"native", "latin", "south", "north", "central", "anglo", "african"})
+# Jurisdictions too broad for the same-jurisdiction support rule.
+NO_JURISDICTION_SUPPORT = frozenset({"INT", ""})
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One entity found in a story."""
+
+    id: str
+    name: str
+    type: str
+    qid: str | None
+    mentions: int
+    source: str  # "gazetteer" | "pattern"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: str  # gazetteer id ("org.eu", "country.FR"); the public id may be a QID or ISO code instead
+    public_id: str
+    name: str
+    type: str
+    qid: str | None
+    jurisdiction: str
+    related: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Alias:
+    tokens: tuple[str, ...]  # lower-cased unless exact_case
+    key: str
+    ambiguous: bool
+    exact_case: bool
+    first_upper: bool | None  # required case of the first letter for case-insensitive aliases
+    demonym: bool = False
+
+
+@dataclass
+class Gazetteer:
+    """Compiled alias index; build with load_gazetteer()."""
+
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    index: dict[str, list[_Alias]] = field(default_factory=lambda: defaultdict(list))
+    cjk: list[tuple[str, str]] = field(default_factory=list)
+    related: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, entry: _Entry, aliases: list[str], ambiguous: list[str], demonyms: list[str]) -> None:
+        self.entries[entry.key] = entry
+        for rel in entry.related:
+            self.related[entry.key].add(rel)
+            self.related[rel].add(entry.key)
+        for forms, amb, dem in ((aliases, False, False), (ambiguous, True, False), (demonyms, False, True)):
+            for form in forms:
+                form = str(form).replace("\u2019", "'")
+                if CJK_RE.search(form):
+                    self.cjk.append((form, entry.key))
+                    continue
+                toks = tuple(TOKEN_RE.findall(form))
+                if not toks:
+                    continue
+                letters = [c for c in form if c.isalpha()]
+                exact = (len(letters) > 1 and all(c.isupper() for c in letters)) or form[:1].islower()
+                first_upper = form[0].isupper() if form[0].isalpha() and not exact else None
+                key_toks = toks if exact else tuple(t.lower() for t in toks)
+                alias = _Alias(key_toks, entry.key, amb, exact, first_upper, dem)
+                self.index[toks[0].lower()].append(alias)
+
+    def finish(self) -> Gazetteer:
+        for bucket in self.index.values():
+            bucket.sort(key=lambda a: -len(a.tokens))  # longest first: leftmost-longest matching
+        self.cjk.sort(key=lambda p: -len(p[0]))
+        return self
+
+
+_V1_FILES = {"gazetteer.yaml": "gazetteer_v1.yaml", "countries.yaml": "countries_v1.yaml"}
+
+
+def _data_text(name: str) -> str:
+    return (Path(__file__).parent / _V1_FILES[name]).read_text(encoding="utf-8")
+
+
+def _build(gaz_doc: dict[str, Any], country_doc: dict[str, Any]) -> Gazetteer:
+    gaz = Gazetteer()
+    for e in gaz_doc["entities"]:
+        empty = [key for key, value in e.items() if value is None]
+        if empty:  # an unquoted comma inside {...} splits a value into a stray key with no value
+            raise ValueError(f"gazetteer entry {e.get('id')!r}: keys without value {empty}; quote values containing commas")
+        qid = e.get("qid")  # never qid_candidate: unverified ids must not reach the index
+        etype = str(e["type"]).lower()
+        native = [f for lang in ("zh", "fr", "de") for f in e.get(lang, [])]
+        entry = _Entry(e["id"], qid or e["id"], e["name"], etype, qid, str(e.get("jurisdiction", "")),
+                       tuple(e.get("related", [])))
+        gaz.add(entry, list(e.get("aliases", [])) + native, list(e.get("ambiguous_aliases", [])), [])
+    for c in country_doc["countries"]:
+        if not isinstance(c.get("code"), str):  # YAML 1.1 reads a bare NO as false (the "Norway problem")
+            raise ValueError(f"countries.yaml: code {c.get('code')!r} of {c.get('name')!r} must be a quoted string")
+        native = [f for lang in ("zh", "fr", "de") for f in c.get(lang, [])]
+        entry = _Entry(f"country.{c['code']}", c["code"], c["name"], "country", None, c["code"], ())
+        gaz.add(entry, list(c.get("aliases", [])) + native, [], list(c.get("demonyms", [])))
+    return gaz.finish()
+
+
+@lru_cache(maxsize=1)
+def _default_gazetteer() -> Gazetteer:
+    return _build(yaml.safe_load(_data_text("gazetteer.yaml")), yaml.safe_load(_data_text("countries.yaml")))
+
+
+def load_gazetteer(path: str | Path | None = None, countries_path: str | Path | None = None) -> Gazetteer:
+    """Load and compile the gazetteer; with no paths, the packaged data (cached)."""
+    if path is None and countries_path is None:
+        return _default_gazetteer()
+    gaz_doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if path else \
+        yaml.safe_load(_data_text("gazetteer.yaml"))
+    c_doc = yaml.safe_load(Path(countries_path).read_text(encoding="utf-8")) if countries_path else \
+        yaml.safe_load(_data_text("countries.yaml"))
+    return _build(gaz_doc, c_doc)
+
+
+def tokenize(text: str) -> list[tuple[str, int, int]]:
+    """Word/punctuation tokens with character offsets (curly apostrophes folded to ASCII)."""
+    text = text.replace("\u2019", "'")
+    return [(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+
+
+def _alias_matches(alias: _Alias, tokens: list[tuple[str, int, int]], i: int) -> bool:
+    n = len(alias.tokens)
+    if i + n > len(tokens):
+        return False
+    window = [t[0] for t in tokens[i:i + n]]
+    if alias.exact_case:
+        return tuple(window) == alias.tokens
+    if tuple(w.lower() for w in window) != alias.tokens:
+        return False
+    return alias.first_upper is None or window[0][0].isupper() == alias.first_upper
+
+
+def _demonym_blocked(tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
+    nxt = tokens[i + n][0].lower() if i + n < len(tokens) else ""
+    prev = tokens[i - 1][0].lower() if i > 0 else ""
+    return nxt in DEMONYM_BLOCKERS or prev in DEMONYM_PREFIX_BLOCKERS or (nxt == "-" and i + n + 1 < len(tokens)
+                                                                          and tokens[i + n + 1][0] == "language")
+
+
+def _gazetteer_hits(tokens: list[tuple[str, int, int]], gaz: Gazetteer) -> list[tuple[_Alias, int, int]]:
+    hits: list[tuple[_Alias, int, int]] = []
+    i = 0
+    while i < len(tokens):
+        for alias in gaz.index.get(tokens[i][0].lower(), ()):
+            if _alias_matches(alias, tokens, i):
+                n = len(alias.tokens)
+                if not (alias.demonym and _demonym_blocked(tokens, i, n)):
+                    hits.append((alias, i, i + n))
+                i += n
+                break
+        else:
+            i += 1
+    return hits
+
+
+def _supported(key: str, safe: set[str], gaz: Gazetteer) -> bool:
+    if key in safe or gaz.related.get(key, set()) & safe:
+        return True
+    entry = gaz.entries[key]
+    if entry.type not in ("org", "law") or entry.jurisdiction in NO_JURISDICTION_SUPPORT:
+        return False
+    return any(gaz.entries[k].type == "org" and gaz.entries[k].jurisdiction == entry.jurisdiction for k in safe)
+
+
+def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity]:
+    """Entities of a story (title + body), most-mentioned first."""
+    full = f"{title}\n\n{text}" if title else text
+    tokens = tokenize(full)
+    hits = _gazetteer_hits(tokens, gazetteer)
+    covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
+    people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
+    names, used = find_names(tokens, covered, people)
+    # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
+    hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
+    counts: Counter[str] = Counter()
+    safe = {alias.key for alias, _, _ in hits if not alias.ambiguous}
+    for alias, _, _ in hits:
+        if not alias.ambiguous or _supported(alias.key, safe, gazetteer):
+            counts[alias.key] += 1
+    if CJK_RE.search(full):
+        rest = full
+        for form, key in gazetteer.cjk:  # longest first; blank out matches so sub-forms don't recount
+            n = rest.count(form)
+            if n:
+                counts[key] += n
+                rest = rest.replace(form, " ")
+    out = [Entity(e.public_id, e.name, e.type, e.qid, n, "gazetteer")
+           for e, n in ((gazetteer.entries[k], n) for k, n in counts.items())]
+    known = {e.name.lower(): k for k, e in enumerate(out)}
+    for hit in names:
+        if hit.name.lower() in known:  # a later surname mention of a gazetteer person ("Cruz's")
+            k = known[hit.name.lower()]
+            out[k] = replace(out[k], mentions=out[k].mentions + hit.mentions)
+        else:
+            prefix = "person" if hit.type == "person" else "org"
+            out.append(Entity(f"{prefix}.{slug(hit.name)}", hit.name, hit.type, None, hit.mentions, "pattern"))
+    out.sort(key=lambda e: (-e.mentions, e.type, e.name))
+    return out

@@ -1,0 +1,329 @@
+"""FROZEN COPY (benchmark baseline) of govwatch.enrich.names at git cf05eed; do not edit.
+
+Find people and organisations that the gazetteer does not know, from capitalised runs plus cues.
+
+Precision beats recall here (results become Kibana facets), so a capitalised run only becomes an entity when a
+cue says what it is:
+
+* person: a title or role word right before it ("President X", "chief executive X"), a speech verb around it
+  ("X said", "said X", "according to X"), an appositive role ("X, the chief executive of Y"), or a first
+  word from the packaged given-name list (data/first_names.txt) with at least two words in the run;
+* organisation: the run ends in an organisation suffix ("... Inc", "... Agency", "... University") or starts
+  with an institutional head word followed by "of"/"for" ("Ministry of Defence", "University of Oxford").
+
+A multi-word run with no cue of its own takes the type of a neighbour in a list ("Marvin Minsky and Seymour
+Papert", "Oxfam Trust , Christian Aid"): a person found above makes it a person, else an organisation does.
+Middle initials stay inside a name ("George W. Bush"). A run is cut at "and" unless the "and" sits inside one
+organisation name ("Food and Drug Administration"; see _keeps_and). Conference and journal names are not
+organisations, and "Fellow of X" / "Person of X" keeps only the organisation X. Later surname-only mentions
+("Altman") are merged into the full name found earlier in the same story.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources  # noqa: F401
+from pathlib import Path
+
+Token = tuple[str, int, int]  # surface, start, end
+
+# Words that are capitalised only because they start a sentence or a heading; never part of a name.
+STOP_CAPS = frozenset("""
+A An The This That These Those There Here It Its He She His Her Hers They Their Them We Our Us I You Your My
+And But Or Nor So Yet If When While Whereas Although Though Because Since As After Before Until Unless Once
+In On At By For From With Without Within Into Onto Over Under About Above Below Between Among Through During
+To Of Off Up Down Out Not No Yes All Any Each Every Some Many Most More Much Few Both Either Neither Other
+Such What Which Who Whom Whose Why How Where Meanwhile However Moreover Also Still Even Just Only Then Now
+Today Yesterday Tomorrow Last Next First Second Third Last Late Early Earlier Later Several Another
+Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July
+August September October November December Mr Mrs Ms Dr Prof Sir Dame St Read More Photo Image Getty
+Reuters AP AFP Click Subscribe Sign Share Follow Advertisement Related Watch Listen Updated Published
+""".split())
+
+# Titles and role words that announce a person name right after them.
+TITLES = frozenset("""
+President Presidents Premier Chancellor Minister Secretary Senator Sen Rep Representative Congressman
+Congresswoman Governor Gov Mayor Judge Justice Commissioner Ambassador Commander General Gen Admiral Lt Col
+Colonel Captain Sergeant Pope King Queen Prince Princess Sheikh Emir Lord Lady Sir Dame Dr Prof Professor
+Mr Mrs Ms Miss Mx Rev Reverend Chairman Chairwoman Chair Director Speaker Leader Attorney Inspector Officer
+MEP MP Deputy Vice Chief Executive Founder CEO CTO CFO COO Spokesperson Spokesman Spokeswoman
+president premier chancellor minister secretary senator governor mayor judge justice commissioner ambassador
+chairman chairwoman chair director speaker founder co-founder cofounder executive CEO spokesperson spokesman
+spokeswoman analyst economist researcher scientist professor lawyer attorney author journalist reporter
+leader lawmaker legislator MEP MP envoy adviser advisor czar candidate representative
+""".split())
+
+SPEECH_AFTER = frozenset({"said", "says", "told", "added", "wrote", "argued", "noted", "explained",
+                          "warned", "stated", "announced", "tweeted", "posted", "testified", "believes"})
+SPEECH_BEFORE = frozenset({"said", "says", "added", "wrote"})
+# Capitalised words that make a cued run a place, building or outlet rather than a person
+# ("the White House said", "Silicon Valley said").
+NON_PERSON_WORDS = frozenset("""
+House Street Valley Hill Road City State States Airlines Cloud Media News AI Tech Bay River Island Capitol
+North South East West Northern Southern Eastern Western Kingdom Republic Hall Square Park Avenue Bridge
+""".split())
+
+# Role nouns of an appositive ("X, the chief executive of Y", "X, a professor at Y").
+APPOSITIVE_ROLES = frozenset("""
+chief executive ceo president founder co-founder cofounder director head chair chairman chairwoman partner
+professor researcher scientist analyst economist spokesperson spokesman spokeswoman minister secretary senator
+governor lawyer attorney author editor reporter official commissioner member leader manager engineer
+""".split())
+
+ORG_SUFFIXES = frozenset("""
+Inc Ltd Corp Corporation Co LLC LLP PLC plc GmbH AG SA SAS NV BV Group Holdings Agency Commission University
+Institute Institution Council Authority Association Foundation Bank Party Committee Department Ministry Office
+Court Board Bureau Union Organization Organisation Centre Center Lab Labs Laboratory Laboratories Academy
+Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
+College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
+Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
+""".split())
+ORG_HEADS = frozenset({"Ministry", "Department", "University", "Institute", "Office", "Bank", "Court",
+                       "Board", "Bureau", "Council", "Agency", "Commission", "Academy", "Federation",
+                       "Association", "Organization", "Organisation", "League", "Centre", "Center",
+                       "Party", "School", "College", "Church", "Union"})
+# Head words of events and publications, whose names often end like an organisation's ("... Systems").
+EVENT_HEADS = frozenset({"Conference", "Symposium", "Workshop", "Summit", "Advances"})
+# Words naming a member or office-holder of the organisation after "of" ("Fellow of ...", "President of ...").
+MEMBER_WORDS = TITLES | {"Fellow", "Fellows", "Member", "Members"}
+CONNECTORS = frozenset({"of", "for", "and", "&", "the", "on", "de", "du", "des", "la", "le", "der", "für"})
+PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el", "del", "di", "du", "le", "la"})
+# Title words that are never surnames, so a run holding one is a job title, not a name ("Prince" and "King" are
+# surnames too: Matthew Prince, Martin Luther King).
+ROLE_WORDS = TITLES - {"King", "Queen", "Prince", "Princess", "Lord", "Lady", "Justice", "General", "Judge"}
+LIST_SEPARATORS = ([","], ["and"], [",", "and"])
+MAX_PERSON_TOKENS = 4  # "Luiz Inácio Lula da Silva" is five with the particle; longer runs are headlines
+
+
+@dataclass(frozen=True)
+class NameHit:
+    """One pattern-found entity: type ("person" | "org"), canonical name, mention count."""
+
+    type: str
+    name: str
+    mentions: int
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """The packaged given-name list (see data/PROVENANCE.md)."""
+    raw = (Path(__file__).parent / "first_names_v1.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in raw.splitlines() if not line.startswith("#") for w in line.split())
+
+
+def slug(name: str) -> str:
+    """ascii, lower-case, underscore-separated form of a name, used in pattern ids."""
+    ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_.lower()).strip("_")
+
+
+def _is_cap(tok: str) -> bool:
+    return tok[:1].isupper() and tok not in STOP_CAPS and any(c.isalpha() for c in tok)
+
+
+def _is_initial(tokens: list[Token], k: int) -> bool:
+    """A single capital letter ("W" in "George W. Bush"); the dot after it is its own token."""
+    return len(tokens[k][0]) == 1 and tokens[k][0].isupper()
+
+
+def _join(words: list[str]) -> str:
+    """The surface form of a run: re-attach the dot of an initial ("George W. Bush")."""
+    return " ".join(words).replace(" .", ".")
+
+
+def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
+    """Maximal capitalised runs [i, j), allowing lower-case connectors/particles between capitals."""
+    out: list[tuple[int, int]] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        if i in covered or not _is_cap(tokens[i][0]):
+            i += 1
+            continue
+        j = i + 1
+        while j < n and j not in covered:
+            tok = tokens[j][0]
+            if _is_cap(tok):
+                j += 1
+            elif _is_initial(tokens, j - 1) and tok == "." and j + 1 < n and j + 1 not in covered \
+                    and _is_cap(tokens[j + 1][0]):
+                j += 2  # a middle initial: "George W. Bush", "J. E. Jones"
+            elif (tok in CONNECTORS or tok in PARTICLES) and j + 1 < n and j + 1 not in covered \
+                    and _is_cap(tokens[j + 1][0]) \
+                    and not (tok in ("and", "&") and tokens[j + 1][0] in ORG_HEADS):  # two names
+                j += 2
+            else:
+                break
+        out.extend(_split_at_and(tokens, i, j))
+        i = j
+    return out
+
+
+def _keeps_and(before: list[str], after: list[str]) -> bool:
+    """Whether an "and" joins one organisation name rather than two names.
+
+    `before` runs from the start of the current name to the "and", `after` from the "and" to the next one.
+    Kept: the tail of a head-word name when the tail has no organisation word of its own ("Ministry of Science
+    and Technology", "American Academy of Arts and Sciences"), or plain words before "and" with an organisation
+    suffix closing the part after it ("Food and Drug Administration", "Social Democratic and Labour Party").
+    Split: two complete names ("Bright Horizon Trust and Hollow Pine Partners", "Xerox PARC and Stanford
+    University") and two people ("Ottoline Vasquez and Rembert Okafor").
+    """
+    org_words = ORG_SUFFIXES | ORG_HEADS
+    if any(w in org_words for w in after[:-1]):
+        return False
+    if any(w in org_words for w in before):
+        # the "and" sits inside the complement of the head: "Institute of Electrical and Electronics Engineers"
+        heads = [k for k, w in enumerate(before) if w in org_words]
+        return after[-1] not in org_words and any(w in ("of", "for", "on") for w in before[heads[0] + 1:])
+    # one word and a suffix after "and"; a longer part is a name of its own ("X and Bharatiya Janata Party")
+    return len(after) == 2 and after[-1] in ORG_SUFFIXES and before[0] not in first_names() \
+        and not any(w in PARTICLES or (w.isupper() and len(w) > 1) for w in before)
+
+
+def _split_at_and(tokens: list[Token], i: int, j: int) -> list[tuple[int, int]]:
+    """Cut run [i, j) at each "and"/"&" that joins two names rather than one organisation name."""
+    ands = [m for m in range(i + 1, j - 1) if tokens[m][0] in ("and", "&")]
+    out: list[tuple[int, int]] = []
+    start = i
+    for n, m in enumerate(ands):
+        end = ands[n + 1] if n + 1 < len(ands) else j
+        if not _keeps_and([t[0] for t in tokens[start:m]], [t[0] for t in tokens[m + 1:end]]):
+            out.append((start, m))
+            start = m + 1
+    out.append((start, j))
+    return out
+
+
+def _org_span(words: list[str]) -> tuple[int, int] | None:
+    """Sub-span of a run that is an organisation name, or None."""
+    if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:])):
+        return None  # "Conference on Neural Information Processing Systems", "Journal of Machine Learning"
+    for k in range(len(words) - 1, 0, -1):  # last suffix word wins: "Bank of England Council"
+        if words[k] in ORG_SUFFIXES and any(w[:1].isupper() and w not in ORG_SUFFIXES for w in words[:k]):
+            if words[k - 1] in ("of", "for", "on") and not any(w in ORG_SUFFIXES | ORG_HEADS for w in words[:k]):
+                continue  # the suffix is an object, not the head: "Universal Machine for Assembly"
+            start = 1 if words[0] == "The" else 0
+            # a member word or a person's full name before "of" is not part of the organisation that follows:
+            # "Fellow of Institute of ...", "Fumitada Itakura of Nagoya University"
+            of = next((m for m in range(start + 1, k - 1) if words[m] == "of"), None)
+            if of is not None and (all(w in MEMBER_WORDS for w in words[start:of])
+                                   or (of - start >= 2 and words[start] in first_names())):
+                start = of + 1
+            # "Liberal Party of Canada", "Committee on Computational Linguistics": the complement stays
+            end = len(words) if k + 1 < len(words) and words[k + 1] in ("of", "for", "on") else k + 1
+            return start, end
+    if len(words) >= 3 and words[0] in ORG_HEADS and words[1] in ("of", "for", "on"):
+        return 0, len(words)
+    return None
+
+
+def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
+    prev = tokens[i - 1][0] if i > 0 else ""
+    prev = "" if prev == "." else prev
+    nxt = tokens[j][0] if j < len(tokens) else ""
+    if prev in TITLES or (prev == "" and i >= 2 and tokens[i - 2][0] in TITLES):
+        return True  # "President X", "Sen. X" (the dot is its own token)
+    if j - i < 2:
+        return False  # a lone capitalised word next to "said" is as often a company as a person
+    if prev.lower() in SPEECH_BEFORE:
+        return True
+    if i >= 2 and tokens[i - 2][0].lower() == "according" and prev == "to":
+        return True
+    if nxt in SPEECH_AFTER:
+        return True
+    if nxt == "," and j + 1 < len(tokens):
+        after = [t[0].lower() for t in tokens[j + 1: j + 4]]
+        if after and after[0] in ("the", "a", "an", "its", "who"):
+            after = after[1:]
+        if after and (after[0] in APPOSITIVE_ROLES or " ".join(after[:2]) in APPOSITIVE_ROLES):
+            return True
+    return False
+
+
+def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two runs are neighbours in a list: only ",", "and" or ", and" between them."""
+    (_, j), (k, _) = sorted((a, b))
+    return [t[0] for t in tokens[j:k]] in LIST_SEPARATORS
+
+
+def find_names(tokens: list[Token], covered: set[int],
+               known_people: set[str] | frozenset[str] = frozenset()) -> tuple[list[NameHit], set[int]]:
+    """People and organisations in the uncovered part of `tokens`; also returns the token indices used.
+
+    `known_people` are full names already found (gazetteer); their bare surnames are counted for them.
+    """
+    people: Counter[str] = Counter()
+    orgs: Counter[str] = Counter()
+    singles: list[str] = []  # surname-only person mentions, merged below
+    used: set[int] = set()
+    given = first_names()
+    found: list[tuple[int, int]] = []  # person runs [i, j)
+    pending: list[tuple[int, int]] = []  # name-shaped runs without a cue of their own
+    org_runs: list[tuple[int, int]] = []
+    for i, j in _runs(tokens, covered):
+        words = [t[0] for t in tokens[i:j]]
+        span = _org_span(words)
+        if span is not None:
+            a, b = span
+            orgs[_join(words[a:b]).replace(" ,", ",")] += 1
+            used.update(range(i + a, i + b))
+            org_runs.append((i + a, i + b))
+            continue
+        if any(w in ORG_SUFFIXES or w in CONNECTORS - PARTICLES for w in words):
+            continue
+        cued_by_title = False
+        titled = [k for k, w in enumerate(words[:-1]) if w in TITLES]
+        if titled:  # "German Chancellor Olaf Scholz": the name is what follows the last title word
+            i, words, cued_by_title = i + titled[-1] + 1, words[titled[-1] + 1:], True
+        caps = [w for w in words if w not in PARTICLES and w != "."]
+        if any(w in NON_PERSON_WORDS or w in ROLE_WORDS for w in caps):  # "Chief Strategy Officer"
+            continue
+        if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
+            continue  # shouting headlines and acronyms are not names
+        if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and words[0] in given):
+            if len(caps) == 1:
+                singles.append(words[0])
+            else:
+                people[_join(words)] += 1
+            used.update(range(i, j))
+            found.append((i, j))
+        elif len(caps) >= 2:
+            pending.append((i, j))
+    # A full name listed next to a person found above is a person too ("Marvin Minsky and Seymour Papert").
+    while pending:
+        listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in found)]
+        if not listed:
+            break
+        for i, j in listed:
+            people[_join([t[0] for t in tokens[i:j]])] += 1
+            used.update(range(i, j))
+            found.append((i, j))
+            pending.remove((i, j))
+    # Likewise a multi-word name listed next to an organisation found above is an organisation.
+    while pending:
+        listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in org_runs)]
+        if not listed:
+            break
+        for i, j in listed:
+            orgs[_join([t[0] for t in tokens[i:j]])] += 1
+            used.update(range(i, j))
+            org_runs.append((i, j))
+            pending.remove((i, j))
+    # Merge surname-only mentions (cued ones and bare later ones) into the full name of the same story.
+    by_surname = {name.split()[-1]: name for name in list(known_people) + list(people)}
+    for surname in singles:
+        if surname in by_surname:
+            people[by_surname[surname]] += 1
+        elif surname not in given:
+            people[surname] += 1
+    for k, (tok, _, _) in enumerate(tokens):
+        if k not in covered and k not in used and tok in by_surname:
+            people[by_surname[tok]] += 1
+            used.add(k)
+    hits = [NameHit("person", n, c) for n, c in people.items()]
+    hits += [NameHit("org", n, c) for n, c in orgs.items()]
+    return hits, used
