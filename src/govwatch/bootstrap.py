@@ -8,7 +8,7 @@ from govwatch import es_io, kafka_io
 from govwatch.settings import Settings
 from govwatch.topics import topic_specs
 
-STATE_INDICES = ("published", "subscriptions", "alert-ledger")
+STATE_INDICES = ("published", "subscriptions", "alert-ledger", "web-tokens")
 
 
 def bootstrap(settings: Settings, es=None) -> list[str]:  # noqa: ANN001 - optional injected client

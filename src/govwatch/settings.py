@@ -118,6 +118,17 @@ class Settings(BaseSettings):
     es_ca_certs: Path | None = Field(None, description="CA bundle (PEM) that signed Elasticsearch's HTTP certificate")
     es_verify_certs: bool = Field(True, description="Verify Elasticsearch's TLS certificate (turn off only to debug)")
 
+    # --- web app for analysts (govwatch web) ------------------------------------------------
+    web_port: int = Field(8088, ge=1, le=65535, description="Port `govwatch web` serves on")
+    web_admin_token_hash: SecretStr | None = Field(
+        None, description="Salted hash of the web admin token (`govwatch web hash-token`), never the token itself")
+    web_session_secret: SecretStr | None = Field(
+        None, description="Key that signs web session cookies (32+ random characters; unset: a new one per process)")
+    web_trusted_proxy_header: str | None = Field(
+        None, description="Header a trusted reverse proxy sets to the signed-in user's name (unset: not trusted)")
+    kibana_public_url: str | None = Field(
+        None, description="Kibana URL analysts' browsers reach, for the web app's \"open in Kibana\" links")
+
     # --- metrics --------------------------------------------------------------------------
     metrics_port: int | None = Field(
         None, ge=0, le=65535,
@@ -130,7 +141,8 @@ class Settings(BaseSettings):
 
     @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile",
                      "kafka_ssl_certfile", "kafka_ssl_keyfile", "es_api_key", "es_username", "es_password",
-                     "es_ca_certs", "metrics_port", mode="before")
+                     "es_ca_certs", "metrics_port", "web_admin_token_hash", "web_session_secret",
+                     "web_trusted_proxy_header", "kibana_public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # A compose file or a Helm template renders an optional setting it has no value for as "".

@@ -72,124 +72,90 @@ def register(sub: Any) -> None:
     _filter_args(test)
 
 
-def _filters(args: argparse.Namespace, base: Any = None) -> Any:
-    from govwatch.alerts.subscriptions import Filters
+def _filters(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: ANN401 - Filters
+    from govwatch.alerts.service import FILTER_LISTS, merge_filters
 
-    current = base.model_dump() if base is not None else {}
-    for field in ("topics", "entity_ids", "countries", "sources", "languages"):
-        if getattr(args, field, None):
-            current[field] = getattr(args, field)
-    if getattr(args, "min_relevance", None) is not None:
-        current["min_relevance"] = args.min_relevance
-    return Filters(**current)
+    return merge_filters(base, {name: getattr(args, name, None) for name in (*FILTER_LISTS, "min_relevance")})
 
 
-def _destination(args: argparse.Namespace, base: Any = None) -> Any:
-    from govwatch.alerts.subscriptions import Destination
+def _destination(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: ANN401 - Destination
+    from govwatch.alerts.service import merge_destination
 
-    webhook, token = _secret(args.webhook_url), _secret(args.bot_token)
-    if webhook:
-        return Destination(kind="webhook", webhook_url=webhook)
-    if token or args.channel:
-        old = base.bot_token if base is not None and base.kind == "bot" else None
-        return Destination(kind="bot", bot_token=token or old, channel=args.channel or (base.channel if base else None))
-    if base is not None:
-        return base
-    raise InvalidQuery("a destination is required: --webhook-url URL, or --bot-token TOKEN --channel C")
+    return merge_destination(base, _secret(args.webhook_url), _secret(args.bot_token), args.channel)
 
 
-def _print_view(sub: Any) -> None:
+def _print_view(sub: Any) -> None:  # noqa: ANN401
     print(json.dumps(sub.public_view(), indent=2, ensure_ascii=False))
 
 
-def _resume(settings: Settings, es: Any, store: Any, key: str) -> int:  # noqa: ANN401
+def _resume(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionService
     """Unpause, then release the alerts held while paused as one catch-up digest (again on a re-run)."""
-    from govwatch.alerts.ledger import Ledger
-    from govwatch.alerts.slack_send import make_sender
-    from govwatch.errors import DeliveryRejected, TransientError
-    from govwatch.models import utcnow
-    from govwatch.stages.notifier import release_held
+    from govwatch.alerts.service import CLI
 
-    sub = store.set_paused(key, False)
+    done = service.resume(CLI, key)
+    sub = done.subscription
     print(f"{sub.id} active")
-    sender, client = make_sender(settings)
-    try:
-        released = release_held(sub, Ledger(es, settings.index("alert-ledger")), sender, settings.slack_api_base,
-                                utcnow())
-    except (DeliveryRejected, TransientError) as exc:
-        print(f"govwatch: error: the alerts held while {sub.id} was paused could not be sent ({exc}); they stay "
-              f"held: fix the destination or wait, then run `govwatch subscriptions resume {sub.id}` again",
+    if done.error is not None:
+        print(f"govwatch: error: the alerts held while {sub.id} was paused could not be sent ({done.error}); they "
+              f"stay held: fix the destination or wait, then run `govwatch subscriptions resume {sub.id}` again",
               file=sys.stderr)
         return 1
-    finally:
-        client.close()
-    if released:
-        print(f"{released} alert(s) held while paused sent as one catch-up message")
+    if done.released:
+        print(f"{done.released} alert(s) held while paused sent as one catch-up message")
     return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Every action is one call of the service layer the web app uses too (govwatch.alerts.service)."""
     from govwatch import es_io
-    from govwatch.alerts.backtest import backtest
-    from govwatch.alerts.query import validate
-    from govwatch.alerts.store import SubscriptionStore
+    from govwatch.alerts.service import CLI, SubscriptionService
     from govwatch.alerts.subscriptions import Subscription
 
-    es = es_io.make_client(settings)
-    store = SubscriptionStore(es, settings.index("subscriptions"))
-    alias = settings.index("stories")
+    service = SubscriptionService(es_io.make_client(settings), settings)
     try:
         if args.action == "add":
             sub = Subscription(name=args.name, query=args.query, filters=_filters(args),
                                destination=_destination(args), mode=args.mode or "immediate",
                                owner=args.owner or "", allow_expensive=bool(args.allow_expensive))
-            validate(es, alias, sub.query, sub.filters, sub.allow_expensive)
             if args.dry_run:
-                print(backtest(es, alias, sub.query, sub.filters, args.days, allow_expensive=sub.allow_expensive).render())
+                print(service.preview(sub.query, sub.filters, sub.allow_expensive, args.days).render())
                 print("dry run: not saved")
                 return 0
-            store.add(sub)
+            sub = service.create(CLI, sub)
             print(f"added {sub.id} ({sub.name}) -> {sub.destination.masked()}")
         elif args.action == "list":
-            subs = store.list()
+            subs = service.list(CLI)
             if args.json:
                 print(json.dumps([s.public_view() for s in subs], indent=2, ensure_ascii=False))
             for s in [] if args.json else subs:
                 state = "paused" if s.paused else "active"
                 print(f"{s.id}  {state:6}  {s.mode:9}  {s.name}  [{s.query}]  -> {s.destination.masked()}")
         elif args.action == "show":
-            _print_view(store.get(args.key))
+            _print_view(service.get(CLI, args.key))
         elif args.action == "pause":
-            sub = store.set_paused(args.key, True)
+            sub = service.pause(CLI, args.key)
             print(f"{sub.id} paused")  # its new alerts are held in the ledger; `resume` sends them as one message
         elif args.action == "resume":
-            return _resume(settings, es, store, args.key)
+            return _resume(service, args.key)
         elif args.action == "rm":
-            sub = store.delete(args.key)
+            sub = service.delete(CLI, args.key)
             print(f"removed {sub.id} ({sub.name})")
         elif args.action == "edit":
-            old = store.get(args.key)
-            changes: dict[str, Any] = {"filters": _filters(args, old.filters), "destination": _destination(args, old.destination)}
-            for field in ("name", "query", "mode", "owner"):
-                if getattr(args, field, None):
-                    changes[field] = getattr(args, field)
-            if args.allow_expensive is not None:
-                changes["allow_expensive"] = args.allow_expensive
-            new = Subscription.model_validate({**old.model_dump(), **{k: v.model_dump() if hasattr(v, "model_dump")
-                                                                       else v for k, v in changes.items()}})
-            new = new.model_copy(update={"destination": changes["destination"]})
-            validate(es, alias, new.query, new.filters, new.allow_expensive)
-            _print_view(store.save(new))
+            old = service.get(CLI, args.key)
+            changes: dict[str, Any] = {field: getattr(args, field, None) or None
+                                       for field in ("name", "query", "mode", "owner")}
+            changes["filters"] = _filters(args, old.filters)
+            changes["allow_expensive"] = args.allow_expensive
+            _print_view(service.update(CLI, old.id, changes, _destination(args, old.destination)))
         elif args.action == "test":
             if args.key:
-                sub = store.get(args.key)
+                sub = service.get(CLI, args.key)
                 query, filters, expensive = sub.query, _filters(args, sub.filters), sub.allow_expensive
             elif args.query:
                 query, filters, expensive = args.query, _filters(args), bool(args.allow_expensive)
             else:
                 raise InvalidQuery("give a subscription id/name or --query")
-            validate(es, alias, query, filters, expensive)
-            print(backtest(es, alias, query, filters, args.days, args.top, expensive).render())
+            print(service.preview(query, filters, expensive, args.days, args.top).render())
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "subscription"
