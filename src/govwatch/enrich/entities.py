@@ -34,13 +34,18 @@ import yaml
 from govwatch.enrich.names import find_names, slug
 
 ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
-# A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token.
-TOKEN_RE = re.compile(r"\w+(?:[\-&./+]\w+)*(?:'(?!s\b)\w+)*|'s\b|[^\w\s]")
+# A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token. A slash joins
+# only before an acronym or number ("ISO/IEC", "JTC 1/SC 42"), so a photo credit "Jane Doe/Getty Images" splits.
+TOKEN_RE = re.compile(r"\w+(?:(?:[\-&.+]|/(?=[A-Z\d]+\b))\w+)*(?:'(?!s\b)\w+)*|'s\b|[^\w\s]")
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 DEMONYM_BLOCKERS = frozenset({"language", "languages", "-language", "speaking", "speaker", "speakers",
                               "cuisine", "food", "fries", "toast", "restaurant", "dish", "dishes", "dressing",
                               "wine", "cheese", "ocean", "open", "grand"})
 DEMONYM_PREFIX_BLOCKERS = frozenset({"native", "latin", "south", "north", "central", "anglo", "african"})
+# ISO 3166-1 codes of places in countries.yaml that are not sovereign countries: Hong Kong and Macau are special
+# administrative regions of China. Their names still block name patterns ("Hong Kong" is never a person) but
+# they are not reported as countries; the type system has no place type, so they are not reported at all.
+NOT_COUNTRIES = frozenset({"country.HK", "country.MO"})
 # Jurisdictions too broad for the same-jurisdiction support rule.
 NO_JURISDICTION_SUPPORT = frozenset({"INT", ""})
 
@@ -213,19 +218,22 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     hits = _gazetteer_hits(tokens, gazetteer)
     covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
     people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
-    names, used = find_names(tokens, covered, people)
+    places = {k for alias, a, b in hits if alias.key.startswith("country.") for k in range(a, b)}
+    names, used = find_names(tokens, covered, people, places)
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
     hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
     counts: Counter[str] = Counter()
     safe = {alias.key for alias, _, _ in hits if not alias.ambiguous}
     for alias, _, _ in hits:
+        if alias.key in NOT_COUNTRIES:
+            continue
         if not alias.ambiguous or _supported(alias.key, safe, gazetteer):
             counts[alias.key] += 1
     if CJK_RE.search(full):
         rest = full
         for form, key in gazetteer.cjk:  # longest first; blank out matches so sub-forms don't recount
             n = rest.count(form)
-            if n:
+            if n and key not in NOT_COUNTRIES:
                 counts[key] += n
                 rest = rest.replace(form, " ")
     out = [Entity(e.public_id, e.name, e.type, e.qid, n, "gazetteer")

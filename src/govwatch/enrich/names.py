@@ -52,11 +52,30 @@ president premier chancellor minister secretary senator governor mayor judge jus
 chairman chairwoman chair director speaker founder co-founder cofounder executive CEO spokesperson spokesman
 spokeswoman analyst economist researcher scientist professor lawyer attorney author journalist reporter
 leader lawmaker legislator MEP MP envoy adviser advisor czar candidate representative
+Professors Senators Generals Ministers Judges Drs Incumbent incumbent nominee challenger activist actor actress
+singer rapper comedian novelist writer poet philosopher historian physicist mathematician businessman
+businesswoman entrepreneur investor quarterback coach manager striker politician diplomat officials official
 """.split())
+# Party members before a name ("Democrat Ron Wyden", "Republican Bob Packwood"): a cue only for a full name
+# after them, since "Liberal Democrats" or "Republican leadership" follow these words too.
+PARTY_TITLES = frozenset({"Democrat", "Republican", "Conservative", "Liberal", "Labour", "Socialist", "Tory",
+                          "Green", "Independent"})
 
 SPEECH_AFTER = frozenset({"said", "says", "told", "added", "wrote", "argued", "noted", "explained",
-                          "warned", "stated", "announced", "tweeted", "posted", "testified", "believes"})
+                          "warned", "stated", "announced", "tweeted", "posted", "testified", "believes",
+                          "telling", "saying", "argues", "writes", "reported", "recalled", "insisted"})
 SPEECH_BEFORE = frozenset({"said", "says", "added", "wrote"})
+# Verbs that only people take, after a full name ("Bob Dole resigned") or even a lone surname ("Čapek was born",
+# "Terzopoulos was awarded"); a company is not born, elected, knighted or married. Two-word forms are matched on
+# the next two tokens.
+PERSON_VERBS = frozenset({"died", "resigned", "married", "graduated", "invented", "retired", "was born",
+                          "was elected", "was re-elected", "was awarded", "was knighted", "was appointed",
+                          "was educated", "is a Fellow", "was a Fellow", "became a Fellow", "served as",
+                          "studied", "was sworn", "was nominated", "received his", "received her"})
+# "published by X", "founded by X": a cue for a full name after "by" that has a given name or a name shape.
+BY_VERBS = frozenset({"founded", "co-founded", "written", "directed", "published", "proposed", "proved",
+                      "developed", "invented", "introduced", "started", "created", "led", "chaired", "coined",
+                      "designed", "appointed", "defeated", "succeeded", "replaced", "hosted", "produced"})
 # Capitalised words that make a cued run a place, building or outlet rather than a person
 # ("the White House said", "Silicon Valley said").
 NON_PERSON_WORDS = frozenset("""
@@ -75,6 +94,8 @@ ORG_SUFFIXES = frozenset("""
 Inc Ltd Corp Corporation Co LLC LLP PLC plc GmbH AG SA SAS NV BV Group Holdings Agency Commission University
 Institute Institution Council Authority Association Foundation Bank Party Committee Department Ministry Office
 Court Board Bureau Union Organization Organisation Centre Center Lab Labs Laboratory Laboratories Academy
+Motors Hospital Movement Front Industries Pharmaceuticals Airways Airlines Studios Pictures Entertainment
+Broadcasting Endowment Regulator Watchdog
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
 Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
@@ -93,6 +114,7 @@ PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el"
 # surnames too: Matthew Prince, Martin Luther King).
 ROLE_WORDS = TITLES - {"King", "Queen", "Prince", "Princess", "Lord", "Lady", "Justice", "General", "Judge"}
 LIST_SEPARATORS = ([","], ["and"], [",", "and"])
+GIVEN_NAME_FILES = ("first_names.txt", "census_first_names.txt")
 MAX_PERSON_TOKENS = 4  # "Luiz Inácio Lula da Silva" is five with the particle; longer runs are headlines
 
 
@@ -107,9 +129,12 @@ class NameHit:
 
 @lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
-    """The packaged given-name list (see data/PROVENANCE.md)."""
-    raw = resources.files("govwatch.data").joinpath("first_names.txt").read_text(encoding="utf-8")
-    return frozenset(w for line in raw.splitlines() if not line.startswith("#") for w in line.split())
+    """The packaged given names: the hand-written list plus the filtered 1990 US Census list (data/PROVENANCE.md)."""
+    out: set[str] = set()
+    for fname in GIVEN_NAME_FILES:
+        raw = resources.files("govwatch.data").joinpath(fname).read_text(encoding="utf-8")
+        out.update(w for line in raw.splitlines() if not line.startswith("#") for w in line.split())
+    return frozenset(out)
 
 
 def slug(name: str) -> str:
@@ -218,20 +243,33 @@ def _org_span(words: list[str]) -> tuple[int, int] | None:
     return None
 
 
+def _person_verb_after(tokens: list[Token], j: int) -> bool:
+    one = tokens[j][0] if j < len(tokens) else ""
+    two = " ".join(t[0] for t in tokens[j:j + 2])
+    three = " ".join(t[0] for t in tokens[j:j + 3])
+    return one in PERSON_VERBS or two in PERSON_VERBS or three in PERSON_VERBS
+
+
 def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
     prev = tokens[i - 1][0] if i > 0 else ""
     prev = "" if prev == "." else prev
     nxt = tokens[j][0] if j < len(tokens) else ""
     if prev in TITLES or (prev == "" and i >= 2 and tokens[i - 2][0] in TITLES):
         return True  # "President X", "Sen. X" (the dot is its own token)
+    if _person_verb_after(tokens, j):
+        return True  # "Čapek was born", "Bob Dole resigned"
     if j - i < 2:
         return False  # a lone capitalised word next to "said" is as often a company as a person
+    if prev == "by" and i >= 2 and tokens[i - 2][0] in BY_VERBS:
+        return True  # "founded by Kiichiro Toyoda", "published by Herbert Bay"
     if prev.lower() in SPEECH_BEFORE:
         return True
     if i >= 2 and tokens[i - 2][0].lower() == "according" and prev == "to":
         return True
     if nxt in SPEECH_AFTER:
         return True
+    if prev == "," and nxt == "," and j + 1 < len(tokens) and tokens[j + 1][0] in SPEECH_AFTER:
+        return True  # "Match Group's head of trust, Yoel Roth, told Axios"
     if nxt == "," and j + 1 < len(tokens):
         after = [t[0].lower() for t in tokens[j + 1: j + 4]]
         if after and after[0] in ("the", "a", "an", "its", "who"):
@@ -248,10 +286,12 @@ def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]
 
 
 def find_names(tokens: list[Token], covered: set[int],
-               known_people: set[str] | frozenset[str] = frozenset()) -> tuple[list[NameHit], set[int]]:
+               known_people: set[str] | frozenset[str] = frozenset(),
+               places: set[int] | frozenset[int] = frozenset()) -> tuple[list[NameHit], set[int]]:
     """People and organisations in the uncovered part of `tokens`; also returns the token indices used.
 
     `known_people` are full names already found (gazetteer); their bare surnames are counted for them.
+    `places` are token indices of country names: a run made only of them is never a person ("Miss Macau").
     """
     people: Counter[str] = Counter()
     orgs: Counter[str] = Counter()
@@ -273,9 +313,12 @@ def find_names(tokens: list[Token], covered: set[int],
         if any(w in ORG_SUFFIXES or w in CONNECTORS - PARTICLES for w in words):
             continue
         cued_by_title = False
-        titled = [k for k, w in enumerate(words[:-1]) if w in TITLES]
+        titled = [k for k, w in enumerate(words[:-1]) if w in TITLES
+                  or (w in PARTY_TITLES and len(words) - k > 2)]  # "Democrat Ron Wyden", not "Liberal Democrats"
         if titled:  # "German Chancellor Olaf Scholz": the name is what follows the last title word
             i, words, cued_by_title = i + titled[-1] + 1, words[titled[-1] + 1:], True
+        if all(k in places for k in range(i, j)):
+            continue  # "Miss Macau", "Hong Kong said": a place
         caps = [w for w in words if w not in PARTICLES and w != "."]
         if any(w in NON_PERSON_WORDS or w in ROLE_WORDS for w in caps):  # "Chief Strategy Officer"
             continue
@@ -290,6 +333,15 @@ def find_names(tokens: list[Token], covered: set[int],
             found.append((i, j))
         elif len(caps) >= 2:
             pending.append((i, j))
+    # A full name whose surname is also cued alone in the story is that person: "Browns defensive end Myles
+    # Garrett ... Mr. Garrett" (name-shape evidence repeated in the story).
+    cued_surnames = set(singles)
+    for i, j in list(pending):
+        if tokens[j - 1][0] in cued_surnames:
+            people[_join([t[0] for t in tokens[i:j]])] += 1
+            used.update(range(i, j))
+            found.append((i, j))
+            pending.remove((i, j))
     # A full name listed next to a person found above is a person too ("Marvin Minsky and Seymour Papert").
     while pending:
         listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in found)]
