@@ -1,0 +1,54 @@
+"""``create_app``: the web app for analysts (pages, JSON API, static files) behind one security gate."""
+
+from __future__ import annotations
+
+import secrets
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from govwatch import es_io
+from govwatch.alerts.service import Clock, SubscriptionService
+from govwatch.log import get_logger
+from govwatch.models import utcnow
+from govwatch.settings import Settings
+from govwatch.web import pages, subscription_pages
+from govwatch.web.api import build_api
+from govwatch.web.auth import Authenticator, SessionSigner, TokenStore
+from govwatch.web.context import WebContext, secret_text
+from govwatch.web.gate import Gate
+from govwatch.web.render import make_environment
+
+log = get_logger("govwatch.web")
+
+
+def session_secret(settings: Settings) -> bytes:
+    """The configured signing key, or a random one for this process (sessions then end with the process)."""
+    configured = secret_text(settings.web_session_secret)
+    if configured:
+        return configured.encode("utf-8")
+    log.warning("web_session_secret_unset", detail="GOVWATCH_WEB_SESSION_SECRET is not set: sessions are signed "
+                "with a key made for this process and end when it stops (and differ between replicas)")
+    return secrets.token_bytes(32)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
+    """The ASGI app. ``clock`` decides "the last N days" of previews and counts (tests pass a fixed one)."""
+    settings = settings or Settings()
+    es = es_io.make_client(settings)
+    admin_hash = secret_text(settings.web_admin_token_hash)
+    auth = Authenticator(TokenStore(es, settings.index("web-tokens")), admin_hash)
+    ctx = WebContext(settings=settings, es=es, service=SubscriptionService(es, settings, clock), auth=auth,
+                     signer=SessionSigner(session_secret(settings)), clock=clock, env=make_environment())
+
+    app = FastAPI(title="govwatch web", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ctx = ctx
+    api = build_api()
+    api.state.ctx = ctx
+    app.mount("/api/v1", api)
+    app.mount("/static", StaticFiles(directory=str(files("govwatch.web") / "static")), name="static")
+    app.include_router(pages.router)
+    app.include_router(subscription_pages.router)
+    app.add_middleware(Gate, auth=auth, signer=ctx.signer, proxy_header=settings.web_trusted_proxy_header)
+    return app
