@@ -109,8 +109,9 @@ class Scorer:
         for e in self.module.extract_entities("", text, self.gaz):
             if e.type not in TYPES:
                 continue
-            forms = {e.name} | self.forms.get((e.type, e.name), set())
-            match = next((g for g in gold_left if g[0] == e.type and g[1] in forms and gold_left[g] > 0), None)
+            forms = {e.name.lower()} | self.forms.get((e.type, e.name), set())
+            match = next((g for g in gold_left if g[0] == e.type and g[1].lower() in forms and gold_left[g] > 0),
+                         None)
             if match is not None:
                 gold_left[match] -= 1
                 self.tp[e.type] += 1
@@ -134,15 +135,17 @@ class Scorer:
 
 
 def _surface_forms(gaz: Any) -> dict[tuple[str, str], set[str]]:
-    """(type, canonical name) -> alias surfaces, re-joined the way CrossNER tokenises (space-separated)."""
+    """(type, canonical name) -> lower-cased alias surfaces, re-joined the way CrossNER tokenises (spaces).
+
+    Compared case-insensitively with the gold span: case-insensitive aliases are stored lower-case, and the
+    extractor already checked the text's case when it matched them. (Until 2026-12 the scorer re-cased them with
+    str.title(), which lost inner capitals: "DeepMind" never matched its own alias.)
+    """
     forms: dict[tuple[str, str], set[str]] = {}
     for bucket in gaz.index.values():
         for alias in bucket:
             entry = gaz.entries[alias.key]
-            forms.setdefault((entry.type, entry.name), set()).add(" ".join(alias.tokens))
-    # case-insensitive aliases are stored lower-case; the gold keeps the text's case, so add title-cased forms
-    for surf in forms.values():
-        surf |= {s.title() for s in surf} | {s[:1].upper() + s[1:] for s in surf}
+            forms.setdefault((entry.type, entry.name), set()).add(" ".join(alias.tokens).lower())
     return forms
 
 

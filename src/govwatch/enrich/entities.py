@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from govwatch.enrich.names import find_names, slug
+from govwatch.enrich.names import ORG_SUFFIXES, STOP_CAPS, find_names, slug
 
 ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
 # A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token. A slash joins
@@ -202,6 +202,30 @@ def _gazetteer_hits(tokens: list[tuple[str, int, int]], gaz: Gazetteer) -> list[
     return hits
 
 
+def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int, starts: set[int]) -> bool:
+    """Whether an organisation alias ending in a generic head word sits inside a longer proper name.
+
+    "Democratic Party" in "California Democratic Party" or "Democratic Party of Japan", "Conservative Party" in
+    "Progressive Conservative Party of Canada": a different organisation, left to the name patterns. A country
+    code, acronym or another gazetteer name (not a country: "Israeli Labor Party" is not Australia's) before it
+    does not count ("UK Competition and Markets Authority").
+    """
+    if not any(t.lower() in _SUFFIXES_LOWER for t in alias.tokens):
+        return False
+    if a > 0 and (a - 1) not in starts:
+        prev = tokens[a - 1][0]
+        if prev[:1].isupper() and prev not in STOP_CAPS and not prev.isupper() and not prev.endswith("."):
+            return True
+    if alias.tokens[-1].lower() in _SUFFIXES_LOWER and b + 1 < len(tokens) and tokens[b][0] in ("of", "for") \
+            and tokens[b + 1][0][:1].isupper() \
+            and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS:
+        return True
+    return False
+
+
+_SUFFIXES_LOWER = frozenset(w.lower() for w in ORG_SUFFIXES)
+
+
 def _supported(key: str, safe: set[str], gaz: Gazetteer) -> bool:
     if key in safe or gaz.related.get(key, set()) & safe:
         return True
@@ -216,6 +240,8 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     full = f"{title}\n\n{text}" if title else text
     tokens = tokenize(full)
     hits = _gazetteer_hits(tokens, gazetteer)
+    inside = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
+    hits = [h for h in hits if gazetteer.entries[h[0].key].type != "org" or not _embedded(h[0], tokens, h[1], h[2], inside)]
     covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
     people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
     places = {k for alias, a, b in hits if alias.key.startswith("country.") for k in range(a, b)}

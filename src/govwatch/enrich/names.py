@@ -104,6 +104,8 @@ ORG_HEADS = frozenset({"Ministry", "Department", "University", "Institute", "Off
                        "Board", "Bureau", "Council", "Agency", "Commission", "Academy", "Federation",
                        "Association", "Organization", "Organisation", "League", "Centre", "Center",
                        "Party", "School", "College", "Church", "Union"})
+# Names shaped like an organisation's that are states ("Soviet Union") or regions.
+NOT_ORGS = frozenset({"Soviet Union", "The Soviet Union", "Union of South Africa", "Latin America"})
 # Head words of events and publications, whose names often end like an organisation's ("... Systems").
 EVENT_HEADS = frozenset({"Conference", "Symposium", "Workshop", "Summit", "Advances"})
 # Words naming a member or office-holder of the organisation after "of" ("Fellow of ...", "President of ...").
@@ -222,6 +224,8 @@ def _split_at_and(tokens: list[Token], i: int, j: int) -> list[tuple[int, int]]:
 
 def _org_span(words: list[str]) -> tuple[int, int] | None:
     """Sub-span of a run that is an organisation name, or None."""
+    if " ".join(words) in NOT_ORGS:
+        return None
     if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:])):
         return None  # "Conference on Neural Information Processing Systems", "Journal of Machine Learning"
     for k in range(len(words) - 1, 0, -1):  # last suffix word wins: "Bank of England Council"
