@@ -273,6 +273,31 @@ def test_everything_needs_authentication_and_the_api_ignores_cookies(web: Web) -
     assert spec.status_code == 200 and "/subscriptions/{key}" in spec.json()["paths"] and "/preview" in spec.json()["paths"]
 
 
+def test_every_route_refuses_anonymous_requests(web: Web) -> None:
+    """Each route the app declares (pages and API, every method) refuses a request without credentials, except
+    /login and /healthz: the gate guards routes added later too."""
+    from govwatch.web import pages, subscription_pages
+    from govwatch.web.api import build_api
+
+    def concrete(path: str) -> str:
+        return re.sub(r"\{[a-z_]+\}", "a" * 64, path)
+
+    anon, checked = web.browser(), 0
+    for route in [*pages.router.routes, *subscription_pages.router.routes]:
+        for method in sorted(route.methods - {"HEAD"}):
+            response = anon.request(method, concrete(route.path))
+            if route.path in ("/login", "/healthz"):
+                assert response.status_code in (200, 403), (method, route.path)  # POST /login: no CSRF cookie
+                continue
+            assert response.status_code in ((303,) if method == "GET" else (403,)), (method, route.path)
+            checked += 1
+    for route in build_api().routes:
+        for method in sorted(getattr(route, "methods", set()) - {"HEAD"}):
+            assert anon.request(method, "/api/v1" + concrete(route.path)).status_code == 401, (method, route.path)
+            checked += 1
+    assert checked >= 25
+
+
 def test_forms_refuse_posts_without_the_csrf_token(web: Web) -> None:
     """Every unsafe page request needs the session's CSRF token (login: the login form's); refused ones change nothing."""
     _seed(web.settings)
