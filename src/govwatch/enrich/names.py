@@ -81,7 +81,22 @@ BY_VERBS = frozenset({"founded", "co-founded", "written", "directed", "published
 NON_PERSON_WORDS = frozenset("""
 House Street Valley Hill Road City State States Airlines Cloud Media News AI Tech Bay River Island Capitol
 North South East West Northern Southern Eastern Western Kingdom Republic Hall Square Park Avenue Bridge
+Dynasty County Province Empire Prize Award Awards Medal Cup Station Airport Tower Temple Palace Castle Mountain
+Mountains Lake Sea Ocean Gulf Strait Peninsula District Campaign War Revolution Rebellion Treaty Accord
 """.split())
+# Common romanised Chinese, Korean and Vietnamese family names, which come first: "Li Qiang", "Kim Jong-hyun",
+# "Nguyen Van Thanh". A two- or three-word run starting with one of them and followed by short capitalised
+# syllables is a person (written by govwatch from general knowledge; East Asian given names are too open a set
+# to list).
+FAMILY_FIRST = frozenset("""
+Li Wang Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Luo Gao Zheng Liang Xie Tang Han Feng
+Deng Cao Peng Zeng Xiao Tian Dong Pan Yuan Cai Jiang Yu Du Ye Cheng Wei Su Lu Ding Ren Shen Yao Fu Zhong Cui Tan
+Fan Jin Shi Liao Jia Xia Fang Bai Zou Meng Xiong Qin Qiu Hou Yin Xue Yan Duan Lei Tao Mao Gu Kong Lai Lien Yen
+Chiang Chang Chou Hsu Kuo Lee Lam Leung Wong Chan Ng Cheung Tsai Hsieh Chu Wen Qian Kim Park Choi Jung Kang Cho
+Yoon Jang Lim Shin Seo Kwon Hwang Ahn Yoo Jeon Moon Baek Nguyen Tran Pham Hoang Phan Vu Vo Dang Bui Ngo Duong
+""".split())
+# Arabic name particles joined to the next name by a hyphen ("Loujain al-Hathloul", "Mohammed bin-Salman").
+PARTICLE_NAME_RE = re.compile(r"(?:al|el|ad|ash|as|at|az|bin|ibn|abu|bint)-[A-Z]")
 
 # Role nouns of an appositive ("X, the chief executive of Y", "X, a professor at Y").
 APPOSITIVE_ROLES = frozenset("""
@@ -117,7 +132,8 @@ PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el"
 ROLE_WORDS = TITLES - {"King", "Queen", "Prince", "Princess", "Lord", "Lady", "Justice", "General", "Judge"}
 LIST_SEPARATORS = ([","], ["and"], [",", "and"])
 GIVEN_NAME_FILES = ("first_names.txt", "census_first_names.txt")
-MAX_PERSON_TOKENS = 4  # "Luiz Inácio Lula da Silva" is five with the particle; longer runs are headlines
+MAX_PERSON_TOKENS = 4
+SENTENCE_ENDS = frozenset({".", "!", "?", ":", ";", '"', "\u201c", "(", "\n"})  # "Luiz Inácio Lula da Silva" is five with the particle; longer runs are headlines
 
 
 @dataclass(frozen=True)
@@ -146,7 +162,18 @@ def slug(name: str) -> str:
 
 
 def _is_cap(tok: str) -> bool:
-    return tok[:1].isupper() and tok not in STOP_CAPS and any(c.isalpha() for c in tok)
+    return (tok[:1].isupper() and tok not in STOP_CAPS and any(c.isalpha() for c in tok)) \
+        or PARTICLE_NAME_RE.match(tok) is not None
+
+
+def _name_shaped(words: list[str]) -> bool:
+    """A full name by its shape alone: East Asian family name first, or an Arabic particle name."""
+    if any(PARTICLE_NAME_RE.match(w) for w in words[1:]):
+        return True
+    rest = words[1:]
+    return (words[0] in FAMILY_FIRST and 1 <= len(rest) <= 2
+            and all(w.replace("-", "").isalpha() and w[1:].replace("-", "").islower() and len(w) <= 10
+                    for w in rest))
 
 
 def _is_initial(tokens: list[Token], k: int) -> bool:
@@ -239,8 +266,13 @@ def _org_span(words: list[str]) -> tuple[int, int] | None:
             if of is not None and (all(w in MEMBER_WORDS for w in words[start:of])
                                    or (of - start >= 2 and words[start] in first_names())):
                 start = of + 1
-            # "Liberal Party of Canada", "Committee on Computational Linguistics": the complement stays
-            end = len(words) if k + 1 < len(words) and words[k + 1] in ("of", "for", "on") else k + 1
+            # "Liberal Party of Canada", "Committee on Computational Linguistics": the complement stays, up to a
+            # full name that follows it ("Liberal Party of Canada Fernand Viau")
+            end = k + 1
+            if k + 1 < len(words) and words[k + 1] in ("of", "for", "on"):
+                given = first_names()
+                end = next((m for m in range(k + 3, len(words) - 1) if words[m] in given
+                            and not any(w in ORG_SUFFIXES or w in CONNECTORS for w in words[m:])), len(words))
             return start, end
     if len(words) >= 3 and words[0] in ORG_HEADS and words[1] in ("of", "for", "on"):
         return 0, len(words)
@@ -289,6 +321,50 @@ def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]
     return [t[0] for t in tokens[j:k]] in LIST_SEPARATORS
 
 
+def _sentence_start(tokens: list[Token], i: int) -> bool:
+    return i == 0 or tokens[i - 1][0] in SENTENCE_ENDS
+
+
+def _person_candidates(tokens: list[Token], covered: set[int], orgs: Counter[str], used: set[int],
+                       org_runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Record the organisation runs; return the sub-runs [i, j) that may be a person.
+
+    A person may stand before "of" ("Senator Dan Quayle of Indiana", "Fumitada Itakura of Nagoya University"),
+    and a capitalised word that only starts the sentence is not part of a name that follows it when that name
+    starts with a given name ("Despite Bob Dole's victory", "Actress Meryl Streep").
+    """
+    given = first_names()
+    out: list[tuple[int, int]] = []
+    for i, j in _runs(tokens, covered):
+        words = [t[0] for t in tokens[i:j]]
+        span = _org_span(words)
+        if span is not None:
+            a, b = span
+            orgs[_join(words[a:b]).replace(" ,", ",")] += 1
+            used.update(range(i + a, i + b))
+            org_runs.append((i + a, i + b))
+            if a >= 2 and words[a - 1] == "of":
+                out.append((i, i + a - 1))
+            if len(words) - b >= 2 and words[b] in given:
+                out.append((i + b, j))  # "Ontario Liberal Party Joe Dickson"
+            continue
+        cut = next((k for k, w in enumerate(words) if w in ("of", "for")), None)
+        if cut is not None:
+            # "Governor of Maine Susan Collins": a full name after the complement
+            tail = next((m for m in range(cut + 2, len(words) - 1) if words[m] in given), None)
+            if tail is not None:
+                out.append((i + tail, j))
+            if cut == 0 or any(w in ORG_SUFFIXES or w in ORG_HEADS for w in words[:cut]):
+                continue
+            j, words = i + cut, words[:cut]
+        if any(w in ORG_SUFFIXES or w in CONNECTORS - PARTICLES for w in words):
+            continue
+        if len(words) >= 3 and _sentence_start(tokens, i) and words[0] not in given and words[1] in given:
+            i += 1
+        out.append((i, j))
+    return out
+
+
 def find_names(tokens: list[Token], covered: set[int],
                known_people: set[str] | frozenset[str] = frozenset(),
                places: set[int] | frozenset[int] = frozenset()) -> tuple[list[NameHit], set[int]]:
@@ -305,17 +381,8 @@ def find_names(tokens: list[Token], covered: set[int],
     found: list[tuple[int, int]] = []  # person runs [i, j)
     pending: list[tuple[int, int]] = []  # name-shaped runs without a cue of their own
     org_runs: list[tuple[int, int]] = []
-    for i, j in _runs(tokens, covered):
+    for i, j in _person_candidates(tokens, covered, orgs, used, org_runs):
         words = [t[0] for t in tokens[i:j]]
-        span = _org_span(words)
-        if span is not None:
-            a, b = span
-            orgs[_join(words[a:b]).replace(" ,", ",")] += 1
-            used.update(range(i + a, i + b))
-            org_runs.append((i + a, i + b))
-            continue
-        if any(w in ORG_SUFFIXES or w in CONNECTORS - PARTICLES for w in words):
-            continue
         cued_by_title = False
         titled = [k for k, w in enumerate(words[:-1]) if w in TITLES
                   or (w in PARTY_TITLES and len(words) - k > 2)]  # "Democrat Ron Wyden", not "Liberal Democrats"
@@ -328,7 +395,8 @@ def find_names(tokens: list[Token], covered: set[int],
             continue
         if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
             continue  # shouting headlines and acronyms are not names
-        if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and words[0] in given):
+        if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
+                                                                              or _name_shaped(words))):
             if len(caps) == 1:
                 singles.append(words[0])
             else:
