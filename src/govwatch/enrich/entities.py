@@ -42,10 +42,10 @@ DEMONYM_BLOCKERS = frozenset({"language", "languages", "-language", "speaking", 
                               "cuisine", "food", "fries", "toast", "restaurant", "dish", "dishes", "dressing",
                               "wine", "cheese", "ocean", "open", "grand"})
 DEMONYM_PREFIX_BLOCKERS = frozenset({"native", "latin", "south", "north", "central", "anglo", "african"})
-# ISO 3166-1 codes of places in countries.yaml that are not sovereign countries: Hong Kong and Macau are special
-# administrative regions of China. Their names still block name patterns ("Hong Kong" is never a person) but
-# they are not reported as countries; the type system has no place type, so they are not reported at all.
-NOT_COUNTRIES = frozenset({"country.HK", "country.MO"})
+# Places in countries.yaml that are not sovereign countries: Hong Kong is a special administrative region of
+# China. Its name still blocks the name patterns ("Hong Kong" is never a person) but it is not reported as a
+# country; the type system has no place type, so it is not reported at all.
+NOT_COUNTRIES = frozenset({"country.HK"})
 # Jurisdictions too broad for the same-jurisdiction support rule.
 NO_JURISDICTION_SUPPORT = frozenset({"INT", ""})
 
@@ -241,7 +241,14 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     tokens = tokenize(full)
     hits = _gazetteer_hits(tokens, gazetteer)
     inside = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
-    hits = [h for h in hits if gazetteer.entries[h[0].key].type != "org" or not _embedded(h[0], tokens, h[1], h[2], inside)]
+    hits = [h for h in hits
+            if gazetteer.entries[h[0].key].type != "org" or not _embedded(h[0], tokens, h[1], h[2], inside)]
+    # An ambiguous organisation alias with a generic head word and no support ("the AI Office" in a story with no
+    # EU institution) is left to the name patterns, which report it under its own name, not the EU office's id.
+    pre_safe = {alias.key for alias, _, _ in hits if not alias.ambiguous}
+    hits = [h for h in hits if not (h[0].ambiguous and gazetteer.entries[h[0].key].type == "org"
+                                    and any(t.lower() in _SUFFIXES_LOWER for t in h[0].tokens)
+                                    and not _supported(h[0].key, pre_safe, gazetteer))]
     covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
     people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
     places = {k for alias, a, b in hits if alias.key.startswith("country.") for k in range(a, b)}

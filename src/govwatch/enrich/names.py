@@ -110,7 +110,8 @@ Inc Ltd Corp Corporation Co LLC LLP PLC plc GmbH AG SA SAS NV BV Group Holdings 
 Institute Institution Council Authority Association Foundation Bank Party Committee Department Ministry Office
 Court Board Bureau Union Organization Organisation Centre Center Lab Labs Laboratory Laboratories Academy
 Motors Hospital Movement Front Industries Pharmaceuticals Airways Airlines Studios Pictures Entertainment
-Broadcasting Endowment Regulator Watchdog
+Broadcasting Endowment Regulator Watchdog Microsystems Semiconductor Semiconductors Robotics Software Electronics
+Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications Telecom Bancorp Insurance
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
 Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
@@ -391,6 +392,8 @@ def find_names(tokens: list[Token], covered: set[int],
         if all(k in places for k in range(i, j)):
             continue  # "Miss Macau", "Hong Kong said": a place
         caps = [w for w in words if w not in PARTICLES and w != "."]
+        if len(caps) == 1 and caps[0] in TITLES:
+            continue  # "Attorney General said": a title, no name
         if any(w in NON_PERSON_WORDS or w in ROLE_WORDS for w in caps):  # "Chief Strategy Officer"
             continue
         if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
