@@ -202,20 +202,27 @@ def _gazetteer_hits(tokens: list[tuple[str, int, int]], gaz: Gazetteer) -> list[
     return hits
 
 
-def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int, starts: set[int]) -> bool:
-    """Whether an organisation alias ending in a generic head word sits inside a longer proper name.
+def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int, starts: set[int],
+              places: set[int]) -> bool:
+    """Whether an organisation alias sits inside a longer proper name, which is then a different organisation.
 
     "Democratic Party" in "California Democratic Party" or "Democratic Party of Japan", "Conservative Party" in
-    "Progressive Conservative Party of Canada": a different organisation, left to the name patterns. A country
-    code, acronym or another gazetteer name (not a country: "Israeli Labor Party" is not Australia's) before it
-    does not count ("UK Competition and Markets Authority").
+    "Progressive Conservative Party of Canada", "Alphabet" in "International Phonetic Alphabet", "Toyota" in
+    "Toyota Industries": left to the name patterns. A country code, acronym or another gazetteer name before it
+    does not count ("UK Competition and Markets Authority"); a country or demonym does for generic names
+    ("Israeli Labor Party" is not Australia's) but not for brands ("Chinese Alibaba"); a legal suffix after a
+    brand is the same company ("Apple Inc").
     """
-    if not any(t.lower() in _SUFFIXES_LOWER for t in alias.tokens):
-        return False
-    if a > 0 and (a - 1) not in starts:
+    generic = any(t.lower() in _SUFFIXES_LOWER for t in alias.tokens)
+    if a > 0 and (a - 1) not in starts and (generic or (a - 1) not in places):
         prev = tokens[a - 1][0]
-        if prev[:1].isupper() and prev not in STOP_CAPS and not prev.isupper() and not prev.endswith("."):
+        sentence_start = a == 1 or tokens[a - 2][0] in (".", "!", "?", ":", '"', "(")
+        if prev[:1].isupper() and prev not in STOP_CAPS and not prev.isupper() and not prev.endswith(".") \
+                and (generic or not sentence_start):
             return True
+    if not generic:
+        nxt = tokens[b][0] if b < len(tokens) else ""
+        return nxt in ORG_SUFFIXES and nxt not in LEGAL_SUFFIXES
     if alias.tokens[-1].lower() in _SUFFIXES_LOWER and b + 1 < len(tokens) and tokens[b][0] in ("of", "for") \
             and tokens[b + 1][0][:1].isupper() \
             and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS:
@@ -224,6 +231,8 @@ def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int,
 
 
 _SUFFIXES_LOWER = frozenset(w.lower() for w in ORG_SUFFIXES)
+LEGAL_SUFFIXES = frozenset({"Inc", "Ltd", "Corp", "Corporation", "Co", "LLC", "LLP", "PLC", "plc", "GmbH", "AG",
+                            "SA", "SAS", "NV", "BV", "Group", "Holdings"})
 
 
 def _supported(key: str, safe: set[str], gaz: Gazetteer) -> bool:
@@ -241,8 +250,9 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     tokens = tokenize(full)
     hits = _gazetteer_hits(tokens, gazetteer)
     inside = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
+    places = {k for alias, a, b in hits if alias.key.startswith("country.") for k in range(a, b)}
     hits = [h for h in hits
-            if gazetteer.entries[h[0].key].type != "org" or not _embedded(h[0], tokens, h[1], h[2], inside)]
+            if gazetteer.entries[h[0].key].type != "org" or not _embedded(h[0], tokens, h[1], h[2], inside, places)]
     # An ambiguous organisation alias with a generic head word and no support ("the AI Office" in a story with no
     # EU institution) is left to the name patterns, which report it under its own name, not the EU office's id.
     pre_safe = {alias.key for alias, _, _ in hits if not alias.ambiguous}
@@ -251,7 +261,6 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
                                     and not _supported(h[0].key, pre_safe, gazetteer))]
     covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
     people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
-    places = {k for alias, a, b in hits if alias.key.startswith("country.") for k in range(a, b)}
     names, used = find_names(tokens, covered, people, places)
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
     hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]

@@ -203,6 +203,10 @@ def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
             elif _is_initial(tokens, j - 1) and tok == "." and j + 1 < n and j + 1 not in covered \
                     and _is_cap(tokens[j + 1][0]):
                 j += 2  # a middle initial: "George W. Bush", "J. E. Jones"
+            elif tok in ("of", "for", "on") and j + 2 < n and tokens[j + 1][0] == "the" \
+                    and tokens[j - 1][0] in ORG_SUFFIXES and not covered.intersection((j + 1, j + 2)) \
+                    and _is_cap(tokens[j + 2][0]):
+                j += 3  # an organisation's complement: "Association for the Advancement of Science", "Party of the Left"
             elif (tok in CONNECTORS or tok in PARTICLES) and j + 1 < n and j + 1 not in covered \
                     and _is_cap(tokens[j + 1][0]) \
                     and not (tok in ("and", "&") and tokens[j + 1][0] in ORG_HEADS):  # two names
