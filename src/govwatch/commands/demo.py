@@ -1,4 +1,5 @@
-"""``govwatch demo``: the whole pipeline end to end on the bundled offline news sample (README command 1)."""
+"""``govwatch demo``: the whole pipeline end to end on the bundled offline news sample (README command 1), then the
+web app on the result (its URL and a demo admin token printed) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from govwatch import demo
 from govwatch.cli import register_command
+from govwatch.demo_web import DEMO_WEB_PORT
 from govwatch.settings import Settings
 
 SAMPLE = demo.REPO / "deploy" / "demo"
@@ -71,6 +73,15 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     say('                 dashboards "govwatch: Coverage", "govwatch: Alerts", "govwatch: Entity drill-down"')
     say(f"  Prefect UI:    {settings.prefect_api_url.removesuffix('/api')}   logs: {log_dir}")
     say("  stop the stack: govwatch stack down   (or ./deploy/demo.sh --down)")
+    if args.no_web:
+        return 0
+    from govwatch.demo_web import DemoWeb
+
+    web = DemoWeb(settings, port=args.web_port)
+    say("")
+    web.announce(say)
+    web.run()  # until Ctrl-C: uvicorn stops serving and returns
+    say("web app stopped")
     return 0
 
 
@@ -79,4 +90,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run the pipeline end to end on the bundled offline news sample")
     parser.add_argument("--site-port", type=int, default=demo.DEMO_SITE_PORT, help="port of the sample news site")
     parser.add_argument("--slack-port", type=int, default=demo.DEMO_SLACK_PORT, help="port of the Slack receiver")
+    parser.add_argument("--web-port", type=int, default=DEMO_WEB_PORT, help="port of the web app served at the end")
+    parser.add_argument("--no-web", action="store_true", help="exit after the summary instead of serving the web app")
     parser.set_defaults(handler=_run)
