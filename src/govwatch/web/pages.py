@@ -62,7 +62,10 @@ def home() -> RedirectResponse:
 
 
 def _login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
+    # Keep the login cookie a browser already has: a second GET (another tab, a redirected favicon request) must
+    # not invalidate the form the user is about to submit.
+    current = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    token = current if re.fullmatch(r"[A-Za-z0-9_-]{32}", current) else secrets.token_urlsafe(24)
     response = page(request, "login.html", status, login_csrf=token, error=error)
     _cookie(response, request, LOGIN_CSRF_COOKIE, token, 3600, path="/login")
     return response
