@@ -111,7 +111,7 @@ Institute Institution Council Authority Association Foundation Bank Party Commit
 Court Board Bureau Union Organization Organisation Centre Center Lab Labs Laboratory Laboratories Academy
 Motors Hospital Movement Front Industries Pharmaceuticals Airways Airlines Studios Pictures Entertainment
 Broadcasting Endowment Regulator Watchdog Microsystems Semiconductor Semiconductors Robotics Software Electronics
-Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications Telecom Bancorp Insurance
+Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications Telecom Bancorp Insurance Greens
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
 Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
@@ -119,7 +119,8 @@ Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press
 ORG_HEADS = frozenset({"Ministry", "Department", "University", "Institute", "Office", "Bank", "Court",
                        "Board", "Bureau", "Council", "Agency", "Commission", "Academy", "Federation",
                        "Association", "Organization", "Organisation", "League", "Centre", "Center",
-                       "Party", "School", "College", "Church", "Union"})
+                       "Party", "School", "College", "Church", "Union", "Parliament", "Assembly", "Senate",
+                       "Congress", "Chamber", "Alliance", "Front", "Movement"})
 # Names shaped like an organisation's that are states ("Soviet Union") or regions.
 NOT_ORGS = frozenset({"Soviet Union", "The Soviet Union", "Union of South Africa", "Latin America"})
 # Head words of events and publications, whose names often end like an organisation's ("... Systems").
@@ -261,7 +262,11 @@ def _org_span(words: list[str]) -> tuple[int, int] | None:
     if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:])):
         return None  # "Conference on Neural Information Processing Systems", "Journal of Machine Learning"
     for k in range(len(words) - 1, 0, -1):  # last suffix word wins: "Bank of England Council"
-        if words[k] in ORG_SUFFIXES and any(w[:1].isupper() and w not in ORG_SUFFIXES for w in words[:k]):
+        # a capitalised word before the suffix; a suffix word will do when a complement follows ("Alliance
+        # Party of Northern Ireland")
+        complement = k + 1 < len(words) and words[k + 1] in ("of", "for", "on")
+        if words[k] in ORG_SUFFIXES and any(w[:1].isupper() and (w not in ORG_SUFFIXES or complement)
+                                            for w in words[:k]):
             if words[k - 1] in ("of", "for", "on") and not any(w in ORG_SUFFIXES | ORG_HEADS for w in words[:k]):
                 continue  # the suffix is an object, not the head: "Universal Machine for Assembly"
             start = 1 if words[0] == "The" else 0
