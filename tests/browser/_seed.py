@@ -20,9 +20,11 @@ from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert
 from tests.integration._alert_helpers import FIRST_SEEN, TEXTS, story, sub
 
-# The clock of every browser test: the stories were first seen on 30 Nov and 1 Dec 2026, so a 7-day preview at
-# this instant covers both monthly indices, whatever today's date is.
+# The clock of every browser test: the stories were first seen (and published) on 30 Nov and 1 Dec 2026, so a
+# 7-day preview at this instant spans both monthly indices, whatever today's date is.
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+TOPIC_LABELS = {"compliance_enforcement": "Compliance, enforcement and penalties",
+                "legislation_rulemaking": "AI legislation and rule-making"}  # src/govwatch/data/taxonomy.yaml
 OWNER = "analyst"
 # Feeds are hostile: a headline with a script element, an inline handler, and a story whose link is javascript:.
 HOSTILE_TITLE = ('AI Act <script>window.__pwned = "script"; alert("title")</script>'
@@ -42,8 +44,17 @@ class Seeded:
     hostile_story_id: str
 
 
+def _story(n: int, title: str, text: str, country: str, **over: Any) -> Any:  # noqa: ANN401 - EnrichedStory
+    """The alerting tests' story, published when first seen and with the taxonomy's topic labels."""
+    base = story(n, title, text, country, **over)
+    seen = base.raw.trace.first_seen_at
+    topics = [t.model_copy(update={"label": TOPIC_LABELS[t.id]}) for t in base.topics]
+    return base.model_copy(update={"published_at": seen, "topics": topics,
+                                   "raw": base.raw.model_copy(update={"published_at": seen})})
+
+
 def _hostile() -> Any:  # noqa: ANN401 - EnrichedStory
-    base = story(HOSTILE_N, HOSTILE_TITLE, HOSTILE_TEXT, "FR", source="Hostile <b>Feed</b>")
+    base = _story(HOSTILE_N, HOSTILE_TITLE, HOSTILE_TEXT, "FR", source="Hostile <b>Feed</b>")
     raw = base.raw.model_copy(update={"url": HOSTILE_URL, "original_url": HOSTILE_URL})
     return base.model_copy(update={"raw": raw})
 
@@ -51,9 +62,9 @@ def _hostile() -> Any:  # noqa: ANN401 - EnrichedStory
 def seed(settings: Settings, now: datetime = NOW) -> Seeded:
     """Index the stories, save the subscriptions, and record the alerts the real matcher finds, in several states."""
     es = make_client(settings.es_url)
-    stories = [story(i, title, text, country, cluster=0 if i == 0 else None) for i, (title, text, country)
+    stories = [_story(i, title, text, country, cluster=0 if i == 0 else None) for i, (title, text, country)
                in enumerate(TEXTS)]
-    copy = story(COPY_N, TEXTS[0][0], TEXTS[0][1], "BE", cluster=0, source="Second Outlet")
+    copy = _story(COPY_N, TEXTS[0][0], TEXTS[0][1], "BE", cluster=0, source="Second Outlet")
     stories += [copy, _hostile()]
     rejected = bulk_index(es, settings.index_prefix, stories)
     assert rejected == {}, rejected
