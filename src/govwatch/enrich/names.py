@@ -304,6 +304,11 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
         return True  # "President X", "Sen. X" (the dot is its own token)
     if _person_verb_after(tokens, j):
         return True  # "Čapek was born", "Bob Dole resigned"
+    last = tokens[j - 1][0]
+    if (nxt in ("who", "himself", "herself") or (nxt == "," and j + 1 < len(tokens) and tokens[j + 1][0] == "who")) \
+            and last not in PARTY_TITLES and not last.endswith(("ists", "ans", "ers", "ats")) \
+            and (j - i > 1 or not _sentence_start(tokens, i)):
+        return True  # "..., Sycara, who", "Shaw himself ran"; not "Democrat who", "Authors who sued"
     if j - i < 2:
         return False  # a lone capitalised word next to "said" is as often a company as a person
     if prev == "by" and i >= 2 and tokens[i - 2][0] in BY_VERBS:
@@ -417,6 +422,7 @@ def find_names(tokens: list[Token], covered: set[int],
             found.append((i, j))
         elif len(caps) >= 2:
             pending.append((i, j))
+
     # A full name whose surname is also cued alone in the story is that person: "Browns defensive end Myles
     # Garrett ... Mr. Garrett" (name-shape evidence repeated in the story).
     cued_surnames = set(singles)
