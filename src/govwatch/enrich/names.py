@@ -333,7 +333,7 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
 def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether two runs are neighbours in a list: only ",", "and" or ", and" between them."""
     (_, j), (k, _) = sorted((a, b))
-    return [t[0] for t in tokens[j:k]] in LIST_SEPARATORS
+    return 0 < k - j <= 2 and [t[0] for t in tokens[j:k]] in LIST_SEPARATORS  # length check first: cheap
 
 
 def _sentence_start(tokens: list[Token], i: int) -> bool:
