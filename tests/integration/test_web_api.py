@@ -126,7 +126,7 @@ def web(initialized: Settings) -> Iterator[Web]:  # the app on 127.0.0.1; afterw
                 client.close()
     leaked = [s for s in app.secrets() for body in app.bodies if s and s in body]
     assert leaked == [], f"secrets in response bodies: {sorted(set(leaked))}"
-    assert len(app.bodies) > 4
+    assert app.bodies  # the scan had something to scan
 
 
 def _login(web: Web, token: str) -> tuple[httpx.Client, str]:
@@ -271,6 +271,42 @@ def test_everything_needs_authentication_and_the_api_ignores_cookies(web: Web) -
     assert bad.post("/login", data={"token": "wrong", "csrf": csrf}).status_code == 401
     spec = web.api(web.tokens["alice"]).get("/openapi.json")
     assert spec.status_code == 200 and "/subscriptions/{key}" in spec.json()["paths"] and "/preview" in spec.json()["paths"]
+
+
+def test_session_cookie_is_secure_over_https(web: Web) -> None:
+    """Behind a TLS-terminating proxy on this host (X-Forwarded-Proto: https), the session cookie is Secure."""
+    client = web.browser()
+    https = {"X-Forwarded-Proto": "https"}
+    form = client.get("/login", headers=https)
+    assert "; secure" in form.headers["set-cookie"].lower()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    # httpx (rightly) keeps a Secure cookie off this plain-http hop; the proxy would pass it: send it by hand.
+    cookie = form.headers["set-cookie"].split(";")[0]
+    login = client.post("/login", data={"token": web.tokens["alice"], "csrf": csrf}, headers={**https, "Cookie": cookie})
+    assert login.status_code == 303 and "; secure" in login.headers["set-cookie"].lower()
+
+
+def test_trusted_proxy_header_only_when_enabled(initialized: Settings) -> None:
+    """With GOVWATCH_WEB_TRUSTED_PROXY_HEADER set, pages take the proxy's user (CSRF still checked; no admin
+    rights; never for the API); without it the same header is ignored."""
+    settings, _ = admin_settings(initialized)
+    SubscriptionStore(make_client(settings), settings.index("subscriptions")).add(sub("mine", "NIST", owner="dora"))
+    user = {"X-Remote-User": "dora"}
+    with run_web_app(settings, clock=lambda: NOW) as base_url, httpx.Client(base_url=base_url) as client:
+        assert client.get("/subscriptions", headers=user).status_code == 303  # not enabled: ignored
+    proxied = settings.model_copy(update={"web_trusted_proxy_header": "X-Remote-User"})
+    with run_web_app(proxied, clock=lambda: NOW) as base_url, httpx.Client(base_url=base_url) as client:
+        page = client.get("/subscriptions", headers=user)
+        assert page.status_code == 200 and ">mine</a>" in page.text and "(admin)" not in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        form = {"name": "via proxy", "query": "Ofcom", "webhook_url": WEBHOOK, "action": "save"}
+        assert client.post("/subscriptions/new", data=form, headers=user).status_code == 403
+        assert client.post("/subscriptions/new", data={**form, "csrf": csrf}, headers=user).status_code == 303
+        other = {"X-Remote-User": "eve"}
+        assert client.post("/subscriptions/new", data={**form, "csrf": csrf}, headers=other).status_code == 403
+        assert client.get("/api/v1/subscriptions", headers=user).status_code == 401
+    made = SubscriptionStore(make_client(settings), settings.index("subscriptions")).get("via proxy")
+    assert made.owner == "dora"
 
 
 def test_every_route_refuses_anonymous_requests(web: Web) -> None:
