@@ -69,3 +69,10 @@ def page(browser: Any) -> Iterator[Any]:  # noqa: ANN401 - playwright.sync_api.P
         yield tab
     finally:
         context.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests need the local stack (the app reads the real Elasticsearch): marked like integration tests."""
+    for item in items:
+        if "/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
