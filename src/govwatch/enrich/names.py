@@ -112,6 +112,7 @@ Court Board Bureau Union Organization Organisation Centre Center Lab Labs Labora
 Motors Hospital Movement Front Industries Pharmaceuticals Airways Airlines Studios Pictures Entertainment
 Broadcasting Endowment Regulator Watchdog Microsystems Semiconductor Semiconductors Robotics Software Electronics
 Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications Telecom Bancorp Insurance Greens
+Sena Parishad Samiti Sangh Dal
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
 Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
@@ -134,6 +135,17 @@ PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el"
 ROLE_WORDS = TITLES - {"King", "Queen", "Prince", "Princess", "Lord", "Lady", "Justice", "General", "Judge"}
 LIST_SEPARATORS = ([","], ["and"], [",", "and"])
 GIVEN_NAME_FILES = ("first_names.txt", "census_first_names.txt")
+# Words that start place names, never a given name before a surname ("New Haven", "Fort Worth", "San Diego").
+PLACE_PREFIXES = frozenset("""
+New San Santa Fort Port Mount Saint St Lake Los Las El La Le Palm Glen Grand Great Little Old Upper Lower Cape
+Bay Point Rock Green Spring Springs Royal Imperial Federal National State Central Greater Mid Hindu Muslim Sikh
+Buddhist Jewish Islamic Catholic Christian Orthodox Protestant
+""".split())
+# Verbs after a sentence-initial surname that make it the person the sentence is about ("Hayes has served",
+# "Sowa received"); only for words in the surname list that are not given names.
+SUBJECT_VERBS = frozenset({"has", "had", "was", "is", "served", "received", "became", "joined", "won", "lost",
+                           "ran", "moved", "left", "returned", "studied", "wrote", "argued", "founded", "worked",
+                           "taught", "retired", "stood", "contested", "campaigned"})
 MAX_PERSON_TOKENS = 4
 SENTENCE_ENDS = frozenset({".", "!", "?", ":", ";", '"', "\u201c", "(", "\n"})  # "Luiz Inácio Lula da Silva" is five with the particle; longer runs are headlines
 
@@ -145,6 +157,30 @@ class NameHit:
     type: str
     name: str
     mentions: int
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """The filtered 1990 US Census family-name list (data/PROVENANCE.md)."""
+    raw = resources.files("govwatch.data").joinpath("census_surnames.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in raw.splitlines() if not line.startswith("#") for w in line.split())
+
+
+def _surname_shaped(tokens: list[Token], i: int, j: int, words: list[str], places: set[int] | frozenset[int]) -> bool:
+    """A given-name-like word before a listed surname ("Gwynfor Evans"), or a sentence-initial listed surname
+    that is the subject of a person's verb ("Hayes has served")."""
+    fam = surnames()
+    caps = [w for w in words if w != "."]
+    if len(caps) == 1:
+        w = caps[0]
+        return w in fam and w not in first_names() and _sentence_start(tokens, i) and j < len(tokens) \
+            and tokens[j][0] in SUBJECT_VERBS
+    if len(caps) not in (2, 3) or caps[-1] not in fam or any(k in places for k in range(i, j)):
+        return False
+    first = caps[0]
+    blocked = STOP_CAPS | TITLES | NON_PERSON_WORDS | ORG_SUFFIXES | ORG_HEADS | PARTY_TITLES | PLACE_PREFIXES
+    return first.isalpha() and first not in blocked and not first.endswith(("ian", "ese", "ish")) \
+        and (len(caps) == 2 or len(caps[1]) == 1)  # a middle initial: "Joseph A. Day"
 
 
 @lru_cache(maxsize=1)
@@ -413,7 +449,8 @@ def find_names(tokens: list[Token], covered: set[int],
         if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
-                                                                              or _name_shaped(words))):
+                                                                              or _name_shaped(words))) \
+                or _surname_shaped(tokens, i, j, words, places):
             if len(caps) == 1:
                 singles.append(words[0])
             else:
