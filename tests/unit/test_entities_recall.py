@@ -124,3 +124,31 @@ def test_given_name_lists_are_merged_and_filtered() -> None:
     names = first_names()
     assert {"Myles", "Dianne", "Ashwini", "Kwame"} <= names
     assert not {"Will", "Grant", "German", "Hong", "Summer"} & names
+
+
+def test_surname_list_gives_name_shape_evidence() -> None:
+    """A listed census surname after a given-name-like word, or as a sentence-initial subject, is a person."""
+    from govwatch.enrich.names import surnames
+
+    assert {"Whitaker", "Hayes", "Smith", "McAdams"} <= surnames() and not {"King", "Park"} & surnames()
+    assert _people("Observers included Tamsin Whitaker and the mayor.") == {"Tamsin Whitaker"}
+    assert _people("Hayes has served on the board since 2019.") == {"Hayes"}
+    assert _people("New Whitaker opened a branch.") == set()  # a place prefix, not a given name
+    assert _people("Hayes Street was closed.") == set()
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("The Alliance Party of Northern Ireland won the seat.", "Alliance Party of Northern Ireland"),
+    ("Delegates of the Association for the Advancement of Science met.", "Association for the Advancement of Science"),
+    ("He later joined Toyota Industries.", "Toyota Industries"),
+])
+def test_organisation_names_without_a_gazetteer_entry(text: str, name: str) -> None:
+    """Suffix words with a complement, 'for the' complements and brand + suffix names are pattern organisations."""
+    ents = _ents(text)
+    assert name in ents and ents[name].type == "org", sorted(ents)
+
+
+def test_brand_alias_inside_a_longer_name_is_not_the_brand() -> None:
+    """'Alphabet' in 'International Phonetic Alphabet' is not Alphabet Inc.; 'Apple Inc' still is Apple."""
+    assert "Alphabet Inc." not in _ents("Sounds are written in International Phonetic Alphabet notation.")
+    assert _ents("Apple Inc introduced Face ID.")["Apple Inc."].source == "gazetteer"

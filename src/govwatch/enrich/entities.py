@@ -265,7 +265,9 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
     hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
     counts: Counter[str] = Counter()
-    safe = {alias.key for alias, _, _ in hits if not alias.ambiguous}
+    # A legal suffix right after an ambiguous company name settles it ("Apple Inc").
+    safe = {alias.key for alias, _, b in hits
+            if not alias.ambiguous or (b < len(tokens) and tokens[b][0] in LEGAL_SUFFIXES)}
     for alias, _, _ in hits:
         if alias.key in NOT_COUNTRIES:
             continue
