@@ -72,6 +72,26 @@ PERSON_VERBS = frozenset({"died", "resigned", "married", "graduated", "invented"
                           "was elected", "was re-elected", "was awarded", "was knighted", "was appointed",
                           "was educated", "is a Fellow", "was a Fellow", "became a Fellow", "served as",
                           "studied", "was sworn", "was nominated", "received his", "received her"})
+ADVERBS = frozenset({"also", "later", "then", "subsequently", "previously", "first", "again", "eventually", "never",
+                     "once", "unsuccessfully", "successfully", "briefly", "personally", "himself", "herself"})
+PRONOUNS = frozenset({"he", "his", "him", "himself", "she", "her", "hers", "herself"})
+PRONOUN_WINDOW = 12  # tokens after a sentence-initial word in which "his"/"her" still refers to it
+
+
+def _pronoun_subject(tokens: list[Token], i: int, j: int) -> bool:
+    """A sentence-initial lone name followed by a verb and then, before any other name, a personal pronoun:
+    "Hodge kept his seat", "Bagrat allied himself with" (organisations take "its")."""
+    if j - i != 1 or not _sentence_start(tokens, i) or j >= len(tokens) or not tokens[j][0].isalpha() \
+            or not tokens[j][0].islower() or tokens[j][0] in CONNECTORS:
+        return False
+    for tok, _, _ in tokens[j + 1: j + 1 + PRONOUN_WINDOW]:
+        if tok in PRONOUNS:
+            return True
+        if tok in SENTENCE_ENDS or tok == "its" or (tok[:1].isupper() and tok not in STOP_CAPS):
+            return False
+    return False
+
+
 # "published by X", "founded by X": a cue for a full name after "by" that has a given name or a name shape.
 BY_VERBS = frozenset({"founded", "co-founded", "written", "directed", "published", "proposed", "proved",
                       "developed", "invented", "introduced", "started", "created", "led", "chaired", "coined",
@@ -326,6 +346,8 @@ def _org_span(words: list[str]) -> tuple[int, int] | None:
 
 
 def _person_verb_after(tokens: list[Token], j: int) -> bool:
+    if j < len(tokens) and tokens[j][0] in ADVERBS:
+        j += 1  # "DeFeria also ran", "Fletcher later joined"
     one = tokens[j][0] if j < len(tokens) else ""
     two = " ".join(t[0] for t in tokens[j:j + 2])
     three = " ".join(t[0] for t in tokens[j:j + 3])
@@ -343,7 +365,7 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
     last = tokens[j - 1][0]
     if (nxt in ("who", "himself", "herself") or (nxt == "," and j + 1 < len(tokens) and tokens[j + 1][0] == "who")) \
             and last not in PARTY_TITLES and not last.endswith(("ists", "ans", "ers", "ats")) \
-            and (j - i > 1 or not _sentence_start(tokens, i)):
+            and (j - i > 1 or nxt != "who" or not _sentence_start(tokens, i)):
         return True  # "..., Sycara, who", "Shaw himself ran"; not "Democrat who", "Authors who sued"
     if j - i < 2:
         return False  # a lone capitalised word next to "said" is as often a company as a person
@@ -450,7 +472,7 @@ def find_names(tokens: list[Token], covered: set[int],
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
                                                                               or _name_shaped(words))) \
-                or _surname_shaped(tokens, i, j, words, places):
+                or _surname_shaped(tokens, i, j, words, places) or _pronoun_subject(tokens, i, j):
             if len(caps) == 1:
                 singles.append(words[0])
             else:
