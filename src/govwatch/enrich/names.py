@@ -132,7 +132,7 @@ Court Board Bureau Union Organization Organisation Centre Center Lab Labs Labora
 Motors Hospital Movement Front Industries Pharmaceuticals Airways Airlines Studios Pictures Entertainment
 Broadcasting Endowment Regulator Watchdog Microsystems Semiconductor Semiconductors Robotics Software Electronics
 Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications Telecom Bancorp Insurance Greens
-Sena Parishad Samiti Sangh Dal
+Sena Parishad Samiti Sangh Dal Museum
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
 Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
@@ -141,7 +141,8 @@ ORG_HEADS = frozenset({"Ministry", "Department", "University", "Institute", "Off
                        "Board", "Bureau", "Council", "Agency", "Commission", "Academy", "Federation",
                        "Association", "Organization", "Organisation", "League", "Centre", "Center",
                        "Party", "School", "College", "Church", "Union", "Parliament", "Assembly", "Senate",
-                       "Congress", "Chamber", "Alliance", "Front", "Movement"})
+                       "Congress", "Chamber", "Alliance", "Front", "Movement", "Society", "Museum", "Foundation",
+                       "Institution"})
 # Names shaped like an organisation's that are states ("Soviet Union") or regions.
 NOT_ORGS = frozenset({"Soviet Union", "The Soviet Union", "Union of South Africa", "Latin America"})
 # Head words of events and publications, whose names often end like an organisation's ("... Systems").
