@@ -104,6 +104,10 @@ North South East West Northern Southern Eastern Western Kingdom Republic Hall Sq
 Dynasty County Province Empire Prize Award Awards Medal Cup Station Airport Tower Temple Palace Castle Mountain
 Mountains Lake Sea Ocean Gulf Strait Peninsula District Campaign War Revolution Rebellion Treaty Accord
 """.split())
+COMPASS = frozenset({"North", "South", "East", "West"})
+# Words right before a list of performers' names ("The film stars Vijay, Keerthy Suresh and ...").
+PERSON_BEFORE = frozenset({"stars", "starring", "featuring", "portrays", "portrayed", "voiced", "actor", "actress",
+                           "actors", "singer", "singers", "rapper", "interviewed", "hosted"})
 # Common romanised Chinese, Korean and Vietnamese family names, which come first: "Li Qiang", "Kim Jong-hyun",
 # "Nguyen Van Thanh". A two- or three-word run starting with one of them and followed by short capitalised
 # syllables is a person (written by govwatch from general knowledge; East Asian given names are too open a set
@@ -132,7 +136,7 @@ Court Board Bureau Union Organization Organisation Centre Center Lab Labs Labora
 Motors Hospital Movement Front Industries Pharmaceuticals Airways Airlines Studios Pictures Entertainment
 Broadcasting Endowment Regulator Watchdog Microsystems Semiconductor Semiconductors Robotics Software Electronics
 Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications Telecom Bancorp Insurance Greens
-Sena Parishad Samiti Sangh Dal Museum
+Sena Parishad Samiti Sangh Dal Museum Bros Brothers Research
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
 Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
@@ -229,6 +233,9 @@ def _name_shaped(words: list[str]) -> bool:
     """A full name by its shape alone: East Asian family name first, or an Arabic particle name."""
     if any(PARTICLE_NAME_RE.match(w) for w in words[1:]):
         return True
+    if len(words) >= 3 and len(words[0]) == 1 and words[0].isupper() and words[1] == "." \
+            and words[-1][:1].isupper() and len(words[-1]) > 1 and (len(words) == 3 or words[2] in first_names()):
+        return True  # an initial first: "Y. Bengio", "J. Michael Straczynski"; not "J. Applied Ontology"
     rest = words[1:]
     return (words[0] in FAMILY_FIRST and 1 <= len(rest) <= 2
             and all(w.replace("-", "").isalpha() and w[1:].replace("-", "").islower() and len(w) <= 10
@@ -261,6 +268,9 @@ def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
             elif _is_initial(tokens, j - 1) and tok == "." and j + 1 < n and j + 1 not in covered \
                     and _is_cap(tokens[j + 1][0]):
                 j += 2  # a middle initial: "George W. Bush", "J. E. Jones"
+            elif tok in ("A", "I") and j + 2 < n and tokens[j + 1][0] == "." and _is_cap(tokens[j + 2][0]) \
+                    and not covered.intersection((j + 1, j + 2)):
+                j += 3  # initials that are also stop words: "Herbert A. Simon", "Gregory I. Piatetsky-Shapiro"
             elif tok in ("of", "for", "on") and j + 2 < n and tokens[j + 1][0] == "the" \
                     and tokens[j - 1][0] in ORG_SUFFIXES and not covered.intersection((j + 1, j + 2)) \
                     and _is_cap(tokens[j + 2][0]):
@@ -370,6 +380,8 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
         return True  # "..., Sycara, who", "Shaw himself ran"; not "Democrat who", "Authors who sued"
     if j - i < 2:
         return False  # a lone capitalised word next to "said" is as often a company as a person
+    if prev in PERSON_BEFORE:
+        return True  # "The film stars Keerthy Suresh"
     if prev == "by" and i >= 2 and tokens[i - 2][0] in BY_VERBS:
         return True  # "founded by Kiichiro Toyoda", "published by Herbert Bay"
     if prev.lower() in SPEECH_BEFORE:
@@ -467,8 +479,9 @@ def find_names(tokens: list[Token], covered: set[int],
         caps = [w for w in words if w not in PARTICLES and w != "."]
         if len(caps) == 1 and caps[0] in TITLES:
             continue  # "Attorney General said": a title, no name
-        if any(w in NON_PERSON_WORDS or w in ROLE_WORDS for w in caps):  # "Chief Strategy Officer"
-            continue
+        compass_surname = len(caps) == 2 and caps[0] in given and caps[1] in COMPASS  # "Harry West", "Kanye West"
+        if any((w in NON_PERSON_WORDS and not compass_surname) or w in ROLE_WORDS for w in caps):
+            continue  # "Chief Strategy Officer", "Silicon Valley"
         if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
