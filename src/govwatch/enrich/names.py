@@ -39,6 +39,8 @@ Today Yesterday Tomorrow Last Next First Second Third Last Late Early Earlier La
 Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July
 August September October November December Mr Mrs Ms Dr Prof Sir Dame St Read More Photo Image Getty
 Reuters AP AFP Click Subscribe Sign Share Follow Advertisement Related Watch Listen Updated Published
+Is Are Was Were Be Been Has Have Had Do Does Did Can Could Would Should Might Must Me Just According Asked
+Former Regarding
 """.split())
 
 # Titles and role words that announce a person name right after them.
@@ -47,6 +49,7 @@ President Presidents Premier Chancellor Minister Secretary Senator Sen Rep Repre
 Congresswoman Governor Gov Mayor Judge Justice Commissioner Ambassador Commander General Gen Admiral Lt Col
 Colonel Captain Sergeant Pope King Queen Prince Princess Sheikh Emir Lord Lady Sir Dame Dr Prof Professor
 Mr Mrs Ms Miss Mx Rev Reverend Chairman Chairwoman Chair Director Speaker Leader Attorney Inspector Officer
+Administrator Superintendent Sheriff Prosecutor Coach
 MEP MP Deputy Vice Chief Executive Founder CEO CTO CFO COO Spokesperson Spokesman Spokeswoman
 president premier chancellor minister secretary senator governor mayor judge justice commissioner ambassador
 chairman chairwoman chair director speaker founder co-founder cofounder executive CEO spokesperson spokesman
@@ -63,7 +66,7 @@ PARTY_TITLES = frozenset({"Democrat", "Republican", "Conservative", "Liberal", "
 
 SPEECH_AFTER = frozenset({"said", "says", "told", "added", "wrote", "argued", "noted", "explained",
                           "warned", "stated", "announced", "tweeted", "posted", "testified", "believes",
-                          "telling", "saying", "argues", "writes", "reported", "recalled", "insisted"})
+                          "telling", "saying", "argues", "writes", "recalled", "insisted"})
 SPEECH_BEFORE = frozenset({"said", "says", "added", "wrote"})
 # Verbs that only people take, after a full name ("Bob Dole resigned") or even a lone surname ("Čapek was born",
 # "Terzopoulos was awarded"); a company is not born, elected, knighted or married. Two-word forms are matched on
@@ -74,22 +77,10 @@ PERSON_VERBS = frozenset({"died", "resigned", "married", "graduated", "invented"
                           "studied", "was sworn", "was nominated", "received his", "received her"})
 ADVERBS = frozenset({"also", "later", "then", "subsequently", "previously", "first", "again", "eventually", "never",
                      "once", "unsuccessfully", "successfully", "briefly", "personally", "himself", "herself"})
-PRONOUNS = frozenset({"he", "his", "him", "himself", "she", "her", "hers", "herself"})
-PRONOUN_WINDOW = 12  # tokens after a sentence-initial word in which "his"/"her" still refers to it
-
-
-def _pronoun_subject(tokens: list[Token], i: int, j: int) -> bool:
-    """A sentence-initial lone name followed by a verb and then, before any other name, a personal pronoun:
-    "Hodge kept his seat", "Bagrat allied himself with" (organisations take "its")."""
-    if j - i != 1 or not _sentence_start(tokens, i) or j >= len(tokens) or not tokens[j][0].isalpha() \
-            or not tokens[j][0].islower() or tokens[j][0] in CONNECTORS:
-        return False
-    for tok, _, _ in tokens[j + 1: j + 1 + PRONOUN_WINDOW]:
-        if tok in PRONOUNS:
-            return True
-        if tok in SENTENCE_ENDS or tok == "its" or (tok[:1].isupper() and tok not in STOP_CAPS):
-            return False
-    return False
+# Abbreviated titles, whose dot is its own token: "Sen. X" (a full title word before a sentence end is not one:
+# "... the Attorney General. According to ...").
+ABBREVIATED_TITLES = frozenset({"Sen", "Rep", "Gov", "Gen", "Lt", "Col", "Dr", "Prof", "Mr", "Mrs", "Ms", "Mx", "Rev",
+                                "Sgt", "Capt", "Adm", "Maj", "Pres", "Supt", "Insp", "Det", "Cllr"})
 
 
 # "published by X", "founded by X": a cue for a full name after "by" that has a given name or a name shape.
@@ -102,7 +93,7 @@ NON_PERSON_WORDS = frozenset("""
 House Street Valley Hill Road City State States Airlines Cloud Media News AI Tech Bay River Island Capitol
 North South East West Northern Southern Eastern Western Kingdom Republic Hall Square Park Avenue Bridge
 Dynasty County Province Empire Prize Award Awards Medal Cup Station Airport Tower Temple Palace Castle Mountain
-Mountains Lake Sea Ocean Gulf Strait Peninsula District Campaign War Revolution Rebellion Treaty Accord
+Mountains Lake Sea Ocean Gulf Strait Peninsula District Campaign War Revolution Rebellion Treaty Accord Act
 """.split())
 COMPASS = frozenset({"North", "South", "East", "West"})
 # Words right before a list of performers' names ("The film stars Vijay, Keerthy Suresh and ...").
@@ -119,6 +110,8 @@ Fan Jin Shi Liao Jia Xia Fang Bai Zou Meng Xiong Qin Qiu Hou Yin Xue Yan Duan Le
 Chiang Chang Chou Hsu Kuo Lee Lam Leung Wong Chan Ng Cheung Tsai Hsieh Chu Wen Qian Kim Park Choi Jung Kang Cho
 Yoon Jang Lim Shin Seo Kwon Hwang Ahn Yoo Jeon Moon Baek Nguyen Tran Pham Hoang Phan Vu Vo Dang Bui Ngo Duong
 """.split())
+FAMILY_FIRST_WORDS = frozenset({"Park", "Moon", "Song", "Fan", "Long", "Young", "Kong", "Wei", "Ma", "Chu", "Lam",
+                                "Ng", "Jin", "Shin", "Han", "Tan", "Dong", "Gao", "Yu", "Su", "Lu", "Du", "Gu"})
 # Arabic name particles joined to the next name by a hyphen ("Loujain al-Hathloul", "Mohammed bin-Salman").
 PARTICLE_NAME_RE = re.compile(r"(?:al|el|ad|ash|as|at|az|bin|ibn|abu|bint)-[A-Z]")
 
@@ -152,7 +145,8 @@ NOT_ORGS = frozenset({"Soviet Union", "The Soviet Union", "Union of South Africa
 # Head words of events and publications, whose names often end like an organisation's ("... Systems").
 EVENT_HEADS = frozenset({"Conference", "Symposium", "Workshop", "Summit", "Advances"})
 # Words naming a member or office-holder of the organisation after "of" ("Fellow of ...", "President of ...").
-MEMBER_WORDS = TITLES | {"Fellow", "Fellows", "Member", "Members"}
+MEMBER_WORDS = TITLES | {"Fellow", "Fellows", "Member", "Members", "Head", "Manager", "Managing", "Senior",
+                          "General", "Associate", "Assistant", "Partner", "Global", "Regional"}
 CONNECTORS = frozenset({"of", "for", "and", "&", "the", "on", "de", "du", "des", "la", "le", "der", "für"})
 PARTICLES = frozenset({"de", "da", "van", "von", "der", "den", "bin", "al", "el", "del", "di", "du", "le", "la"})
 # Title words that are never surnames, so a run holding one is a job title, not a name ("Prince" and "King" are
@@ -192,20 +186,16 @@ def surnames() -> frozenset[str]:
 
 
 def _surname_shaped(tokens: list[Token], i: int, j: int, words: list[str], places: set[int] | frozenset[int]) -> bool:
-    """A given-name-like word before a listed surname ("Gwynfor Evans"), or a sentence-initial listed surname
-    that is the subject of a person's verb ("Hayes has served")."""
+    """A sentence-initial listed surname that is the subject of a person's verb ("Hayes has served")."""
     fam = surnames()
     caps = [w for w in words if w != "."]
     if len(caps) == 1:
         w = caps[0]
         return w in fam and w not in first_names() and _sentence_start(tokens, i) and j < len(tokens) \
             and tokens[j][0] in SUBJECT_VERBS
-    if len(caps) not in (2, 3) or caps[-1] not in fam or any(k in places for k in range(i, j)):
-        return False
-    first = caps[0]
-    blocked = STOP_CAPS | TITLES | NON_PERSON_WORDS | ORG_SUFFIXES | ORG_HEADS | PARTY_TITLES | PLACE_PREFIXES
-    return first.isalpha() and first not in blocked and not first.endswith(("ian", "ese", "ish")) \
-        and (len(caps) == 2 or len(caps[1]) == 1)  # a middle initial: "Joseph A. Day"
+    # Two words ending in a listed surname are not enough on their own: brands, clubs and places end in them
+    # too ("Lockheed Martin", "Wells Fargo", "Real Madrid", "Virginia Beach").
+    return False
 
 
 @lru_cache(maxsize=1)
@@ -237,6 +227,8 @@ def _name_shaped(words: list[str]) -> bool:
             and words[-1][:1].isupper() and len(words[-1]) > 1 and (len(words) == 3 or words[2] in first_names()):
         return True  # an initial first: "Y. Bengio", "J. Michael Straczynski"; not "J. Applied Ontology"
     rest = words[1:]
+    if words[0] in FAMILY_FIRST_WORDS and len(rest) == 1 and "-" not in rest[0]:
+        return False  # "Park Place", "Moon Express", "Fan Vote"; "Park Geun-hye", "Moon Jae-in" pass
     return (words[0] in FAMILY_FIRST and 1 <= len(rest) <= 2
             and all(w.replace("-", "").isalpha() and w[1:].replace("-", "").islower() and len(w) <= 10
                     for w in rest))
@@ -369,15 +361,15 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
     prev = tokens[i - 1][0] if i > 0 else ""
     prev = "" if prev == "." else prev
     nxt = tokens[j][0] if j < len(tokens) else ""
-    if prev in TITLES or (prev == "" and i >= 2 and tokens[i - 2][0] in TITLES):
+    if prev in TITLES or (prev == "" and i >= 2 and tokens[i - 2][0] in ABBREVIATED_TITLES):
         return True  # "President X", "Sen. X" (the dot is its own token)
     if _person_verb_after(tokens, j):
         return True  # "Čapek was born", "Bob Dole resigned"
     last = tokens[j - 1][0]
-    if (nxt in ("who", "himself", "herself") or (nxt == "," and j + 1 < len(tokens) and tokens[j + 1][0] == "who")) \
-            and last not in PARTY_TITLES and not last.endswith(("ists", "ans", "ers", "ats")) \
-            and (j - i > 1 or nxt != "who" or not _sentence_start(tokens, i)):
-        return True  # "..., Sycara, who", "Shaw himself ran"; not "Democrat who", "Authors who sued"
+    comma_who = nxt == "," and j + 1 < len(tokens) and tokens[j + 1][0] == "who"
+    if (comma_who or nxt in ("himself", "herself") or (nxt == "who" and j - i > 1)) \
+            and last not in PARTY_TITLES and not last.endswith(("ists", "ans", "ers", "ats")):
+        return True  # "Sycara, who", "Shaw himself ran", "Bob Dole who"; not "a good Samaritan who", "Democrat who"
     if j - i < 2:
         return False  # a lone capitalised word next to "said" is as often a company as a person
     if prev in PERSON_BEFORE:
@@ -475,7 +467,9 @@ def find_names(tokens: list[Token], covered: set[int],
         if titled:  # "German Chancellor Olaf Scholz": the name is what follows the last title word
             i, words, cued_by_title = i + titled[-1] + 1, words[titled[-1] + 1:], True
         if all(k in places for k in range(i, j)):
-            continue  # "Miss Macau", "Hong Kong said": a place
+            continue  # "Miss Hong Kong", "Hong Kong said": a place
+        while len(words) > 1 and i in places:  # "Australian Timothy Weeks": the name follows the demonym
+            i, words = i + 1, words[1:]
         caps = [w for w in words if w not in PARTICLES and w != "."]
         if len(caps) == 1 and caps[0] in TITLES:
             continue  # "Attorney General said": a title, no name
@@ -486,7 +480,7 @@ def find_names(tokens: list[Token], covered: set[int],
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
                                                                               or _name_shaped(words))) \
-                or _surname_shaped(tokens, i, j, words, places) or _pronoun_subject(tokens, i, j):
+                or _surname_shaped(tokens, i, j, words, places):
             if len(caps) == 1:
                 singles.append(words[0])
             else:
