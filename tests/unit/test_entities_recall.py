@@ -168,3 +168,22 @@ def test_brand_alias_inside_a_longer_name_is_not_the_brand() -> None:
     """'Alphabet' in 'International Phonetic Alphabet' is not Alphabet Inc.; 'Apple Inc' still is Apple."""
     assert "Alphabet Inc." not in _ents("Sounds are written in International Phonetic Alphabet notation.")
     assert _ents("Apple Inc introduced Face ID.")["Apple Inc."].source == "gazetteer"
+
+
+@pytest.mark.parametrize(("title", "text", "org"), [
+    ("Three Takeaways from the Recent Anthropic Settlement", "AI has opened a new frontier of law.", "Anthropic"),
+    ("Why You Shouldn't Panic About Gemini's Privacy Changes", "Google is making it easier to use Gemini.", "Google"),
+    ("", "Damit soll ihr Start-up Mistral AI ein Sprachmodell bauen.", "Mistral AI"),
+])
+def test_brands_after_headline_capitals_are_still_found(title: str, text: str, org: str) -> None:
+    """Title-case headlines, a heading line above and capitalised German nouns do not hide a brand."""
+    assert org in _ents(text, title)
+
+
+def test_list_neighbours_of_gazetteer_entities_take_their_type() -> None:
+    """A name listed next to a gazetteer organisation is an organisation; a possessive owner does not make
+    its neighbour a person."""
+    ents = _ents("Investors included Zebra Kinetics and Cisco.")
+    assert ents["Zebra Kinetics"].type == "org"
+    assert not _people("Jeff Bezos's Blue Origin and Elon Musk's SpaceX flew.") - {"Jeff Bezos", "Elon Musk"}
+    assert _ents("United Airlines CEO Scott Kirby spoke.")["Scott Kirby"].type == "person"

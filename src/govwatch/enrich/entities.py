@@ -215,10 +215,11 @@ def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int,
     """
     generic = any(t.lower() in _SUFFIXES_LOWER for t in alias.tokens)
     if a > 0 and (a - 1) not in starts and (generic or (a - 1) not in places):
-        prev = tokens[a - 1][0]
-        sentence_start = a == 1 or tokens[a - 2][0] in (".", "!", "?", ":", '"', "(")
-        if prev[:1].isupper() and prev not in STOP_CAPS and not prev.isupper() and not prev.endswith(".") \
-                and (generic or not sentence_start):
+        if _proper_before(tokens, a - 1) and (generic or (a >= 2 and _proper_before(tokens, a - 2)
+                                                           and not _line_break(tokens, a - 2, a))):
+            # a brand needs two capitalised words before it on its line ("International Phonetic Alphabet"),
+            # not one: headlines, German nouns and Italian articles are capitalised ("the Recent Anthropic
+            # Settlement", "Start-up Mistral AI", "Il Garante")
             return True
     if not generic:
         nxt = tokens[b][0] if b < len(tokens) else ""
@@ -228,6 +229,16 @@ def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int,
             and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS:
         return True
     return False
+
+
+def _proper_before(tokens: list[tuple[str, int, int]], k: int) -> bool:
+    tok = tokens[k][0]
+    return tok[:1].isupper() and tok not in STOP_CAPS and not tok.isupper() and not tok.endswith(".")
+
+
+def _line_break(tokens: list[tuple[str, int, int]], a: int, b: int) -> bool:
+    """Whether a line break separates tokens a..b (offsets index the folded text, whose length is the same)."""
+    return any(tokens[k + 1][1] - tokens[k][2] > 1 for k in range(a, b))
 
 
 _SUFFIXES_LOWER = frozenset(w.lower() for w in ORG_SUFFIXES)
@@ -261,7 +272,9 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
                                     and not _supported(h[0].key, pre_safe, gazetteer))]
     covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
     people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
-    names, used = find_names(tokens, covered, people, places)
+    spans = {t: [(a, b) for alias, a, b in hits if gazetteer.entries[alias.key].type == t and not alias.ambiguous]
+             for t in ("person", "org")}
+    names, used = find_names(tokens, covered, people, places, spans["person"], spans["org"])
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
     hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
     counts: Counter[str] = Counter()

@@ -396,7 +396,11 @@ def _person_cue(tokens: list[Token], i: int, j: int) -> bool:
 def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether two runs are neighbours in a list: only ",", "and" or ", and" between them."""
     (_, j), (k, _) = sorted((a, b))
-    return 0 < k - j <= 2 and [t[0] for t in tokens[j:k]] in LIST_SEPARATORS  # length check first: cheap
+    if not (0 < k - j <= 2) or [t[0] for t in tokens[j:k]] not in LIST_SEPARATORS:  # length check first: cheap
+        return False
+    # a possessive after the later one lists what it owns, not it: "Blue Origin and Elon Musk's SpaceX"
+    end = max(a[1], b[1])
+    return not (end < len(tokens) and tokens[end][0] == "'s")
 
 
 def _sentence_start(tokens: list[Token], i: int) -> bool:
@@ -423,8 +427,8 @@ def _person_candidates(tokens: list[Token], covered: set[int], orgs: Counter[str
             org_runs.append((i + a, i + b))
             if a >= 2 and words[a - 1] == "of":
                 out.append((i, i + a - 1))
-            if len(words) - b >= 2 and words[b] in given:
-                out.append((i + b, j))  # "Ontario Liberal Party Joe Dickson"
+            if len(words) - b >= 2 and (words[b] in given or words[b] in TITLES):
+                out.append((i + b, j))  # "Ontario Liberal Party Joe Dickson", "United Airlines CEO Scott Kirby"
             continue
         cut = next((k for k, w in enumerate(words) if w in ("of", "for")), None)
         if cut is not None:
@@ -445,20 +449,23 @@ def _person_candidates(tokens: list[Token], covered: set[int], orgs: Counter[str
 
 def find_names(tokens: list[Token], covered: set[int],
                known_people: set[str] | frozenset[str] = frozenset(),
-               places: set[int] | frozenset[int] = frozenset()) -> tuple[list[NameHit], set[int]]:
+               places: set[int] | frozenset[int] = frozenset(),
+               known_person_spans: list[tuple[int, int]] | None = None,
+               known_org_spans: list[tuple[int, int]] | None = None) -> tuple[list[NameHit], set[int]]:
     """People and organisations in the uncovered part of `tokens`; also returns the token indices used.
 
     `known_people` are full names already found (gazetteer); their bare surnames are counted for them.
-    `places` are token indices of country names: a run made only of them is never a person ("Miss Macau").
+    `places` are token indices of country names: a run made only of them is never a person ("Miss Hong Kong").
+    `known_person_spans` / `known_org_spans` are gazetteer matches [i, j): list neighbours take their type.
     """
     people: Counter[str] = Counter()
     orgs: Counter[str] = Counter()
     singles: list[str] = []  # surname-only person mentions, merged below
     used: set[int] = set()
     given = first_names()
-    found: list[tuple[int, int]] = []  # person runs [i, j)
+    found: list[tuple[int, int]] = list(known_person_spans or [])  # person runs [i, j)
     pending: list[tuple[int, int]] = []  # name-shaped runs without a cue of their own
-    org_runs: list[tuple[int, int]] = []
+    org_runs: list[tuple[int, int]] = list(known_org_spans or [])
     for i, j in _person_candidates(tokens, covered, orgs, used, org_runs):
         words = [t[0] for t in tokens[i:j]]
         cued_by_title = False
