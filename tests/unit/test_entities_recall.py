@@ -187,3 +187,13 @@ def test_list_neighbours_of_gazetteer_entities_take_their_type() -> None:
     assert ents["Zebra Kinetics"].type == "org"
     assert not _people("Jeff Bezos's Blue Origin and Elon Musk's SpaceX flew.") - {"Jeff Bezos", "Elon Musk"}
     assert _ents("United Airlines CEO Scott Kirby spoke.")["Scott Kirby"].type == "person"
+
+
+def test_affiliation_and_brand_units() -> None:
+    """'Name of Organisation' makes a person when the name has a given name or listed surname; a brand followed
+    by a capitalised run ending in an organisation word is that longer organisation."""
+    ents = _ents("The method began with the work of Kevin Warwick of the University of Reading.")
+    assert ents["Kevin Warwick"].type == "person" and ents["University of Reading"].type == "org"
+    assert not _people("It appeared in Monthly Notices of the Royal Astronomical Society.")
+    ents = _ents("He joined Microsoft Research in 2010.")
+    assert "Microsoft Research" in ents and "Microsoft" not in ents

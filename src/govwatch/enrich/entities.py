@@ -222,8 +222,15 @@ def _embedded(alias: _Alias, tokens: list[tuple[str, int, int]], a: int, b: int,
             # Settlement", "Start-up Mistral AI", "Il Garante")
             return True
     if not generic:
-        nxt = tokens[b][0] if b < len(tokens) else ""
-        return nxt in ORG_SUFFIXES and nxt not in LEGAL_SUFFIXES
+        # a capitalised run right after the brand that ends in an organisation word: "Toyota Industries",
+        # "IEEE Computer Society", "Microsoft Research"
+        for k in range(b, min(b + BRAND_TAIL, len(tokens))):
+            tok = tokens[k][0]
+            if not _proper_before(tokens, k) or k in starts:
+                return False
+            if tok in ORG_SUFFIXES and tok not in LEGAL_SUFFIXES:
+                return True
+        return False
     if alias.tokens[-1].lower() in _SUFFIXES_LOWER and b + 1 < len(tokens) and tokens[b][0] in ("of", "for") \
             and tokens[b + 1][0][:1].isupper() \
             and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS:
@@ -242,6 +249,7 @@ def _line_break(tokens: list[tuple[str, int, int]], a: int, b: int) -> bool:
 
 
 _SUFFIXES_LOWER = frozenset(w.lower() for w in ORG_SUFFIXES)
+BRAND_TAIL = 4  # words after a brand searched for an organisation word
 LEGAL_SUFFIXES = frozenset({"Inc", "Ltd", "Corp", "Corporation", "Co", "LLC", "LLP", "PLC", "plc", "GmbH", "AG",
                             "SA", "SAS", "NV", "BV", "Group", "Holdings"})
 

@@ -49,7 +49,7 @@ President Presidents Premier Chancellor Minister Secretary Senator Sen Rep Repre
 Congresswoman Governor Gov Mayor Judge Justice Commissioner Ambassador Commander General Gen Admiral Lt Col
 Colonel Captain Sergeant Pope King Queen Prince Princess Sheikh Emir Lord Lady Sir Dame Dr Prof Professor
 Mr Mrs Ms Miss Mx Rev Reverend Chairman Chairwoman Chair Director Speaker Leader Attorney Inspector Officer
-Administrator Superintendent Sheriff Prosecutor Coach
+Administrator Superintendent Sheriff Prosecutor Coach Manager
 MEP MP Deputy Vice Chief Executive Founder CEO CTO CFO COO Spokesperson Spokesman Spokeswoman
 president premier chancellor minister secretary senator governor mayor judge justice commissioner ambassador
 chairman chairwoman chair director speaker founder co-founder cofounder executive CEO spokesperson spokesman
@@ -94,6 +94,8 @@ House Street Valley Hill Road City State States Airlines Cloud Media News AI Tec
 North South East West Northern Southern Eastern Western Kingdom Republic Hall Square Park Avenue Bridge
 Dynasty County Province Empire Prize Award Awards Medal Cup Station Airport Tower Temple Palace Castle Mountain
 Mountains Lake Sea Ocean Gulf Strait Peninsula District Campaign War Revolution Rebellion Treaty Accord Act
+Summit Conference Symposium Workshop Forum Festival Games Olympics Championship Championships Theater Theatre
+Notices Proceedings Letters Transactions
 """.split())
 COMPASS = frozenset({"North", "South", "East", "West"})
 # Words right before a list of performers' names ("The film stars Vijay, Keerthy Suresh and ...").
@@ -332,8 +334,10 @@ def _org_span(words: list[str]) -> tuple[int, int] | None:
             # a member word or a person's full name before "of" is not part of the organisation that follows:
             # "Fellow of Institute of ...", "Fumitada Itakura of Nagoya University"
             of = next((m for m in range(start + 1, k - 1) if words[m] == "of"), None)
-            if of is not None and (all(w in MEMBER_WORDS for w in words[start:of])
-                                   or (of - start >= 2 and words[start] in first_names())):
+            before_of = words[start:of] if of is not None else []
+            person_like = 2 <= len(before_of) <= 3 and not any(
+                w in ORG_SUFFIXES or w in ORG_HEADS or w in NON_PERSON_WORDS or not w[:1].isupper() for w in before_of)
+            if of is not None and (all(w in MEMBER_WORDS for w in before_of) or person_like):
                 start = of + 1
             # "Liberal Party of Canada", "Committee on Computational Linguistics": the complement stays, up to a
             # full name that follows it ("Liberal Party of Canada Fernand Viau")
@@ -403,6 +407,14 @@ def _listed_together(tokens: list[Token], a: tuple[int, int], b: tuple[int, int]
     return not (end < len(tokens) and tokens[end][0] == "'s")
 
 
+def _affiliated(tokens: list[Token], j: int, org_starts: set[int]) -> bool:
+    """A full name followed by "of" and an organisation: "Fumitada Itakura of Nagoya University", "Harry West of
+    the UUP", "Alex Graves of Google DeepMind"."""
+    if j + 1 >= len(tokens) or tokens[j][0] != "of":
+        return False
+    return j + 1 in org_starts or (tokens[j + 1][0] == "the" and j + 2 in org_starts)
+
+
 def _sentence_start(tokens: list[Token], i: int) -> bool:
     return i == 0 or tokens[i - 1][0] in SENTENCE_ENDS
 
@@ -466,7 +478,9 @@ def find_names(tokens: list[Token], covered: set[int],
     found: list[tuple[int, int]] = list(known_person_spans or [])  # person runs [i, j)
     pending: list[tuple[int, int]] = []  # name-shaped runs without a cue of their own
     org_runs: list[tuple[int, int]] = list(known_org_spans or [])
-    for i, j in _person_candidates(tokens, covered, orgs, used, org_runs):
+    candidates = _person_candidates(tokens, covered, orgs, used, org_runs)
+    org_starts = {a for a, _ in org_runs}
+    for i, j in candidates:
         words = [t[0] for t in tokens[i:j]]
         cued_by_title = False
         titled = [k for k, w in enumerate(words[:-1]) if w in TITLES
@@ -487,7 +501,9 @@ def find_names(tokens: list[Token], covered: set[int],
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
                                                                               or _name_shaped(words))) \
-                or _surname_shaped(tokens, i, j, words, places):
+                or _surname_shaped(tokens, i, j, words, places) \
+                or (len(caps) >= 2 and _affiliated(tokens, j, org_starts)
+                    and (caps[0] in given or caps[-1] in surnames() or _name_shaped(words))):
             if len(caps) == 1:
                 singles.append(words[0])
             else:
@@ -516,7 +532,10 @@ def find_names(tokens: list[Token], covered: set[int],
             used.update(range(i, j))
             found.append((i, j))
             pending.remove((i, j))
-    # Likewise a multi-word name listed next to an organisation found above is an organisation.
+    # Likewise a multi-word name listed next to an organisation found above is an organisation, unless it is
+    # shaped like a person's name ("of Nagoya University and Shuzo Saito").
+    pending = [(i, j) for i, j in pending
+               if not (j - i == 2 and (tokens[j - 1][0] in surnames() or _name_shaped([t[0] for t in tokens[i:j]])))]
     while pending:
         listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in org_runs)]
         if not listed:
