@@ -17,6 +17,12 @@ Matching rules (see data/gazetteer.yaml header):
   loses most country signal of wire copy. They do not count before a language/culture noun ("French fries",
   "Chinese-language") nor inside an organisation name found by pattern ("American Civil Liberties Union").
 * leftmost-longest wins, so "Federal Trade Commission" is never also "Commission".
+* an organisation alias inside a longer proper name is a different organisation, left to the name patterns:
+  "Democratic Party" in "California Democratic Party" / "Democratic Party of Japan", "Toyota" in "Toyota
+  Industries" (see _embedded). An unsupported ambiguous alias with a generic head ("the AI Office" with no EU
+  institution in the story) is reported by the patterns under its own name, not the gazetteer id.
+* Hong Kong is not a country (a special administrative region of China): it blocks the name patterns but is not
+  reported (the type system has no place type).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from typing import Any
 
 import yaml
 
-from govwatch.enrich.names import ORG_SUFFIXES, STOP_CAPS, find_names, slug
+from govwatch.enrich.name_lexicon import ORG_SUFFIXES, STOP_CAPS
+from govwatch.enrich.names import find_names, slug
 
 ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
 # A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token. A slash joins
