@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from baseline import topics_v1
 
@@ -76,20 +77,12 @@ def load_items(split: str) -> list[Item]:
 Scorer = Callable[[str, str], Prediction]
 
 
-def baseline_scorer() -> Scorer:
-    taxonomy = topics_v1.load_taxonomy()
+def scorer_of(module: Any) -> Scorer:
+    """The relevance/topics decision of a topics module (the frozen baseline or govwatch.enrich.topics)."""
+    taxonomy = module.load_taxonomy()
 
     def run(title: str, text: str) -> Prediction:
-        r = topics_v1.classify(title, text, taxonomy)
-        return Prediction(r.relevance, tuple(t.id for t in r.topics))
-    return run
-
-
-def current_scorer() -> Scorer:
-    taxonomy = current.load_taxonomy()
-
-    def run(title: str, text: str) -> Prediction:
-        r = current.classify(title, text, taxonomy)
+        r = module.classify(title, text, taxonomy)
         return Prediction(r.relevance, tuple(t.id for t in r.topics))
     return run
 
@@ -175,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     langs = Counter(it.lang for it in items)
     print(f"split {args.split}: {len(items)} items, {sum(it.label for it in items)} relevant; "
           f"kinds {dict(Counter(it.kind for it in items))}; languages {dict(sorted(langs.items()))}")
-    report("today's scorer (frozen copy, benchmarks/baseline/topics_v1.py)", baseline_scorer(),
+    report("today's scorer (frozen copy, benchmarks/baseline/topics_v1.py)", scorer_of(topics_v1),
            BASELINE_THRESHOLD, items, args.repeat)
     threshold = Settings.model_fields["relevance_threshold"].default
-    preds = report("current scorer (govwatch.enrich.topics / relevance)", current_scorer(), threshold, items,
+    preds = report("current scorer (govwatch.enrich.topics / relevance)", scorer_of(current), threshold, items,
                    args.repeat)
     if args.errors:
         print("\n-- current scorer's relevance errors (dev)")
