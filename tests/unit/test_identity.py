@@ -50,3 +50,56 @@ def test_guid_ids_are_scoped_to_the_feed() -> None:
     """The GUID fallback hashes guid:<feed_id>:<guid>, so equal GUIDs of two feeds never collide."""
     assert guid_story_id("f1", "123") == hashlib.sha256(b"guid:f1:123").hexdigest()
     assert guid_story_id("f1", "123") != guid_story_id("f2", "123")
+
+
+def _canonical_before_issue_13(url: str) -> str:
+    """canonical_url as it was before its fast paths (kept verbatim as the reference ids must match)."""
+    import re
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    from govwatch.identity import DEFAULT_PORTS, _is_tracking
+
+    def fold(path: str) -> str:
+        if path.endswith(".amp.html"):
+            path = path[: -len(".amp.html")] + ".html"
+        segments = path.split("/")
+        folded = [s for s in segments if s.lower() != "amp"]
+        if len(folded) != len(segments):
+            path = "/".join(folded)
+            if segments[-1].lower() == "amp" and not path.endswith("/"):
+                path += "/"
+        return re.sub(r"/{2,}", "/", path) or "/"
+
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host.startswith("amp."):
+        host = host[len("amp."):]
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = fold(parts.path or "/")
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+ODD_LINKS = [raw for raw, _ in TABLE] + [
+    "https://example.com//a///b//", "https://example.com/amp//amp/", "https://example.com/a?", "https://example.com/?#x",
+    "https://example.com/a?&&", "https://example.com/a?utm_source=x", "https://user@example.com/a//b",
+    "http://[::1]:8080//x", "https://example.com:99999/a", "  https://example.com/a  ", "https://example.com/a?b=%20&a",
+    "https://example.com/AMP", "https://example.com/x.amp.html?amp", "https://example.com/%2F%2Fa", "mailto:x@y",
+]
+
+
+@pytest.mark.parametrize("raw", ODD_LINKS)
+def test_ids_unchanged_by_the_fast_paths(raw: str) -> None:
+    """The query and double-slash fast paths give the canonical URL (hence the story id) the code gave before."""
+    assert canonical_url(raw) == _canonical_before_issue_13(raw)
+    assert story_id(raw) == hashlib.sha256(_canonical_before_issue_13(raw).encode()).hexdigest()

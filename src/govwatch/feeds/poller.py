@@ -21,7 +21,7 @@ from govwatch.errors import FeedParseError, FetchRefused, GovwatchError, RateLim
 from govwatch.feeds.parse import ParsedEntry, parse_feed
 from govwatch.feeds.registry import Feed
 from govwatch.feeds.state import FeedState, IntervalPolicy, after_failure, after_success, validators_for
-from govwatch.identity import canonical_url, guid_story_id, story_id
+from govwatch.identity import canonical_url, guid_story_id, id_of_canonical
 from govwatch.log import get_logger
 from govwatch.models import RawStory, Trace, utcnow
 
@@ -211,7 +211,8 @@ class Poller:
         out: dict[str, RawStory] = {}
         for entry in entries:
             if entry.link:
-                sid, url = story_id(entry.link), canonical_url(entry.link)
+                url = canonical_url(entry.link)
+                sid = id_of_canonical(url)
             elif entry.guid:
                 sid, url = guid_story_id(feed.id, entry.guid), feed.url
             else:
