@@ -1,42 +1,50 @@
-"""Alert matching at scale: 10,000 subscriptions against batches of 50 freshly indexed stories.
+"""Alert matching at scale: 100,000 subscriptions against batches of 50 freshly indexed stories.
 
-    python benchmarks/matching.py [--subs 10000] [--batches 10] [--stories 50] [--chunks 100,200] [--compare]
+    python benchmarks/matching.py [--subs 100000] [--batches 10] [--stories 50] [--baseline-subs 10000]
+                                  [--compare] [--compare-batches 2]
 
 Needs the local stack (`govwatch stack up`); works under a private index prefix and removes it after.
-Subscriptions are generated from the taxonomy keywords and gazetteer aliases (/work/shared/domain or
-src/govwatch/data): phrases, AND/OR, exclusions, and filters on about a fifth of them. Stories mention
-a few of the same terms, drawn with a Zipf-like skew (a few subjects are in every batch, most are
-rare), so that, as with real news, only a few percent of the subscriptions match anything in a batch;
-the match rate is printed. Prints, per combined-search chunk size, p50/p95 batch latency (fetch +
-pre-filter + the two passes) and stories/s, searches and round trips; the same without the
-pre-filter; and two baselines from the same run: one ids-only search over the batch, and a bare
-msearch of as many trivial searches as the matcher sent. ``--compare`` also runs the former matcher
-(one highlighted search per surviving subscription) on one batch and checks it returns the same
-matches and snippets.
+Subscriptions are generated from the taxonomy keywords and gazetteer aliases (src/govwatch/data):
+phrases, AND/OR, exclusions, and filters on about a fifth of them; they are bulk-indexed into the
+private subscriptions index. Stories mention a few of the same terms, drawn with a Zipf-like skew (a few
+subjects are in every batch, most are rare), so that only a few percent of subscriptions match anything.
+
+The matching itself runs in a child process that does what the alert consumer does: reads the active
+subscriptions with ``SubscriptionCache`` (and builds the candidate index), then per batch fetches the
+stories and calls ``match_batch``. It prints the load cost, then per design and size: p50/p95 per batch,
+Elasticsearch HTTP requests per batch (counted at the client transport), candidates per batch, the local
+CPU split, and the process's peak RSS (VmHWM) after the current design's runs, i.e. what an alert process
+holds at this load. The **baseline** is the previous design (every subscription through the pre-filter,
+one highlighted search per matched subscription for snippets), measured in the same run.
+``--compare`` runs, on sampled batches, the exact check: every subscription's own search over the batch
+ids (no pre-filter, no combining), and reports the differences in (subscription, story) pairs (must be 0),
+and how many local snippets equal Elasticsearch's highlight.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from govwatch.alerts.matcher import COMBINE_CHUNK, Match, MatchStats, fetch_stories, match_batch, plan, run_searches
-from govwatch.alerts.subscriptions import Destination, Filters, Subscription
-from govwatch.bootstrap import bootstrap
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
-from govwatch.models import EntityRef, TopicRef, utcnow
-from govwatch.settings import Settings
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test factories build valid stories
-from tests.factories import enriched_story, raw_story  # noqa: E402
+
+from benchmarks._common import load_average, vm_hwm_mb  # noqa: E402
+from govwatch.alerts.subscriptions import Destination, Filters, Subscription  # noqa: E402
+from govwatch.models import EntityRef, TopicRef, utcnow  # noqa: E402
+from govwatch.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "govwatch" / "data"
 FILLER = ("the government said on monday that new rules would apply to developers of large models while critics "
@@ -80,7 +88,8 @@ def gen_subs(count: int, rng: random.Random, kws: list[str], names: list[str], t
         filters = (Filters(countries=[rng.choice(["GB", "US", "FR", "DE", "CN"])]) if roll < 0.08 else
                    Filters(topics=[rng.choice(topics)]) if roll < 0.16 else
                    Filters(min_relevance=0.5) if roll < 0.2 else Filters())
-        subs.append(Subscription(id=f"bench-{i}", name=f"bench {i}", query=gen_query(rng, kws, names),
+        # Zero-padded ids: the store lists by id, so its order is the generation order (the baseline's prefix).
+        subs.append(Subscription(id=f"bench-{i:07d}", name=f"bench {i}", query=gen_query(rng, kws, names),
                                  filters=filters, destination=dest))
     return subs
 
@@ -91,6 +100,8 @@ def zipf_weights(n: int, s: float = 1.1) -> list[float]:
 
 def gen_stories(batch: int, size: int, rng: random.Random, kws: list[str], names: list[str], topics: list[str],
                 kw_weights: list[float], name_weights: list[float]):  # noqa: ANN201
+    from tests.factories import enriched_story, raw_story
+
     out = []
     for j in range(size):
         n = f"b{batch}-{j}-{uuid.uuid4().hex[:6]}"
@@ -112,102 +123,223 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def setup(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Bulk-index the subscriptions and the batches' stories under the private prefix."""
+    from elasticsearch.helpers import bulk
+
+    from govwatch.bootstrap import bootstrap
+    from govwatch.es_io import make_client
+    from govwatch.indexing import bulk_index
+
+    rng = random.Random(7)
+    es = make_client(settings.es_url).options(request_timeout=300)
+    bootstrap(settings, es)
+    kws, names, topics = vocab()
+    t0 = time.perf_counter()
+    subs = gen_subs(args.subs, rng, kws, names, topics)
+    sub_index = settings.index("subscriptions")
+    ok, errors = bulk(es, ({"_index": sub_index, "_id": s.id, "_source": s.storage_document()} for s in subs),
+                      chunk_size=5000, refresh="wait_for", raise_on_error=True)
+    print(f"{ok} subscriptions generated and bulk-indexed in {time.perf_counter() - t0:.1f} s; examples:")
+    for s in subs[:3]:
+        print(f"  {s.query}   filters={s.filters.model_dump(exclude_defaults=True)}")
+    # Popularity of subjects in the news: a random order of the vocabulary, Zipf weights.
+    kw_pop, name_pop = rng.sample(kws, len(kws)), rng.sample(names, len(names))
+    kw_w, name_w = zipf_weights(len(kw_pop)), zipf_weights(len(name_pop))
+    batches = []
+    for b in range(args.batches):
+        stories = gen_stories(b, args.stories, rng, kw_pop, name_pop, topics, kw_w, name_w)
+        assert bulk_index(es, settings.index_prefix, stories) == {}
+        batches.append([s.story_id for s in stories])
+    es.indices.refresh(index=settings.index("stories"))
+    return {"batches": batches}
+
+
+# ---------------------------------------------------------------------------------------------- the child process
+
+
+class Counting:
+    """Counts the HTTP requests of a client, by path (all clients made with ``.options`` share the transport)."""
+
+    def __init__(self, es: Any) -> None:  # noqa: ANN401
+        self.paths: Counter[str] = Counter()
+        inner = es.transport.perform_request
+
+        def perform(method: str, target: str, *a: Any, **kw: Any) -> Any:  # noqa: ANN401
+            self.paths[target.split("?")[0].rsplit("/", 1)[-1]] += 1
+            return inner(method, target, *a, **kw)
+
+        es.transport.perform_request = perform
+
+    def take(self) -> Counter[str]:
+        out, self.paths = self.paths, Counter()
+        return out
+
+
+def es_cpu_ms(es: Any) -> float:  # noqa: ANN401
+    stats = es.nodes.stats(metric="process")
+    return float(sum(n["process"]["cpu"]["total_in_millis"] for n in stats["nodes"].values()))
+
+
+def run_design(es: Any, counter: Counting, alias: str, subs: list, index: Any, batches: list[list[str]],  # noqa: ANN401
+               current: bool) -> tuple[dict[str, Any], list[set[tuple[str, str]]], list[list]]:
+    from govwatch.alerts.matcher import MatchStats, fetch_stories, match_batch
+
+    rows, found, all_matches = [], [], []
+    es_before = es_cpu_ms(es)
+    for ids in batches:
+        stats = MatchStats()
+        counter.take()
+        wall, cpu = time.perf_counter(), time.process_time()
+        docs = fetch_stories(es, alias, ids)
+        fetched = time.perf_counter() - wall
+        matches = match_batch(es, alias, subs, docs, stats=stats, index=index if current else None,
+                              snippets_locally=current)
+        rows.append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "fetch": fetched,
+                     "requests": sum(counter.take().values()), "woken": stats.woken, "planned": stats.planned,
+                     "prefilter_cpu": stats.prefilter_cpu_s, "pass1": stats.pass1_s, "pass1_cpu": stats.pass1_cpu_s,
+                     "snippet": stats.snippet_s, "searches": stats.searches_sent, "splits": stats.splits,
+                     "matches": len(matches), "subs_matched": len({m.subscription_id for m in matches})})
+        found.append({(m.subscription_id, m.story_id) for m in matches})
+        all_matches.append(matches)
+    es_cpu = (es_cpu_ms(es) - es_before) / 1000 / len(batches)
+    lat = [r["wall"] for r in rows]
+    mean = lambda k: statistics.mean(r[k] for r in rows)  # noqa: E731
+    summary = {"p50_ms": pct(lat, 0.5) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "es_cpu_s": es_cpu,
+               **{k: mean(k) for k in rows[0]}}
+    return summary, found, all_matches
+
+
+def exact(es: Any, alias: str, subs: list, ids: list[str]) -> set[tuple[str, str]]:  # noqa: ANN401
+    """Every subscription's own search over the batch ids (no pre-filter, no combining): the ground truth."""
+    from govwatch.alerts.query import subscription_query
+
+    out: set[tuple[str, str]] = set()
+    for start in range(0, len(subs), 500):
+        part = subs[start:start + 500]
+        body: list[dict[str, Any]] = []
+        for s in part:
+            body += [{"index": alias}, {"query": subscription_query(s.query, s.filters, s.allow_expensive, ids),
+                                        "size": len(ids), "_source": False, "track_total_hits": False}]
+        for s, resp in zip(part, es.msearch(searches=body)["responses"], strict=True):
+            if "error" in resp:
+                raise SystemExit(f"exact check: {s.id} failed: {resp['error']}")
+            out.update((s.id, h["_id"]) for h in resp["hits"]["hits"])
+    return out
+
+
+def line(label: str, s: dict[str, Any], stories: int) -> str:
+    return (f"{label}: p50 {s['p50_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms per batch of {stories} "
+            f"({stories / (s['p95_ms'] / 1000):.0f} stories/s at p95); ES HTTP requests/batch {s['requests']:.1f} "
+            f"({s['searches']:.0f} searches, {s['splits']:.1f} splits); woken {s['woken']:.0f}, candidates after "
+            f"pre-filter {s['planned']:.0f}; matches {s['matches']:.0f} ({s['subs_matched']:.0f} subscriptions); "
+            f"time split avg: fetch {s['fetch'] * 1000:.0f} ms, index+pre-filter CPU {s['prefilter_cpu'] * 1000:.0f} ms, "
+            f"pass 1 {s['pass1'] * 1000:.0f} ms (local CPU {s['pass1_cpu'] * 1000:.0f} ms), snippets "
+            f"{s['snippet'] * 1000:.0f} ms; alert-process CPU {s['cpu'] * 1000:.0f} ms, Elasticsearch CPU "
+            f"{s['es_cpu_s'] * 1000:.0f} ms per batch")
+
+
+def worker(args: argparse.Namespace) -> int:
+    from govwatch.alerts.matcher import candidate_index, fetch_stories, snippets
+    from govwatch.alerts.store import SubscriptionStore
+    from govwatch.es_io import make_client
+    from govwatch.stages.alerter import SubscriptionCache
+
+    settings = Settings(topic_prefix=args.worker, index_prefix=args.worker)
+    batches = json.loads(Path(args.batches_file).read_text())["batches"]
+    es = make_client(settings.es_url).options(request_timeout=300)
+    counter = Counting(es)
+    alias = settings.index("stories")
+    print(f"alert process: RSS before loading subscriptions {vm_hwm_mb(os.getpid()):.0f} MB")
+    wall, cpu = time.perf_counter(), time.process_time()
+    cache = SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions")))
+    subs, index = cache.current()
+    load_wall, load_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    candidate_index(subs)  # again, requirements already parsed: the cost of a rebuild after a re-read
+    print(f"SubscriptionCache re-read of {len(subs)} subscriptions + candidate index: {load_wall:.2f} s wall, "
+          f"{load_cpu:.2f} s CPU ({sum(counter.take().values())} HTTP requests); index alone (queries already "
+          f"parsed) {(time.process_time() - cpu) * 1000:.0f} ms CPU; {len(index.by_key)} keys, "
+          f"{len(index.always)} always-checked")
+    run_design(es, counter, alias, subs, index, batches[:1], True)  # warm-up (caches)
+    cur, cur_found, cur_matches = run_design(es, counter, alias, subs, index, batches, True)
+    print(line(f"current design, {len(subs)} subscriptions", cur, len(batches[0])))
+    print(f"alert process: peak RSS (VmHWM) {vm_hwm_mb(os.getpid()):.0f} MB after loading {len(subs)} subscriptions "
+          f"and matching {len(batches)} batches")
+    for size in args.baseline_subs:
+        part = subs[:size]
+        if size < len(subs):
+            small, _, _ = run_design(es, counter, alias, part, candidate_index(part), batches, True)
+            print(line(f"current design, {len(part)} subscriptions", small, len(batches[0])))
+        n = len(batches) if size <= 10_000 else args.baseline_batches
+        base, base_found, _ = run_design(es, counter, alias, part, None, batches[:n], False)
+        print(line(f"baseline (previous design), {len(part)} subscriptions, {n} batches", base, len(batches[0])))
+        if size == len(subs):
+            same = all(a == b for a, b in zip(cur_found, base_found))
+            print(f"same (subscription, story) pairs as the baseline on its {n} batches: {same}")
+    if args.compare:
+        diffs = pairs = 0
+        same_snip = total_snip = 0
+        for b in range(min(args.compare_batches, len(batches))):
+            wall = time.perf_counter()
+            truth = exact(es, alias, subs, batches[b])
+            took = time.perf_counter() - wall
+            got = cur_found[b]
+            diffs += len(truth ^ got)
+            pairs += len(truth)
+            print(f"--compare batch {b}: exact per-subscription check ({len(subs)} searches, {took:.1f} s): "
+                  f"{len(truth)} pairs; current design {len(got)}; missing {len(truth - got)}, extra {len(got - truth)}")
+            # Snippets: the local ones against Elasticsearch's highlight of the same matches (cosmetic).
+            docs = fetch_stories(es, alias, batches[b])
+            by_id = {s.id: s for s in subs}
+            found: dict[str, list[str]] = {}
+            for m in cur_matches[b]:
+                found.setdefault(m.subscription_id, []).append(m.story_id)
+            searched = {(m.subscription_id, m.story_id): m.snippet for m in snippets(es, alias, found, by_id, list(docs))}
+            for m in cur_matches[b]:
+                total_snip += 1
+                same_snip += searched.get((m.subscription_id, m.story_id)) == m.snippet
+        print(f"--compare: {diffs} differences in {pairs} exact (subscription, story) pairs over "
+              f"{min(args.compare_batches, len(batches))} batches; local snippets equal to Elasticsearch's highlight: "
+              f"{same_snip} of {total_snip}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--subs", type=int, default=10_000)
+    ap.add_argument("--subs", type=int, default=100_000)
     ap.add_argument("--batches", type=int, default=10)
     ap.add_argument("--stories", type=int, default=50)
-    ap.add_argument("--no-prefilter-batches", type=int, default=3)
-    ap.add_argument("--chunks", default=str(COMBINE_CHUNK), help="comma-separated subscriptions per combined search")
-    ap.add_argument("--compare", action="store_true", help="also run the former one-search-per-subscription matcher")
+    ap.add_argument("--baseline-subs", default="10000", help="comma-separated sizes for the previous design")
+    ap.add_argument("--baseline-batches", type=int, default=3, help="batches for a baseline above 10,000 subscriptions")
+    ap.add_argument("--compare", action="store_true", help="check against every subscription's own search")
+    ap.add_argument("--compare-batches", type=int, default=2)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--batches-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    rng = random.Random(7)
+    args.baseline_subs = sorted({min(int(n), args.subs) for n in args.baseline_subs.split(",") if n})
+    if args.worker:
+        return worker(args)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     settings = Settings(topic_prefix=prefix, index_prefix=prefix)
-    es = make_client(settings.es_url)
-    es_long = es.options(request_timeout=300)
-    bootstrap(settings, es)
+    print(f"load average at start: {load_average()}")
     try:
-        kws, names, topics = vocab()
-        subs = gen_subs(args.subs, rng, kws, names, topics)
-        # Popularity of subjects in the news: a random order of the vocabulary, Zipf weights.
-        kw_pop, name_pop = rng.sample(kws, len(kws)), rng.sample(names, len(names))
-        kw_w, name_w = zipf_weights(len(kw_pop)), zipf_weights(len(name_pop))
-        alias = settings.index("stories")
-        batches = []
-        for b in range(args.batches):
-            stories = gen_stories(b, args.stories, rng, kw_pop, name_pop, topics, kw_w, name_w)
-            assert bulk_index(es, prefix, stories) == {}
-            batches.append([s.story_id for s in stories])
-        es.indices.refresh(index=alias)
-        print(f"{len(subs)} subscriptions, {args.batches} batches x {args.stories} stories; examples:")
-        for s in subs[:3]:
-            print(f"  {s.query}   filters={s.filters.model_dump(exclude_defaults=True)}")
-
-        def run(ids: list[str], use_prefilter: bool, chunk: int) -> tuple[float, MatchStats, list[Match]]:
-            stats = MatchStats()
-            t0 = time.perf_counter()
-            docs = fetch_stories(es_long, alias, ids)
-            found = match_batch(es_long, alias, subs, docs, use_prefilter=use_prefilter, stats=stats, chunk=chunk)
-            return time.perf_counter() - t0, stats, found
-
-        chunks = [int(c) for c in args.chunks.split(",")]
-        run(batches[0], True, chunks[0])  # warm-up (caches, JIT)
-        pre: list[tuple[float, MatchStats, list[Match]]] = []
-        for chunk in chunks:
-            pre = [run(ids, True, chunk) for ids in batches]
-            report(f"combined searches of {chunk} subscriptions, with pre-filter", pre, args.stories, len(subs))
-        full = [run(ids, False, chunks[-1]) for ids in batches[:args.no_prefilter_batches]]
-        report(f"combined searches of {chunks[-1]}, without pre-filter", full, args.stories, len(subs))
-        agree = all(set(p[2]) == set(f[2]) for p, f in zip(pre, full))
-        print(f"matches (with snippets) equal with and without pre-filter on the compared batches: {agree}")
-
+        state = setup(args, settings)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump(state, fh)
+        cmd = [sys.executable, __file__, "--worker", prefix, "--batches-file", fh.name, "--subs", str(args.subs),
+               "--baseline-subs", ",".join(map(str, args.baseline_subs)),
+               "--baseline-batches", str(args.baseline_batches), "--compare-batches", str(args.compare_batches)]
         if args.compare:
-            stats = MatchStats()
-            t0 = time.perf_counter()
-            docs = fetch_stories(es_long, alias, batches[0])
-            old = run_searches(es_long, alias, plan([s for s in subs if not s.paused], docs), stats)
-            took = time.perf_counter() - t0
-            print(f"former matcher (one highlighted search per pre-filtered subscription), batch 0: {took * 1000:.0f} ms; "
-                  f"searches {stats.searches_sent}; round trips {stats.round_trips}; matches {len(old)}; "
-                  f"same matches and snippets as the combined matcher: {set(old) == set(pre[0][2])}")
-
-        sent = max(1, round(statistics.mean(p[1].searches_sent for p in pre)))
-        trips = max(1, round(statistics.mean(p[1].round_trips for p in pre)))
-        ids = batches[0]
-        one = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            es.search(index=alias, query={"ids": {"values": ids}}, size=0)
-            one.append(time.perf_counter() - t0)
-        bare = []
-        for _ in range(5):
-            body = []
-            for _ in range(sent):
-                body += [{"index": alias}, {"query": {"ids": {"values": ids}}, "size": 0}]
-            t0 = time.perf_counter()
-            es_long.msearch(searches=body)
-            bare.append(time.perf_counter() - t0)
-        print(f"baseline: one ids-only search over the batch p50 {statistics.median(one) * 1000:.1f} ms; bare msearch of "
-              f"{sent} ids-only searches (as many as the matcher sends, in {trips} round trips) p50 "
-              f"{statistics.median(bare) * 1000:.1f} ms")
+            cmd.append("--compare")
+        rc = subprocess.run(cmd, check=False).returncode
+        os.unlink(fh.name)
+        print(f"load average at end: {load_average()}")
+        return rc
     finally:
         from govwatch.bootstrap import teardown
 
         teardown(settings)
-    return 0
-
-
-def report(label: str, runs: list[tuple[float, MatchStats, list[Match]]], size: int, subs: int) -> None:
-    lat = [r[0] for r in runs]
-    mean = lambda f: statistics.mean(f(r) for r in runs)  # noqa: E731
-    rate = mean(lambda r: len({m.subscription_id for m in r[2]})) / subs
-    print(f"{label}: p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 {pct(lat, 0.95) * 1000:.0f} ms per batch of {size}; "
-          f"{size / pct(lat, 0.95):.0f} stories/s at p95; searches {mean(lambda r: r[1].searches_sent):.0f} avg "
-          f"({mean(lambda r: r[1].combined_searches):.0f} combined, {mean(lambda r: r[1].snippet_searches):.0f} snippet); "
-          f"round trips {mean(lambda r: r[1].round_trips):.1f}; splits {mean(lambda r: r[1].splits):.1f}; subscriptions after pre-filter "
-          f"{mean(lambda r: r[1].planned):.0f}; matches {mean(lambda r: len(r[2])):.1f} avg; "
-          f"match rate {rate:.1%} of subscriptions match a story of the batch")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def _expected(es, alias: str, query: str, filters: Filters, ids: list[str]) -> s
 
 
 def test_matcher_equals_plain_search_per_subscription(initialized) -> None:  # noqa: ANN001
-    """For each query (with filters), the matcher's matches equal a plain _search of that query over the same ids, with and without pre-filter."""
+    """For each query (with filters), the matcher's matches equal a plain _search of that query over the same ids,
+    with and without pre-filter and candidate index, by filter buckets and by named clauses, snippets made locally
+    (no snippet search) or searched (one per matched subscription)."""
     settings = initialized
     es = make_client(settings.es_url)
     stories = corpus()
@@ -45,16 +47,21 @@ def test_matcher_equals_plain_search_per_subscription(initialized) -> None:  # n
     docs = fetch_stories(es, alias, ids)
     expected = {s.id: _expected(es, alias, s.query, s.filters, ids) for s in subs}
     assert any(expected.values()) and not all(expected.values())  # the batch tells matches from misses
-    for use_prefilter in (True, False):
+    index = matcher.candidate_index(subs)
+    for use_prefilter, idx, buckets, local in [(True, index, True, True), (True, None, True, False),
+                                               (False, None, True, True), (True, index, False, True),
+                                               (False, None, False, False)]:
         for chunk in (1, 3, 200):  # one subscription per search, several combined searches, one for all
             stats = MatchStats()
-            got = match_batch(es, alias, subs, docs, use_prefilter=use_prefilter, stats=stats, chunk=chunk)
+            got = match_batch(es, alias, subs, docs, use_prefilter=use_prefilter, stats=stats, chunk=chunk, index=idx,
+                              by_buckets=buckets, snippets_locally=local)
             for s in subs:
                 mine = {m.story_id for m in got if m.subscription_id == s.id}
-                assert mine == expected[s.id], (s.query, use_prefilter, chunk)
+                assert mine == expected[s.id], (s.query, use_prefilter, idx is not None, buckets, chunk)
             assert len(got) == len({(m.subscription_id, m.story_id) for m in got})
             assert stats.errors == [] and stats.splits == 0
-            assert stats.snippet_searches == sum(1 for v in expected.values() if v)
+            assert stats.snippet_searches == (0 if local else sum(1 for v in expected.values() if v))
+            assert stats.round_trips == (1 if local else 2)
     ai_act = {m.story_id for m in got if m.subscription_id == subs[0].id}
     assert ai_act == {stories[0].story_id}  # story 4 has "act on AI" + enforcement: not the phrase
     assert {m.story_id for m in got if m.subscription_id == subs[1].id} == {stories[2].story_id, stories[3].story_id}
@@ -121,7 +128,8 @@ def test_broken_subscription_is_isolated_inside_a_chunk(initialized) -> None:  #
 
 
 def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN001
-    """Subscriptions fine on their own but together over indices.query.bool.max_clause_count are split, not lost."""
+    """Subscriptions fine on their own but together over indices.query.bool.max_clause_count: as filter buckets each
+    is rewritten alone (one search, no split); as named clauses the search is split, and none is lost either way."""
     settings = initialized
     es = make_client(settings.es_url)
     stories = corpus()
@@ -133,13 +141,15 @@ def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN
     # (distinct per subscription: Lucene folds identical clauses into one)
     subs = [sub(f"big{i}", " OR ".join(f"w{n}x{i}" for n in range(59)) + f" OR {['Ofcom', 'NIST', 'summit'][i % 3]}")
             for i in range(60)]
-    stats = MatchStats()
     with pytest.raises(Exception):  # noqa: B017,PT011 - the premise: all of them in one search is refused
         es.search(index=alias, query=matcher.combined_body([(s, ids) for s in subs], ids)["query"], size=0)
-    got = match_batch(es, alias, subs, docs, stats=stats, chunk=60)
-    assert stats.splits >= 1 and stats.errors == []
-    for s in subs:
-        assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)
+    for buckets in (True, False):
+        stats = MatchStats()
+        got = match_batch(es, alias, subs, docs, stats=stats, chunk=60, by_buckets=buckets)
+        assert (stats.splits == 0 and stats.round_trips == 1) if buckets else stats.splits >= 1
+        assert stats.errors == []
+        for s in subs:
+            assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)
 
 
 def test_unavailable_shard_is_retried_not_skipped(initialized) -> None:  # noqa: ANN001

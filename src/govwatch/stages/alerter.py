@@ -31,7 +31,8 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
 from govwatch.alerts.ledger import Ledger, alert_id
-from govwatch.alerts.matcher import Match, MatchStats, fetch_stories, match_batch
+from govwatch.alerts.candidates import CandidateIndex
+from govwatch.alerts.matcher import Match, MatchStats, candidate_index, fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Subscription
 from govwatch.consumer import Rejections
@@ -47,7 +48,11 @@ SUBSCRIPTION_TTL_S = 5.0
 
 
 class SubscriptionCache:
-    """Active subscriptions, re-read from the store at most every ``ttl_s`` seconds."""
+    """Active subscriptions, re-read from the store at most every ``ttl_s`` seconds, with their candidate index.
+
+    The index (``matcher.candidate_index``) is rebuilt with each re-read, so it always belongs to the
+    list ``get`` returns.
+    """
 
     def __init__(self, store: SubscriptionStore, ttl_s: float = SUBSCRIPTION_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -55,14 +60,20 @@ class SubscriptionCache:
         self.ttl_s = ttl_s
         self.clock = clock
         self._subs: list[Subscription] = []
+        self._index: CandidateIndex = candidate_index([])
         self._read_at: float | None = None
 
     def get(self) -> list[Subscription]:
+        return self.current()[0]
+
+    def current(self) -> tuple[list[Subscription], CandidateIndex]:
+        """The active subscriptions and the candidate index built from exactly that list."""
         now = self.clock()
         if self._read_at is None or now - self._read_at >= self.ttl_s:
-            self._subs = self.store.active()
+            subs = self.store.active()
+            self._subs, self._index = subs, candidate_index(subs)
             self._read_at = now
-        return self._subs
+        return self._subs, self._index
 
 
 def build_alert(sub: Subscription, doc: dict[str, Any], match: Match, indexed: IndexedStory) -> Alert:
@@ -98,7 +109,7 @@ class AlertStage:
         for _, batch in decoded:
             for story in batch.stories:
                 stories.setdefault(story.story_id, story)
-        subs = self.subscriptions.get()
+        subs, index = self.subscriptions.current()
         if not stories or not subs:
             return rejected
         docs = fetch_stories(self.es, self.alias, list(stories))
@@ -106,7 +117,7 @@ class AlertStage:
         if missing:  # "indexed" promises searchable; a gap means a deleted story, not a retryable state
             log.warning("indexed_stories_missing", count=len(missing), first=missing[0])
         stats = MatchStats()
-        matches = match_batch(self.es, self.alias, subs, docs, stats=stats)
+        matches = match_batch(self.es, self.alias, subs, docs, stats=stats, index=index)
         by_id = {s.id: s for s in subs}
         # Batch order, so the first-indexed copy of a cluster is the one announced.
         order = {sid: n for n, sid in enumerate(stories)}
@@ -120,6 +131,7 @@ class AlertStage:
             future.get(timeout=ACK_TIMEOUT_S)
         self.ledger.mark_produced([a.alert_id for a in to_send], self.clock())
         log.info("alert_batch", stories=len(stories), subscriptions=len(subs), searches=stats.searches_sent,
+                 round_trips=stats.round_trips, candidates=stats.planned,
                  matches=len(matches), new=sum(r.created for r in recorded), produced=len(to_send),
                  digest=sum(1 for r in recorded if r.created and r.produce is None),
                  search_errors=len(stats.errors), elapsed_ms=round((time.monotonic() - started) * 1000, 1))

@@ -1,0 +1,96 @@
+"""A subscription-side inverted index (the idea of Lucene's Monitor / Luwak): which subscriptions a batch can wake.
+
+The pre-filter (``prefilter``) gives, per subscription, a requirement: a necessary condition on a story's
+tokens for its query to match. Checking every subscription's requirement against every batch costs
+O(subscriptions). This index turns each requirement into a **key set**: tokens such that every story
+satisfying the requirement contains at least one of them. A subscription is filed under each of its keys;
+a batch then wakes only the subscriptions filed under one of the batch's tokens, plus those with no key
+set ("may match anything", always checked). The exact pre-filter check then runs on those candidates only.
+
+Why no subscription that can match is skipped (by induction on the requirement):
+
+* a token ``t``: a story satisfying it contains ``t``; keys = {t}.
+* ``("any", parts)``: a story satisfying it satisfies some part, so contains a key of that part; keys =
+  the union of the parts' keys (if one part has no key set, neither has the OR: always checked).
+* ``("all", parts)``: a story satisfying it satisfies *every* part, so any one part's keys will do; we
+  take the part whose keys look rarest (fewest expected wake-ups). Parts without a key set are skipped;
+  if none has one, the AND has none (always checked).
+* ``None``: no key set, always checked.
+
+A story that matches a subscription satisfies its requirement (``prefilter``'s argument), so it holds one
+of the subscription's keys; the batch's tokens are the union of its stories' tokens, so the subscription
+is woken. Which part of an AND is chosen only changes how often a subscription is woken, never whether.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from govwatch.alerts.prefilter import Requirement
+
+# Expected share of stories containing a token, when no statistics are given: short tokens ("ai", "act",
+# "eu") are the common ones in this domain; long ones ("deepfakes", "ofcom") are rare.
+Frequency = Callable[[str], float]
+
+
+def guess_frequency(token: str) -> float:
+    """A stand-in for a document frequency: shorter tokens are taken as commoner."""
+    return 1.0 / (1 + len(token))
+
+
+def key_set(req: Requirement, frequency: Frequency = guess_frequency) -> frozenset[str] | None:
+    """Tokens one of which every story satisfying ``req`` contains; None when there is no such set."""
+    if req is None:
+        return None
+    if isinstance(req, str):
+        return frozenset((req,))
+    kind, parts = req
+    if kind == "any":
+        out: set[str] = set()
+        for part in parts:
+            keys = key_set(part, frequency)
+            if keys is None:
+                return None
+            out |= keys
+        return frozenset(out)
+    options = [k for k in (key_set(p, frequency) for p in parts) if k is not None]
+    if not options:
+        return None
+    return min(options, key=lambda keys: (sum(frequency(t) for t in keys), sorted(keys)))
+
+
+@dataclass(frozen=True)
+class CandidateIndex:
+    """Positions of subscriptions (in the list the index was built from) filed under their keys."""
+
+    size: int
+    by_key: Mapping[str, tuple[int, ...]]
+    always: tuple[int, ...]  # no key set: checked on every batch
+
+    @classmethod
+    def of(cls, requirements: Sequence[Requirement], frequency: Frequency = guess_frequency) -> CandidateIndex:
+        """The index of subscriptions whose requirements are ``requirements`` (position = subscription)."""
+        by_key: dict[str, list[int]] = {}
+        always: list[int] = []
+        memo: dict[int, frozenset[str] | None] = {}  # by id: equal queries share one parsed requirement
+        for pos, req in enumerate(requirements):
+            if id(req) not in memo:
+                memo[id(req)] = key_set(req, frequency)
+            keys = memo[id(req)]
+            if keys is None:
+                always.append(pos)
+                continue
+            for key in keys:
+                by_key.setdefault(key, []).append(pos)
+        return cls(len(requirements), {k: tuple(v) for k, v in by_key.items()}, tuple(always))
+
+    def woken(self, batch_tokens: Iterable[str]) -> list[int]:
+        """Sorted positions of the subscriptions the batch may match (a superset of those that match)."""
+        found: set[int] = set(self.always)
+        by_key = self.by_key
+        for token in batch_tokens:
+            hit = by_key.get(token)
+            if hit is not None:
+                found.update(hit)
+        return sorted(found)

@@ -1,0 +1,186 @@
+"""Alert snippets made locally from the story text and the query's terms (no search per match).
+
+Whether a story matches is Elasticsearch's decision (``matcher``); the snippet is cosmetic, so it is
+made here, after the fact, in the shape Elasticsearch's unified highlighter gives with
+``matcher.HIGHLIGHT``: one fragment of about ``SNIPPET_CHARS`` characters, matching tokens wrapped in
+``<em>…</em>`` one by one (a phrase's words each get their own tags, and only where the whole phrase
+occurs), fields tried in the order text, summary, title. A fragment is the sentence run around the best
+passage (most distinct terms, then most hits, then earliest); a sentence longer than the fragment is cut
+at word boundaries, ending at the hit. A text without any hit gives its first ``SNIPPET_CHARS``
+characters (to the end of the word there), a summary likewise, a title nothing.
+
+Terms are taken from the positive part of the query: bare words (a ``field:`` prefix is dropped, as
+``require_field_match: false`` highlights a term in every field), phrases, and trailing-``*`` prefixes;
+prohibited clauses (``-``, ``!``, ``NOT``) and ranges/regexes give no terms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from govwatch.alerts.prefilter import _tokens
+
+SNIPPET_CHARS = 160
+FIELDS = ("text", "summary", "title")
+NO_MATCH_FIELDS = ("text", "summary")  # the title has no_match_size 0
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
+_BOOST = re.compile(r"[~^][0-9.]*$")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What to highlight: single tokens, token prefixes and phrases (token sequences), all lower-case."""
+
+    words: frozenset[str]
+    prefixes: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+
+
+def _analyze(text: str) -> list[str]:
+    return [m.group(0).lower() for m in _TOKEN.finditer(text)]
+
+
+@lru_cache(maxsize=200_000)
+def query_terms(query: str) -> Terms:
+    """The positive terms of a Lucene query string (best effort: only used for highlighting)."""
+    toks = _tokens(query) or []
+    words: set[str] = set()
+    prefixes: list[str] = []
+    phrases: list[tuple[str, ...]] = []
+    skip_depth = -1  # depth of a prohibited group being skipped
+    depth = 0
+    negate = False
+    for kind, value in toks:
+        if kind == "op":
+            if value == "(":
+                if negate and skip_depth < 0:
+                    skip_depth = depth
+                negate = False
+                depth += 1
+            elif value == ")":
+                depth -= 1
+                if skip_depth == depth:
+                    skip_depth = -1
+            elif value in ("-", "!", "NOT"):
+                negate = True
+            continue
+        if negate or skip_depth >= 0:
+            negate = False
+            continue
+        if kind == "phrase":
+            body = _analyze(value[1:value.rindex('"')])
+            if len(body) == 1:
+                words.add(body[0])
+            elif body:
+                phrases.append(tuple(body))
+            continue
+        term = _BOOST.sub("", value)
+        if ":" in term and not term.startswith("\\"):
+            term = term.split(":", 1)[1]
+        if not term or term[0] in "[{/" or term == "*":
+            continue
+        if term.endswith("*") and not any(c in term[:-1] for c in "*?"):
+            prefixes.extend(_analyze(term[:-1])[-1:])
+            continue
+        if any(c in term for c in "*?"):
+            continue
+        body = _analyze(term.replace("\\", ""))
+        if len(body) == 1:
+            words.add(body[0])
+        elif body:
+            phrases.append(tuple(body))
+    return Terms(frozenset(words), tuple(prefixes), tuple(phrases))
+
+
+def _hits(text: str, terms: Terms) -> list[tuple[int, int, str]]:
+    """(start, end, term) of every token of ``text`` the terms highlight, in order."""
+    spans = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+    marked: dict[int, str] = {}
+    for n, (_, _, tok) in enumerate(spans):
+        if tok in terms.words or any(tok.startswith(p) for p in terms.prefixes):
+            marked[n] = tok
+    for phrase in terms.phrases:
+        size = len(phrase)
+        for n in range(len(spans) - size + 1):
+            if spans[n][2] == phrase[0] and tuple(s[2] for s in spans[n:n + size]) == phrase:
+                for k in range(n, n + size):
+                    marked[k] = " ".join(phrase)
+    return [(spans[n][0], spans[n][1], marked[n]) for n in sorted(marked)]
+
+
+def _sentence_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
+def _passage(text: str, hit_start: int, hit_end: int, size: int) -> tuple[int, int]:
+    """The fragment around one hit: whole sentences when they fit in ``size``, else word-bounded."""
+    starts = _sentence_starts(text)
+    sent = max(s for s in starts if s <= hit_start)
+    if hit_end - sent <= size:
+        start = sent
+    else:  # the sentence is too long: start at a word boundary ``size`` before the hit's end
+        start = max(0, hit_end - size)
+        while 0 < start < hit_start and text[start - 1].isalnum():
+            start += 1
+    ends = [s for s in starts[1:] if s > hit_end] + [len(text)]
+    end = hit_end
+    for e in ends:
+        if e - start <= size:
+            end = e
+        else:
+            break
+    return start, end
+
+
+def _mark(text: str, start: int, end: int, hits: list[tuple[int, int, str]]) -> str:
+    out, pos = [], start
+    for s, e, _ in hits:
+        if s >= start and e <= end:
+            out += [text[pos:s], "<em>", text[s:e], "</em>"]
+            pos = e
+    out.append(text[pos:end])
+    return "".join(out).strip()
+
+
+def _no_match(text: str, size: int) -> str:
+    if len(text) <= size:
+        return text.strip()
+    end = size
+    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return text[:end].strip()
+
+
+def field_snippet(text: str, terms: Terms, size: int = SNIPPET_CHARS) -> str:
+    """The best highlighted fragment of one field's text, or "" when no term occurs in it."""
+    hits = _hits(text, terms)
+    if not hits:
+        return ""
+    best: tuple[tuple[int, int, int], tuple[int, int]] | None = None
+    for s, e, _ in hits:
+        start, end = _passage(text, s, e, size)
+        inside = [h for h in hits if h[0] >= start and h[1] <= end]
+        score = (len({h[2] for h in inside}), len(inside), -start)
+        if best is None or score > best[0]:
+            best = (score, (start, end))
+    assert best is not None
+    return _mark(text, *best[1], hits)
+
+
+def snippet(doc: Mapping[str, Any], query: str, size: int = SNIPPET_CHARS) -> str:
+    """The alert snippet of a matched story for a subscription's query (see the module docstring)."""
+    terms = query_terms(query)
+    for name in FIELDS:
+        value = doc.get(name)
+        if isinstance(value, str) and value:
+            found = field_snippet(value, terms, size)
+            if found:
+                return found
+            if name in NO_MATCH_FIELDS:
+                return _no_match(value, size)
+    return ""
