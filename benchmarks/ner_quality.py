@@ -8,7 +8,9 @@ lists the current extractor's false positives and misses and is refused on the t
 train/dev only, so the test figures stay an honest check).
 
 "before" is benchmarks/ner_baseline (verbatim copy of the rules and data at git cf05eed, before issue 11),
-"after" is govwatch.enrich.entities with the packaged data. Both run in this process on the same sentences.
+"rules" is govwatch.enrich.entities with its CRF switched off (today's rules and data alone), "after" is
+govwatch.enrich.entities as packaged (rules + the CRF of ner_model.py). All run in this process on the same
+sentences.
 
 Label mapping (CrossNER -> govwatch):
   person, politician, researcher              -> person
@@ -90,6 +92,24 @@ def load_current() -> ModuleType:
     from govwatch.enrich import entities
 
     return entities
+
+
+def load_rules_only() -> ModuleType:
+    """The current extractor with the entity CRF switched off: the rules and data as they are today."""
+    from govwatch.enrich import entities, ner_model
+
+    def extract_entities(title: str, text: str, gaz: Any) -> Any:
+        ner_model.use_tagger(None)
+        ner_model._override.append(None)  # tagger() -> None: no model spans, no vetoes
+        try:
+            return entities.extract_entities(title, text, gaz)
+        finally:
+            ner_model.use_tagger(None)
+
+    mod = ModuleType("rules_only")
+    mod.load_gazetteer = entities.load_gazetteer  # type: ignore[attr-defined]
+    mod.extract_entities = extract_entities  # type: ignore[attr-defined]
+    return mod
 
 
 class Scorer:
@@ -191,6 +211,8 @@ which, truth = sys.argv[1], sys.argv[2]
 if which != "bare":
     sys.path.insert(0, {repo!r}); sys.path.insert(0, {base!r})
     mod = __import__("entities_v1") if which == "before" else __import__("govwatch.enrich.entities", fromlist=["x"])
+    if which == "rules":
+        __import__("govwatch.enrich.ner_model", fromlist=["x"])._override.append(None)
     gaz = mod.load_gazetteer()
     for v in json.load(open(truth, encoding="utf-8")).values():
         mod.extract_entities("", v.get("articleBody", "")[:{chars}], gaz)
@@ -220,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if pipeline_chars != ANALYSIS_CHARS:
         sys.exit(f"ANALYSIS_CHARS changed to {pipeline_chars}: update the benchmark")
-    systems: dict[str, Callable[[], ModuleType]] = {"before": load_baseline, "after": load_current}
+    systems: dict[str, Callable[[], ModuleType]] = {"before": load_baseline, "rules": load_rules_only,
+                                                    "after": load_current}
     modules = {name: load() for name, load in systems.items()}
     splits = ("train", "dev", "test") if args.split == "all" else (args.split,)
     for domain in ("politics", "ai"):

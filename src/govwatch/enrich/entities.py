@@ -37,8 +37,12 @@ from typing import Any
 
 import yaml
 
-from govwatch.enrich.name_lexicon import ORG_SUFFIXES, STOP_CAPS
-from govwatch.enrich.names import find_names, slug
+from govwatch.enrich.name_lexicon import (
+    MAX_PERSON_TOKENS, NON_PERSON_WORDS, ORG_SUFFIXES, ROLE_WORDS, STOP_CAPS, TITLES,
+)
+from govwatch.enrich import ner_model
+from govwatch.enrich.name_lexicon import first_names
+from govwatch.enrich.names import NameHit, _join, _name_shaped, find_names, slug
 
 ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
 # A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token. A slash joins
@@ -270,9 +274,23 @@ def _supported(key: str, safe: set[str], gaz: Gazetteer) -> bool:
     return any(gaz.entries[k].type == "org" and gaz.entries[k].jurisdiction == entry.jurisdiction for k in safe)
 
 
-def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity]:
-    """Entities of a story (title + body), most-mentioned first."""
-    full = f"{title}\n\n{text}" if title else text
+@dataclass
+class _RuleView:
+    """What the gazetteer and the name rules decided for one story; the statistical tagger reads `tags`."""
+
+    tokens: list[tuple[str, int, int]]
+    hits: list[tuple[_Alias, int, int]]
+    names: list[NameHit]
+    blocked: set[int]  # tokens a model span may not touch: gazetteer matches and pattern names
+    places: set[int]
+    tags: list[str]  # per token: "gP"/"gO"/"gC"/"gX" gazetteer type, "nP"/"nO" pattern person/org, "" none
+
+
+_GAZ_TAGS = {"person": "gP", "org": "gO", "country": "gC"}
+
+
+def rule_view(full: str, gazetteer: Gazetteer) -> _RuleView:
+    """Run the gazetteer and the name rules over a story text (title and body joined)."""
     tokens = tokenize(full)
     hits = _gazetteer_hits(tokens, gazetteer)
     inside = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
@@ -289,7 +307,115 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
     spans = {t: [(a, b) for alias, a, b in hits if gazetteer.entries[alias.key].type == t and not alias.ambiguous]
              for t in ("person", "org")}
-    names, used = find_names(tokens, covered, people, places, spans["person"], spans["org"])
+    runs: dict[str, list[tuple[int, int]]] = {}
+    names, used = find_names(tokens, covered, people, places, spans["person"], spans["org"], spans_out=runs)
+    tags = [""] * len(tokens)
+    for kind, tag in (("person", "nP"), ("org", "nO")):
+        for a, b in runs.get(kind, ()):
+            tags[a:b] = [tag] * (b - a)
+    for alias, a, b in hits:
+        tags[a:b] = [_GAZ_TAGS.get(gazetteer.entries[alias.key].type, "gX")] * (b - a)
+    return _RuleView(tokens, hits, names, covered | used, places, tags)
+
+
+def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit], set[int], set[int]]:
+    """Person and organisation spans the CRF proposes where the rules decided nothing, after the rules' vetoes:
+    no token already taken, no leading sentence word ("The"), at least one proper capitalised word, not a lone
+    title, organisation word or place; a person holds no place/building/role word and no acronym. Also returns
+    the tokens used and the rule organisations' tokens the model vetoed."""
+    tokens = view.tokens
+    people: Counter[str] = Counter()
+    orgs: Counter[str] = Counter()
+    singles: list[tuple[str, float]] = []
+    taken: set[int] = set()
+    proposed, vetoed = ner_model.propose(tokens, view.tags, view.blocked)
+    for label, i, j, conf in proposed:
+        if view.blocked.intersection(range(i, j)):
+            continue
+        while i < j and (tokens[i][0] in STOP_CAPS or not tokens[i][0][:1].isalnum()):
+            i += 1
+        while j > i and not tokens[j - 1][0][:1].isalnum():
+            j -= 1
+        words = [t[0] for t in tokens[i:j]]
+        proper = [w for w in words if w[:1].isupper() and w not in STOP_CAPS]
+        if not proper or all(k in view.places for k in range(i, j)):
+            continue
+        if len(words) == 1 and (words[0] in TITLES or words[0] in ORG_SUFFIXES):
+            continue
+        if label == "PER" and (len(proper) > MAX_PERSON_TOKENS or any(
+                w in NON_PERSON_WORDS or w in ROLE_WORDS or (w.isupper() and len(w) > 1) for w in proper)):
+            continue  # "Hayes Street", "Chief Strategy Officer", "NBC"
+        if label == "PER" and len(words) > 1 and _in_list(tokens, i, j) \
+                and not (words[0] in first_names() or _name_shaped(words)):
+            continue  # "FC Porto, Inter Milan, Real Madrid": a listed name needs a given name or a name shape
+        name = _join(words)
+        taken.update(range(i, j))
+        if label == "PER":
+            if len(words) == 1:
+                # a lone word in a comma list is as often a brand ("Ford, Macy's, Kellogg's"): merge it only
+                singles.append((name, 0.0 if _in_list(tokens, i, j) else conf))
+            else:
+                people[name] += 1
+        else:
+            orgs[name] += 1
+    # a lone given name or surname is the full name found in the same story ("Altman" after "Sam Altman", "Ivan
+    # served" after "Ivan Braiker"); otherwise it must be a confident call
+    full = {part: n for n in list(known_people) + list(people) if " " in n for part in (n.split()[0], n.split()[-1])}
+    for s, conf in singles:
+        if s in full:
+            people[full[s]] += 1
+        elif conf >= ner_model.LONE_PERSON_CONFIDENCE:
+            people[s] += 1
+    hits = [NameHit("person", n, c) for n, c in people.items()] + [NameHit("org", n, c) for n, c in orgs.items()]
+    return hits, taken, vetoed
+
+
+def _in_list(tokens: list[tuple[str, int, int]], i: int, j: int) -> bool:
+    """Whether run [i, j) sits in a comma list (a possessive "'s" allowed after it)."""
+    right = j + 1 if j < len(tokens) and tokens[j][0] == "'s" else j
+    return (i > 0 and tokens[i - 1][0] == ",") or (right < len(tokens) and tokens[right][0] == ",")
+
+
+def _drop_vetoed(names: list[NameHit], view: _RuleView, vetoed: set[int]) -> list[NameHit]:
+    """Pattern organisations minus the mentions whose every token the model vetoed."""
+    drop: Counter[str] = Counter()
+    k, n = 0, len(view.tokens)
+    while k < n:
+        if k in vetoed and view.tags[k] == "nO":
+            j = k
+            while j < n and j in vetoed and view.tags[j] == "nO":
+                j += 1
+            drop[_join([t[0] for t in view.tokens[k:j]]).replace(" ,", ",")] += 1
+            k = j
+        else:
+            k += 1
+    out = []
+    for h in names:
+        left = h.mentions - drop[h.name] if h.type == "org" else h.mentions
+        if left > 0:
+            out.append(replace(h, mentions=left))
+    return out
+
+
+def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity]:
+    """Entities of a story (title + body), most-mentioned first."""
+    full = f"{title}\n\n{text}" if title else text
+    view = rule_view(full, gazetteer)
+    tokens, hits, names = view.tokens, view.hits, view.names
+    used = set(view.blocked)  # pattern names and gazetteer matches
+    known_people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
+    known_people |= {h.name for h in names if h.type == "person"}
+    model_hits, model_used, vetoed = _model_names(view, known_people)
+    if vetoed:  # organisations the model calls conferences ("presented at AAAI")
+        hits = [h for h in hits
+                if not (gazetteer.entries[h[0].key].type == "org" and vetoed.issuperset(range(h[1], h[2])))]
+        names = _drop_vetoed(names, view, vetoed)
+    covered = {k for alias, a, b in hits if not alias.key.startswith("country.") for k in range(a, b)}
+    used = (used - covered) | model_used
+    merged: Counter[tuple[str, str]] = Counter()
+    for hit in names + model_hits:  # the model may find again a name the rules found elsewhere in the story
+        merged[(hit.type, hit.name)] += hit.mentions
+    names = [NameHit(t, n, c) for (t, n), c in merged.items()]
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
     hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
     counts: Counter[str] = Counter()

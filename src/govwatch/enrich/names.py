@@ -314,12 +314,15 @@ def find_names(tokens: list[Token], covered: set[int],
                known_people: set[str] | frozenset[str] = frozenset(),
                places: set[int] | frozenset[int] = frozenset(),
                known_person_spans: list[tuple[int, int]] | None = None,
-               known_org_spans: list[tuple[int, int]] | None = None) -> tuple[list[NameHit], set[int]]:
+               known_org_spans: list[tuple[int, int]] | None = None,
+               spans_out: dict[str, list[tuple[int, int]]] | None = None) -> tuple[list[NameHit], set[int]]:
     """People and organisations in the uncovered part of `tokens`; also returns the token indices used.
 
     `known_people` are full names already found (gazetteer); their bare surnames are counted for them.
     `places` are token indices of country names: a run made only of them is never a person ("Miss Hong Kong").
     `known_person_spans` / `known_org_spans` are gazetteer matches [i, j): list neighbours take their type.
+    `spans_out`, when given, receives the person and organisation runs [i, j) decided here (the statistical
+    tagger reads them as features, see ner_model.py).
     """
     people: Counter[str] = Counter()
     orgs: Counter[str] = Counter()
@@ -407,6 +410,9 @@ def find_names(tokens: list[Token], covered: set[int],
         if k not in covered and k not in used and tok in by_surname:
             people[by_surname[tok]] += 1
             used.add(k)
+    if spans_out is not None:
+        spans_out["person"] = found
+        spans_out["org"] = org_runs
     hits = [NameHit("person", n, c) for n, c in people.items()]
     hits += [NameHit("org", n, c) for n, c in orgs.items()]
     return hits, used
