@@ -70,7 +70,7 @@ def test_secrets_never_in_public_view_or_repr() -> None:
 
 
 @pytest.mark.parametrize(("query", "tokens", "may_match"), [
-    ('"AI Act" AND (fine OR enforcement)', {"ai", "act", "fine"}, True),
+    ('"AI Act" AND (fine OR enforcement)', {"ai", "act", "ai act", "fine"}, True),
     ('"AI Act" AND (fine OR enforcement)', {"ai", "act"}, False),
     ('"AI Act" AND (fine OR enforcement)', {"act", "fine"}, False),
     ("Ofcom OR NIST", {"nist"}, True),

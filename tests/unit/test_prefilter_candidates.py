@@ -59,3 +59,17 @@ def test_may_match_subscriptions_are_always_woken() -> None:
     assert index.always == (0, 1, 2)
     assert index.woken(frozenset()) == [0, 1, 2]
     assert index.woken(frozenset({"ofcom"})) == [0, 1, 2, 3]
+
+
+def test_phrase_requires_its_neighbouring_words_as_bigrams() -> None:
+    """A slop-free phrase of plain words needs each neighbouring pair adjacent in one string; slop or an unknown chunk
+    drops that part of the condition, and separate values of a list field are never joined."""
+    assert not satisfied(requirement('"export restrictions"'), story_tokens({"text": "restrictions on export"}))
+    assert satisfied(requirement('"export restrictions"'), story_tokens({"text": "new Export-Restrictions, said"}))
+    assert satisfied(requirement('"export restrictions"~3'), story_tokens({"text": "restrictions on export"}))
+    assert satisfied(requirement('"U.S. export restrictions"'), story_tokens({"text": "restrictions on export"}))
+    assert not satisfied(requirement('"ai act"'), story_tokens({"entity_names": ["AI", "Act"]}))
+    assert satisfied(requirement('"ai act"'), story_tokens({"source": "AI Act"}))
+    long_run = "x" * 300
+    toks = story_tokens({"text": f"{long_run} tail"})
+    assert f"{'x' * 45} tail" in toks and f"{'x' * 255} {'x' * 45}" in toks

@@ -47,7 +47,7 @@ from govwatch import es_io
 from govwatch.alerts import prefilter
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.query import subscription_query
-from govwatch.alerts.snippet import SNIPPET_CHARS
+from govwatch.alerts.snippet import SNIPPET_CHARS, StoryText
 from govwatch.alerts.snippet import snippet as local_snippet
 from govwatch.alerts.subscriptions import Subscription
 from govwatch.errors import RateLimited, TransientError
@@ -429,11 +429,12 @@ def local_snippets(found: Mapping[str, Sequence[str]], subs: Mapping[str, Subscr
                    docs: Mapping[str, Mapping[str, Any]], batch_ids: Sequence[str]) -> list[Match]:
     """Pass 2 without Elasticsearch: each match with a snippet made from the story text (``snippet``)."""
     order = {sid: n for n, sid in enumerate(batch_ids)}
+    texts = {i: StoryText(d) for i, d in docs.items()}  # each story analysed once for all its matches
     matches: list[Match] = []
     for sid, ids in found.items():
         sub = subs[sid]
         for story_id in sorted(set(ids), key=lambda i: order.get(i, len(order))):
-            matches.append(Match(sid, story_id, local_snippet(docs.get(story_id) or {}, sub.query)))
+            matches.append(Match(sid, story_id, local_snippet(texts.get(story_id) or StoryText({}), sub.query)))
     return matches
 
 

@@ -13,10 +13,19 @@ The argument, piece by piece:
   know). Anything else (fields, wildcards, fuzzy, boosts, escapes, ranges, regexes, prohibited
   clauses, non-ASCII words) requires nothing, i.e. "may match". Dropping a conjunct of an AND, or
   widening an OR leaf to "may match", only weakens a necessary condition, so it stays necessary.
+  A phrase without slop whose chunks are *all* such words also requires each pair of neighbouring
+  words as a **bigram** token ``"w1 w2"`` (a space: never a run): a phrase query matches only where
+  its tokens sit at consecutive positions of one field value, so each neighbouring pair is adjacent
+  there. (One dropped chunk would hide a token between two kept words: then no bigrams.)
 * **Story side.** A story's token set is every maximal ASCII-alphanumeric run of every string in its
   document, lower-cased (plus 255-char pieces of longer runs, the tokenizer's limit). Any standard-
   analyzer token that is a bare ASCII word is such a run (UAX#29 never splits inside ASCII letters and
   digits), and a keyword value equal to a term or phrase consists of such runs: a superset is safe.
+  Bigrams: the story side adds ``"a b"`` for every two consecutive runs of one string (a long run
+  stands as its 255-char pieces in this sequence, as the tokenizer splits it). If ES tokens ``a``, ``b``
+  (bare ASCII words) are at positions p, p+1 of one value, nothing between them is a letter or digit
+  (it would be part of a token in between), so their runs are consecutive in our sequence: a superset
+  again. Separate values of a field (position gap 100) are separate strings, never joined.
 * **Filters** are exact keyword equality (checked exactly) and a float range (checked with slack for
   float32 rounding).
 """
@@ -62,9 +71,15 @@ def _tokens(query: str) -> list[tuple[str, str]] | None:
 def _leaf(kind: str, value: str) -> Requirement:
     if kind == "word":
         return value.lower() if _WORD.fullmatch(value) else None
-    body = value[1:value.rindex('"')]
-    words = [piece.lower() for chunk in body.split() if _PHRASE_CHUNK.fullmatch(chunk) for piece in chunk.split("-")]
-    return ("all", list(words)) if words else None
+    end = value.rindex('"')
+    body, suffix = value[1:end], value[end + 1:]
+    chunks = body.split()
+    words = [piece.lower() for chunk in chunks if _PHRASE_CHUNK.fullmatch(chunk) for piece in chunk.split("-")]
+    if not words:
+        return None
+    exact = not suffix.startswith("~") and all(_PHRASE_CHUNK.fullmatch(chunk) for chunk in chunks)
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:])] if exact else []
+    return ("all", words + pairs)
 
 
 def requirement(query: str) -> Requirement:
@@ -153,10 +168,15 @@ def story_tokens(doc: Mapping[str, Any]) -> frozenset[str]:
     """A superset of the bare-word tokens any field of this story document can match."""
     out: set[str] = set()
     for text in _strings(doc):
+        previous = ""
         for run in _RUN.findall(text.lower()):
             out.add(run)
-            if len(run) > MAX_TOKEN_LEN:
-                out.update(run[i:i + MAX_TOKEN_LEN] for i in range(0, len(run), MAX_TOKEN_LEN))
+            pieces = [run[i:i + MAX_TOKEN_LEN] for i in range(0, len(run), MAX_TOKEN_LEN)] if len(run) > MAX_TOKEN_LEN else [run]
+            out.update(pieces)
+            for piece in pieces:  # bigrams of consecutive tokens of this string (see the module docstring)
+                if previous:
+                    out.add(f"{previous} {piece}")
+                previous = piece
     return frozenset(out)
 
 

@@ -17,6 +17,7 @@ prohibited clauses (``-``, ``!``, ``NOT``) and ranges/regexes give no terms.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,12 +98,24 @@ def query_terms(query: str) -> Terms:
     return Terms(frozenset(words), tuple(prefixes), tuple(phrases))
 
 
-def _hits(text: str, terms: Terms) -> list[tuple[int, int, str]]:
-    """(start, end, term) of every token of ``text`` the terms highlight, in order."""
-    spans = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+class FieldText:
+    """One field's text analysed once (token spans, sentence starts), for the snippets of all its matches."""
+
+    __slots__ = ("text", "spans", "starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+        self.starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
+def _hits(field: FieldText, terms: Terms) -> list[tuple[int, int, str]]:
+    """(start, end, term) of every token of the field the terms highlight, in order."""
+    spans = field.spans
     marked: dict[int, str] = {}
+    words, prefixes = terms.words, terms.prefixes
     for n, (_, _, tok) in enumerate(spans):
-        if tok in terms.words or any(tok.startswith(p) for p in terms.prefixes):
+        if tok in words or (prefixes and tok.startswith(prefixes)):
             marked[n] = tok
     for phrase in terms.phrases:
         size = len(phrase)
@@ -113,23 +126,19 @@ def _hits(text: str, terms: Terms) -> list[tuple[int, int, str]]:
     return [(spans[n][0], spans[n][1], marked[n]) for n in sorted(marked)]
 
 
-def _sentence_starts(text: str) -> list[int]:
-    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
-
-
-def _passage(text: str, hit_start: int, hit_end: int, size: int) -> tuple[int, int]:
+def _passage(field: FieldText, hit_start: int, hit_end: int, size: int) -> tuple[int, int]:
     """The fragment around one hit: whole sentences when they fit in ``size``, else word-bounded."""
-    starts = _sentence_starts(text)
-    sent = max(s for s in starts if s <= hit_start)
+    text, starts = field.text, field.starts
+    at = bisect_right(starts, hit_start) - 1
+    sent = starts[at]
     if hit_end - sent <= size:
         start = sent
     else:  # the sentence is too long: start at a word boundary ``size`` before the hit's end
         start = max(0, hit_end - size)
         while 0 < start < hit_start and text[start - 1].isalnum():
             start += 1
-    ends = [s for s in starts[1:] if s > hit_end] + [len(text)]
     end = hit_end
-    for e in ends:
+    for e in [*starts[bisect_right(starts, hit_end):], len(text)]:
         if e - start <= size:
             end = e
         else:
@@ -156,31 +165,49 @@ def _no_match(text: str, size: int) -> str:
     return text[:end].strip()
 
 
-def field_snippet(text: str, terms: Terms, size: int = SNIPPET_CHARS) -> str:
+def field_snippet(text: str | FieldText, terms: Terms, size: int = SNIPPET_CHARS) -> str:
     """The best highlighted fragment of one field's text, or "" when no term occurs in it."""
-    hits = _hits(text, terms)
+    field = text if isinstance(text, FieldText) else FieldText(text)
+    hits = _hits(field, terms)
     if not hits:
         return ""
     best: tuple[tuple[int, int, int], tuple[int, int]] | None = None
     for s, e, _ in hits:
-        start, end = _passage(text, s, e, size)
+        start, end = _passage(field, s, e, size)
         inside = [h for h in hits if h[0] >= start and h[1] <= end]
         score = (len({h[2] for h in inside}), len(inside), -start)
         if best is None or score > best[0]:
             best = (score, (start, end))
     assert best is not None
-    return _mark(text, *best[1], hits)
+    return _mark(field.text, *best[1], hits)
 
 
-def snippet(doc: Mapping[str, Any], query: str, size: int = SNIPPET_CHARS) -> str:
+class StoryText:
+    """A story's snippet fields, each analysed on first use and then shared by all its matches."""
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.doc = doc
+        self._fields: dict[str, FieldText] = {}
+
+    def field(self, name: str) -> FieldText | None:
+        value = self.doc.get(name)
+        if not isinstance(value, str) or not value:
+            return None
+        if name not in self._fields:
+            self._fields[name] = FieldText(value)
+        return self._fields[name]
+
+
+def snippet(doc: Mapping[str, Any] | StoryText, query: str, size: int = SNIPPET_CHARS) -> str:
     """The alert snippet of a matched story for a subscription's query (see the module docstring)."""
+    story = doc if isinstance(doc, StoryText) else StoryText(doc)
     terms = query_terms(query)
     for name in FIELDS:
-        value = doc.get(name)
-        if isinstance(value, str) and value:
-            found = field_snippet(value, terms, size)
+        field = story.field(name)
+        if field is not None:
+            found = field_snippet(field, terms, size)
             if found:
                 return found
             if name in NO_MATCH_FIELDS:
-                return _no_match(value, size)
+                return _no_match(field.text, size)
     return ""

@@ -83,6 +83,24 @@ class SubscriptionStore:
         query: dict[str, Any] = {"match_all": {}} if include_paused else {"bool": {"must_not": [{"term": {"paused": True}}]}}
         return self._search(query)
 
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What changes whenever the set of stored subscriptions changes (one size-1 search).
+
+        (index, live count, highest ``_seq_no`` and its primary term). Every write (add, save, pause)
+        gives its document a sequence number above all others on the shard (the index has one shard),
+        so a write raises the highest live ``_seq_no`` unless that document is deleted again, and a
+        delete lowers the count unless a later write raised the highest ``_seq_no``: any change of the
+        live set changes the tuple.
+        """
+        try:
+            resp = self.es.search(index=self.index, size=1, sort=[{"_seq_no": "desc"}], seq_no_primary_term=True,
+                                  track_total_hits=True, _source=False)
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "subscriptions fingerprint") from exc
+        hits = resp["hits"]["hits"]
+        top = (hits[0]["_index"], hits[0].get("_seq_no"), hits[0].get("_primary_term")) if hits else (None, None, None)
+        return (resp["hits"]["total"]["value"], *top)
+
     def active(self) -> list[Subscription]:
         """Subscriptions that are not paused (what the alert stage matches against)."""
         return self.list(include_paused=False)

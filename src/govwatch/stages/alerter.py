@@ -45,23 +45,31 @@ log = get_logger("govwatch.stages.alerter")
 ACK_TIMEOUT_S = 30
 # New or edited subscriptions apply within this many seconds, without a query per batch.
 SUBSCRIPTION_TTL_S = 5.0
+# Re-reading 100,000 subscriptions costs seconds of CPU, so within this many seconds they are re-read
+# only when the store's fingerprint changed (a safety net beyond that, e.g. an index restored from a snapshot).
+FULL_REREAD_S = 600.0
 
 
 class SubscriptionCache:
-    """Active subscriptions, re-read from the store at most every ``ttl_s`` seconds, with their candidate index.
+    """Active subscriptions with their candidate index; the store is checked at most every ``ttl_s`` seconds.
 
-    The index (``matcher.candidate_index``) is rebuilt with each re-read, so it always belongs to the
-    list ``get`` returns.
+    A check is one small search (``SubscriptionStore.fingerprint``); the subscriptions are re-read, and
+    the index (``matcher.candidate_index``) rebuilt, only when it changed, or ``full_reread_s`` after the
+    last read. The index always belongs to the list ``get`` returns.
     """
 
     def __init__(self, store: SubscriptionStore, ttl_s: float = SUBSCRIPTION_TTL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, full_reread_s: float = FULL_REREAD_S) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.clock = clock
+        self.full_reread_s = full_reread_s
         self._subs: list[Subscription] = []
         self._index: CandidateIndex = candidate_index([])
         self._read_at: float | None = None
+        self._checked_at: float | None = None
+        self._fingerprint: tuple[Any, ...] | None = None
+        self.reads = 0  # full re-reads so far
 
     def get(self) -> list[Subscription]:
         return self.current()[0]
@@ -69,10 +77,16 @@ class SubscriptionCache:
     def current(self) -> tuple[list[Subscription], CandidateIndex]:
         """The active subscriptions and the candidate index built from exactly that list."""
         now = self.clock()
-        if self._read_at is None or now - self._read_at >= self.ttl_s:
+        if self._checked_at is not None and now - self._checked_at < self.ttl_s:
+            return self._subs, self._index
+        self._checked_at = now
+        fingerprint = self.store.fingerprint()
+        stale = self._read_at is None or now - self._read_at >= self.full_reread_s
+        if stale or fingerprint != self._fingerprint:
             subs = self.store.active()
             self._subs, self._index = subs, candidate_index(subs)
-            self._read_at = now
+            self._read_at, self._fingerprint = now, fingerprint
+            self.reads += 1
         return self._subs, self._index
 
 
