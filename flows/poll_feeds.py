@@ -12,11 +12,10 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import task_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.types.entrypoint import EntrypointType
 
-from govwatch.feeds.poller import FeedOutcome, RunSummary, is_transient
+from govwatch.feeds.poller import FeedOutcome, RunSummary, chunked, poll_chunk
 from govwatch.feeds.registry import Feed
 from govwatch.feeds.runtime import PollRuntime, build_runtime
 from govwatch.settings import Settings
@@ -27,18 +26,12 @@ SERVE_TICK_S = 60  # how often the served deployment looks for due feeds; each f
 _RUNTIME: dict[str, PollRuntime] = {}
 
 
-def _retry_transient(task_, run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
-    try:
-        state.result()
-    except Exception as exc:  # noqa: BLE001 - classify whatever the task raised
-        return is_transient(exc)
-    return False
-
-
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=_retry_transient,
-      cache_policy=NO_CACHE, task_run_name="poll-{feed.id}")
-def poll_feed(feed: Feed, run_key: str) -> FeedOutcome:
-    return _RUNTIME[run_key].poller.poll_feed(feed, final_attempt=task_run.run_count > RETRIES)
+@task(cache_policy=NO_CACHE, task_run_name="poll-{label}")
+def poll_feeds_chunk(feeds: list[Feed], run_key: str, final_attempt: bool,
+                     label: str) -> tuple[list[FeedOutcome], list[Feed]]:
+    """One task per chunk of feeds (a task per feed cost more CPU than the poll); transient failures come back
+    for the flow's retry, every other outcome is final."""
+    return poll_chunk(_RUNTIME[run_key].poller, feeds, final_attempt=final_attempt)
 
 
 @flow(name="poll-feeds", log_prints=True)
@@ -49,12 +42,24 @@ def poll_feeds(force: bool = False, overrides: dict[str, Any] | None = None) -> 
     run_key = f"{os.getpid()}-{id(runtime)}"
     _RUNTIME[run_key] = runtime
     try:
-        due = runtime.poller.due(runtime.feeds, force=force)
-        summary, started = RunSummary(feeds_due=len(due)), time.monotonic()
+        pending = runtime.poller.due(runtime.feeds, force=force)
+        summary, started = RunSummary(feeds_due=len(pending)), time.monotonic()
         with ThreadPoolTaskRunner(max_workers=settings.poll_concurrency) as runner:
-            futures = [runner.submit(poll_feed, {"feed": feed, "run_key": run_key}) for feed in due]
-            for future in futures:
-                summary.add(future.result())
+            for attempt in range(RETRIES + 1):  # retry policy: transient errors only (is_transient), per feed
+                if attempt:
+                    time.sleep(RETRY_DELAYS_S[attempt - 1])
+                futures = [runner.submit(poll_feeds_chunk, {
+                    "feeds": chunk, "run_key": run_key, "final_attempt": attempt == RETRIES,
+                    "label": f"{chunk[0].id}+{len(chunk) - 1}" + (f"-retry{attempt}" if attempt else "")})
+                    for chunk in chunked(pending, settings.poll_concurrency)]
+                pending = []
+                for future in futures:
+                    outcomes, again = future.result()
+                    for outcome in outcomes:
+                        summary.add(outcome)
+                    pending += again
+                if not pending:
+                    break
         summary.elapsed_s = time.monotonic() - started
         print(summary.render())
         return {"summary": summary.render(), "feeds_due": summary.feeds_due, "polled": summary.feeds_polled,
