@@ -280,6 +280,7 @@ def worker(args: argparse.Namespace) -> int:
     if args.compare:
         diffs = pairs = 0
         same_snip = total_snip = 0
+        examples: list[tuple[str, str, str | None]] = []
         for b in range(min(args.compare_batches, len(batches))):
             wall = time.perf_counter()
             truth = exact(es, alias, subs, batches[b])
@@ -298,10 +299,15 @@ def worker(args: argparse.Namespace) -> int:
             searched = {(m.subscription_id, m.story_id): m.snippet for m in snippets(es, alias, found, by_id, list(docs))}
             for m in cur_matches[b]:
                 total_snip += 1
-                same_snip += searched.get((m.subscription_id, m.story_id)) == m.snippet
+                theirs = searched.get((m.subscription_id, m.story_id))
+                same_snip += theirs == m.snippet
+                if theirs != m.snippet and len(examples) < 4 and all(e[0] != by_id[m.subscription_id].query for e in examples):
+                    examples.append((by_id[m.subscription_id].query, m.snippet, theirs))
         print(f"--compare: {diffs} differences in {pairs} exact (subscription, story) pairs over "
               f"{min(args.compare_batches, len(batches))} batches; local snippets equal to Elasticsearch's highlight: "
               f"{same_snip} of {total_snip}")
+        for query, mine, theirs in examples:
+            print(f"  snippet differs for {query!r}:\n    local: {mine!r}\n    ES:    {theirs!r}")
     return 0
 
 

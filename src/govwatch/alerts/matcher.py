@@ -210,13 +210,16 @@ def bucket_body(part: Sequence[tuple[Subscription, list[str]]], batch_ids: Seque
     the subscription's query, matches it: the same answer as a named clause's ``matched_queries``, without
     the fetch phase that re-builds every named query for the hits (measured 3-5x the cost on 630 clauses).
     Each filter is rewritten on its own, so the clause limit applies per subscription, not per chunk.
+    ``execution_hint: map`` reads the few matching stories' values directly: the default (global
+    ordinals) would be rebuilt over every story id of the index after each refresh, i.e. every batch.
     """
     wanted = {i for _, ids in part for i in ids}
     union = [i for i in batch_ids if i in wanted] + sorted(wanted - set(batch_ids))
     filters = {sub.id: subscription_query(sub.query, sub.filters, sub.allow_expensive) for sub, _ in part}
     return {"query": {"ids": {"values": union}}, "size": 0, "track_total_hits": False,
             "aggs": {"m": {"filters": {"filters": filters},
-                           "aggs": {"s": {"terms": {"field": "story_id", "size": max(1, len(union))}}}}}}
+                           "aggs": {"s": {"terms": {"field": "story_id", "size": max(1, len(union)),
+                                                    "execution_hint": "map"}}}}}}
 
 
 def _bucket_hits(result: Mapping[str, Any]) -> dict[str, list[str]] | None:

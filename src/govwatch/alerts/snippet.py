@@ -28,7 +28,9 @@ from govwatch.alerts.prefilter import _tokens
 SNIPPET_CHARS = 160
 FIELDS = ("text", "summary", "title")
 NO_MATCH_FIELDS = ("text", "summary")  # the title has no_match_size 0
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# Ideographs, kana and hangul are one token per character, as the standard tokenizer makes them.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
 _BOOST = re.compile(r"[~^][0-9.]*$")
 
@@ -90,11 +92,8 @@ def query_terms(query: str) -> Terms:
             continue
         if any(c in term for c in "*?"):
             continue
-        body = _analyze(term.replace("\\", ""))
-        if len(body) == 1:
-            words.add(body[0])
-        elif body:
-            phrases.append(tuple(body))
+        # A bare term the analyser splits (GPT-4, CJK) is an OR of its tokens (default_operator OR).
+        words.update(_analyze(term.replace("\\", "")))
     return Terms(frozenset(words), tuple(prefixes), tuple(phrases))
 
 
