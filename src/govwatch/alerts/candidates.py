@@ -41,23 +41,32 @@ def guess_frequency(token: str) -> float:
 
 def key_set(req: Requirement, frequency: Frequency = guess_frequency) -> frozenset[str] | None:
     """Tokens one of which every story satisfying ``req`` contains; None when there is no such set."""
+    found = _keys(req, frequency)
+    return None if found is None else frozenset(found[1])
+
+
+def _keys(req: Requirement, frequency: Frequency) -> tuple[float, tuple[str, ...]] | None:
+    """(expected wake-ups, keys) of ``req``; None when it has no key set."""
     if req is None:
         return None
     if isinstance(req, str):
-        return frozenset((req,))
+        return frequency(req), (req,)
     kind, parts = req
     if kind == "any":
-        out: set[str] = set()
+        cost, keys = 0.0, []
         for part in parts:
-            keys = key_set(part, frequency)
-            if keys is None:
+            found = _keys(part, frequency)
+            if found is None:
                 return None
-            out |= keys
-        return frozenset(out)
-    options = [k for k in (key_set(p, frequency) for p in parts) if k is not None]
-    if not options:
-        return None
-    return min(options, key=lambda keys: (sum(frequency(t) for t in keys), sorted(keys)))
+            cost += found[0]
+            keys.extend(found[1])
+        return cost, tuple(keys)
+    best: tuple[float, tuple[str, ...]] | None = None
+    for part in parts:  # any one part of an AND will do: the one expected to wake it least
+        found = _keys(part, frequency)
+        if found is not None and (best is None or found[0] < best[0]):
+            best = found
+    return best
 
 
 @dataclass(frozen=True)
