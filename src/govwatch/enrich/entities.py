@@ -359,12 +359,13 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
         else:
             orgs[name] += 1
     # a lone given name or surname is the full name found in the same story ("Altman" after "Sam Altman", "Ivan
-    # served" after "Ivan Braiker"); otherwise it must be a confident call
+    # served" after "Ivan Braiker"); otherwise it must be a confident call and not a bare given name, which names
+    # nobody an analyst could filter on
     full = {part: n for n in list(known_people) + list(people) if " " in n for part in (n.split()[0], n.split()[-1])}
     for s, conf in singles:
         if s in full:
             people[full[s]] += 1
-        elif conf >= ner_model.LONE_PERSON_CONFIDENCE:
+        elif conf >= ner_model.LONE_PERSON_CONFIDENCE and s not in first_names():  # "David is joined by"
             people[s] += 1
     hits = [NameHit("person", n, c) for n, c in people.items()] + [NameHit("org", n, c) for n, c in orgs.items()]
     return hits, taken, vetoed

@@ -37,6 +37,7 @@ VETO_CONFIDENCE = {"CONF": 0.5}
 # and apps take a person's verbs in news ("Keep was still functional", "Macy's").
 LONE_PERSON_CONFIDENCE = 0.9
 Token = tuple[str, int, int]
+CACHE_WORDS = 16384  # words whose feature tuples are cached: a story's vocabulary and the common words of news
 _override: list[object] = []  # a tagger set by use_tagger() (training and cross-validation only)
 
 
@@ -67,7 +68,7 @@ def tagger() -> object | None:
     return _override[0] if _override else _default_tagger()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_WORDS)
 def _word(tok: str) -> tuple[str, ...]:
     """Features of a word on its own (cached: news repeats its words)."""
     low = tok.lower()
@@ -96,13 +97,15 @@ def _word(tok: str) -> tuple[str, ...]:
     return tuple(feats)
 
 
-@lru_cache(maxsize=65536)
-def _context(tok: str, name: str) -> tuple[str, ...]:
-    """Features of a neighbour at relative position `name` (m2, m1, p1, p2): lower form, coarse shape, list flag."""
+@lru_cache(maxsize=CACHE_WORDS)
+def _context(tok: str) -> tuple[tuple[str, ...], ...]:
+    """Features of a word as a neighbour two before, one before, one after and two after: lower form, coarse
+    shape, list flag (one cache entry per word)."""
     c = "X" if tok[:1].isupper() else "x" if tok[:1].islower() else "d" if tok[:1].isdigit() else "p"
     flag = "given" if tok in first_names() else "orgsuf" if tok in ORG_SUFFIXES else \
         "title" if tok in TITLES else "-"
-    return f"{name}w={tok.lower()}", f"{name}c={c}", f"{name}f={flag}"
+    low = tok.lower()
+    return tuple((f"{name}w={low}", f"{name}c={c}", f"{name}f={flag}") for name in ("m2", "m1", "p1", "p2"))
 
 
 _EDGE = {name: (f"{name}=edge",) for name in ("m2", "m1", "p1", "p2")}
@@ -133,18 +136,18 @@ def features(words: Sequence[str], rule_tags: Sequence[str], a: int, b: int) -> 
         f.append(f"r={rule_tags[k]}")
         if k == 0 or words[k - 1] in SENTENCE_ENDS:
             f.append("start")
-        f.extend(_context(words[k - 2], "m2") if k >= 2 else _EDGE["m2"])
+        f.extend(_context(words[k - 2])[0] if k >= 2 else _EDGE["m2"])
         if k >= 1:
-            f.extend(_context(words[k - 1], "m1"))
+            f.extend(_context(words[k - 1])[1])
             f.append(f"m1r={rule_tags[k - 1]}")
         else:
             f.extend(_EDGE["m1"])
         if k + 1 < n:
-            f.extend(_context(words[k + 1], "p1"))
+            f.extend(_context(words[k + 1])[2])
             f.append(f"p1r={rule_tags[k + 1]}")
         else:
             f.extend(_EDGE["p1"])
-        f.extend(_context(words[k + 2], "p2") if k + 2 < n else _EDGE["p2"])
+        f.extend(_context(words[k + 2])[3] if k + 2 < n else _EDGE["p2"])
         out.append(f)
     return out
 
