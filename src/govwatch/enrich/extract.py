@@ -29,6 +29,7 @@ from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstru
 from trafilatura.settings import use_config
 from trafilatura.utils import decode_file, repair_faulty_html
 
+from govwatch.enrich.cpusplit import CpuSplit
 from govwatch.enrich.reconcile import (
     PageMetadata,
     clean_author,
@@ -127,14 +128,19 @@ def extract_article(
     feed_published: datetime | None = None,
     feed_author: str | None = None,
     now: datetime | None = None,
+    cpu: CpuSplit | None = None,
 ) -> Extraction:
     """Extract the article body and metadata of a fetched page; never raises on bad HTML.
 
     `now` is injectable so date plausibility checks are testable; it defaults to the clock.
+    `cpu`, when given, is booked the time of decode, parse, metadata and extraction.
     """
+    cpu = cpu or CpuSplit()
     now = now or datetime.now(UTC)
     source, truncated = cap_html(html)
+    cpu.lap("decode")
     tree = _parse(source)
+    cpu.lap("parse")
     author, feed_date = clean_author(feed_author), to_utc(feed_published)
     meta = PageMetadata()
     if tree is not None:
@@ -145,9 +151,12 @@ def extract_article(
             meta = page_metadata(tree, url, find_author=author is None, extensive_date=not feed_dated)
         except Exception:  # noqa: BLE001 -- a metadata bug on one hostile page must not cost the text
             meta = PageMetadata()
+    language = declared_language(tree) if tree is not None else None
+    cpu.lap("metadata")
     blocked = bool(meta.title and _BLOCKED_TITLE.match(meta.title))
     # An interstitial's text is never used, so it is not even extracted.
     text, status = ("", "empty") if blocked or tree is None else _page_text(tree, url)
+    cpu.lap("extraction")
 
     # Feed text only displaces page text that is a teaser or much shorter than the feed's full content.
     feed_text, feed_status = _feed_text(feed_content, feed_summary)
@@ -156,17 +165,19 @@ def extract_article(
         text, status = feed_text, feed_status
 
     sitename = meta.sitename or hostname(url)
-    return Extraction(
+    extraction = Extraction(
         text=text,
         title=pick_title(meta.title, feed_to_text(feed_title) or None, sitename, blocked),
         author=author or meta.author,
         sitename=sitename,
         published=reconcile_date(meta.date, feed_date, now),
-        language=declared_language(tree) if tree is not None else None,
+        language=language,
         status=status if text else "empty",
         text_source_chars=len(source),
         truncated=truncated,
     )
+    cpu.lap("metadata")  # the feed's side of the reconciliation
+    return extraction
 
 
 def cap_html(html: str | bytes) -> tuple[str, bool]:

@@ -19,13 +19,14 @@ from lxml.html import HtmlElement
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
-    extract_author,
     extract_meta_json,
     extract_sitename,
     extract_title,
     extract_url,
 )
 from trafilatura.settings import Document, set_date_params
+
+from govwatch.enrich.byline import extract_author  # trafilatura's byline search without its whole-page copy
 
 __all__ = [
     "PageMetadata",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from time import thread_time
 from typing import Any
 
 from kafka import KafkaProducer
 
 from govwatch.clusters import ClusterIndex
+from govwatch.enrich.cpusplit import CpuSplit
 from govwatch.enrich.pipeline import Knowledge, enrich
 from govwatch.errors import EnrichmentFailed, GovwatchError, PermanentError
 from govwatch.fetch import Fetcher
@@ -51,28 +53,45 @@ class EnrichStage:
             return None, f"not an HTML page ({ctype[:80]})"
         return result.body, None
 
+    def _timed_fetch(self, raw: RawStory) -> tuple[bytes | None, str | None, float]:
+        started = thread_time()  # the fetch thread's own CPU: TLS, gzip, the SSRF check
+        html, error = self.fetch_page(raw)
+        return html, error, thread_time() - started
+
     def __call__(self, records: Sequence[Any]) -> dict[int, PermanentError]:
+        cpu = CpuSplit()
         decoded, rejected = decode_all(records, RawStory)
+        cpu.lap("deserialise")
         # First-seen order, so that the first copy of a wire story becomes its cluster's representative.
         decoded.sort(key=lambda item: (item[1].trace.first_seen_at, item[1].story_id))
         # map() yields in order as pages arrive, so extraction starts while later pages still download.
-        pages = self.pool.map(lambda item: self.fetch_page(item[1]), decoded)
+        pages = self.pool.map(lambda item: self._timed_fetch(item[1]), decoded)
         enriched: list[tuple[int, EnrichedStory]] = []
-        for (pos, raw), (html, error) in zip(decoded, pages, strict=True):
+        for (pos, raw), (html, error, fetch_cpu) in zip(decoded, pages, strict=True):
+            cpu.add("fetch", fetch_cpu)
             try:
-                enriched.append((pos, enrich(raw, html, error, self.knowledge)))
+                enriched.append((pos, enrich(raw, html, error, self.knowledge, cpu)))
             except Exception as exc:  # noqa: BLE001 - pure code: any error is about this story, and retrying
                 # the batch (or crashing) would replay it forever and stall the partition
                 rejected[pos] = EnrichmentFailed(f"enrichment failed: {type(exc).__name__}: {exc}"[:2000])
+        cpu.start()
         # One Elasticsearch round trip for the batch's clusters; ES down raises and retries the batch.
         decided = self.clusters.assign_all([story for _, story in enriched])
+        cpu.lap("clusters")
         futures = []
         for (pos, _), story in zip(enriched, decided, strict=True):
             rec = records[pos]
             log.info("enriched", story_id=story.story_id, partition=rec.partition, offset=rec.offset,
                      status=story.extraction_status, relevance=story.relevance, cluster=story.cluster_id[:12],
                      entities=len(story.entities))
-            futures.append(self.producer.send(self.topic, key=story.story_id.encode(), value=story.to_bytes()))
+            cpu.lap("logging")
+            value = story.to_bytes()
+            cpu.lap("serialise")
+            futures.append(self.producer.send(self.topic, key=story.story_id.encode(), value=value))
+            cpu.lap("kafka_produce")
         for fut in futures:
             fut.get(timeout=ACK_TIMEOUT_S)  # acknowledged before the loop commits the input offsets
+        cpu.lap("kafka_produce")
+        # One canonical line per batch: where this thread's CPU went (fetch: the fetch threads' CPU).
+        log.info("enrich_cpu", size=len(records), enriched=len(enriched), cpu_ms=cpu.millis())
         return rejected
