@@ -13,7 +13,9 @@ Reported: stories/s from the first raw message produced to the Kafka timestamp o
 that completed the set; per-stage p50/p95 latency from the traces in the IndexedBatch messages; peak RSS
 (VmHWM) of each consumer; per-stage batch figures from the consumers' JSON logs; and, in the same run after
 the consumers have stopped (so it has the CPUs to itself), bare single-process ``trafilatura.extract`` over
-the same N pages, with the ratio pipeline stories/s / bare pages/s. Topics, indices, the index template and
+the same N pages, with the ratio pipeline stories/s / bare pages/s, the enrich processes' CPU per story against
+bare extraction's CPU per page (goal <= 1.3), and where the enrich CPU went: the per-component split the stage
+logs per batch (``enrich_cpu``, govwatch.enrich.cpusplit). Topics, indices, the index template and
 the consumer groups are deleted afterwards; the consumer logs are kept and their directory printed.
 """
 
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import trafilatura
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CoordinatorNotAvailableError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
@@ -49,6 +52,8 @@ from govwatch.topics import ENRICHED, INDEXED, RAW, dlq  # noqa: E402
 DEFAULT_PAGES = REPO_ROOT.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "html"
 GOAL_STORIES_PER_S = 50.0  # the issue's goals
 GOAL_RATIO = 1.0
+GOAL_CPU_RATIO = 1.3  # enrich CPU per story <= 1.3x bare extraction's CPU per page
+GOAL_RSS_MB = 300.0  # each consumer process
 READY_TIMEOUT_S = 120.0  # consumer start-up: imports, gazetteer load, group join
 STOP_TIMEOUT_S = 30.0
 
@@ -89,7 +94,10 @@ def wait_until_ready(settings: Settings, expected: dict[str, int], procs: list) 
     try:
         while True:
             check_alive(procs)
-            groups = admin.describe_groups(list(expected))
+            try:
+                groups = admin.describe_groups(list(expected))
+            except CoordinatorNotAvailableError:  # the group coordinator is still being elected: not ready yet
+                groups = {}
             if all(_stable_members(groups.get(g)) == n for g, n in expected.items()):
                 return time.monotonic() - started
             if time.monotonic() - started > READY_TIMEOUT_S:
@@ -214,13 +222,28 @@ def batch_figures(log_path: Path) -> tuple[int, int, list[float]]:
     return batches, records, elapsed
 
 
-def bare_trafilatura(pages: list[Page], n: int) -> float:
-    """Pages/s of ``trafilatura.extract(html)`` over the same N pages, one process, no network."""
+def cpu_components(log_path: Path) -> dict[str, float]:
+    """Component -> CPU ms summed over a consumer's ``enrich_cpu`` lines (govwatch.enrich.cpusplit)."""
+    totals: dict[str, float] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "enrich_cpu":
+            for component, ms in event.get("cpu_ms", {}).items():
+                totals[component] = totals.get(component, 0.0) + float(ms)
+    return totals
+
+
+def bare_trafilatura(pages: list[Page], n: int) -> tuple[float, float]:
+    """(pages/s, CPU ms per page) of ``trafilatura.extract(html)`` over the same N pages, one process, no network."""
     htmls = [pages[i % len(pages)].html for i in range(n)]
-    started = time.perf_counter()
+    trafilatura.extract(htmls[0])  # its lazy loads, as the consumers' warm-up does them
+    started, cpu_started = time.perf_counter(), time.thread_time()
     for html in htmls:
         trafilatura.extract(html)
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), (time.thread_time() - cpu_started) * 1000 / n
 
 
 def cleanup(settings: Settings, groups: list[str]) -> list[str]:
@@ -315,9 +338,40 @@ def print_pipeline(m: Measured, procs: list) -> None:
               f"{_per(m.cpu_s[name], records):10.1f}")
     print("  (busy = time inside batches / end-to-end wall time; CPU = user+system CPU of the process\n"
           "   while the stories flowed, per story it handled)")
+    rss_verdicts = [f"{name} {m.rss_mb[name]:.0f}" for name, _, _ in procs if m.rss_mb[name] is not None]
+    worst = max((m.rss_mb[name] or 0.0 for name, _, _ in procs), default=float("nan"))
+    print(f"peak RSS per consumer (MiB): {', '.join(rss_verdicts)}   "
+          f"[goal <= {GOAL_RSS_MB:g} each: {'MET' if worst <= GOAL_RSS_MB else 'NOT MET'}]")
     print(f"machine CPU busy while the stories flowed: {m.machine_busy:.0%} of all cores "
           "(consumers + broker + Elasticsearch + page server + anything else on the host)")
     print(f"this process (page server, producer, reader): {_per(m.own_cpu_s, m.n):.1f} CPU ms/story")
+
+
+def print_cpu_split(m: Measured, procs: list, bare_cpu_ms: float) -> None:
+    """Enrich CPU per story against bare extraction's, and where it went (all enrich processes together)."""
+    enrich = [(name, log) for name, _, log in procs if name.startswith("enrich")]
+    stories = sum(batch_figures(log)[1] for _, log in enrich)
+    process_ms = sum((m.cpu_s[name] or 0.0) * 1000 for name, _ in enrich)
+    if not stories:
+        return
+    per_story = process_ms / stories
+    cpu_ratio = per_story / bare_cpu_ms
+    print(f"enrich CPU per story / bare extraction CPU per page: {per_story:.1f} / {bare_cpu_ms:.1f} = "
+          f"{cpu_ratio:.2f}   [goal <= {GOAL_CPU_RATIO:g}: {'MET' if cpu_ratio <= GOAL_CPU_RATIO else 'NOT MET'}]")
+    totals: dict[str, float] = {}
+    for _, log in enrich:
+        for component, ms in cpu_components(log).items():
+            totals[component] = totals.get(component, 0.0) + ms
+    booked = sum(totals.values())
+    # Everything the stage's own timers do not see: the loop's poll and commit (Kafka consume), kafka-python's
+    # I/O threads (produce and fetch on the wire), the loop's logging, garbage collection.
+    totals["other: kafka consume/poll, client I/O threads, loop"] = process_ms - booked
+    print("\nenrich CPU split (thread CPU per component, both processes)   ms/story   share   x bare extraction")
+    for component, ms in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {component:<58} {ms / stories:8.2f}  {ms / process_ms:6.1%}   {ms / stories / bare_cpu_ms:5.2f}")
+    print(f"  {'(process CPU)':<58} {per_story:8.2f}")
+    print("  (fetch = the fetch threads' CPU; model = building the pydantic message; serialise = to_bytes;\n"
+          "   kafka_produce = send() + waiting for the acks; deserialise = decoding the raw records)")
 
 
 def main() -> int:
@@ -337,10 +391,11 @@ def main() -> int:
         stop_consumers(procs)
         print_pipeline(measured, procs)
         print(f"\nbare trafilatura.extract, 1 process, same {n} pages (consumers stopped) ...", flush=True)
-        bare = bare_trafilatura(pages, n)
+        bare, bare_cpu_ms = bare_trafilatura(pages, n)
         ratio = measured.rate / bare
-        print(f"  {bare:.1f} pages/s")
+        print(f"  {bare:.1f} pages/s, {bare_cpu_ms:.1f} CPU ms/page")
         print(f"ratio pipeline / bare: {measured.rate:.1f} / {bare:.1f} = {ratio:.2f}   [{verdict(ratio, GOAL_RATIO)}]")
+        print_cpu_split(measured, procs, bare_cpu_ms)
         print(f"\nload average after: {load_average()}; consumer logs in {log_dir}")
     finally:
         stop_consumers(procs)

@@ -23,6 +23,10 @@ TRICKY = {
     "candidate is a time": "<time class='author'>Time Person</time><span class='byline'>Paul Roe</span>",
     "comments section": "<div id='comments'><span class='author'>Commenter One</span></div><p class='byline'>Ada Lovelace</p>",
     "nothing": "<p>No byline here at all, just a sentence about the AI Act.</p>",
+    "specific too long, generic earlier": "<p class='byline'>Early Byline</p><div class='author'>" + "word " * 40 + "</div>",
+    "last resort only": "<section data-component='ArticleByline'>Lee Chan</section><p>text</p>",
+    "rel child says me": "<span><rel>me</rel>Ida Self</span><span class='writer-box'>Other Writer</span>",
+    "author element": "<author>Element Author</author>",
 }
 
 
@@ -58,3 +62,4 @@ def test_tricky_pages_find_the_expected_names() -> None:
     assert found["candidate in a sidebar"] == "Real Author"
     assert found["comments section"] == "Ada Lovelace"
     assert found["nothing"] is None
+    assert found["specific too long, generic earlier"] == "Early Byline"

@@ -16,6 +16,7 @@ compares both on real pages).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from copy import deepcopy
@@ -31,15 +32,22 @@ __all__ = ["extract_author"]
 
 AUTHOR_MAX_CHARS = 120  # trafilatura's len_limit for the author search
 
-# trafilatura 2.3's AUTHOR_DISCARD_XPATHS, which the Python rules below reproduce.
-_DISCARD_SOURCE = (
-    "\n        .//*[self::a or self::div or self::section or self::span][\n        @id='comments' or "
-    "@class='comments' or @class='title' or @class='date' or\n        re:test(@id, '^comments|comment-?list|"
-    "ProductReviews') or\n        re:test(@class, '^[Cc]omments|commentlist|comments-list|sidebar|is-hidden|quote|"
-    "embedly-instagram|article-(?:share|support)|print|category|meta-date|meta-reviewer') or\n        "
-    "contains(@data-component, 'Figure')]\n        ",
-    "//time|//figure",
-)
+# sha256 of trafilatura 2.3's AUTHOR_XPATHS + AUTHOR_DISCARD_XPATHS sources, which the rules below reproduce.
+_RULES_SOURCE_SHA256 = "25bd9dc701d833cf3cf1eccf12c4f97299053490f81b81f498fa621ab0b3719a"
+
+# AUTHOR_XPATHS, best first: (element names or None for any, exact attribute values, attribute substrings,
+# attribute regexes). trafilatura's regexes run through EXSLT re:test, i.e. Python's re.search.
+_SPECIFIC_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_SPECIFIC_EXACT = (("rel", "author"), ("id", "author"), ("class", "author"), ("itemprop", "author name"),
+                   ("data-testid", "AuthorCard"), ("data-testid", "AuthorURL"))
+_SPECIFIC_CLASS_RE = re.compile(r"author-?name|AuthorName|authorName")
+_GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_GENERIC_CLASSES = frozenset({"byline", "username", "byl", "BBL"})
+_GENERIC_ID_RE = re.compile(r"author|zuozhe|bianji|xiaobian")
+_GENERIC_CLASS_RE = re.compile(r"author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
+_ANY_ID_RE = re.compile(r"[Aa]uthor")
+_ANY_CLASS_RE = re.compile(r"[Aa]uthor|screenname|writer|[Bb]yline")
+
 _SECTION_TAGS = frozenset({"a", "div", "section", "span"})
 _FIGURE_TAGS = frozenset({"time", "figure"})
 _ID_RE = re.compile(r"^comments|comment-?list|ProductReviews")
@@ -88,20 +96,46 @@ def _pruned_text(candidate: HtmlElement) -> str:
     return " ".join(copy.itertext())
 
 
+def _rank(el: HtmlElement) -> int | None:
+    """Which AUTHOR_XPATHS expression (0 specific, 1 generic, 2 last resort) finds the element first, if any."""
+    tag, get = el.tag, el.get
+    cls = get("class") or ""
+    if tag == "author" or tag in _SPECIFIC_TAGS and (
+            any(get(name) == value for name, value in _SPECIFIC_EXACT) or _SPECIFIC_CLASS_RE.search(cls)
+            or any(child.tag == "rel" and child.text_content() == "me" for child in el)):  # XPath rel='me'
+        return 0
+    ident, itemprop = get("id") or "", get("itemprop") or ""
+    if tag in _GENERIC_TAGS and (cls in _GENERIC_CLASSES or "author" in itemprop or _GENERIC_ID_RE.search(ident)
+                                 or _GENERIC_CLASS_RE.search(cls)):
+        return 1
+    if ("Byline" in (get("data-component") or "") or "author" in itemprop or _ANY_ID_RE.search(ident)
+            or _ANY_CLASS_RE.search(cls)):
+        return 2
+    return None
+
+
 def _fast_extract_author(tree: HtmlElement) -> str | None:
     if tree.getroottree().getroot() is not tree:
         # trafilatura searches a copy of this element alone, while "//" here would reach the whole document.
         return trafilatura_extract_author(tree)
-    for expression in AUTHOR_XPATHS:
-        for elem in expression(tree):
-            if _gone(elem, tree) or any(_gone(el, tree) for el in elem.iterancestors()):
-                continue
-            content = trim(_pruned_text(elem))
-            if content and 2 < len(content) < AUTHOR_MAX_CHARS:
-                return normalize_authors(None, content)
+    # One walk instead of three XPath scans with a Python callback per element; document order within each.
+    ranked: tuple[list[HtmlElement], ...] = ([], [], [])
+    for el in _elements(tree):
+        rank = _rank(el)
+        if rank is not None:
+            ranked[rank].append(el)
+    # An element the specific expression finds is also in the later ones' results; trafilatura would look at it
+    # again there, with the same outcome, so each element is judged once, at its best rank.
+    for elem in (el for group in ranked for el in group):
+        if _gone(elem, tree) or any(_gone(el, tree) for el in elem.iterancestors()):
+            continue
+        content = trim(_pruned_text(elem))
+        if content and 2 < len(content) < AUTHOR_MAX_CHARS:
+            return normalize_authors(None, content)
     return None
 
 
-_RULES_MATCH = tuple(x.path for x in AUTHOR_DISCARD_XPATHS) == _DISCARD_SOURCE
+_RULES_MATCH = hashlib.sha256("\x00".join(x.path for x in (*AUTHOR_XPATHS, *AUTHOR_DISCARD_XPATHS)).encode()
+                              ).hexdigest() == _RULES_SOURCE_SHA256
 
 extract_author = _fast_extract_author if _RULES_MATCH else trafilatura_extract_author
