@@ -1,6 +1,6 @@
 """Poll benchmark: 1,000 feeds served on 127.0.0.1, the real Poller against the real broker and Elasticsearch.
 
-    python benchmarks/poll.py [--feeds 1000] [--concurrency 16]
+    python benchmarks/poll.py [--feeds 1000] [--concurrency 16] [--no-flow]
 
 Each feed gets its own host name (feed<i>.localtest, mapped to 127.0.0.1 by a resolver injected into the
 Fetcher, which still enforces the SSRF guard with GOVWATCH_SSRF_ALLOWLIST=127.0.0.1/32), so per-host politeness
@@ -13,12 +13,15 @@ Printed per round: feeds/s, stories/s, p95 per-feed latency, and the poller's CP
 time of the calls into each adapter, measured by wrapping them here; parse = the parse workers' own CPU plus the
 poller's side of the hand-off; "kafka I/O thread + other" = the process CPU no poll thread accounted for). The
 cold round's ratio to the baseline is the goal (>= 0.90). Peak RSS: the polling process (this one, before the
-baseline runs in it) and each parse worker.
+baseline runs in it) and each parse worker. Last, a cold round through the Prefect flow itself (one task per
+chunk of feeds), in a child process on fresh topics, with that process's CPU and peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import multiprocessing as mp
 import os
 import resource
@@ -176,6 +179,59 @@ def print_split(meter: CpuMeter, process_s: float, workers_s: float, feeds: int,
           f"{meter.wall.get('poll thread total', 0.0) / feeds * 1000:8.1f}")
 
 
+# The Prefect flow as `govwatch poll --once` runs it, in a child process of its own (its CPU and peak RSS are
+# its own), with the benchmark's resolver: build_runtime's default resolver is swapped for the child only.
+FLOW_CHILD = """
+import json, resource, sys, time
+import logging, structlog
+logging.disable(logging.INFO)
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+import govwatch.feeds.runtime as runtime
+runtime.build_runtime.__defaults__ = (lambda host, port: ["127.0.0.1"], None)
+from govwatch.commands.poll import load_flow_module
+from govwatch.feeds.parse_pool import shutdown_default_pool
+flow = load_flow_module()
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+started, before = time.monotonic(), cpu()
+result = flow.poll_feeds(force=True, overrides=json.loads(sys.argv[1]))
+elapsed, run_cpu = time.monotonic() - started, cpu() - before
+shutdown_default_pool()  # reaped workers count in RUSAGE_CHILDREN
+usage = resource.getrusage(resource.RUSAGE_SELF)
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"elapsed_s": elapsed, "run_cpu_s": run_cpu, "polled": result["polled"],
+                  "new_stories": result["new_stories"], "errors": result["errors"],
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "workers_cpu_s": children.ru_utime + children.ru_stime,
+                  "peak_rss_mb": usage.ru_maxrss / 1024}))
+"""
+
+
+def flow_round(feeds: int, port: int, concurrency: int, registry: Path) -> str:
+    """A cold round (fresh topics and ledger index) through the Prefect flow; one summary line. The server
+    already serves round two's bodies, so half the feeds carry 22 entries."""
+    prefix = f"benchflow{uuid.uuid4().hex[:8]}"
+    overrides = {"topic_prefix": prefix, "index_prefix": prefix, "feeds_file": str(registry),
+                 "ssrf_allowlist": ["127.0.0.1/32"], "poll_concurrency": concurrency}
+    settings = Settings(**overrides)
+    bootstrap(settings)
+    try:
+        env = dict(os.environ, PREFECT_API_URL=settings.prefect_api_url, PREFECT_LOGGING_LEVEL="WARNING",
+                   PREFECT_LOGGING_TO_API_ENABLED="false")
+        out = subprocess.run([sys.executable, "-c", FLOW_CHILD, json.dumps(overrides)], env=env, check=True,
+                             capture_output=True, text=True, timeout=900).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+    finally:
+        teardown(settings)
+    cpu = r["run_cpu_s"] + r["workers_cpu_s"]
+    return (f"  cold round via the Prefect flow (own process, Prefect server {settings.prefect_api_url}): "
+            f"{r['polled'] / r['elapsed_s']:7.1f} feeds/s ({r['new_stories']} stories, errors {r['errors'] or 'none'}), "
+            f"{r['elapsed_s']:.1f}s; CPU {cpu / r['polled'] * 1000:.1f} ms per feed (flow run {r['run_cpu_s']:.1f} s, "
+            f"parse workers {r['workers_cpu_s']:.1f} s; the process in all {r['cpu_s']:.1f} s with imports and "
+            "start-up); "
+            f"peak RSS of the flow process {r['peak_rss_mb']:.0f} MB")
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
 
@@ -219,6 +275,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--no-flow", action="store_true", help="skip the cold round through the Prefect flow")
     args = parser.parse_args()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     import logging
@@ -279,6 +336,8 @@ def main() -> None:
                   f"{took:.1f}s, CPU {cpu / len(urls) * 1000:.1f} ms per feed")
             print(f"  ratio cold round / baseline: {rates[0] / (len(urls) / took):.2f} (goal >= 0.90); "
                   f"steady round / baseline: {rates[1] / (len(urls) / took):.2f}")
+            if not args.no_flow:
+                print(flow_round(args.feeds, port, args.concurrency, registry))
             print(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
                   f"({os.cpu_count()} CPUs)")
         finally:
