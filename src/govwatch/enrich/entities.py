@@ -329,6 +329,7 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
     singles: list[tuple[str, float]] = []
     taken: set[int] = set()
     proposed, vetoed = ner_model.propose(tokens, view.tags, view.blocked)
+    persons = {k for label, i, j, _ in proposed if label == "PER" for k in range(i, j)}
     for label, i, j, conf in proposed:
         if view.blocked.intersection(range(i, j)):
             continue
@@ -353,7 +354,8 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
         if label == "PER":
             if len(words) == 1:
                 # a lone word in a comma list is as often a brand ("Ford, Macy's, Kellogg's"): merge it only
-                singles.append((name, 0.0 if _in_list(tokens, i, j) else conf))
+                listed = _in_list(tokens, i, j) and not _person_listed(view.tags, persons, tokens, i, j)
+                singles.append((name, 0.0 if listed else conf))
             else:
                 people[name] += 1
         else:
@@ -375,6 +377,17 @@ def _in_list(tokens: list[tuple[str, int, int]], i: int, j: int) -> bool:
     """Whether run [i, j) sits in a comma list (a possessive "'s" allowed after it)."""
     right = j + 1 if j < len(tokens) and tokens[j][0] == "'s" else j
     return (i > 0 and tokens[i - 1][0] == ",") or (right < len(tokens) and tokens[right][0] == ",")
+
+
+def _person_listed(tags: list[str], persons: set[int], tokens: list[tuple[str, int, int]], i: int, j: int) -> bool:
+    """Whether the list neighbour of run [i, j) is a person (the rules' or the model's): "Ramki and Sanghavi,
+    with Manivannan, Raadhika" lists people, "Ford, Macy's, Kellogg's" does not."""
+    right = j + 1 if j < len(tokens) and tokens[j][0] == "'s" else j
+    for k in (i - 2, right + 1):
+        if 0 <= k < len(tokens) and tokens[(i - 1) if k < i else right][0] in (",", "and") \
+                and (tags[k] in ("nP", "gP") or k in persons):
+            return True
+    return False
 
 
 def _drop_vetoed(names: list[NameHit], view: _RuleView, vetoed: set[int]) -> list[NameHit]:

@@ -35,7 +35,7 @@ MIN_CONFIDENCE = {"PER": 0.7, "ORG": 0.9}
 VETO_CONFIDENCE = {"CONF": 0.5}
 # A lone word tagged PER that is not the given name or surname of a full name in the story needs more: brands
 # and apps take a person's verbs in news ("Keep was still functional", "Macy's").
-LONE_PERSON_CONFIDENCE = 0.9
+LONE_PERSON_CONFIDENCE = 0.8
 Token = tuple[str, int, int]
 CACHE_WORDS = 16384  # words whose feature tuples are cached: a story's vocabulary and the common words of news
 _override: list[object] = []  # a tagger set by use_tagger() (training and cross-validation only)
