@@ -49,7 +49,7 @@ from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.snippet import SNIPPET_CHARS, StoryText
 from govwatch.alerts.snippet import snippet as local_snippet
-from govwatch.alerts.subscriptions import Subscription
+from govwatch.alerts.subscriptions import Matchable
 from govwatch.errors import RateLimited, TransientError
 from govwatch.log import get_logger
 
@@ -121,8 +121,8 @@ def fetch_stories(es: Elasticsearch, alias: str, ids: Sequence[str], with_text: 
     return {hit["_id"]: hit["_source"] for hit in resp["hits"]["hits"]}
 
 
-def plan(subs: Sequence[Subscription], docs: Mapping[str, Mapping[str, Any]], use_prefilter: bool = True,
-         index: CandidateIndex | None = None, stats: MatchStats | None = None) -> list[tuple[Subscription, list[str]]]:
+def plan(subs: Sequence[Matchable], docs: Mapping[str, Mapping[str, Any]], use_prefilter: bool = True,
+         index: CandidateIndex | None = None, stats: MatchStats | None = None) -> list[tuple[Matchable, list[str]]]:
     """Which story ids to search for each active subscription (pairs with no candidates are left out).
 
     With ``index`` (built by ``candidate_index(subs)`` from this very list), only the subscriptions it
@@ -135,10 +135,10 @@ def plan(subs: Sequence[Subscription], docs: Mapping[str, Mapping[str, Any]], us
     if index is not None:
         if index.size != len(subs):
             raise ValueError(f"candidate index of {index.size} subscriptions used with {len(subs)}")
-        woken: Sequence[Subscription] = [subs[pos] for pos in index.woken(batch.by_token)]
+        woken: Sequence[Matchable] = [subs[pos] for pos in index.woken(batch.by_token)]
     else:
         woken = subs
-    out: list[tuple[Subscription, list[str]]] = []
+    out: list[tuple[Matchable, list[str]]] = []
     checked = 0
     for sub in woken:
         if sub.paused:
@@ -152,7 +152,7 @@ def plan(subs: Sequence[Subscription], docs: Mapping[str, Mapping[str, Any]], us
     return out
 
 
-def candidate_index(subs: Sequence[Subscription]) -> CandidateIndex:
+def candidate_index(subs: Sequence[Matchable]) -> CandidateIndex:
     """The candidate index of a subscription list (build it once per list, e.g. when subscriptions are re-read)."""
     return CandidateIndex.of([requirement_of(s) for s in subs])
 
@@ -162,7 +162,7 @@ _REQ_CACHE: dict[str, prefilter.Requirement] = {}
 _REQ_MAX = 1_000_000
 
 
-def requirement_of(sub: Subscription) -> prefilter.Requirement:
+def requirement_of(sub: Matchable) -> prefilter.Requirement:
     """The parsed requirement of a query, cached by query text (subscriptions are re-read every few s)."""
     req = _REQ_CACHE.get(sub.query, _REQ_CACHE)
     if req is _REQ_CACHE:
@@ -172,20 +172,20 @@ def requirement_of(sub: Subscription) -> prefilter.Requirement:
     return req  # type: ignore[return-value]
 
 
-def search_body(sub: Subscription, ids: Sequence[str]) -> dict[str, Any]:
+def search_body(sub: Matchable, ids: Sequence[str]) -> dict[str, Any]:
     """The search of one subscription over some story ids: matching ids and a highlight, no source."""
     return {"query": subscription_query(sub.query, sub.filters, sub.allow_expensive, list(ids)),
             "size": len(ids), "_source": False, "track_total_hits": False, "highlight": HIGHLIGHT}
 
 
-def named_clause(sub: Subscription, ids: Sequence[str] | None) -> dict[str, Any]:
+def named_clause(sub: Matchable, ids: Sequence[str] | None) -> dict[str, Any]:
     """The subscription's own query (restricted to ``ids`` unless None), named by its id."""
     query = subscription_query(sub.query, sub.filters, sub.allow_expensive, None if ids is None else list(ids))
     query["bool"]["_name"] = sub.id
     return query
 
 
-def combined_body(part: Sequence[tuple[Subscription, list[str]]], batch_ids: Sequence[str]) -> dict[str, Any]:
+def combined_body(part: Sequence[tuple[Matchable, list[str]]], batch_ids: Sequence[str]) -> dict[str, Any]:
     """One search for several subscriptions: which of their candidate stories each one matches.
 
     The search is restricted to the union of the candidates; a clause carries its own ``ids`` only
@@ -201,7 +201,7 @@ def combined_body(part: Sequence[tuple[Subscription, list[str]]], batch_ids: Seq
             "size": len(union), "_source": False, "track_total_hits": False}
 
 
-def bucket_body(part: Sequence[tuple[Subscription, list[str]]], batch_ids: Sequence[str]) -> dict[str, Any]:
+def bucket_body(part: Sequence[tuple[Matchable, list[str]]], batch_ids: Sequence[str]) -> dict[str, Any]:
     """One search for several subscriptions, answered by a ``filters`` aggregation (no hits, no fetch phase).
 
     The search is restricted to the union of the candidates; each subscription's own query
@@ -293,7 +293,8 @@ def _msearch(es: Elasticsearch, alias: str, bodies: Sequence[dict[str, Any]], st
     for start in range(0, len(bodies), MSEARCH_CHUNK):
         searches: list[dict[str, Any]] = []
         for body in bodies[start:start + MSEARCH_CHUNK]:
-            searches.append({"index": alias})
+            # Each batch is new: caching its answers would only evict entries worth keeping (dashboards).
+            searches.append({"index": alias, "request_cache": False})
             searches.append(body)
         try:
             resp = es.msearch(searches=searches)
@@ -311,11 +312,11 @@ _SOLO: dict[tuple[str, str, str, bool], None] = {}
 _SOLO_MAX = 10_000
 
 
-def _solo_key(sub: Subscription) -> tuple[str, str, str, bool]:
+def _solo_key(sub: Matchable) -> tuple[str, str, str, bool]:
     return (sub.id, sub.query, sub.filters.model_dump_json(), sub.allow_expensive)
 
 
-def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Subscription, list[str]]],
+def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable, list[str]]],
                 batch_ids: Sequence[str], stats: MatchStats | None = None,
                 chunk: int = COMBINE_CHUNK, by_buckets: bool = True) -> dict[str, list[str]]:
     """Pass 1: subscription id -> ids of the stories it matches (only subscriptions with a match).
@@ -330,7 +331,7 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Subscript
     stats = stats or MatchStats()
     solo = [p for p in planned if _solo_key(p[0]) in _SOLO]
     rest = [p for p in planned if _solo_key(p[0]) not in _SOLO]
-    pending: list[list[tuple[Subscription, list[str]]]] = [[p] for p in solo]
+    pending: list[list[tuple[Matchable, list[str]]]] = [[p] for p in solo]
     pending += [list(rest[i:i + chunk]) for i in range(0, len(rest), chunk)]
     found: dict[str, list[str]] = {}
     named: set[int] = set()  # ids of parts to read by named clauses
@@ -339,7 +340,7 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Subscript
                   bucket_body(part, batch_ids) for part in pending]
         results = _msearch(es, alias, bodies, stats, "alert matching msearch")
         stats.combined_searches += len(bodies)
-        retry: list[list[tuple[Subscription, list[str]]]] = []
+        retry: list[list[tuple[Matchable, list[str]]]] = []
         for part, body, result in zip(pending, bodies, results, strict=True):
             failed = _failure(result)
             if failed is not None:
@@ -377,7 +378,7 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Subscript
     return found
 
 
-def snippets(es: Elasticsearch, alias: str, found: Mapping[str, Sequence[str]], subs: Mapping[str, Subscription],
+def snippets(es: Elasticsearch, alias: str, found: Mapping[str, Sequence[str]], subs: Mapping[str, Matchable],
              batch_ids: Sequence[str], stats: MatchStats | None = None) -> list[Match]:
     """Pass 2: the matches with their snippets, one highlighted search per matched subscription.
 
@@ -404,7 +405,7 @@ def snippets(es: Elasticsearch, alias: str, found: Mapping[str, Sequence[str]], 
     return matches
 
 
-def run_searches(es: Elasticsearch, alias: str, planned: Sequence[tuple[Subscription, list[str]]],
+def run_searches(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable, list[str]]],
                  stats: MatchStats | None = None, chunk: int = MSEARCH_CHUNK) -> list[Match]:
     """The former single-pass matcher, one highlighted search per planned subscription (for comparison).
 
@@ -428,7 +429,7 @@ def run_searches(es: Elasticsearch, alias: str, planned: Sequence[tuple[Subscrip
     return matches
 
 
-def local_snippets(found: Mapping[str, Sequence[str]], subs: Mapping[str, Subscription],
+def local_snippets(found: Mapping[str, Sequence[str]], subs: Mapping[str, Matchable],
                    docs: Mapping[str, Mapping[str, Any]], batch_ids: Sequence[str]) -> list[Match]:
     """Pass 2 without Elasticsearch: each match with a snippet made from the story text (``snippet``)."""
     order = {sid: n for n, sid in enumerate(batch_ids)}
@@ -441,7 +442,7 @@ def local_snippets(found: Mapping[str, Sequence[str]], subs: Mapping[str, Subscr
     return matches
 
 
-def match_batch(es: Elasticsearch, alias: str, subs: Sequence[Subscription], docs: Mapping[str, Mapping[str, Any]],
+def match_batch(es: Elasticsearch, alias: str, subs: Sequence[Matchable], docs: Mapping[str, Mapping[str, Any]],
                 use_prefilter: bool = True, stats: MatchStats | None = None,
                 chunk: int = COMBINE_CHUNK, index: CandidateIndex | None = None,
                 snippets_locally: bool = True, by_buckets: bool = True) -> list[Match]:

@@ -11,7 +11,9 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from govwatch import es_io
-from govwatch.alerts.subscriptions import Subscription
+from collections.abc import Callable
+
+from govwatch.alerts.subscriptions import MATCHING_FIELDS, MatchingView, Subscription
 from govwatch.errors import GovwatchError
 from govwatch.models import utcnow
 
@@ -105,18 +107,27 @@ class SubscriptionStore:
         """Subscriptions that are not paused (what the alert stage matches against)."""
         return self.list(include_paused=False)
 
-    def _search(self, query: dict[str, Any], limit: int | None = None) -> list[Subscription]:
-        out: list[Subscription] = []
+    def active_for_matching(self) -> list[MatchingView]:
+        """The active subscriptions as the alert stage needs them (``MatchingView``: no secrets read)."""
+        return self._search({"bool": {"must_not": [{"term": {"paused": True}}]}}, build=MatchingView.from_document,
+                            source=list(MATCHING_FIELDS))
+
+    def _search(self, query: dict[str, Any], limit: int | None = None,
+                build: Callable[[dict[str, Any]], Any] = Subscription.from_document,
+                source: list[str] | None = None) -> list[Any]:
+        out: list[Any] = []
         after: list[Any] | None = None
         while True:
             kwargs: dict[str, Any] = {"search_after": after} if after else {}
             try:
+                if source is not None:
+                    kwargs["source_includes"] = source
                 resp = self.es.search(index=self.index, query=query, size=min(PAGE, limit or PAGE),
                                       sort=[{"id": "asc"}], track_total_hits=False, **kwargs)
             except Exception as exc:  # noqa: BLE001 - translated at the edge
                 raise es_io.translate(exc, "list subscriptions") from exc
             hits = resp["hits"]["hits"]
-            out.extend(Subscription.from_document(h["_source"]) for h in hits)
+            out.extend(build(h["_source"]) for h in hits)
             if len(hits) < PAGE or (limit and len(out) >= limit):
                 return out
             after = hits[-1]["sort"]

@@ -34,7 +34,7 @@ from govwatch.alerts.ledger import Ledger, alert_id
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.matcher import Match, MatchStats, candidate_index, fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.alerts.subscriptions import Subscription
+from govwatch.alerts.subscriptions import Matchable, MatchingView
 from govwatch.consumer import Rejections
 from govwatch.log import get_logger
 from govwatch.models import Alert, IndexedBatch, IndexedStory, utcnow
@@ -64,17 +64,17 @@ class SubscriptionCache:
         self.ttl_s = ttl_s
         self.clock = clock
         self.full_reread_s = full_reread_s
-        self._subs: list[Subscription] = []
+        self._subs: list[MatchingView] = []
         self._index: CandidateIndex = candidate_index([])
         self._read_at: float | None = None
         self._checked_at: float | None = None
         self._fingerprint: tuple[Any, ...] | None = None
         self.reads = 0  # full re-reads so far
 
-    def get(self) -> list[Subscription]:
+    def get(self) -> list[MatchingView]:
         return self.current()[0]
 
-    def current(self) -> tuple[list[Subscription], CandidateIndex]:
+    def current(self) -> tuple[list[MatchingView], CandidateIndex]:
         """The active subscriptions and the candidate index built from exactly that list."""
         now = self.clock()
         if self._checked_at is not None and now - self._checked_at < self.ttl_s:
@@ -83,14 +83,14 @@ class SubscriptionCache:
         fingerprint = self.store.fingerprint()
         stale = self._read_at is None or now - self._read_at >= self.full_reread_s
         if stale or fingerprint != self._fingerprint:
-            subs = self.store.active()
+            subs = self.store.active_for_matching()
             self._subs, self._index = subs, candidate_index(subs)
             self._read_at, self._fingerprint = now, fingerprint
             self.reads += 1
         return self._subs, self._index
 
 
-def build_alert(sub: Subscription, doc: dict[str, Any], match: Match, indexed: IndexedStory) -> Alert:
+def build_alert(sub: Matchable, doc: dict[str, Any], match: Match, indexed: IndexedStory) -> Alert:
     """The Alert message for one match (``trace.alerted_at`` is left to the notifier)."""
     cluster = doc.get("cluster_id") or indexed.cluster_id
     return Alert(
