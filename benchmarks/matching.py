@@ -203,11 +203,29 @@ def run_design(es: Any, counter: Counting, alias: str, subs: list, index: Any, b
         found.append({(m.subscription_id, m.story_id) for m in matches})
         all_matches.append(matches)
     es_cpu = (es_cpu_ms(es) - es_before) / 1000 / len(batches)
+    for r in rows:
+        r["es_cpu_s"] = es_cpu
+    return summarize(rows), found, all_matches
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     lat = [r["wall"] for r in rows]
     mean = lambda k: statistics.mean(r[k] for r in rows)  # noqa: E731
-    summary = {"p50_ms": pct(lat, 0.5) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "es_cpu_s": es_cpu,
-               **{k: mean(k) for k in rows[0]}}
-    return summary, found, all_matches
+    return {"p50_ms": pct(lat, 0.5) * 1000, "p95_ms": pct(lat, 0.95) * 1000, "rows": rows,
+            **{k: mean(k) for k in rows[0]}}
+
+
+def run_interleaved(es: Any, counter: Counting, alias: str, subs: list, batches: list[list[str]]):  # noqa: ANN001, ANN201, ANN401
+    """The current design and the baseline batch by batch, in alternating order (neither always gets the warm caches)."""
+    from govwatch.alerts.matcher import candidate_index
+
+    index = candidate_index(subs)
+    rows: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for n, ids in enumerate(batches):
+        for current in ((True, False) if n % 2 else (False, True)):
+            one, _, _ = run_design(es, counter, alias, subs, index if current else None, [ids], current)
+            rows[current] += one["rows"]
+    return summarize(rows[True]), summarize(rows[False])
 
 
 def exact(es: Any, alias: str, subs: list, ids: list[str]) -> set[tuple[str, str]]:  # noqa: ANN401
@@ -236,7 +254,7 @@ def line(label: str, s: dict[str, Any], stories: int) -> str:
             f"time split avg: fetch {s['fetch'] * 1000:.0f} ms, index+pre-filter CPU {s['prefilter_cpu'] * 1000:.0f} ms, "
             f"pass 1 {s['pass1'] * 1000:.0f} ms (local CPU {s['pass1_cpu'] * 1000:.0f} ms), snippets "
             f"{s['snippet'] * 1000:.0f} ms; alert-process CPU {s['cpu'] * 1000:.0f} ms, Elasticsearch CPU "
-            f"{s['es_cpu_s'] * 1000:.0f} ms per batch")
+            f"{s['es_cpu_s'] * 1000:.0f} ms per batch (node-wide: includes other clients of the shared node)")
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -268,15 +286,16 @@ def worker(args: argparse.Namespace) -> int:
           f"and matching {len(batches)} batches")
     for size in args.baseline_subs:
         part = subs[:size]
-        if size < len(subs):
-            small, _, _ = run_design(es, counter, alias, part, candidate_index(part), batches, True)
-            print(line(f"current design, {len(part)} subscriptions", small, len(batches[0])))
         n = len(batches) if size <= 10_000 else args.baseline_batches
+        if size < len(subs):  # side by side, interleaved batch by batch
+            small, base = run_interleaved(es, counter, alias, part, batches[:n])
+            print(line(f"current design, {len(part)} subscriptions (interleaved with the baseline)", small, len(batches[0])))
+            print(line(f"baseline (previous design), {len(part)} subscriptions, {n} batches", base, len(batches[0])))
+            continue
         base, base_found, _ = run_design(es, counter, alias, part, None, batches[:n], False)
         print(line(f"baseline (previous design), {len(part)} subscriptions, {n} batches", base, len(batches[0])))
-        if size == len(subs):
-            same = all(a == b for a, b in zip(cur_found, base_found))
-            print(f"same (subscription, story) pairs as the baseline on its {n} batches: {same}")
+        same = all(a == b for a, b in zip(cur_found, base_found))
+        print(f"same (subscription, story) pairs as the baseline on its {n} batches: {same}")
     if args.compare:
         diffs = pairs = 0
         same_snip = total_snip = 0
