@@ -2,14 +2,18 @@
 
 The model (data/ner_crf.crfsuite, trained offline by tests/fixtures/ner/tools/train_crf.py on the CrossNER train
 and dev splits, provenance in data/PROVENANCE.md) tags BIO labels PER / ORG / LOC / CONF / MISC; only PER and
-ORG spans are used, the other labels exist so that places, conferences and products are not forced into them.
+ORG spans are used, the other labels exist so that places, conferences and products are not forced into them;
+a rule organisation whose whole span the model calls CONF is vetoed ("the Association for Computational
+Linguistics" as a venue, which is how CrossNER labels learned societies).
 Its features are the word's own form and shape, its neighbours, the name lists and word lists the rules use
 (given names, census surnames, titles, organisation words, speech verbs) and the rules' own decision for the
 token (a gazetteer hit of which type, a pattern person or organisation), so the model learns where the rules
 are right and where a capitalised run they left alone is a name.
 
-Only windows around capitalised words are tagged (WINDOW tokens either side): the rest of a story cannot start
-a name, and skipping it keeps the cost to about a third of the tokens. Inference is python-crfsuite (C).
+Only windows around capitalised words the rules left undecided and around the rules' organisations are tagged
+(WINDOW tokens either side): the rest of a story cannot start a name, and skipping it keeps the cost to about a
+third of the tokens. Inference is python-crfsuite (C). How the proposals are combined with the rules (vetoes,
+surname merging, ids) is in entities.py.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ VETO_CONFIDENCE = {"CONF": 0.5}
 # and apps take a person's verbs in news ("Keep was still functional", "Macy's").
 LONE_PERSON_CONFIDENCE = 0.8
 Token = tuple[str, int, int]
-CACHE_WORDS = 16384  # words whose feature tuples are cached (about 1 KiB each): a smaller cache thrashes over a day's vocabulary (4,096: +13% entity CPU on the benchmark's 181 stories)
+# Words whose feature tuples are cached (about 1 KiB each): a smaller cache thrashes over a day's vocabulary
+# (4,096 words: +13% entity CPU on the benchmark's 181 stories, for 15 MiB less RSS).
+CACHE_WORDS = 16384
 _override: list[object] = []  # a tagger set by use_tagger() (training and cross-validation only)
 
 
@@ -168,9 +174,9 @@ def spans_from_labels(labels: Sequence[str], offset: int) -> list[tuple[str, int
 
 def propose(tokens: Sequence[Token], rule_tags: Sequence[str], blocked: set[int] | frozenset[int] = frozenset(),
             min_confidence: dict[str, float] | None = None) -> tuple[list[tuple[str, int, int, float]], set[int]]:
-    """PER/ORG spans (label, i, j, confidence) the model tags with at least the label's MIN_CONFIDENCE (the lowest marginal
-    probability of the span's labels), and the tokens of rule organisations it vetoes (VETO_CONFIDENCE); nothing
-    when no model is packaged."""
+    """PER/ORG spans (label, i, j, confidence) the model tags with at least the label's MIN_CONFIDENCE (the
+    lowest marginal probability of the span's labels), and the tokens of rule organisations it vetoes
+    (VETO_CONFIDENCE); nothing when no model is packaged."""
     crf = tagger()
     if crf is None:
         return [], set()
