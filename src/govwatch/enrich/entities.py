@@ -23,6 +23,12 @@ Matching rules (see data/gazetteer.yaml header):
   institution in the story) is reported by the patterns under its own name, not the gazetteer id.
 * Hong Kong is not a country (a special administrative region of China): it blocks the name patterns but is not
   reported (the type system has no place type).
+* a statistical tagger proposes, the rules confirm (issue 11): after the gazetteer and the name rules, the CRF of
+  ner_model.py tags the capitalised words they left undecided; a confident PER/ORG span that touches no decided
+  token, passes the rules' vetoes (no leading "The", no place/role word or acronym in a person, a lone word only
+  as the given name/surname of a full name in the story or as a confident call in no list of brands) becomes a
+  "pattern" entity with a normalised id, merged with the rules' names. The CRF may also veto a rule organisation
+  it calls a conference. With no model packaged, the rules alone decide.
 """
 
 from __future__ import annotations
