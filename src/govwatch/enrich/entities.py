@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 from govwatch.enrich.name_lexicon import (
-    MAX_PERSON_TOKENS, NON_PERSON_WORDS, ORG_SUFFIXES, ROLE_WORDS, STOP_CAPS, TITLES,
+    EVENT_HEADS, MAX_PERSON_TOKENS, NON_PERSON_WORDS, NOT_ORGS, ORG_SUFFIXES, ROLE_WORDS, STOP_CAPS, TITLES,
 )
 from govwatch.enrich import ner_model
 from govwatch.enrich.name_lexicon import first_names
@@ -352,6 +352,9 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
         if label == "PER" and (len(proper) > MAX_PERSON_TOKENS or any(
                 w in NON_PERSON_WORDS or w in ROLE_WORDS or (w.isupper() and len(w) > 1) for w in proper)):
             continue  # "Hayes Street", "Chief Strategy Officer", "NBC"
+        if label == "ORG" and (words[0] in EVENT_HEADS or " ".join(words) in NOT_ORGS
+                               or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:]))):
+            continue  # as the rules: "Conference on ...", "Journal of ...", "Soviet Union"
         if label == "PER" and len(words) > 1 and _in_list(tokens, i, j) \
                 and not (words[0] in first_names() or _name_shaped(words)):
             continue  # "FC Porto, Inter Milan, Real Madrid": a listed name needs a given name or a name shape
