@@ -75,7 +75,8 @@ def main() -> int:
     ratio = enrich_ms / bare_ms
     print(f"\nbare trafilatura.extract: {bare_ms:6.1f} CPU ms/page")
     print(f"enrich() + to_bytes():    {enrich_ms:6.1f} CPU ms/story")
-    print(f"ratio enrich / bare: {ratio:.2f}   [goal <= {GOAL_CPU_RATIO}: {'MET' if ratio <= GOAL_CPU_RATIO else 'NOT MET'}]")
+    met = "MET" if ratio <= GOAL_CPU_RATIO else "NOT MET"
+    print(f"ratio enrich / bare: {ratio:.2f}   [goal <= {GOAL_CPU_RATIO}: {met}]")
     print("\ncomponent            CPU ms/story   share   x bare")
     for component, seconds in sorted(split.seconds.items(), key=lambda kv: -kv[1]):
         ms = seconds * 1000 / n

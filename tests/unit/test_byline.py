@@ -16,12 +16,16 @@ PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 # Each one puts a discarded element (date, time, figure, quote, sidebar) around or inside a byline candidate.
 TRICKY = {
     "time inside": "<div class='author'>By <time>May 3</time>John Smith</div>",
-    "date span and figure inside": "<span class='byline'>By <span class='date'>x</span> Jane <figure>f</figure>Doe</span>",
-    "candidate in a sidebar": "<div class='sidebar'><a rel='author'>Side Bar</a></div><a rel='author'>Real Author</a>",
+    "date span and figure inside":
+        "<span class='byline'>By <span class='date'>x</span> Jane <figure>f</figure>Doe</span>",
+    "candidate in a sidebar":
+        "<div class='sidebar'><a rel='author'>Side Bar</a></div><a rel='author'>Real Author</a>",
     "two times, tails joined": "<div class='author'>A<time>1</time>B<time>2</time>C  Dee</div>",
-    "nested discards": "<p class='author'><span class='quote'>Q</span>Anna Bell<figure><time>t</time></figure>tail Karen</p>",
+    "nested discards":
+        "<p class='author'><span class='quote'>Q</span>Anna Bell<figure><time>t</time></figure>tail Karen</p>",
     "candidate is a time": "<time class='author'>Time Person</time><span class='byline'>Paul Roe</span>",
-    "comments section": "<div id='comments'><span class='author'>Commenter One</span></div><p class='byline'>Ada Lovelace</p>",
+    "comments section":
+        "<div id='comments'><span class='author'>Commenter One</span></div><p class='byline'>Ada Lovelace</p>",
     "nothing": "<p>No byline here at all, just a sentence about the AI Act.</p>",
     "specific too long, generic earlier": "<p class='byline'>Early Byline</p><div class='author'>" + "word " * 40 + "</div>",
     "last resort only": "<section data-component='ArticleByline'>Lee Chan</section><p>text</p>",
