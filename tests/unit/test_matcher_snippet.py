@@ -28,11 +28,14 @@ def test_phrase_words_only_where_the_phrase_is() -> None:
 
 
 def test_long_sentence_is_cut_at_words_ending_at_the_hit() -> None:
-    """A sentence longer than the fragment gives at most 160 characters of whole words ending with the hit."""
+    """A sentence longer than the fragment: 160 characters back from a late hit, ending with it (as ES 8.19 gave);
+    from the sentence start and forward with the rest of the 160 for an early hit."""
     text = " ".join(["filler"] * 60) + " Ofcom " + " ".join(["tail"] * 40)
     got = snippet({"text": text}, "ofcom")
     assert got.endswith("<em>Ofcom</em>") and got.startswith("filler")
-    assert len(got.replace("<em>", "").replace("</em>", "")) <= 160
+    assert len(got.replace("<em>", "").replace("</em>", "")) <= 160 + len(" Ofcom")
+    early = snippet({"text": "intro words here Ofcom " + " ".join(["tail"] * 80)}, "ofcom")
+    assert early.startswith("intro words here <em>Ofcom</em> tail") and 155 <= len(early) - 9 <= 165
 
 
 def test_field_order_and_no_match() -> None:

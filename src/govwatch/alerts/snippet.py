@@ -6,8 +6,8 @@ made here, after the fact, in the shape Elasticsearch's unified highlighter give
 ``<em>…</em>`` one by one (a phrase's words each get their own tags, and only where the whole phrase
 occurs), fields tried in the order text, summary, title. A fragment is the sentence run around the best
 passage (most distinct terms, then most hits, then earliest); a sentence longer than the fragment is cut
-at word boundaries, ending at the hit. A text without any hit gives its first ``SNIPPET_CHARS``
-characters (to the end of the word there), a summary likewise, a title nothing.
+at word boundaries (back from the hit first, then forward with the rest). A text without any hit gives
+its first ``SNIPPET_CHARS`` characters (to the end of the word there), a summary likewise, a title nothing.
 
 Terms are taken from the positive part of the query: bare words (a ``field:`` prefix is dropped, as
 ``require_field_match: false`` highlights a term in every field), phrases, and trailing-``*`` prefixes;
@@ -125,23 +125,43 @@ def _hits(field: FieldText, terms: Terms) -> list[tuple[int, int, str]]:
     return [(spans[n][0], spans[n][1], marked[n]) for n in sorted(marked)]
 
 
+def _word_before(text: str, offset: int) -> int:
+    """The last word boundary before ``offset`` (a word start inside a word, else the end of the one before)."""
+    pos = max(0, offset - 1)
+    if pos and text[pos].isalnum() and text[pos - 1].isalnum():
+        while pos and text[pos - 1].isalnum():
+            pos -= 1
+    return pos
+
+
+def _word_after(text: str, offset: int) -> int:
+    """The first word boundary after ``offset``: the end of the word at ``offset``, if one is there."""
+    pos = min(len(text), offset)
+    while pos < len(text) and text[pos].isalnum():
+        pos += 1
+    return pos
+
+
 def _passage(field: FieldText, hit_start: int, hit_end: int, size: int) -> tuple[int, int]:
-    """The fragment around one hit: whole sentences when they fit in ``size``, else word-bounded."""
+    """The fragment around one hit, as Elasticsearch's bounded sentence scanner makes it.
+
+    Whole sentences from the hit's one while they fit in ``size``; when the hit's sentence alone is
+    longer, a window of words: back from the hit by at most ``size`` (not before the sentence), then
+    forward with what is left of ``size``.
+    """
     text, starts = field.text, field.starts
     at = bisect_right(starts, hit_start) - 1
-    sent = starts[at]
-    if hit_end - sent <= size:
-        start = sent
-    else:  # the sentence is too long: start at a word boundary ``size`` before the hit's end
-        start = max(0, hit_end - size)
-        while 0 < start < hit_start and text[start - 1].isalnum():
-            start += 1
-    end = hit_end
-    for e in [*starts[bisect_right(starts, hit_end):], len(text)]:
-        if e - start <= size:
-            end = e
-        else:
+    start = starts[at]
+    sentence_end = starts[at + 1] if at + 1 < len(starts) else len(text)
+    if sentence_end - start > size:
+        if hit_start - size > start:
+            start = _word_before(text, hit_start - size)
+        return start, max(hit_end, _word_after(text, hit_start + max(0, size - (hit_start - start))))
+    end = sentence_end
+    for e in [*starts[at + 2:], len(text)]:
+        if e - start > size:
             break
+        end = e
     return start, end
 
 
@@ -156,12 +176,7 @@ def _mark(text: str, start: int, end: int, hits: list[tuple[int, int, str]]) -> 
 
 
 def _no_match(text: str, size: int) -> str:
-    if len(text) <= size:
-        return text.strip()
-    end = size
-    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
-        end += 1
-    return text[:end].strip()
+    return text[:_word_after(text, size)].strip()
 
 
 def field_snippet(text: str | FieldText, terms: Terms, size: int = SNIPPET_CHARS) -> str:
