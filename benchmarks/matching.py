@@ -176,6 +176,14 @@ class Counting:
         return out
 
 
+def vm_rss_mb() -> float:
+    """Resident set size of this process now, in MiB."""
+    for text in Path("/proc/self/status").read_text().splitlines():
+        if text.startswith("VmRSS:"):
+            return int(text.split()[1]) / 1024
+    return float("nan")
+
+
 def es_cpu_ms(es: Any) -> float:  # noqa: ANN401
     stats = es.nodes.stats(metric="process")
     return float(sum(n["process"]["cpu"]["total_in_millis"] for n in stats["nodes"].values()))
@@ -282,8 +290,8 @@ def worker(args: argparse.Namespace) -> int:
     run_design(es, counter, alias, subs, index, batches[:1], True)  # warm-up (caches)
     cur, cur_found, cur_matches = run_design(es, counter, alias, subs, index, batches, True)
     print(line(f"current design, {len(subs)} subscriptions", cur, len(batches[0])))
-    print(f"alert process: peak RSS (VmHWM) {vm_hwm_mb(os.getpid()):.0f} MB after loading {len(subs)} subscriptions "
-          f"and matching {len(batches)} batches")
+    print(f"alert process: peak RSS (VmHWM) {vm_hwm_mb(os.getpid()):.0f} MB, RSS now {vm_rss_mb():.0f} MB, after "
+          f"loading {len(subs)} subscriptions and matching {len(batches)} batches")
     for size in args.baseline_subs:
         part = subs[:size]
         n = len(batches) if size <= 10_000 else args.baseline_batches
