@@ -46,7 +46,9 @@ ACK_TIMEOUT_S = 30
 # New or edited subscriptions apply within this many seconds, without a query per batch.
 SUBSCRIPTION_TTL_S = 5.0
 # Re-reading 100,000 subscriptions costs seconds of CPU, so within this many seconds they are re-read
-# only when the store's fingerprint changed (a safety net beyond that, e.g. an index restored from a snapshot).
+# only when the store's fingerprint changed. The full re-read after this long is a safety net for what the
+# fingerprint can miss: an index restored from a snapshot, or two concurrent writes of which the newer became
+# searchable first (the older one then changes neither the count nor the highest _seq_no).
 FULL_REREAD_S = 600.0
 
 
