@@ -33,6 +33,7 @@ The argument, piece by piece:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,9 @@ from typing import Any
 from govwatch.alerts.subscriptions import Filters
 
 # None = "may match" (no requirement); str = this token is needed; ("all"|"any", [..]) = combination.
-Requirement = None | str | tuple[str, list["Requirement"]]
+# Parts are tuples and tokens interned: the alert process holds one requirement per subscription (100,000 of
+# them: lists and per-query copies of the same words cost ~100 MB there, tuples of shared strings ~half).
+Requirement = None | str | tuple[str, tuple["Requirement", ...]]
 
 MAX_TOKEN_LEN = 255  # the standard tokenizer's max_token_length: longer runs are split into pieces
 RELEVANCE_SLACK = 1e-6  # relevance is a float32 in the index; never skip on a rounding difference
@@ -70,7 +73,7 @@ def _tokens(query: str) -> list[tuple[str, str]] | None:
 
 def _leaf(kind: str, value: str) -> Requirement:
     if kind == "word":
-        return value.lower() if _WORD.fullmatch(value) else None
+        return sys.intern(value.lower()) if _WORD.fullmatch(value) else None
     end = value.rindex('"')
     body, suffix = value[1:end], value[end + 1:]
     chunks = body.split()
@@ -79,7 +82,7 @@ def _leaf(kind: str, value: str) -> Requirement:
         return None
     exact = not suffix.startswith("~") and all(_PHRASE_CHUNK.fullmatch(chunk) for chunk in chunks)
     pairs = [f"{a} {b}" for a, b in zip(words, words[1:])] if exact else []
-    return ("all", words + pairs)
+    return ("all", tuple(sys.intern(t) for t in words + pairs))
 
 
 def requirement(query: str) -> Requirement:
@@ -138,7 +141,7 @@ def _combine(kind: str, reqs: list[Requirement]) -> Requirement:
     kept = [r for r in reqs if r is not None]
     if not kept:
         return None
-    return kept[0] if len(kept) == 1 else (kind, kept)
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
 
 
 def satisfied(req: Requirement, tokens: set[str] | frozenset[str]) -> bool:

@@ -8,6 +8,7 @@ optional structured filters, a Slack destination and a delivery mode. Destinatio
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,6 +130,20 @@ class Subscription(BaseModel):
 # What the alert stage reads of a subscription: the matcher's inputs and the alert's name and mode.
 MATCHING_FIELDS = ("id", "name", "query", "filters", "mode", "paused", "allow_expensive")
 _NO_FILTERS = Filters()
+# Equal filters are one shared (frozen) object in the alert stage: many subscriptions filter on the same country
+# or topic. Bounded: started over past this many distinct filters.
+_SHARED_FILTERS: dict[str, Filters] = {}
+_SHARED_FILTERS_MAX = 200_000
+
+
+def _shared_filters(raw: dict[str, Any]) -> Filters:
+    key = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    found = _SHARED_FILTERS.get(key)
+    if found is None:
+        if len(_SHARED_FILTERS) >= _SHARED_FILTERS_MAX:
+            _SHARED_FILTERS.clear()
+        found = _SHARED_FILTERS[key] = Filters.model_validate(raw)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +163,7 @@ class MatchingView:
     def from_document(cls, doc: dict[str, Any]) -> MatchingView:
         """From a stored document (written through ``Subscription``, so already valid)."""
         raw = doc.get("filters") or {}
-        filters = Filters.model_validate(raw) if any(v not in (None, []) for v in raw.values()) else _NO_FILTERS
+        filters = _shared_filters(raw) if any(v not in (None, []) for v in raw.values()) else _NO_FILTERS
         return cls(str(doc["id"]), str(doc["name"]), str(doc["query"]), filters, doc.get("mode", "immediate"),
                    bool(doc.get("paused", False)), bool(doc.get("allow_expensive", False)))
 
