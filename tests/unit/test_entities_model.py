@@ -96,3 +96,11 @@ def test_low_confidence_spans_are_not_used(fake: type[FakeTagger]) -> None:
     assert _people(text) == {"Nkiru Obadike"}
     ner_model.use_tagger(fake({"nkiru": "B-PER", "obadike": "I-PER"}, confidence=0.3))
     assert _people(text) == set()
+
+
+def test_a_comma_apposition_is_not_a_list(fake: type[FakeTagger]) -> None:
+    """A lone surname before ", a businessman" is a person the model may keep; the same word between brands in a
+    comma list ("Ford, Obadike, Kellogg's") is as often a brand and needs a listed person next to it."""
+    ner_model.use_tagger(fake({"obadike": "B-PER"}))
+    assert _people("Obadike, a businessman, ran for the seat.") == {"Obadike"}
+    assert _people("Shares of Ford, Obadike, Kellogg's and others fell.") == set()

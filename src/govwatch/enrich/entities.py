@@ -385,7 +385,15 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
 def _in_list(tokens: list[tuple[str, int, int]], i: int, j: int) -> bool:
     """Whether run [i, j) sits in a comma list (a possessive "'s" allowed after it)."""
     right = j + 1 if j < len(tokens) and tokens[j][0] == "'s" else j
-    return (i > 0 and tokens[i - 1][0] == ",") or (right < len(tokens) and tokens[right][0] == ",")
+    left = i > 1 and tokens[i - 1][0] == "," and _item(tokens[i - 2][0])
+    after = right + 1 < len(tokens) and tokens[right][0] == "," and _item(tokens[right + 1][0])
+    return left or after
+
+
+def _item(tok: str) -> bool:
+    """Whether a word next to a comma can end or start another item of a list of names (not "Guy Millner, a
+    businessman")."""
+    return tok[:1].isupper() or tok in ("and", ")")
 
 
 def _person_listed(tags: list[str], persons: set[int], tokens: list[tuple[str, int, int]], i: int, j: int) -> bool:
