@@ -197,3 +197,21 @@ def test_affiliation_and_brand_units() -> None:
     assert not _people("It appeared in Monthly Notices of the Royal Astronomical Society.")
     ents = _ents("He joined Microsoft Research in 2010.")
     assert "Microsoft Research" in ents and "Microsoft" not in ents
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Lord Hopetoun was appointed governor. Hopetoun later resigned.", "Lord Hopetoun"),
+    ("On Monday Queen Beatrix reappointed him.", "Queen Beatrix"),
+    ("Prince Harry spoke at the summit.", "Prince Harry"),
+    ("Sir Keir Starmer said the bill would pass.", "Keir Starmer"),
+    ("King Charles III opened Parliament.", "Charles III"),
+    ("Pope Leo XIV warned about artificial intelligence.", "Leo XIV"),
+])
+def test_peers_monarchs_and_regnal_numbers(text: str, name: str) -> None:
+    """A peer's or monarch's style is part of a single name ("Hopetoun" alone names nobody), a knight's is not
+    (the full name is the id other stories use), and a regnal number is part of the name, not an acronym."""
+    assert name in _people(text), _people(text)
+
+
+def test_a_regnal_looking_word_alone_is_not_a_person() -> None:
+    assert _people("The IV drip failed after the update.") == set()

@@ -48,7 +48,7 @@ from govwatch.enrich.name_lexicon import (
 )
 from govwatch.enrich import ner_model
 from govwatch.enrich.name_lexicon import first_names
-from govwatch.enrich.names import NameHit, _join, _name_shaped, find_names, slug
+from govwatch.enrich.names import NameHit, _acronym, _join, _name_shaped, find_names, slug
 
 ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
 # A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token. A slash joins
@@ -350,7 +350,7 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
         if len(words) == 1 and (words[0] in TITLES or words[0] in ORG_SUFFIXES):
             continue
         if label == "PER" and (len(proper) > MAX_PERSON_TOKENS or any(
-                w in NON_PERSON_WORDS or w in ROLE_WORDS or (w.isupper() and len(w) > 1) for w in proper)):
+                w in NON_PERSON_WORDS or w in ROLE_WORDS or _acronym(w, k) for k, w in enumerate(proper))):
             continue  # "Hayes Street", "Chief Strategy Officer", "NBC"
         if label == "ORG" and (words[0] in EVENT_HEADS or " ".join(words) in NOT_ORGS
                                or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:]))):

@@ -38,6 +38,9 @@ Professors Senators Generals Ministers Judges Drs Incumbent incumbent nominee ch
 singer rapper comedian novelist writer poet philosopher historian physicist mathematician businessman
 businesswoman entrepreneur investor quarterback coach manager striker politician diplomat officials official
 """.split())
+# A peer's or monarch's style that is part of the name when one name follows it ("Lord Hopetoun", "Queen
+# Beatrix", "Prince Harry"); other titles are never part of a name.
+NOBLE_TITLES = frozenset({"Lord", "Lady", "King", "Queen", "Prince", "Princess"})
 # Party members before a name ("Democrat Ron Wyden", "Republican Bob Packwood"): a cue only for a full name
 # after them, since "Liberal Democrats" or "Republican leadership" follow these words too.
 PARTY_TITLES = frozenset({"Democrat", "Republican", "Conservative", "Liberal", "Labour", "Socialist", "Tory",
@@ -94,6 +97,8 @@ Yoon Jang Lim Shin Seo Kwon Hwang Ahn Yoo Jeon Moon Baek Nguyen Tran Pham Hoang 
 FAMILY_FIRST_WORDS = frozenset({"Park", "Moon", "Song", "Fan", "Long", "Young", "Kong", "Wei", "Ma", "Chu", "Lam",
                                 "Ng", "Jin", "Shin", "Han", "Tan", "Dong", "Gao", "Yu", "Su", "Lu", "Du", "Gu"})
 # Arabic name particles joined to the next name by a hyphen ("Loujain al-Hathloul", "Mohammed bin-Salman").
+# A regnal number after a name ("Charles III", "Henry IV", "Adlai Stevenson II"): capitals, but not an acronym.
+REGNAL_RE = re.compile(r"(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})")
 PARTICLE_NAME_RE = re.compile(r"(?:al|el|ad|ash|as|at|az|bin|ibn|abu|bint)-[A-Z]")
 
 # Role nouns of an appositive ("X, the chief executive of Y", "X, a professor at Y").

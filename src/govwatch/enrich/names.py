@@ -31,9 +31,10 @@ from dataclasses import dataclass
 
 from govwatch.enrich.name_lexicon import (
     ABBREVIATED_TITLES, ADVERBS, APPOSITIVE_ROLES, BY_VERBS, COMPASS, CONNECTORS, EVENT_HEADS, FAMILY_FIRST,
-    FAMILY_FIRST_WORDS, LIST_SEPARATORS, MAX_PERSON_TOKENS, MEMBER_WORDS, NON_PERSON_WORDS, NOT_ORGS, ORG_HEADS,
-    ORG_SUFFIXES, PARTICLES, PARTICLE_NAME_RE, PARTY_TITLES, PERSON_BEFORE, PERSON_VERBS, ROLE_WORDS,
-    SENTENCE_ENDS, SPEECH_AFTER, SPEECH_BEFORE, STOP_CAPS, SUBJECT_VERBS, TITLES, first_names, surnames,
+    FAMILY_FIRST_WORDS, LIST_SEPARATORS, MAX_PERSON_TOKENS, MEMBER_WORDS, NOBLE_TITLES, NON_PERSON_WORDS, NOT_ORGS,
+    ORG_HEADS, ORG_SUFFIXES, PARTICLES, PARTICLE_NAME_RE, PARTY_TITLES, PERSON_BEFORE, PERSON_VERBS, REGNAL_RE,
+    ROLE_WORDS, SENTENCE_ENDS, SPEECH_AFTER, SPEECH_BEFORE, STOP_CAPS, SUBJECT_VERBS, TITLES, first_names,
+    surnames,
 )
 
 Token = tuple[str, int, int]  # surface, start, end
@@ -85,6 +86,11 @@ def _name_shaped(words: list[str]) -> bool:
     return (words[0] in FAMILY_FIRST and 1 <= len(rest) <= 2
             and all(w.replace("-", "").isalpha() and w[1:].replace("-", "").islower() and len(w) <= 10
                     for w in rest))
+
+
+def _acronym(word: str, position: int) -> bool:
+    """An all-capitals word that is not an initial or a regnal number after a name ("Charles III")."""
+    return len(word) > 1 and word.isupper() and not (position > 0 and REGNAL_RE.fullmatch(word) is not None)
 
 
 def _is_initial(tokens: list[Token], k: int) -> bool:
@@ -340,7 +346,12 @@ def find_names(tokens: list[Token], covered: set[int],
         titled = [k for k, w in enumerate(words[:-1]) if w in TITLES
                   or (w in PARTY_TITLES and len(words) - k > 2)]  # "Democrat Ron Wyden", not "Liberal Democrats"
         if titled:  # "German Chancellor Olaf Scholz": the name is what follows the last title word
-            i, words, cued_by_title = i + titled[-1] + 1, words[titled[-1] + 1:], True
+            k = titled[-1]
+            # ... except a peer's or monarch's style before a single name, which is how that person is named
+            # ("Lord Hopetoun", "Queen Beatrix"; "Hopetoun" alone names nobody). "Sir Keir Starmer" stays
+            # "Keir Starmer": the full name is the id other stories use.
+            keep = words[k] in NOBLE_TITLES and len(words) - k == 2
+            i, words, cued_by_title = (i + k, words[k:], True) if keep else (i + k + 1, words[k + 1:], True)
         if all(k in places for k in range(i, j)):
             continue  # "Miss Hong Kong", "Hong Kong said": a place
         while len(words) > 1 and i in places:  # "Australian Timothy Weeks": the name follows the demonym
@@ -351,7 +362,7 @@ def find_names(tokens: list[Token], covered: set[int],
         compass_surname = len(caps) == 2 and caps[0] in given and caps[1] in COMPASS  # "Harry West", "Kanye West"
         if any((w in NON_PERSON_WORDS and not compass_surname) or w in ROLE_WORDS for w in caps):
             continue  # "Chief Strategy Officer", "Silicon Valley"
-        if len(caps) > MAX_PERSON_TOKENS or any(w.isupper() and len(w) > 1 for w in caps):
+        if len(caps) > MAX_PERSON_TOKENS or any(_acronym(w, k) for k, w in enumerate(caps)):
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
                                                                               or _name_shaped(words))) \
