@@ -104,3 +104,11 @@ def test_a_comma_apposition_is_not_a_list(fake: type[FakeTagger]) -> None:
     ner_model.use_tagger(fake({"obadike": "B-PER"}))
     assert _people("Obadike, a businessman, ran for the seat.") == {"Obadike"}
     assert _people("Shares of Ford, Obadike, Kellogg's and others fell.") == set()
+
+
+def test_a_word_after_an_organisation_is_its_product_not_a_person(fake: type[FakeTagger]) -> None:
+    """"Google Keep ... Keep is still available": the lone word the model calls a person names the company's
+    product elsewhere in the story."""
+    ner_model.use_tagger(fake({"keep": "B-PER"}))
+    assert _people("Google Keep lost its watch app. Keep is still available on phones.") == set()
+    assert _people("Keep is still available on phones.") == {"Keep"}  # the model alone decides without that clue

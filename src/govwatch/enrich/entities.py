@@ -373,11 +373,14 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
     # served" after "Ivan Braiker"); otherwise it must be a confident call and not a bare given name, which names
     # nobody an analyst could filter on
     full = {part: n for n in list(known_people) + list(people) if " " in n for part in (n.split()[0], n.split()[-1])}
+    # a word that follows an organisation's name somewhere in the story is that organisation's product ("Google
+    # Keep ... Keep is still available"), not a person
+    products = {tokens[k][0] for k in range(1, len(tokens)) if view.tags[k - 1] in ("gO", "nO") and not view.tags[k]}
     for s, conf in singles:
         if s in full:
             people[full[s]] += 1
-        elif conf >= ner_model.LONE_PERSON_CONFIDENCE and s not in first_names():  # "David is joined by"
-            people[s] += 1
+        elif conf >= ner_model.LONE_PERSON_CONFIDENCE and s not in first_names() and s not in products:
+            people[s] += 1  # not "David is joined by"
     hits = [NameHit("person", n, c) for n, c in people.items()] + [NameHit("org", n, c) for n, c in orgs.items()]
     return hits, taken, vetoed
 
