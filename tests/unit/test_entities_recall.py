@@ -215,3 +215,15 @@ def test_peers_monarchs_and_regnal_numbers(text: str, name: str) -> None:
 
 def test_a_regnal_looking_word_alone_is_not_a_person() -> None:
     assert _people("The IV drip failed after the update.") == set()
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("He appointed former National Security Adviser Brent Scowcroft to the board.", "Brent Scowcroft"),
+    ("Special Envoy Amina Diallo met the delegation.", "Amina Diallo"),
+])
+def test_more_titles_cue_a_name_for_the_rules_alone(text: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adviser, Envoy, Treasurer, clergy and monarchs' titles announce a name without the model's help."""
+    from govwatch.enrich import ner_model
+
+    monkeypatch.setattr(ner_model, "tagger", lambda: None)
+    assert _people(text) == {name}

@@ -28,7 +28,9 @@ President Presidents Premier Chancellor Minister Secretary Senator Sen Rep Repre
 Congresswoman Governor Gov Mayor Judge Justice Commissioner Ambassador Commander General Gen Admiral Lt Col
 Colonel Captain Sergeant Pope King Queen Prince Princess Sheikh Emir Lord Lady Sir Dame Dr Prof Professor
 Mr Mrs Ms Miss Mx Rev Reverend Chairman Chairwoman Chair Director Speaker Leader Attorney Inspector Officer
-Administrator Superintendent Sheriff Prosecutor Coach Manager
+Administrator Superintendent Sheriff Prosecutor Coach Manager Adviser Advisor Envoy Treasurer Chairperson
+Councillor Councilman Councilwoman Alderman Lieutenant Marshal Archbishop Ayatollah Rabbi Imam Sultan Emperor
+Empress Tsar Czar Governor-General Governors-General
 MEP MP Deputy Vice Chief Executive Founder CEO CTO CFO COO Spokesperson Spokesman Spokeswoman
 president premier chancellor minister secretary senator governor mayor judge justice commissioner ambassador
 chairman chairwoman chair director speaker founder co-founder cofounder executive CEO spokesperson spokesman
