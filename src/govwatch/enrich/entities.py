@@ -375,7 +375,8 @@ def _model_names(view: _RuleView, known_people: set[str]) -> tuple[list[NameHit]
     full = {part: n for n in list(known_people) + list(people) if " " in n for part in (n.split()[0], n.split()[-1])}
     # a word that follows an organisation's name somewhere in the story is that organisation's product ("Google
     # Keep ... Keep is still available"), not a person
-    products = {tokens[k][0] for k in range(1, len(tokens)) if view.tags[k - 1] in ("gO", "nO") and not view.tags[k]}
+    products = {tokens[k][0] for k in range(1, len(tokens))
+                if view.tags[k - 1] in ("gO", "nO") and not view.tags[k]} if singles else set()
     for s, conf in singles:
         if s in full:
             people[full[s]] += 1

@@ -98,9 +98,9 @@ Yoon Jang Lim Shin Seo Kwon Hwang Ahn Yoo Jeon Moon Baek Nguyen Tran Pham Hoang 
 """.split())
 FAMILY_FIRST_WORDS = frozenset({"Park", "Moon", "Song", "Fan", "Long", "Young", "Kong", "Wei", "Ma", "Chu", "Lam",
                                 "Ng", "Jin", "Shin", "Han", "Tan", "Dong", "Gao", "Yu", "Su", "Lu", "Du", "Gu"})
-# Arabic name particles joined to the next name by a hyphen ("Loujain al-Hathloul", "Mohammed bin-Salman").
 # A regnal number after a name ("Charles III", "Henry IV", "Adlai Stevenson II"): capitals, but not an acronym.
 REGNAL_RE = re.compile(r"(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})")
+# Arabic name particles joined to the next name by a hyphen ("Loujain al-Hathloul", "Mohammed bin-Salman").
 PARTICLE_NAME_RE = re.compile(r"(?:al|el|ad|ash|as|at|az|bin|ibn|abu|bint)-[A-Z]")
 
 # Role nouns of an appositive ("X, the chief executive of Y", "X, a professor at Y").

@@ -350,8 +350,8 @@ def find_names(tokens: list[Token], covered: set[int],
             # ... except a peer's or monarch's style before a single name, which is how that person is named
             # ("Lord Hopetoun", "Queen Beatrix"; "Hopetoun" alone names nobody). "Sir Keir Starmer" stays
             # "Keir Starmer": the full name is the id other stories use.
-            keep = words[k] in NOBLE_TITLES and len(words) - k == 2
-            i, words, cued_by_title = (i + k, words[k:], True) if keep else (i + k + 1, words[k + 1:], True)
+            cut = k if words[k] in NOBLE_TITLES and len(words) - k == 2 else k + 1
+            i, words, cued_by_title = i + cut, words[cut:], True
         if all(k in places for k in range(i, j)):
             continue  # "Miss Hong Kong", "Hong Kong said": a place
         while len(words) > 1 and i in places:  # "Australian Timothy Weeks": the name follows the demonym
