@@ -6,6 +6,7 @@
     ├── PermanentError         this input can never succeed: dead-letter it at once
     │   ├── InvalidMessage     a Kafka payload that does not match its schema
     │   ├── FetchRefused       a URL we will not fetch (SSRF guard, scheme, size cap)
+    │   │   └── FetchBudgetExceeded  a response that broke a fetch budget (deadline, raw or decoded bytes, headers)
     │   ├── FeedParseError     a feed that yields nothing usable
     │   ├── InvalidQuery       an alert query Elasticsearch (or our policy) rejects
     │   └── DeliveryRejected   a destination that refuses for good (revoked webhook, 404/410)
@@ -49,6 +50,14 @@ class EnrichmentFailed(PermanentError):
 
 class FetchRefused(PermanentError):
     """A URL we refuse to fetch (private address, bad scheme, too large, too many redirects)."""
+
+
+class FetchBudgetExceeded(FetchRefused):
+    """A response that broke one of the fetch budgets; ``budget`` names it and the message names its setting."""
+
+    def __init__(self, message: str, budget: str) -> None:
+        super().__init__(message)
+        self.budget = budget
 
 
 class FeedParseError(PermanentError):

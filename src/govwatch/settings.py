@@ -74,6 +74,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Hosts or CIDRs exempt from the SSRF guard (comma-separated), e.g. 127.0.0.1/32 for local tests",
     )
+    # Fetch budgets (issue 22, fetching): one hostile page costs only itself, within a time and memory budget.
+    http_fetch_deadline_s: float = Field(
+        20.0, gt=0, description="Wall-clock budget of one whole fetch: redirects, connect, headers and body")
+    http_max_raw_bytes: int = Field(
+        10_000_000, gt=0, description="Cap on bytes read off the wire for one response, whatever its Content-Encoding")
+    fetch_per_host: int = Field(
+        3, ge=1, description="Article pages one enrich process fetches at once from one host (host:port)")
+    enrich_fetch_budget_s: float = Field(
+        30.0, gt=0, description="Wall-clock budget for fetching the pages of one enrich batch; later pages use the feed's text")
 
     # --- polling --------------------------------------------------------------------------
     feeds_file: Path = Field(default_factory=_default_feeds_file,
