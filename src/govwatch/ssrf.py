@@ -51,18 +51,62 @@ class Allowlist:
         return any(ip.version == net.version and ip in net for net in self.networks)
 
 
+# Ranges refused by name, whatever this Python's ``ipaddress`` thinks of them (its ``is_private`` / ``is_global``
+# tables differ between 3.11 and 3.13, and omit the deprecated site-local fec0::/10, which some routers still route
+# to the inside). Checked before the generic address classes so the reason says exactly which range it is.
+_SPECIAL: tuple[tuple[IPNetwork, str], ...] = tuple((ipaddress.ip_network(net), why) for net, why in (
+    ("0.0.0.0/8", "this-network"),  # "0.x.y.z" reaches the local host on Linux
+    ("100.64.0.0/10", "carrier-grade-NAT"),
+    ("192.0.0.0/24", "IETF-protocol-assignment"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("240.0.0.0/4", "reserved"),
+    ("fec0::/10", "site-local"),
+    ("3fff::/20", "documentation"),  # RFC 9637; unknown to Python 3.11
+    ("5f00::/16", "segment-routing"),  # RFC 9602 SRv6 SIDs: never a web server
+))
+# IPv6 prefixes whose low 32 bits are an IPv4 address that a translator or tunnel will reach: the embedded address
+# is judged as if it were given (the mapped, 6to4 and Teredo forms are unwrapped by ``ipaddress`` itself).
+_EMBEDDING_V4: tuple[tuple[IPNetwork, str], ...] = tuple((ipaddress.ip_network(net), why) for net, why in (
+    ("64:ff9b::/96", "NAT64"),
+    ("64:ff9b:1::/48", "local-use NAT64"),
+    ("::ffff:0:0:0/96", "IPv4-translated"),
+    ("::/96", "IPv4-compatible"),
+))
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    for net, _why in _EMBEDDING_V4:
+        if ip in net:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def blocked_reason(ip: IPAddress) -> str | None:
     """Why an address is off limits (``"loopback"``, ``"private"`` ...), or None for a public address."""
+    if ip.is_unspecified or ip.is_loopback:  # before the embeddings: ``::1`` lies inside ``::/96``
+        return "unspecified" if ip.is_unspecified else "loopback"
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        embedded = _embedded_v4(ip)
         if embedded is not None:
             inner = blocked_reason(embedded)
             if inner:
                 return f"{inner} (embedded in {ip})"
+        if any(ip in net for net, _why in _EMBEDDING_V4):
+            # A translator reaches whatever v4 address it embeds; even a public one is not ours to reach this way.
+            return next(f"{why} (embedding {embedded})" for net, why in _EMBEDDING_V4 if ip in net)
+    for net, why in _SPECIAL:
+        if ip.version == net.version and ip in net:
+            return why
     for name in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{name}"):
             return name.replace("_", "-")
-    if not ip.is_global:  # e.g. 100.64.0.0/10 carrier-grade NAT, documentation ranges
+    if not ip.is_global:  # e.g. documentation ranges
         return "non-global"
     return None
 

@@ -16,7 +16,7 @@ from govwatch.ssrf import Allowlist, GuardedBackend, blocked_reason, resolve_che
     ("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"), ("172.16.5.4", "private"),
     ("169.254.169.254", "link-local"), ("0.0.0.0", "unspecified"), ("224.0.0.1", "multicast"),
     ("240.0.0.1", "reserved"), ("::1", "loopback"), ("fe80::1", "link-local"), ("fc00::1", "private"),
-    ("::", "unspecified"), ("100.64.0.1", "non-global"),
+    ("::", "unspecified"), ("100.64.0.1", "carrier-grade-NAT"),
 ])
 def test_blocked_address_classes(address: str, reason: str) -> None:
     """Every non-public address class is refused, and the reason names the class."""
@@ -27,6 +27,36 @@ def test_ipv6_mapped_and_6to4_are_unwrapped() -> None:
     """An IPv4 loopback hidden in an IPv6-mapped or 6to4 address is still loopback."""
     assert "loopback" in (blocked_reason(ipaddress.ip_address("::ffff:127.0.0.1")) or "")
     assert "private" in (blocked_reason(ipaddress.ip_address("2002:0a00:0001::1")) or "")
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("fec0::1", "site-local"), ("feff:ffff::1", "site-local"),  # the deprecated fec0::/10 still routes inside
+    ("0.1.2.3", "this-network"), ("100.127.255.254", "carrier-grade-NAT"), ("192.0.0.8", "IETF-protocol-assignment"),
+    ("198.19.0.1", "benchmarking"), ("3fff::1", "documentation"), ("5f00::1", "segment-routing"),
+])
+def test_special_ranges_are_refused_by_name(address: str, reason: str) -> None:
+    """Ranges this Python's ipaddress tables may call global (site-local fec0::/10 above all) are refused by name."""
+    assert blocked_reason(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize(("address", "inner"), [
+    ("::ffff:10.0.0.1", "private"),  # IPv4-mapped
+    ("::ffff:0:127.0.0.1", "loopback"),  # IPv4-translated (SIIT)
+    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 well-known prefix -> 169.254.169.254 (cloud metadata)
+    ("64:ff9b:1::c0a8:1", "private"),  # local-use NAT64 -> 192.168.0.1
+    ("2002:6440:1::", "carrier-grade-NAT"),  # 6to4 of 100.64.0.1
+    ("::10.0.0.1", "private"),  # deprecated IPv4-compatible form
+    ("::ffff:0.0.0.1", "this-network"),
+])
+def test_ipv4_embedded_in_ipv6_is_judged_as_ipv4(address: str, inner: str) -> None:
+    """A private IPv4 address wrapped in any IPv6 embedding (mapped, SIIT, NAT64, 6to4, compatible) is refused."""
+    reason = blocked_reason(ipaddress.ip_address(address)) or ""
+    assert reason.startswith(inner) and "embedded in" in reason
+
+
+def test_nat64_of_a_public_address_is_still_refused() -> None:
+    """A translator prefix is never a way to reach anything, even a public IPv4 address."""
+    assert blocked_reason(ipaddress.ip_address("64:ff9b::808:808")) == "NAT64 (embedding 8.8.8.8)"
 
 
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "8.8.8.8"])
