@@ -25,6 +25,7 @@ from govwatch.alerts.slack_format import (
     payload_size,
     safe_url,
     snippet_to_mrkdwn,
+    within_limits,
 )
 from govwatch.models import Alert, Trace
 
@@ -416,3 +417,17 @@ def test_worst_case_fields_still_fit_and_keep_the_story(atom: str) -> None:
     for message in messages:
         assert_within_slack_limits(message.payload)
         assert len(section_texts(message.payload)) == 1 + len(message.alert_ids)
+
+
+def test_trial_message_escapes_the_name_in_the_fallback_text_too() -> None:
+    """"Send a test message": a subscription named with control sequences pings nobody, in blocks or fallback."""
+    from govwatch.alerts.service import test_message_payload
+    from govwatch.alerts.subscriptions import Destination, Subscription
+
+    sub = Subscription(name=HOSTILE, query="x", destination=Destination(kind="bot", bot_token="xoxb-1", channel="C1"))
+    payload = test_message_payload(sub)
+    texts = mrkdwn_texts(payload)
+    assert payload["text"] in texts and len(texts) == 2
+    for text in texts:
+        assert_safe(text, set())
+    assert "&lt;!channel&gt;" in payload["text"] and within_limits(payload)

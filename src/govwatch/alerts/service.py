@@ -81,13 +81,10 @@ def merge_destination(base: Destination | None, webhook_url: str | None = None, 
 
 
 def test_message_payload(sub: Subscription) -> dict[str, Any]:
-    """The Block Kit payload of "send a test message" (the name escaped like every alert's text)."""
-    from govwatch.alerts.slack_format import escape_mrkdwn
+    """The Block Kit payload of "send a test message" (the name escaped in the blocks and the fallback text)."""
+    from govwatch.alerts.slack_format import trial_message_blocks
 
-    text = (f"govwatch test message for the subscription *{escape_mrkdwn(sub.name)}*: alerts for it will "
-            "arrive here.")
-    return {"text": f"govwatch test message for {sub.name}"[:200],
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]}
+    return trial_message_blocks(sub.name)
 
 
 class SubscriptionService:

@@ -275,6 +275,16 @@ def alert_blocks(alert: Alert) -> dict[str, Any]:
     return payload  # the last rung fits by construction; the unit tests hold it to that
 
 
+def trial_message_blocks(subscription_name: str) -> dict[str, Any]:
+    """The payload of "send a test message": the subscription's name (user input) escaped in the blocks *and* in
+    the ``text`` fallback, which Slack also parses as mrkdwn (a name of ``<!channel>`` must not ping anyone)."""
+    name = _escape_fit(_one_line(subscription_name), NAME_CHARS)
+    section = f"govwatch test message for the subscription *{name}*: alerts for it will arrive here."
+    return {"text": _fallback(f"govwatch test message for {subscription_name}"),
+            "blocks": [{"type": "section", "text": _mrkdwn(section)}],
+            "unfurl_links": False, "unfurl_media": False}
+
+
 def _digest_item(alert: Alert, also_in: dict[str, int], caps: _Caps) -> dict[str, Any]:
     meta = [_escape_fit(_one_line(alert.source), caps.name), _utc(alert.published_at)]
     others = also_in.get(alert.cluster_id, 0)
