@@ -138,6 +138,21 @@ class Settings(BaseSettings):
     kibana_public_url: str | None = Field(
         None, description="Kibana URL analysts' browsers reach, for the web app's \"open in Kibana\" links")
 
+    # --- web app against hostile clients (issue 22: rate limits, proxies, body caps) ------------
+    web_public_url: str | None = Field(
+        None, description="URL analysts' browsers use for the web app; https://... makes session cookies Secure "
+                          "and adds HSTS whatever the proxy headers say")
+    web_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Proto the "
+                                          "web app believes (comma-separated; empty: none, the TCP peer is the client)")
+    web_max_body_bytes: int = Field(
+        65_536, ge=1_024, description="Largest request body (form or JSON) the web app reads; larger ones get 413")
+    web_auth_failures_per_minute: int = Field(
+        10, ge=1, description="Failed logins / unverified bearer tokens allowed per client address per minute "
+                              "(then 429 with Retry-After)")
+    web_auth_failures_global_per_minute: int = Field(
+        120, ge=1, description="Failed logins / unverified bearer tokens allowed per minute from all clients together")
+
     # --- metrics --------------------------------------------------------------------------
     metrics_port: int | None = Field(
         None, ge=0, le=65535,
@@ -151,13 +166,13 @@ class Settings(BaseSettings):
     @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile",
                      "kafka_ssl_certfile", "kafka_ssl_keyfile", "es_api_key", "es_username", "es_password",
                      "es_ca_certs", "metrics_port", "web_admin_token_hash", "web_session_secret",
-                     "web_trusted_proxy_header", "kibana_public_url", mode="before")
+                     "web_trusted_proxy_header", "kibana_public_url", "web_public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # A compose file or a Helm template renders an optional setting it has no value for as "".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("ssrf_allowlist", mode="before")
+    @field_validator("ssrf_allowlist", "web_trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
