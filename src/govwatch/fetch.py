@@ -4,8 +4,14 @@
   ignore both;
 - redirects followed by hand, at most ``settings.http_max_redirects`` hops, each re-checked (scheme here,
   address by ``ssrf.GuardedBackend`` when the socket opens);
-- the body is read as raw bytes and decompressed here with a bounded output per step, so a gzip bomb stops
-  at ``max_bytes`` of *decoded* data instead of filling memory;
+- budgets, each a ``FetchBudgetExceeded`` naming the setting to change: a whole-fetch wall-clock deadline
+  (all hops, connect, headers and body; enforced on every socket operation by ``fetch_deadline``, so a
+  server trickling a byte every half second is cut at the deadline), a cap on raw bytes read off the wire
+  (the declared Content-Length included, whatever the Content-Encoding), a cap on decoded bytes (the body
+  is decompressed here with a bounded output per step, so a gzip bomb stops at ``max_bytes``), and
+  httpcore's 100 KB cap on response headers;
+- reading stops at the end of a compressed stream: bytes after it are not the body, and a server that
+  sends them forever must not keep us reading;
 - errors are translated at the edge: ``FetchRefused`` (permanent), ``RateLimited`` (429),
   ``TransientError`` (timeouts, 408, 5xx, connection errors).
 
@@ -25,7 +31,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from govwatch.errors import FetchRefused, RateLimited, TransientError
+from govwatch.errors import FetchBudgetExceeded, FetchRefused, RateLimited, TransientError
+from govwatch.fetch_deadline import Deadline, DeadlineBackend, active
 from govwatch.settings import Settings
 from govwatch.ssrf import Allowlist, GuardedBackend, Resolver, check_scheme, system_resolver
 
@@ -34,6 +41,9 @@ REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT_ENCODING = "gzip, deflate"
 # Decoded bytes produced per decompress call: small enough that one compressed chunk cannot balloon.
 DECODE_STEP = 64 * 1024
+DEADLINE_SETTING = "GOVWATCH_HTTP_FETCH_DEADLINE_S"
+# httpcore (h11) refuses response headers larger than this with "Receive buffer too long".
+HEADER_CAP = "100 KB"
 
 
 @dataclass(frozen=True)
@@ -101,13 +111,16 @@ class _BoundedDecoder:
     def _emit(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise FetchRefused(f"refused {self.url}: decoded body exceeds {self.limit} bytes (http_max_bytes)")
+            raise FetchBudgetExceeded(
+                f"refused {self.url}: decoded body exceeds {self.limit} bytes (GOVWATCH_HTTP_MAX_BYTES; "
+                "article pages have their own smaller cap)", budget="decoded_bytes")
         self.parts.append(data)
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bool:
+        """Decode one raw chunk; True once the compressed stream has ended (read no further)."""
         if self.zobj is None:
             self._emit(chunk)
-            return
+            return False
         if self._deflate_probe and chunk:  # "deflate" is raw deflate on some servers, zlib-wrapped on others
             self._deflate_probe = False
             if (chunk[0] & 0x0F) != 8:
@@ -119,9 +132,12 @@ class _BoundedDecoder:
                 self._emit(out)
                 data = self.zobj.unconsumed_tail
                 if self.zobj.eof:
-                    break
+                    # Whatever follows the stream's end is ignored, never accumulated: zlib would keep
+                    # appending it to ``unused_data`` (a copy per chunk, quadratic in an endless trailer).
+                    return True
         except zlib.error as exc:
             raise FetchRefused(f"refused {self.url}: corrupt {self.coding} body ({exc})") from exc
+        return False
 
     def finish(self) -> bytes:
         if self.zobj is not None and not self.zobj.eof:
@@ -141,6 +157,8 @@ class Fetcher:
         self.settings = settings
         self.max_redirects = settings.http_max_redirects
         self.max_bytes = settings.http_max_bytes
+        self.max_raw_bytes = settings.http_max_raw_bytes
+        self.deadline_s = settings.http_fetch_deadline_s
         self._own_client = client is None
         if client is None:
             if transport is None:
@@ -161,8 +179,13 @@ class Fetcher:
         self.close()
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-              max_bytes: int | None = None) -> FetchResult:
-        """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following checked redirects."""
+              max_bytes: int | None = None, deadline_s: float | None = None,
+              deadline_setting: str = DEADLINE_SETTING) -> FetchResult:
+        """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following checked redirects.
+
+        ``deadline_s`` (default ``http_fetch_deadline_s``) bounds the whole fetch; ``deadline_setting`` is the
+        setting its message tells the reader to change (a caller with its own budget names its own).
+        """
         limit = max_bytes or self.max_bytes
         headers = {"User-Agent": self.settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
         if etag:
@@ -170,42 +193,86 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         started = time.monotonic()
+        deadline = Deadline.after(self.deadline_s if deadline_s is None else deadline_s, deadline_setting)
         current = url
-        for hop in range(self.max_redirects + 1):
-            check_scheme(current)
-            status, resp_headers, body = self._get_once(current, headers, limit)
-            if status in REDIRECT_CODES:
-                location = resp_headers.get("location")
-                if not location:
-                    raise FetchRefused(f"refused {current}: {status} redirect without a Location header")
-                current = urljoin(current, location)
-                continue
-            return self._result(url, current, status, resp_headers, body, time.monotonic() - started)
+        with active(deadline):
+            for _hop in range(self.max_redirects + 1):
+                check_scheme(current)
+                if deadline.expired():
+                    raise _deadline_error(url, deadline)
+                status, resp_headers, body = self._get_once(current, headers, limit, deadline)
+                if status in REDIRECT_CODES:
+                    location = resp_headers.get("location")
+                    if not location:
+                        raise FetchRefused(f"refused {current}: {status} redirect without a Location header")
+                    current = urljoin(current, location)
+                    continue
+                return self._result(url, current, status, resp_headers, body, time.monotonic() - started)
         raise FetchRefused(f"refused {url}: more than {self.max_redirects} redirects (http_max_redirects)")
 
-    def _get_once(self, url: str, headers: dict[str, str], limit: int) -> tuple[int, dict[str, str], bytes]:
+    def _get_once(self, url: str, headers: dict[str, str], limit: int,
+                  deadline: Deadline) -> tuple[int, dict[str, str], bytes]:
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
+            with self.client.stream("GET", url, headers=headers, timeout=self._timeout_within(deadline)) as response:
                 resp_headers = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code in REDIRECT_CODES or response.status_code == 304:
                     return response.status_code, resp_headers, b""
                 if response.status_code >= 400:
                     self._raise_for_status(url, response.status_code, resp_headers)
-                declared = resp_headers.get("content-length", "")
-                if declared.isdigit() and not resp_headers.get("content-encoding") and int(declared) > limit:
-                    raise FetchRefused(f"refused {url}: Content-Length {declared} exceeds {limit} bytes (http_max_bytes)")
+                self._check_declared_length(url, resp_headers, limit)
                 decoder = _BoundedDecoder(resp_headers.get("content-encoding", ""), limit, url)
+                raw = 0
                 for chunk in response.iter_raw():
-                    decoder.feed(chunk)
+                    raw += len(chunk)
+                    if raw > self.max_raw_bytes:
+                        raise FetchBudgetExceeded(
+                            f"refused {url}: more than {self.max_raw_bytes} bytes on the wire "
+                            "(GOVWATCH_HTTP_MAX_RAW_BYTES)", budget="raw_bytes")
+                    if decoder.feed(chunk):
+                        break  # the compressed stream ended: what follows is not the body
+                    if deadline.expired():  # socket reads are bounded too; this also covers other transports
+                        raise _deadline_error(url, deadline)
                 return response.status_code, resp_headers, decoder.finish()
         except httpx.TimeoutException as exc:
+            if deadline.binding or deadline.expired():
+                raise _deadline_error(url, deadline) from exc
             raise TransientError(f"timeout fetching {url}: {type(exc).__name__}") from exc
         except httpx.UnsupportedProtocol as exc:
             raise FetchRefused(f"refused {url}: {exc}") from exc
         except httpx.InvalidURL as exc:
             raise FetchRefused(f"refused {url}: invalid URL ({exc})") from exc
+        except httpx.RemoteProtocolError as exc:
+            if "receive buffer too long" in str(exc).lower():
+                raise FetchBudgetExceeded(f"refused {url}: response headers exceed {HEADER_CAP} (fixed by httpcore)",
+                                          budget="headers") from exc
+            raise TransientError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TransientError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
+
+    def _timeout_within(self, deadline: Deadline) -> httpx.Timeout:
+        """The client's timeouts, none longer than the time left (the pool wait included)."""
+        left = max(deadline.remaining(), 0.001)
+        base = self.client.timeout
+
+        def clip(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(connect=clip(base.connect), read=clip(base.read), write=clip(base.write),
+                             pool=clip(base.pool))
+
+    def _check_declared_length(self, url: str, headers: dict[str, str], limit: int) -> None:
+        """Refuse before reading when the server announces a body over a cap (encoded or not)."""
+        declared = headers.get("content-length", "").strip()
+        if not declared.isdigit():
+            return
+        if int(declared) > self.max_raw_bytes:
+            raise FetchBudgetExceeded(
+                f"refused {url}: Content-Length {declared} exceeds {self.max_raw_bytes} bytes on the wire "
+                "(GOVWATCH_HTTP_MAX_RAW_BYTES)", budget="raw_bytes")
+        if not headers.get("content-encoding") and int(declared) > limit:
+            raise FetchBudgetExceeded(
+                f"refused {url}: Content-Length {declared} exceeds {limit} bytes (GOVWATCH_HTTP_MAX_BYTES; "
+                "article pages have their own smaller cap)", budget="decoded_bytes")
 
     @staticmethod
     def _raise_for_status(url: str, status: int, headers: dict[str, str]) -> None:
@@ -227,11 +294,18 @@ class Fetcher:
         )
 
 
+def _deadline_error(url: str, deadline: Deadline) -> FetchBudgetExceeded:
+    return FetchBudgetExceeded(f"refused {url}: not fetched within the whole-fetch deadline of {deadline.seconds:g} s "
+                               f"({deadline.setting})", budget="deadline")
+
+
 def guarded_transport(settings: Settings, resolver: Resolver = system_resolver,
                       max_connections: int | None = None) -> httpx.HTTPTransport:
-    """An httpx transport whose sockets only open to addresses the SSRF guard approved."""
+    """An httpx transport whose sockets only open to addresses the SSRF guard approved, and whose every
+    socket operation respects the running fetch's deadline."""
     limits = httpx.Limits(max_connections=max_connections or 100, max_keepalive_connections=20)
     transport = httpx.HTTPTransport(limits=limits, retries=0)
     # httpx exposes no network_backend argument; the pool's backend is where every connection is opened.
-    transport._pool._network_backend = GuardedBackend(Allowlist(settings.ssrf_allowlist), resolver)  # noqa: SLF001
+    transport._pool._network_backend = GuardedBackend(  # noqa: SLF001
+        Allowlist(settings.ssrf_allowlist), resolver, inner=DeadlineBackend())
     return transport
