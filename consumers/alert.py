@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 
 from govwatch import es_io
 from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.query import query_limits
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.consumer import run_consumer
 from govwatch.settings import Settings
@@ -22,8 +23,9 @@ from govwatch.topics import ALERTS, INDEXED
 
 def build(settings: Settings, producer: KafkaProducer) -> AlertStage:
     es = es_io.make_client(settings)
-    return AlertStage(es, producer, SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions"))),
-                      Ledger(es, settings.index("alert-ledger")), settings.index("stories"), settings.topic(ALERTS))
+    cache = SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions")), limits=query_limits(settings))
+    return AlertStage(es, producer, cache, Ledger(es, settings.index("alert-ledger")), settings.index("stories"),
+                      settings.topic(ALERTS), search_timeout_s=settings.alert_search_timeout_s)
 
 
 def main() -> int:

@@ -104,6 +104,22 @@ class Settings(BaseSettings):
     slack_send_timeout_s: float = Field(
         10.0, gt=0, description="Seconds to wait for Slack's answer; after that the send's outcome counts as unknown")
 
+    # --- alert queries: save-time limits and search timeouts (issue 22, hostile subscriptions) ---------------
+    alert_query_max_chars: int = Field(
+        2000, ge=1, description="Longest subscription query accepted (characters); longer ones are refused at save "
+                                "time and skipped (flagged) by the alert stage")
+    alert_query_max_depth: int = Field(
+        20, ge=1, description="Deepest parenthesis nesting accepted in a subscription query")
+    alert_query_max_clauses: int = Field(
+        150, ge=1, description="Most terms/phrases in one subscription query (each is searched in 6 default fields: "
+                               "x6 stays under Elasticsearch's indices.query.bool.max_clause_count, 1024 at least)")
+    alert_search_timeout_s: float = Field(
+        5.0, gt=0, description="Elasticsearch `timeout` of each alert-matching search; a search that times out is "
+                               "retried alone once, then its subscription is skipped and flagged")
+    alert_preview_timeout_s: float = Field(
+        20.0, gt=0, description="Elasticsearch `timeout` of a preview/backtest search (up to 365 days); a timed-out "
+                                "preview is an error, never a partial count")
+
     # --- consumers ------------------------------------------------------------------------
     consumer_instance: str | None = Field(
         None, description="Stable name of this consumer replica (e.g. the pod name): enables Kafka static "

@@ -17,9 +17,12 @@ from govwatch import es_io
 from govwatch.alerts.matcher import HIGHLIGHT, snippet_of
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
+from govwatch.errors import InvalidQuery
 
 
 FULL_CALENDAR_DAYS = 31
+# Client deadline over the Elasticsearch ``timeout``: the node stops collecting at the timeout, then answers.
+REQUEST_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,16 @@ class BacktestResult:
 
 
 def backtest(es: Elasticsearch, alias: str, query: str, filters: Filters, days: int = 7, top: int = 5,
-             allow_expensive: bool = False, now: datetime | None = None) -> BacktestResult:
+             allow_expensive: bool = False, now: datetime | None = None,
+             timeout_s: float | None = None) -> BacktestResult:
     """Matches per UTC day (empty days included) and the ``top`` best-scoring matches of the last ``days`` days.
 
     The window is computed from ``now`` (default: the clock) here, never from Elasticsearch's own ``now``: the
     caller's clock decides, and a test can put the window across a month boundary on purpose.
+
+    With ``timeout_s`` the search carries an Elasticsearch ``timeout`` (and the request a client deadline a little
+    above it); an answer that timed out is partial, so it raises ``InvalidQuery`` (too costly for this window) instead of
+    showing low counts.
     """
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     # Whole UTC days, today included, so the histogram has exactly `days` buckets.
@@ -75,11 +83,19 @@ def backtest(es: Elasticsearch, alias: str, query: str, filters: Filters, days: 
     aggs: dict[str, Any] = {"per_day": {"date_histogram": {
         "field": "@timestamp", "calendar_interval": "day", "format": "yyyy-MM-dd", "min_doc_count": 0,
         "extended_bounds": {"min": start, "max": end}}}}
+    extra: dict[str, Any] = {}
+    client = es
+    if timeout_s is not None:
+        extra["timeout"] = f"{max(1, round(timeout_s * 1000))}ms"
+        client = es.options(request_timeout=timeout_s + REQUEST_GRACE_S)
     try:
-        resp = es.search(index=alias, query=body, aggs=aggs, size=top, highlight=HIGHLIGHT,
-                         _source=["title", "source", "@timestamp"], track_total_hits=True)
+        resp = client.search(index=alias, query=body, aggs=aggs, size=top, highlight=HIGHLIGHT,
+                             _source=["title", "source", "@timestamp"], track_total_hits=True, **extra)
     except Exception as exc:  # noqa: BLE001 - translated at the edge
         raise es_io.translate(exc, "backtest search") from exc
+    if resp.get("timed_out") or (resp.get("_shards") or {}).get("failed"):
+        raise InvalidQuery(f"the preview search did not finish within {timeout_s} s (or some shards failed), so "
+                             "its counts would be incomplete; try fewer days or a simpler query")
     per_day = [(b["key_as_string"], b["doc_count"]) for b in resp["aggregations"]["per_day"]["buckets"]]
     hits = [TopMatch(h["_id"], h["_source"].get("title", ""), h["_source"].get("source", ""),
                      h["_source"].get("@timestamp", ""), snippet_of(h)) for h in resp["hits"]["hits"]]

@@ -69,6 +69,14 @@ def _keys(req: Requirement, frequency: Frequency) -> tuple[float, tuple[str, ...
     return best
 
 
+def _safe_key_set(req: Requirement, frequency: Frequency) -> frozenset[str] | None:
+    """``key_set``, or None ("always checked") if it fails: one odd requirement must not stop the index's build."""
+    try:
+        return key_set(req, frequency)
+    except Exception:  # noqa: BLE001 - None is the safe answer: the subscription is checked on every batch
+        return None
+
+
 @dataclass(frozen=True)
 class CandidateIndex:
     """Positions of subscriptions (in the list the index was built from) filed under their keys."""
@@ -85,7 +93,7 @@ class CandidateIndex:
         memo: dict[int, frozenset[str] | None] = {}  # by id: equal queries share one parsed requirement
         for pos, req in enumerate(requirements):
             if id(req) not in memo:
-                memo[id(req)] = key_set(req, frequency)
+                memo[id(req)] = _safe_key_set(req, frequency)
             keys = memo[id(req)]
             if keys is None:
                 always.append(pos)

@@ -28,6 +28,16 @@ Round trips per batch: one ``_msearch`` for pass 1 (``MSEARCH_CHUNK`` combined s
 a split's retry when a combined search is refused; none for snippets. The fetch of the batch's stories
 is one more search.
 
+**Isolation by construction.** Every step that works on one subscription (its pre-filter check, its
+search body, its search, its snippets) runs under a guard: any exception there (not a list of known
+ones) or a search Elasticsearch refuses or times out on for that subscription alone becomes a ``Fault``
+of that subscription (``MatchStats.faults``: counted, logged, and flagged on the subscription by the
+alert stage); the other subscriptions' matches are computed as if it were absent. Only failures that
+are nobody's query (Elasticsearch busy or unreachable, a shard missing) raise, and the batch is retried.
+A search that times out (``timeout`` in every body) is never read as "no match": a combined one is
+split, a subscription alone is given one more try alone, then it is a fault; when most subscriptions
+time out the node is slow rather than the queries, and the batch is retried instead.
+
 Before that, ``candidates.CandidateIndex`` (built once per subscription list, not per batch) wakes the
 subscriptions filed under one of the batch's tokens, and ``prefilter`` drops, among those, the
 subscriptions (and the story ids within a subscription's clause) that provably cannot match; the
@@ -78,6 +88,15 @@ _BUSY_TYPES = {"es_rejected_execution_exception", "circuit_breaking_exception", 
 # Shard failures that say the *query* is wrong for this data (it would fail again): the subscription is skipped.
 # Every other shard failure (no_shard_available_action_exception with no status, node_disconnected, a shard
 # being relocated or recovered) says the data is not reachable right now: retried, never a silent miss.
+# Status given to a search that answered with ``timed_out``: a partial answer, never read as "no match".
+TIMED_OUT = 408
+# Client-side deadline of one _msearch request, over the per-search Elasticsearch ``timeout``: the searches of one
+# request run a few at a time on the node, so several timeouts may pass before the answer; a grace covers the rest.
+MSEARCH_TIMEOUT_FACTOR = 4
+REQUEST_GRACE_S = 10.0
+# When at least this many subscriptions, and more than half of those searched, time out alone, the node is slow,
+# not the queries: the batch is retried (TransientError) rather than all of them skipped.
+OVERLOAD_MIN_TIMEOUTS = 3
 _QUERY_ERROR_TYPES = {"query_shard_exception", "search_parse_exception", "parsing_exception",
                       "illegal_argument_exception", "number_format_exception", "too_many_clauses",
                       "too_many_nested_clauses", "query_validation_exception", "x_content_parse_exception"}
@@ -90,6 +109,15 @@ class Match:
     subscription_id: str
     story_id: str
     snippet: str = ""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A subscription the matcher had to skip (or snippet without) in this batch, and why."""
+
+    subscription_id: str
+    stage: str  # prefilter, body, search, timeout, snippet
+    reason: str
 
 
 @dataclass
@@ -108,6 +136,20 @@ class MatchStats:
     pass1_cpu_s: float = 0.0  # this thread's CPU in pass 1 (request bodies, JSON, answers)
     snippet_s: float = 0.0  # wall time of the snippets (local or searched)
     errors: list[str] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)  # one per subscription skipped (or snippet lost) this batch
+    prefilter_fallbacks: int = 0  # pre-filter checks that failed: the subscription was sent to ES for every story
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def record_fault(stats: MatchStats, sub_id: str, stage: str, reason: str) -> None:
+    """Count, log and keep a subscription's fault (the alert stage flags it on the subscription)."""
+    stats.faults.append(Fault(sub_id, stage, reason))
+    stats.errors.append(f"{sub_id}: {reason}")
+    log.warning("subscription_failed", subscription_id=sub_id, stage=stage, reason=reason)
 
 
 def fetch_stories(es: Elasticsearch, alias: str, ids: Sequence[str], with_text: bool = True) -> dict[str, dict]:
@@ -144,7 +186,13 @@ def plan(subs: Sequence[Matchable], docs: Mapping[str, Mapping[str, Any]], use_p
         if sub.paused:
             continue
         checked += 1
-        cands = prefilter.candidates_indexed(requirement_of(sub), sub.filters, batch)
+        try:
+            cands = prefilter.candidates_indexed(requirement_of(sub), sub.filters, batch)
+        except Exception as exc:  # noqa: BLE001 - "may match" is the safe answer: Elasticsearch judges every story
+            log.warning("prefilter_failed", subscription_id=sub.id, reason=_describe(exc))
+            if stats is not None:
+                stats.prefilter_fallbacks += 1
+            cands = ids
         if cands:
             out.append((sub, cands))
     if stats is not None:
@@ -260,6 +308,8 @@ def _failure(result: Mapping[str, Any]) -> tuple[int, str] | None:
             reason = f"{reason}: {causes[0].get('reason', '')}"
         return int(result.get("status", 500)), reason[:300]
     shards = result.get("_shards") or {}
+    if result.get("timed_out"):  # partial: some shards or segments were not searched to the end
+        return TIMED_OUT, "the search timed out (Elasticsearch `timeout`): its answer is incomplete"
     if not shards.get("failed"):
         return None
     judged = [_shard_failure(f) for f in (shards.get("failures") or [{}])]
@@ -287,8 +337,14 @@ def _raise_if_retryable(status: int, reason: str, what: str) -> None:
 
 
 def _msearch(es: Elasticsearch, alias: str, bodies: Sequence[dict[str, Any]], stats: MatchStats,
-             what: str) -> list[dict[str, Any]]:
-    """Send searches with ``_msearch``, ``MSEARCH_CHUNK`` per request; the responses in order."""
+             what: str, timeout_s: float | None = None) -> list[dict[str, Any]]:
+    """Send searches with ``_msearch``, ``MSEARCH_CHUNK`` per request; the responses in order.
+
+    With ``timeout_s`` (the per-search Elasticsearch ``timeout`` already in the bodies), the request itself gets a
+    client deadline above it, so a stalled node costs a bounded wait and a retry, never a hang.
+    """
+    if timeout_s is not None:
+        es = es.options(request_timeout=timeout_s * MSEARCH_TIMEOUT_FACTOR + REQUEST_GRACE_S)
     out: list[dict[str, Any]] = []
     for start in range(0, len(bodies), MSEARCH_CHUNK):
         searches: list[dict[str, Any]] = []
@@ -316,17 +372,25 @@ def _solo_key(sub: Matchable) -> tuple[str, str, str, bool]:
     return (sub.id, sub.query, sub.filters.model_dump_json(), sub.allow_expensive)
 
 
+def _with_timeout(body: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
+    if timeout_s is not None:
+        body["timeout"] = f"{max(1, round(timeout_s * 1000))}ms"
+    return body
+
+
 def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable, list[str]]],
                 batch_ids: Sequence[str], stats: MatchStats | None = None,
-                chunk: int = COMBINE_CHUNK, by_buckets: bool = True) -> dict[str, list[str]]:
+                chunk: int = COMBINE_CHUNK, by_buckets: bool = True,
+                timeout_s: float | None = None) -> dict[str, list[str]]:
     """Pass 1: subscription id -> ids of the stories it matches (only subscriptions with a match).
 
     Each part is one ``bucket_body`` search (``by_buckets``), or one ``combined_body`` search of named
     clauses (the former design, and the fallback for a part whose buckets did not add up).
 
-    A 4xx for a combined search (or shard failures) splits it in halves, recursively; a subscription
-    refused on its own is logged, counted in ``stats.errors`` and skipped so one broken subscription
-    cannot block everybody's alerts. A 429 or 5xx raises: the consumer loop retries the whole batch.
+    A 4xx for a combined search (or shard failures, or a timeout) splits it in halves, recursively; a
+    subscription refused on its own is a fault (``stats.faults``, logged) and skipped, so one broken subscription
+    cannot block everybody's alerts; one timing out alone gets one more try alone first. A body that cannot even
+    be built is split the same way. A 429 or 5xx raises: the consumer loop retries the whole batch.
     """
     stats = stats or MatchStats()
     solo = [p for p in planned if _solo_key(p[0]) in _SOLO]
@@ -335,13 +399,26 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
     pending += [list(rest[i:i + chunk]) for i in range(0, len(rest), chunk)]
     found: dict[str, list[str]] = {}
     named: set[int] = set()  # ids of parts to read by named clauses
+    second_try: set[str] = set()  # subscriptions already given their one more try after timing out alone
+    timed_out: list[Matchable] = []  # subscriptions that timed out alone twice
     while pending:
-        bodies = [combined_body(part, batch_ids) if (not by_buckets or id(part) in named) else
-                  bucket_body(part, batch_ids) for part in pending]
-        results = _msearch(es, alias, bodies, stats, "alert matching msearch")
-        stats.combined_searches += len(bodies)
+        built: list[tuple[list[tuple[Matchable, list[str]]], dict[str, Any]]] = []
         retry: list[list[tuple[Matchable, list[str]]]] = []
-        for part, body, result in zip(pending, bodies, results, strict=True):
+        for part in pending:
+            try:
+                body = (combined_body(part, batch_ids) if (not by_buckets or id(part) in named)
+                        else bucket_body(part, batch_ids))
+            except Exception as exc:  # noqa: BLE001 - one subscription's body must not stop the others'
+                if len(part) > 1:
+                    half = len(part) // 2
+                    retry += [part[:half], part[half:]]
+                else:
+                    record_fault(stats, part[0][0].id, "body", _describe(exc))
+                continue
+            built.append((part, _with_timeout(body, timeout_s)))
+        results = _msearch(es, alias, [b for _, b in built], stats, "alert matching msearch", timeout_s)
+        stats.combined_searches += len(built)
+        for (part, body), result in zip(built, results, strict=True):
             failed = _failure(result)
             if failed is not None:
                 status, reason = failed
@@ -355,27 +432,54 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
                              status=status, reason=reason)
                     continue
                 sub = part[0][0]
-                stats.errors.append(f"{sub.id}: {reason}")
+                if status == TIMED_OUT:
+                    if sub.id not in second_try:
+                        second_try.add(sub.id)
+                        retry.append(part)
+                        log.info("subscription_search_timed_out", subscription_id=sub.id, retry=True)
+                    else:
+                        timed_out.append(sub)
+                    continue
                 log.warning("subscription_search_failed", subscription_id=sub.id, status=status, reason=reason)
+                record_fault(stats, sub.id, "search", reason)
                 if len(_SOLO) >= _SOLO_MAX:
                     _SOLO.clear()
                 _SOLO[_solo_key(sub)] = None
                 continue
-            if "aggs" in body:
-                buckets = _bucket_hits(result)
-                if buckets is None:
-                    log.warning("bucket_counts_differ", subscriptions=len(part), first=part[0][0].id)
-                    named.add(id(part))
-                    retry.append(part)
-                    continue
-                for name, ids in buckets.items():
-                    found.setdefault(name, []).extend(ids)
-                continue
-            for hit in result["hits"]["hits"]:
-                for name in hit.get("matched_queries") or ():
-                    found.setdefault(name, []).append(hit["_id"])
+            try:
+                _read_result(part, body, result, found, named, retry)
+            except Exception as exc:  # noqa: BLE001 - an answer we cannot read is not a "no match"
+                raise TransientError(f"unreadable matching answer for {part[0][0].id}: {_describe(exc)}") from exc
         pending = retry
+    if timed_out:
+        if len(timed_out) >= OVERLOAD_MIN_TIMEOUTS and 2 * len(timed_out) > len(planned):
+            raise TransientError(f"{len(timed_out)} of {len(planned)} subscriptions' searches timed out: "
+                                 "Elasticsearch is overloaded, the batch is retried")
+        for sub in timed_out:
+            record_fault(stats, sub.id, "timeout", f"its search timed out twice (over {timeout_s} s each): "
+                                                   "simplify the query (fewer wildcards/fuzzy terms)")
+            if len(_SOLO) >= _SOLO_MAX:
+                _SOLO.clear()
+            _SOLO[_solo_key(sub)] = None
     return found
+
+
+def _read_result(part: list[tuple[Matchable, list[str]]], body: Mapping[str, Any], result: Mapping[str, Any],
+                 found: dict[str, list[str]], named: set[int], retry: list[list[tuple[Matchable, list[str]]]]) -> None:
+    """Add a complete answer's matches to ``found`` (or queue the part again, read by named clauses)."""
+    if "aggs" in body:
+        buckets = _bucket_hits(result)
+        if buckets is None:
+            log.warning("bucket_counts_differ", subscriptions=len(part), first=part[0][0].id)
+            named.add(id(part))
+            retry.append(part)
+            return
+        for name, ids in buckets.items():
+            found.setdefault(name, []).extend(ids)
+        return
+    for hit in result["hits"]["hits"]:
+        for name in hit.get("matched_queries") or ():
+            found.setdefault(name, []).append(hit["_id"])
 
 
 def snippets(es: Elasticsearch, alias: str, found: Mapping[str, Sequence[str]], subs: Mapping[str, Matchable],
@@ -430,22 +534,36 @@ def run_searches(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchabl
 
 
 def local_snippets(found: Mapping[str, Sequence[str]], subs: Mapping[str, Matchable],
-                   docs: Mapping[str, Mapping[str, Any]], batch_ids: Sequence[str]) -> list[Match]:
-    """Pass 2 without Elasticsearch: each match with a snippet made from the story text (``snippet``)."""
+                   docs: Mapping[str, Mapping[str, Any]], batch_ids: Sequence[str],
+                   stats: MatchStats | None = None) -> list[Match]:
+    """Pass 2 without Elasticsearch: each match with a snippet made from the story text (``snippet``).
+
+    Elasticsearch already said the story matches; the snippet is cosmetic. So a snippet that cannot be made
+    (any exception) leaves that match with an empty snippet, and the subscription gets a fault, once a batch.
+    """
     order = {sid: n for n, sid in enumerate(batch_ids)}
     texts = {i: StoryText(d) for i, d in docs.items()}  # each story analysed once for all its matches
     matches: list[Match] = []
     for sid, ids in found.items():
         sub = subs[sid]
+        failed = False
         for story_id in sorted(set(ids), key=lambda i: order.get(i, len(order))):
-            matches.append(Match(sid, story_id, local_snippet(texts.get(story_id) or StoryText({}), sub.query)))
+            try:
+                text = local_snippet(texts.get(story_id) or StoryText({}), sub.query)
+            except Exception as exc:  # noqa: BLE001 - the match stands; only its snippet is lost
+                text = ""
+                if not failed and stats is not None:
+                    record_fault(stats, sid, "snippet", _describe(exc))
+                failed = True
+            matches.append(Match(sid, story_id, text))
     return matches
 
 
 def match_batch(es: Elasticsearch, alias: str, subs: Sequence[Matchable], docs: Mapping[str, Mapping[str, Any]],
                 use_prefilter: bool = True, stats: MatchStats | None = None,
                 chunk: int = COMBINE_CHUNK, index: CandidateIndex | None = None,
-                snippets_locally: bool = True, by_buckets: bool = True) -> list[Match]:
+                snippets_locally: bool = True, by_buckets: bool = True,
+                timeout_s: float | None = None) -> list[Match]:
     """All (subscription, story) matches for the stories in ``docs`` (id -> indexed document, with its text).
 
     ``index``: the ``candidate_index`` of ``subs`` (the alert stage builds it when it re-reads the
@@ -462,7 +580,7 @@ def match_batch(es: Elasticsearch, alias: str, subs: Sequence[Matchable], docs: 
     stats.planned = len(planned)
     batch_ids = list(docs)
     wall, cpu = time.perf_counter(), time.thread_time()
-    found = which_match(es, alias, planned, batch_ids, stats, chunk, by_buckets)
+    found = which_match(es, alias, planned, batch_ids, stats, chunk, by_buckets, timeout_s)
     stats.pass1_s += time.perf_counter() - wall
     stats.pass1_cpu_s += time.thread_time() - cpu
     if not found:
@@ -472,7 +590,7 @@ def match_batch(es: Elasticsearch, alias: str, subs: Sequence[Matchable], docs: 
     ordered = {sid: found[sid] for sid in sorted(found, key=lambda i: rank.get(i, len(rank)))}
     wall = time.perf_counter()
     if snippets_locally:
-        out = local_snippets(ordered, by_id, docs, batch_ids)
+        out = local_snippets(ordered, by_id, docs, batch_ids, stats)
     else:
         out = snippets(es, alias, ordered, by_id, batch_ids, stats)
     stats.snippet_s += time.perf_counter() - wall

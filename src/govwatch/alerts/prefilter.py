@@ -28,6 +28,12 @@ The argument, piece by piece:
   again. Separate values of a field (position gap 100) are separate strings, never joined.
 * **Filters** are exact keyword equality (checked exactly) and a float range (checked with slack for
   float32 rounding).
+
+**It never raises.** A query is user input, and one subscription's query must never stop the others'
+matching: ``requirement`` answers "may match" (None) for anything it cannot parse, including nesting
+deeper than ``MAX_DEPTH`` (checked before parsing, so the recursive parser and every recursive walk of a
+requirement stay within a small, fixed depth) and any unexpected exception. "May match" only sends the
+subscription to Elasticsearch, which stays the judge: a safe answer.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ from govwatch.alerts.subscriptions import Filters
 # them: lists and per-query copies of the same words cost ~100 MB there, tuples of shared strings ~half).
 Requirement = None | str | tuple[str, tuple["Requirement", ...]]
 
+# Parenthesis depth above which the query is not reasoned about (None: "may match"). Save-time limits keep real
+# queries far below (settings.alert_query_max_depth, 20); this bounds the recursion of ``_parse`` and of every walk
+# of a requirement (``satisfied``, ``stories_satisfying``, ``candidates.key_set``) for a query stored some other way.
+MAX_DEPTH = 64
 MAX_TOKEN_LEN = 255  # the standard tokenizer's max_token_length: longer runs are split into pieces
 RELEVANCE_SLACK = 1e-6  # relevance is a float32 in the index; never skip on a rounding difference
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -86,17 +96,36 @@ def _leaf(kind: str, value: str) -> Requirement:
 
 
 def requirement(query: str) -> Requirement:
-    """A necessary condition on a story's tokens for ``query`` to match it (None: cannot tell)."""
+    """A necessary condition on a story's tokens for ``query`` to match it (None: cannot tell). Never raises."""
+    try:
+        return _requirement(query)
+    except Exception:  # noqa: BLE001 - any failure means "cannot tell", never a dropped subscription
+        return None
+
+
+def _requirement(query: str) -> Requirement:
     if any(ch in _GIVE_UP for ch in query):
         return None
     toks = _tokens(query)
-    if toks is None:
+    if toks is None or _depth(toks) > MAX_DEPTH:
         return None
     try:
         req, pos = _parse(toks, 0)
     except (IndexError, ValueError):
         return None
     return req if pos == len(toks) else None
+
+
+def _depth(toks: list[tuple[str, str]]) -> int:
+    """The deepest parenthesis nesting of the tokens (iterative: computed before any recursion)."""
+    depth = deepest = 0
+    for tok in toks:
+        if tok == ("op", "("):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok == ("op", ")"):
+            depth -= 1
+    return deepest
 
 
 def _parse(toks: list[tuple[str, str]], pos: int) -> tuple[Requirement, int]:

@@ -11,6 +11,7 @@ expressions compile an automaton per shard per search) unless the subscription a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -18,10 +19,6 @@ from elasticsearch import Elasticsearch
 from govwatch import es_io
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery
-
-# Query-string operators that may precede a term without a space.
-_PREFIX_CHARS = "+-!("
-
 
 def query_string_clause(query: str, allow_expensive: bool = False) -> dict[str, Any]:
     """The ``query_string`` clause for a subscription query (no fields: the index default applies)."""
@@ -51,43 +48,142 @@ def subscription_query(query: str, filters: Filters, allow_expensive: bool = Fal
     return {"bool": {"must": [query_string_clause(query, allow_expensive)], "filter": flt}}
 
 
-def _scan(query: str) -> list[tuple[int, str]]:
-    """Bare terms (outside quotes) with their 0-based positions; escapes (\\x) are kept in the term."""
-    terms: list[tuple[int, str]] = []
+@dataclass(frozen=True)
+class QueryLimits:
+    """Save-time bounds on a query (settings ``alert_query_max_*``); the alert stage applies them again."""
+
+    max_chars: int = 2000
+    max_depth: int = 20
+    max_clauses: int = 150
+
+
+def query_limits(settings: Any) -> QueryLimits:  # noqa: ANN401 - govwatch.settings.Settings (not imported here)
+    """The limits configured in the settings (``alert_query_max_*``)."""
+    return QueryLimits(settings.alert_query_max_chars, settings.alert_query_max_depth,
+                       settings.alert_query_max_clauses)
+
+
+# Characters that end a term in Lucene's classic query parser (QueryParser.jj, _TERM_START_CHAR's exclusions, less
+# '-' and '+', which may continue a term once started). '*' and '?' continue a term as wildcards.
+_TERM_BREAK = frozenset(' \t\n\r\u3000!():^[]"{}~/')
+_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "&&", "||"})
+
+
+@dataclass(frozen=True)
+class Lexeme:
+    """One token of a query as Lucene's classic parser cuts it: kind is term, phrase, regex, range, open, close, op."""
+
+    kind: str
+    text: str
+    column: int  # 1-based, as Lucene's messages count
+
+
+def lex(query: str) -> list[Lexeme]:
+    """The query's tokens, following the classic parser's lexer (iterative; never raises).
+
+    What matters for cost: an unescaped ``/`` outside a phrase or range *always* starts a regular
+    expression, wherever it stands (``a/.*/``, ``NOT/.*/``, ``title:a/.*/``, ``(/x/)``): '/' is not a term
+    character, so it ends the term before it. A term starting with ``*`` or ``?`` is a leading wildcard
+    after whatever ends the previous token (space, operator, ``field:``, parenthesis).
+    """
+    out: list[Lexeme] = []
     i, n = 0, len(query)
     while i < n:
         ch = query[i]
-        if ch == '"':  # a phrase: nothing inside is a wildcard or regex
+        if ch.isspace():
             i += 1
-            while i < n and query[i] != '"':
-                i += 2 if query[i] == "\\" else 1
+        elif ch == '"':
+            j = i + 1
+            while j < n and query[j] != '"':
+                j += 2 if query[j] == "\\" else 1
+            out.append(Lexeme("phrase", query[i:j + 1], i + 1))
+            i = j + 1
+        elif ch == "/":  # a regex runs to the next unescaped '/' (or, unclosed, to the end: ES refuses it anyway)
+            j = i + 1
+            while j < n and query[j] != "/":
+                j += 2 if query[j] == "\\" else 1
+            out.append(Lexeme("regex", query[i:j + 1], i + 1))
+            i = j + 1
+        elif ch in "[{":  # a range: '*' and '/' inside are bounds, not wildcards or regexes
+            j = i + 1
+            while j < n and query[j] not in "]}":
+                if query[j] == '"':
+                    j += 1
+                    while j < n and query[j] != '"':
+                        j += 2 if query[j] == "\\" else 1
+                j += 2 if j < n and query[j] == "\\" else 1
+            out.append(Lexeme("range", query[i:j + 1], i + 1))
+            i = j + 1
+        elif ch == "(":
+            out.append(Lexeme("open", ch, i + 1))
             i += 1
-        elif ch.isspace() or ch in "()":
+        elif ch == ")":
+            out.append(Lexeme("close", ch, i + 1))
             i += 1
+        elif ch in "+-!:^~]}":
+            out.append(Lexeme("op", ch, i + 1))
+            i += 1
+            if ch in "^~":  # a boost or a fuzziness/slop: a number, not a term
+                while i < n and (query[i].isdigit() or query[i] == "."):
+                    i += 1
         else:
-            start = i
-            while i < n and not query[i].isspace() and query[i] not in '()"':
-                i += 2 if query[i] == "\\" else 1
-            terms.append((start, query[start:i]))
-    return terms
+            j = i
+            while j < n and (j == i or query[j] not in _TERM_BREAK):
+                j += 2 if query[j] == "\\" else 1
+            text = query[i:j]
+            out.append(Lexeme("op" if text in _OPERATOR_WORDS else "term", text, i + 1))
+            i = j
+    return out
 
 
 def cost_problems(query: str) -> list[str]:
-    """Plain-words reasons the query is expensive (leading wildcard, regular expression); [] when cheap."""
+    """Plain-words reasons the query is expensive (leading wildcard, regular expression); [] when cheap.
+
+    Fuzzy terms (``word~``) are allowed: Lucene intersects a Levenshtein automaton of at most two edits with
+    the term dictionary and keeps the best ``fuzzy_max_expansions`` (50) terms, so one costs a bounded walk,
+    not a scan of every term as ``*word`` or ``/.*x/`` does; the clause limit and the search timeout bound them.
+    """
     problems: list[str] = []
-    for pos, term in _scan(query):
-        value = term.lstrip(_PREFIX_CHARS)
-        offset = len(term) - len(value)
-        if ":" in value and not value.startswith("\\"):  # field:value, check the value part
-            field, _, rest = value.partition(":")
-            offset += len(field) + 1
-            value = rest.lstrip(_PREFIX_CHARS)
-        if value.startswith("/"):
-            problems.append(f"regular expression {value!r} at column {pos + offset}: regexes are compiled and "
-                            "run against every term in the index; use plain words or phrases")
-        elif value[:1] in ("*", "?") and value not in ("*",):
-            problems.append(f"leading wildcard {value!r} at column {pos + offset}: it scans every term in the "
+    for tok in lex(query):
+        if tok.kind == "regex":
+            problems.append(f"regular expression {tok.text!r} at column {tok.column}: regexes are compiled and "
+                            "run against every term in the index (any '/' outside quotes starts one); use plain "
+                            "words or phrases, or escape the slash as \\/")
+        elif tok.kind == "term" and tok.text[:1] in ("*", "?") and tok.text != "*":
+            problems.append(f"leading wildcard {tok.text!r} at column {tok.column}: it scans every term in the "
                             "index; put the wildcard at the end (e.g. 'regulat*') or list the words")
+    return problems
+
+
+def limit_problems(query: str, limits: QueryLimits) -> list[str]:
+    """Plain-words reasons the query is over the size limits (length, nesting depth, clauses); [] when within."""
+    problems: list[str] = []
+    if len(query) > limits.max_chars:
+        problems.append(f"query is {len(query)} characters long, over the limit of {limits.max_chars}: split it "
+                        "into several subscriptions or use filters (topics, entities, countries)")
+    toks = lex(query)
+    depth = deepest = 0
+    for tok in toks:
+        if tok.kind == "open":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok.kind == "close":
+            depth -= 1
+    if deepest > limits.max_depth:
+        problems.append(f"parentheses are nested {deepest} deep, over the limit of {limits.max_depth}: remove "
+                        "the redundant ones (a group of one clause needs none)")
+    clauses = sum(1 for tok in toks if tok.kind in ("term", "phrase", "regex", "range"))
+    if clauses > limits.max_clauses:
+        problems.append(f"query has {clauses} terms, over the limit of {limits.max_clauses} (each is searched in "
+                        "every default field): split it into several subscriptions or use filters")
+    return problems
+
+
+def policy_problems(query: str, allow_expensive: bool, limits: QueryLimits) -> list[str]:
+    """Everything our own policy refuses in a query (limits, then cost unless allowed); [] when acceptable."""
+    problems = limit_problems(query, limits)
+    if not allow_expensive:
+        problems += cost_problems(query)
     return problems
 
 
@@ -121,16 +217,27 @@ def plain_words(es_error: str) -> str:
     return f"query rejected by Elasticsearch: {first_line[:300]}"
 
 
-def validate(es: Elasticsearch, alias: str, query: str, filters: Filters, allow_expensive: bool = False) -> None:
-    """Raise InvalidQuery (with position, reason and fix) unless the query is cheap and Elasticsearch accepts it."""
+# How to lift the cost refusal, by who asks: an operator at the CLI, or a web/API user (only an admin may).
+HINT_CLI = "or pass --allow-expensive if you accept the cost"
+HINT_ADMIN = "or tick \"allow expensive\" if you accept the cost"
+HINT_USER = "only an administrator can allow an expensive query"
+
+
+def validate(es: Elasticsearch, alias: str, query: str, filters: Filters, allow_expensive: bool = False,
+             limits: QueryLimits | None = None, hint: str = HINT_CLI, timeout_s: float | None = None) -> None:
+    """Raise InvalidQuery (with position, reason and fix) unless the query is within the limits, cheap (or allowed
+    to be expensive) and Elasticsearch accepts it. Our checks run first: they are local and bounded."""
+    too_big = limit_problems(query, limits or QueryLimits())
+    if too_big:
+        raise InvalidQuery("query refused: " + "; ".join(too_big))
     if not allow_expensive:
         problems = cost_problems(query)
         if problems:
-            raise InvalidQuery("query refused as too expensive: " + "; ".join(problems)
-                               + " (or pass --allow-expensive if you accept the cost)")
+            raise InvalidQuery("query refused as too expensive: " + "; ".join(problems) + f" ({hint})")
     body = subscription_query(query, filters, allow_expensive)
+    client = es.options(request_timeout=timeout_s) if timeout_s else es
     try:
-        resp = es.indices.validate_query(index=alias, query=body, explain=True)
+        resp = client.indices.validate_query(index=alias, query=body, explain=True)
     except Exception as exc:  # noqa: BLE001 - translated at the edge
         raise es_io.translate(exc, "query validation") from exc
     if resp.get("valid"):

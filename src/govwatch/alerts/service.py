@@ -6,6 +6,11 @@ backtest with the caller's clock. Who may do what is decided by the ``Actor``: t
 reach Elasticsearch can manage every subscription); a web user sees and changes only the subscriptions they own
 unless they are an admin, and someone else's subscription is reported as missing (never "forbidden"), so ids
 cannot be probed.
+
+Expensive queries (leading wildcards, regular expressions) are an operator's decision: ``allow_expensive`` counts
+only for an admin actor (the CLI is one: whoever runs it can write the subscriptions index anyway). For anyone
+else it is ignored when checking or previewing, forced off on create, and kept on an edit only while the query
+stays the one an admin approved. Every query is bounded (length, nesting, terms: ``settings.alert_query_max_*``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from elasticsearch import Elasticsearch
 
 from govwatch import es_io
 from govwatch.alerts.backtest import BacktestResult, backtest
-from govwatch.alerts.query import validate
+from govwatch.alerts.destinations import check_destination
+from govwatch.alerts.query import HINT_ADMIN, HINT_CLI, HINT_USER, query_limits, validate
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
 from govwatch.errors import InvalidQuery
@@ -124,27 +130,37 @@ class SubscriptionService:
         return {b["key"]: b["doc_count"] for b in resp["aggregations"]["per"]["buckets"]}
 
     # --- checking and previewing --------------------------------------------------------------------------------
-    def check(self, query: str, filters: Filters, allow_expensive: bool = False) -> None:
-        """Raise InvalidQuery (position, reason, fix in plain words) unless the query is cheap and valid."""
+    def check(self, query: str, filters: Filters, allow_expensive: bool = False, actor: Actor | None = None) -> None:
+        """Raise InvalidQuery (position, reason, fix in plain words) unless the query is cheap and valid.
+
+        ``allow_expensive`` counts only for an admin ``actor`` (None: an ordinary user)."""
         if not query.strip():
             raise InvalidQuery("query is empty: type some words, a \"phrase\", or field:value")
-        validate(self.es, self.alias, query, filters, allow_expensive)
+        admin = actor is not None and actor.admin
+        hint = HINT_CLI if actor is CLI else HINT_ADMIN if admin else HINT_USER
+        validate(self.es, self.alias, query, filters, allow_expensive and admin, query_limits(self.settings), hint,
+                 timeout_s=self.settings.alert_preview_timeout_s)
 
     def preview(self, query: str, filters: Filters, allow_expensive: bool = False, days: int = 7,
-                top: int = 5) -> BacktestResult:
-        """Matches per day over the last ``days`` days of the clock and the top matches (validated first)."""
+                top: int = 5, actor: Actor | None = None) -> BacktestResult:
+        """Matches per day over the last ``days`` days of the clock and the top matches (validated first).
+
+        The search has the settings' preview timeout; a timed-out one is an InvalidQuery, never a partial count."""
         if not 1 <= days <= MAX_PREVIEW_DAYS:
             raise InvalidQuery(f"days must be between 1 and {MAX_PREVIEW_DAYS}")
-        self.check(query, filters, allow_expensive)
+        expensive = allow_expensive and actor is not None and actor.admin
+        self.check(query, filters, expensive, actor)
         return backtest(self.es, self.alias, query, filters, days, max(1, min(top, MAX_PREVIEW_TOP)),
-                        allow_expensive=allow_expensive, now=self.clock())
+                        allow_expensive=expensive, now=self.clock(),
+                        timeout_s=self.settings.alert_preview_timeout_s)
 
     # --- changing ---------------------------------------------------------------------------------------------
     def create(self, actor: Actor, sub: Subscription) -> Subscription:
         """Validate and save; a non-admin always owns what they create."""
         if not actor.admin:
-            sub = sub.model_copy(update={"owner": actor.owner})
-        self.check(sub.query, sub.filters, sub.allow_expensive)
+            sub = sub.model_copy(update={"owner": actor.owner, "allow_expensive": False})
+        self.check(sub.query, sub.filters, sub.allow_expensive, actor)
+        check_destination(sub.destination, self.settings, admin=actor.admin)  # webhook hosts, the org bot token
         now = self.clock()
         return self.store.add(sub.model_copy(update={"created_at": now, "updated_at": now}))
 
@@ -155,11 +171,15 @@ class SubscriptionService:
         fields = {k: v for k, v in changes.items() if v is not None}
         if not actor.admin:
             fields.pop("owner", None)  # only an admin gives a subscription to someone else
-        merged = {**old.model_dump(exclude={"destination", "filters"}), **fields}
+            # only an admin allows an expensive query; an admin's approval holds for that query only
+            fields["allow_expensive"] = old.allow_expensive and fields.get("query", old.query) == old.query
+        merged = {**old.model_dump(exclude={"destination", "filters", "problem"}), **fields}
         merged["filters"] = fields.get("filters", old.filters)
         merged["destination"] = destination or old.destination
-        new = Subscription.model_validate(merged)
-        self.check(new.query, new.filters, new.allow_expensive)
+        new = Subscription.model_validate(merged)  # problem cleared: the edited subscription is checked again
+        self.check(new.query, new.filters, new.allow_expensive, actor if actor.admin or not new.allow_expensive
+                   else CLI)  # an admin-approved query kept unchanged stays allowed
+        check_destination(new.destination, self.settings, admin=actor.admin, previous=old.destination)
         return self.store.save(new)
 
     def pause(self, actor: Actor, key: str) -> Subscription:

@@ -6,14 +6,13 @@ the alert stage (which re-reads active subscriptions every few seconds) picks it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
 from govwatch import es_io
-from collections.abc import Callable
-
-from govwatch.alerts.subscriptions import MATCHING_FIELDS, MatchingView, Subscription
+from govwatch.alerts.subscriptions import MATCHING_FIELDS, MatchingView, Problem, Subscription
 from govwatch.errors import GovwatchError
 from govwatch.models import utcnow
 
@@ -107,14 +106,30 @@ class SubscriptionStore:
         """Subscriptions that are not paused (what the alert stage matches against)."""
         return self.list(include_paused=False)
 
-    def active_for_matching(self) -> list[MatchingView]:
-        """The active subscriptions as the alert stage needs them (``MatchingView``: no secrets read)."""
+    def active_for_matching(self, broken: dict[str, str] | None = None) -> list[MatchingView]:
+        """The active subscriptions as the alert stage needs them (``MatchingView``: no secrets read).
+
+        With ``broken``, a stored document that cannot be read (written around the validation) is left out and
+        noted there (id -> reason) instead of failing the whole read: one bad document must not stop the others.
+        """
         return self._search({"bool": {"must_not": [{"term": {"paused": True}}]}}, build=MatchingView.from_document,
-                            source=list(MATCHING_FIELDS))
+                            source=list(MATCHING_FIELDS), broken=broken)
+
+    def flag(self, sub_id: str, problem: Problem) -> bool:
+        """Store why the alert stage skipped this subscription; False if it no longer exists.
+
+        A partial update (no refresh wait): only ``problem`` changes, so an edit made meanwhile is kept.
+        """
+        try:
+            resp = self.es.options(ignore_status=404).update(index=self.index, id=sub_id, retry_on_conflict=3,
+                                                             doc={"problem": problem.model_dump(mode="json")})
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "flag subscription") from exc
+        return resp.meta.status != 404
 
     def _search(self, query: dict[str, Any], limit: int | None = None,
                 build: Callable[[dict[str, Any]], Any] = Subscription.from_document,
-                source: list[str] | None = None) -> list[Any]:
+                source: list[str] | None = None, broken: dict[str, str] | None = None) -> list[Any]:
         out: list[Any] = []
         after: list[Any] | None = None
         while True:
@@ -127,7 +142,14 @@ class SubscriptionStore:
             except Exception as exc:  # noqa: BLE001 - translated at the edge
                 raise es_io.translate(exc, "list subscriptions") from exc
             hits = resp["hits"]["hits"]
-            out.extend(build(h["_source"]) for h in hits)
+            if broken is None:
+                out.extend(build(h["_source"]) for h in hits)
+            else:
+                for h in hits:
+                    try:
+                        out.append(build(h["_source"]))
+                    except Exception as exc:  # noqa: BLE001 - any unreadable document costs only itself
+                        broken[str(h.get("_id"))] = f"stored document is not a valid subscription: {exc}"[:300]
             if len(hits) < PAGE or (limit and len(out) >= limit):
                 return out
             after = hits[-1]["sort"]

@@ -81,6 +81,24 @@ class Destination(BaseModel):
         }
 
 
+class Problem(BaseModel):
+    """Why the alert stage could not evaluate a subscription (it is skipped until it is edited or works again).
+
+    Stored on the subscription by the alert stage (``SubscriptionStore.flag``), shown by ``govwatch subscriptions
+    list``/``show`` and the web app; an edit clears it (the edited query is validated again).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: str = Field(description="Where it failed: limits, prefilter, search, timeout, snippet, alert, document")
+    reason: str = Field(description="What failed, in plain words")
+    at: datetime = Field(description="When the alert stage saw it (first time with this reason)")
+
+    def line(self) -> str:
+        """One line for a terminal or a page."""
+        return f"{self.stage}: {self.reason} (since {self.at:%Y-%m-%d %H:%M} UTC)"
+
+
 def new_subscription_id() -> str:
     """A short random id; random rather than derived from the name so renaming keeps ledger history."""
     return f"sub-{uuid.uuid4().hex[:12]}"
@@ -100,6 +118,7 @@ class Subscription(BaseModel):
     paused: bool = False
     owner: str = ""
     allow_expensive: bool = Field(False, description="Leading wildcards / regexes explicitly allowed")
+    problem: Problem | None = Field(None, description="Set by the alert stage when it had to skip this subscription")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -128,7 +147,7 @@ class Subscription(BaseModel):
 
 
 # What the alert stage reads of a subscription: the matcher's inputs and the alert's name and mode.
-MATCHING_FIELDS = ("id", "name", "query", "filters", "mode", "paused", "allow_expensive")
+MATCHING_FIELDS = ("id", "name", "query", "filters", "mode", "paused", "allow_expensive", "problem")
 _NO_FILTERS = Filters()
 # Equal filters are one shared (frozen) object in the alert stage: many subscriptions filter on the same country
 # or topic. Bounded: started over past this many distinct filters.
@@ -158,14 +177,17 @@ class MatchingView:
     mode: Mode
     paused: bool
     allow_expensive: bool
+    problem: str | None = None  # the reason stored by the alert stage's last flag (None: not flagged)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> MatchingView:
-        """From a stored document (written through ``Subscription``, so already valid)."""
+        """From a stored document (normally written through ``Subscription``; raises on one that is not usable)."""
         raw = doc.get("filters") or {}
         filters = _shared_filters(raw) if any(v not in (None, []) for v in raw.values()) else _NO_FILTERS
+        problem = doc.get("problem")
         return cls(str(doc["id"]), str(doc["name"]), str(doc["query"]), filters, doc.get("mode", "immediate"),
-                   bool(doc.get("paused", False)), bool(doc.get("allow_expensive", False)))
+                   bool(doc.get("paused", False)), bool(doc.get("allow_expensive", False)),
+                   str(problem.get("reason")) if isinstance(problem, dict) else None)
 
 
 Matchable = Subscription | MatchingView

@@ -32,7 +32,8 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", action="append", dest="languages", help="ISO 639-1 code (repeatable)")
     p.add_argument("--min-relevance", type=float, help="minimum relevance 0..1")
     p.add_argument("--allow-expensive", action="store_true", default=None,
-                   help="allow leading wildcards and regular expressions (slow for every batch)")
+                   help="allow leading wildcards and regular expressions (slow for every batch; operators only: "
+                        "the web app and API let only admins set it)")
 
 
 def _dest_args(p: argparse.ArgumentParser) -> None:
@@ -84,6 +85,14 @@ def _destination(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: AN
     return merge_destination(base, _secret(args.webhook_url), _secret(args.bot_token), args.channel)
 
 
+# A listed query is cut to this many characters (a hostile one may be thousands long); `show` prints it whole.
+LIST_QUERY_CHARS = 200
+
+
+def _shown(query: str) -> str:
+    return query if len(query) <= LIST_QUERY_CHARS else f"{query[:LIST_QUERY_CHARS]}... ({len(query)} chars)"
+
+
 def _print_view(sub: Any) -> None:  # noqa: ANN401
     print(json.dumps(sub.public_view(), indent=2, ensure_ascii=False))
 
@@ -118,7 +127,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                                destination=_destination(args), mode=args.mode or "immediate",
                                owner=args.owner or "", allow_expensive=bool(args.allow_expensive))
             if args.dry_run:
-                print(service.preview(sub.query, sub.filters, sub.allow_expensive, args.days).render())
+                print(service.preview(sub.query, sub.filters, sub.allow_expensive, args.days, actor=CLI).render())
                 print("dry run: not saved")
                 return 0
             sub = service.create(CLI, sub)
@@ -129,7 +138,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps([s.public_view() for s in subs], indent=2, ensure_ascii=False))
             for s in [] if args.json else subs:
                 state = "paused" if s.paused else "active"
-                print(f"{s.id}  {state:6}  {s.mode:9}  {s.name}  [{s.query}]  -> {s.destination.masked()}")
+                print(f"{s.id}  {state:6}  {s.mode:9}  {s.name}  [{_shown(s.query)}]  -> {s.destination.masked()}")
+                if s.problem is not None:  # the alert stage skips it: say so where the operator looks
+                    print(f"    PROBLEM {s.problem.line()}")
         elif args.action == "show":
             _print_view(service.get(CLI, args.key))
         elif args.action == "pause":
@@ -155,7 +166,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 query, filters, expensive = args.query, _filters(args), bool(args.allow_expensive)
             else:
                 raise InvalidQuery("give a subscription id/name or --query")
-            print(service.preview(query, filters, expensive, args.days, args.top).render())
+            print(service.preview(query, filters, expensive, args.days, args.top, actor=CLI).render())
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "subscription"

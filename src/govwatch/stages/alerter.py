@@ -13,7 +13,14 @@ Exactly-once protocol (notifications, not messages):
    are not produced: the notifier reads them with ``Ledger.pending_digest``.
 4. Return; the consumer loop commits the offsets.
 
-A failure anywhere raises, so the loop retries the batch: step 2 finds the entries (409), step 3
+One subscription's failure is never the batch's: a subscription whose stored query is over the save-time limits
+(or expensive without permission, or an unreadable document) is left out when the list is read; any exception
+or refused/timed-out search while evaluating one subscription is a ``matcher.Fault``; an alert that cannot be
+built is skipped. Each is counted and logged, and **flagged on the subscription** (``problem``: stage, reason,
+time; ``SubscriptionStore.flag``), once per new reason, while every other subscription's alerts are recorded
+before the batch commits.
+
+Any other failure (Elasticsearch or Kafka away, busy) raises, so the loop retries the batch: step 2 finds the entries (409), step 3
 re-produces the ones that never got ``produced_at``. The only duplicate this allows is an Alert message
 produced twice (ack received, crash before ``produced_at``); the notifier checks the ledger status
 and skips alerts already ``delivered``, so a Slack message is still sent once per (subscription,
@@ -30,11 +37,12 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
-from govwatch.alerts.ledger import Ledger, alert_id
 from govwatch.alerts.candidates import CandidateIndex
-from govwatch.alerts.matcher import Match, MatchStats, candidate_index, fetch_stories, match_batch
+from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.matcher import Fault, Match, MatchStats, candidate_index, fetch_stories, match_batch
+from govwatch.alerts.query import QueryLimits, policy_problems
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.alerts.subscriptions import Matchable, MatchingView
+from govwatch.alerts.subscriptions import Matchable, MatchingView, Problem
 from govwatch.consumer import Rejections
 from govwatch.log import get_logger
 from govwatch.models import Alert, IndexedBatch, IndexedStory, utcnow
@@ -50,6 +58,23 @@ SUBSCRIPTION_TTL_S = 5.0
 # fingerprint can miss: an index restored from a snapshot, or two concurrent writes of which the newer became
 # searchable first (the older one then changes neither the count nor the highest _seq_no).
 FULL_REREAD_S = 600.0
+# Distinct (query, allow_expensive) pairs whose refusal check is kept between re-reads (10x the subscriptions aimed at).
+REFUSAL_CACHE_MAX = 1_000_000
+
+
+def refusal(sub: MatchingView, limits: QueryLimits) -> str | None:
+    """Why a stored subscription is not run at all (over the limits, expensive without permission); None: run it.
+
+    The save-time checks again: a query written around them (straight into the index, or saved before the limits)
+    is refused here rather than run against every batch. Any failure of the check itself is a refusal too.
+    """
+    try:
+        problems = policy_problems(sub.query, sub.allow_expensive, limits)
+    except Exception as exc:  # noqa: BLE001 - a query we cannot even check is not run
+        return f"query could not be checked ({type(exc).__name__}); edit it"
+    if not problems:
+        return None
+    return ("query refused: " + "; ".join(problems) + "; edit the subscription (`govwatch subscriptions edit`)")[:600]
 
 
 class SubscriptionCache:
@@ -57,21 +82,30 @@ class SubscriptionCache:
 
     A check is one small search (``SubscriptionStore.fingerprint``); the subscriptions are re-read, and
     the index (``matcher.candidate_index``) rebuilt, only when it changed, or ``full_reread_s`` after the
-    last read. The index always belongs to the list ``get`` returns.
+    last read. The index always belongs to the list ``get`` returns. ``refused`` holds the subscriptions left out
+    of that list (id -> reason: ``refusal``, or a stored document that cannot be read) for the stage to flag.
+
+    The check time is set only once the check (and any re-read) succeeded: a failed read raises, and the next
+    call tries again instead of serving an old (or the initial empty) list as fresh.
     """
 
     def __init__(self, store: SubscriptionStore, ttl_s: float = SUBSCRIPTION_TTL_S,
-                 clock: Callable[[], float] = time.monotonic, full_reread_s: float = FULL_REREAD_S) -> None:
+                 clock: Callable[[], float] = time.monotonic, full_reread_s: float = FULL_REREAD_S,
+                 limits: QueryLimits | None = None) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.clock = clock
         self.full_reread_s = full_reread_s
+        self.limits = limits or QueryLimits()
         self._subs: list[MatchingView] = []
         self._index: CandidateIndex = candidate_index([])
+        self.refused: dict[str, str] = {}
         self._read_at: float | None = None
         self._checked_at: float | None = None
         self._fingerprint: tuple[Any, ...] | None = None
         self.reads = 0  # full re-reads so far
+        self.stored_problems: dict[str, str | None] = {}  # id -> reason already flagged in the store
+        self._refusals: dict[tuple[str, bool], str | None] = {}  # by (query, allow_expensive): re-reads are frequent
 
     def get(self) -> list[MatchingView]:
         return self.current()[0]
@@ -81,14 +115,29 @@ class SubscriptionCache:
         now = self.clock()
         if self._checked_at is not None and now - self._checked_at < self.ttl_s:
             return self._subs, self._index
-        self._checked_at = now
         fingerprint = self.store.fingerprint()
         stale = self._read_at is None or now - self._read_at >= self.full_reread_s
         if stale or fingerprint != self._fingerprint:
-            subs = self.store.active_for_matching()
-            self._subs, self._index = subs, candidate_index(subs)
+            broken: dict[str, str] = {}
+            read = self.store.active_for_matching(broken)
+            refused = dict(broken)
+            subs: list[MatchingView] = []
+            if len(self._refusals) >= REFUSAL_CACHE_MAX:
+                self._refusals.clear()
+            for sub in read:
+                key = (sub.query, sub.allow_expensive)
+                why = self._refusals[key] if key in self._refusals else self._refusals.setdefault(
+                    key, refusal(sub, self.limits))
+                if why is None:
+                    subs.append(sub)
+                else:
+                    refused[sub.id] = why
+            index = candidate_index(subs)  # never raises on a query (prefilter and key_set are guarded)
+            self._subs, self._index, self.refused = subs, index, refused
+            self.stored_problems = {s.id: s.problem for s in read}
             self._read_at, self._fingerprint = now, fingerprint
             self.reads += 1
+        self._checked_at = now  # only now: a check that raised above is tried again on the next call
         return self._subs, self._index
 
 
@@ -109,7 +158,7 @@ class AlertStage:
 
     def __init__(self, es: Elasticsearch, producer: KafkaProducer, subscriptions: SubscriptionCache,
                  ledger: Ledger, stories_alias: str, alerts_topic: str,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, search_timeout_s: float | None = None) -> None:
         self.es = es
         self.producer = producer
         self.subscriptions = subscriptions
@@ -117,6 +166,8 @@ class AlertStage:
         self.alias = stories_alias
         self.topic = alerts_topic
         self.clock = clock
+        self.search_timeout_s = search_timeout_s
+        self._flagged: dict[str, str] = {}  # id -> reason this process stored (not re-written every batch)
 
     def __call__(self, records: Sequence[Any]) -> Rejections:
         started = time.monotonic()
@@ -126,19 +177,31 @@ class AlertStage:
             for story in batch.stories:
                 stories.setdefault(story.story_id, story)
         subs, index = self.subscriptions.current()
+        faults = [Fault(sid, "limits" if why.startswith("query ") else "document", why)
+                  for sid, why in self.subscriptions.refused.items()]
         if not stories or not subs:
+            self._flag(faults)
             return rejected
         docs = fetch_stories(self.es, self.alias, list(stories))
         missing = [i for i in stories if i not in docs]
         if missing:  # "indexed" promises searchable; a gap means a deleted story, not a retryable state
             log.warning("indexed_stories_missing", count=len(missing), first=missing[0])
         stats = MatchStats()
-        matches = match_batch(self.es, self.alias, subs, docs, stats=stats, index=index)
+        matches = match_batch(self.es, self.alias, subs, docs, stats=stats, index=index,
+                              timeout_s=self.search_timeout_s)
+        faults += stats.faults
         by_id = {s.id: s for s in subs}
         # Batch order, so the first-indexed copy of a cluster is the one announced.
         order = {sid: n for n, sid in enumerate(stories)}
         matches.sort(key=lambda m: (order[m.story_id], m.subscription_id))
-        alerts = [build_alert(by_id[m.subscription_id], docs[m.story_id], m, stories[m.story_id]) for m in matches]
+        alerts: list[Alert] = []
+        for m in matches:
+            try:
+                alerts.append(build_alert(by_id[m.subscription_id], docs[m.story_id], m, stories[m.story_id]))
+            except Exception as exc:  # noqa: BLE001 - one subscription's alert must not stop the others'
+                reason = f"alert for story {m.story_id} could not be built: {type(exc).__name__}: {exc}"[:300]
+                log.warning("subscription_failed", subscription_id=m.subscription_id, stage="alert", reason=reason)
+                faults.append(Fault(m.subscription_id, "alert", reason))
         recorded = self.ledger.record(alerts, self.clock())
         to_send = [r.produce for r in recorded if r.produce is not None]
         futures = [self.producer.send(self.topic, key=a.subscription_id.encode(), value=a.to_bytes())
@@ -150,5 +213,26 @@ class AlertStage:
                  round_trips=stats.round_trips, candidates=stats.planned,
                  matches=len(matches), new=sum(r.created for r in recorded), produced=len(to_send),
                  digest=sum(1 for r in recorded if r.created and r.produce is None),
-                 search_errors=len(stats.errors), elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+                 search_errors=len(stats.errors), faulted=len({f.subscription_id for f in faults}),
+                 elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+        self._flag(faults)
         return rejected
+
+    def _flag(self, faults: Sequence[Fault]) -> None:
+        """Store each faulted subscription's problem, once per new reason (after the batch's alerts are recorded).
+
+        A flag write that fails is logged, not raised: the skip itself is already counted and logged, and
+        retrying the batch for a flag would hold every other subscription's alerts.
+        """
+        stored = self.subscriptions.stored_problems
+        for fault in {f.subscription_id: f for f in faults}.values():
+            sid = fault.subscription_id
+            if self._flagged.get(sid, stored.get(sid)) == fault.reason:
+                continue
+            try:
+                self.subscriptions.store.flag(sid, Problem(stage=fault.stage, reason=fault.reason, at=self.clock()))
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                log.warning("subscription_flag_failed", subscription_id=sid, reason=f"{type(exc).__name__}: {exc}")
+                continue
+            self._flagged[sid] = fault.reason
+            log.warning("subscription_flagged", subscription_id=sid, stage=fault.stage, reason=fault.reason)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from govwatch.alerts import history
 from govwatch.alerts.service import merge_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
-from govwatch.alerts.subscriptions import Destination, Filters, Mode, Subscription
+from govwatch.alerts.subscriptions import Destination, Filters, Mode, Problem, Subscription
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError
 from govwatch.web.context import actor_of, ctx_of, principal_of
 from govwatch.web.render import plain, safe_href
@@ -47,7 +47,7 @@ class SubscriptionIn(BaseModel):
     destination: DestinationIn
     mode: Mode = "immediate"
     owner: str | None = Field(None, description="Only an admin may file a subscription under another owner")
-    allow_expensive: bool = False
+    allow_expensive: bool = Field(False, description="Allow leading wildcards / regexes: counts for admins only")
 
 
 class SubscriptionPatch(BaseModel):
@@ -71,6 +71,7 @@ class SubscriptionOut(BaseModel):
     paused: bool
     owner: str
     allow_expensive: bool
+    problem: Problem | None = Field(None, description="Why the alert stage skips this subscription (None: it does not)")
     created_at: datetime
     updated_at: datetime
     alerts_last_7_days: int = 0
@@ -234,14 +235,15 @@ def build_api() -> FastAPI:
     @api.post("/query/check")
     def check(request: Request, body: QueryIn) -> QueryCheck:
         try:
-            ctx_of(request).service.check(body.query, body.filters, body.allow_expensive)
+            ctx_of(request).service.check(body.query, body.filters, body.allow_expensive, actor=actor_of(request))
         except InvalidQuery as exc:
             return QueryCheck(ok=False, error=str(exc), column=error_column(str(exc)))
         return QueryCheck(ok=True)
 
     @api.post("/preview")
     def preview(request: Request, body: PreviewIn) -> PreviewOut:
-        result = ctx_of(request).service.preview(body.query, body.filters, body.allow_expensive, body.days, body.top)
+        result = ctx_of(request).service.preview(body.query, body.filters, body.allow_expensive, body.days, body.top,
+                                                 actor=actor_of(request))
         return PreviewOut(days=result.days, total=result.total,
                           per_day=[DayCount(day=d, count=c) for d, c in result.per_day],
                           top=[PreviewMatch(story_id=m.story_id, title=m.title, source=m.source, date=m.date,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from govwatch.alerts.service import merge_destination
+from govwatch.alerts.service import Actor, merge_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError
@@ -54,10 +54,10 @@ def destination_of(ctx: WebContext, f: SubscriptionForm, base: Destination | Non
     raise InvalidQuery("a destination is required: a Slack webhook URL, or a bot token and a channel")
 
 
-def _preview(ctx: WebContext, f: SubscriptionForm) -> dict[str, Any]:
+def _preview(ctx: WebContext, f: SubscriptionForm, actor: Actor) -> dict[str, Any]:
     """Template values of a preview: the result, or the query error in plain words."""
     try:
-        result = ctx.service.preview(f.query, f.to_filters(), f.allow_expensive, f.preview_days())
+        result = ctx.service.preview(f.query, f.to_filters(), f.allow_expensive, f.preview_days(), actor=actor)
     except InvalidQuery as exc:
         return {"query_error": str(exc)}
     except (ValueError, ValidationError) as exc:
@@ -71,7 +71,8 @@ def _form_page(request: Request, f: SubscriptionForm, sub: Subscription | None =
     ctx = ctx_of(request)
     template = "subscription.html" if sub is not None else "subscription_new.html"
     return page(request, template, status, form=f.without_secrets(), sub=sub,
-                kibana=ctx.kibana_url(f.query) if f.query else None, **extra)
+                kibana=ctx.kibana_url(f.query) if f.query else None, may_allow_expensive=actor_of(request).admin,
+                **extra)
 
 
 @router.get("/subscriptions")
@@ -92,7 +93,7 @@ def new_page(request: Request) -> HTMLResponse:
 def preview_fragment(request: Request) -> HTMLResponse:
     """The preview block alone (HTML rendered here, escaped like every page), for app.js to put in place."""
     ctx = ctx_of(request)
-    values = _preview(ctx, SubscriptionForm.parse(request.state.form))
+    values = _preview(ctx, SubscriptionForm.parse(request.state.form), actor_of(request))
     return HTMLResponse(render(ctx.env, "_preview.html", **values),
                         status_code=422 if "query_error" in values else 200)
 
@@ -103,7 +104,7 @@ def check_query(request: Request) -> JSONResponse:
     ctx = ctx_of(request)
     f = SubscriptionForm.parse(request.state.form)
     try:
-        ctx.service.check(f.query, f.to_filters(), f.allow_expensive)
+        ctx.service.check(f.query, f.to_filters(), f.allow_expensive, actor=actor_of(request))
     except InvalidQuery as exc:
         return JSONResponse({"ok": False, "error": str(exc), "column": error_column(str(exc))})
     except (ValueError, ValidationError) as exc:
@@ -118,7 +119,7 @@ def create(request: Request) -> Response:
     actor = actor_of(request)
     f = SubscriptionForm.parse(request.state.form)
     if first(request.state.form, "action") == "preview":
-        return _form_page(request, f, **_preview(ctx, f))
+        return _form_page(request, f, **_preview(ctx, f, actor_of(request)))
     try:
         sub = Subscription(name=f.name, query=f.query, filters=f.to_filters(), mode=f.mode,
                            destination=destination_of(ctx, f, None), allow_expensive=f.allow_expensive,
@@ -153,7 +154,7 @@ def edit(request: Request, key: str) -> Response:
         return not_found(request, "subscription")
     f = SubscriptionForm.parse(request.state.form)
     if first(request.state.form, "action") == "preview":
-        return _form_page(request, f, sub, **_preview(ctx, f))
+        return _form_page(request, f, sub, **_preview(ctx, f, actor_of(request)))
     try:
         changes = {"name": f.name, "query": f.query, "mode": f.mode, "filters": f.to_filters(),
                    "allow_expensive": f.allow_expensive, "owner": f.owner or None}
