@@ -25,9 +25,10 @@ Behaviours (``BEHAVIOURS``):
 "Forever" ends when the client goes away, when the server stops, or after ``give_up_s`` (a safety net so
 that a client without budgets does not keep a test process busy for good).
 
-What the server saw is kept per behaviour: ``hits`` (requests), ``sent`` (bytes written) and
-``client_left`` (connections the client closed while we were still sending), for assertions such as
-"the client stopped reading" (``wait_client_left``).
+What the server saw is kept per behaviour: ``hits`` (requests), ``sent`` (bytes written), ``client_left``
+(connections the client closed while we were still sending) and ``peak_active`` (most connections served at
+once; a connection counts until the server notices its client left, up to one ``interval`` late), for
+assertions such as "the client stopped reading" (``wait_client_left``).
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ class HostileServer:
         self.hits: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.client_left: Counter[str] = Counter()
+        self.active: Counter[str] = Counter()
+        self.peak_active: Counter[str] = Counter()
         self.stopping = threading.Event()
         self._lock = threading.Condition()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -252,11 +255,17 @@ class HostileServer:
                 handler = BEHAVIOURS.get(behaviour)
                 with self._lock:
                     self.hits[behaviour] += 1
-                conn = _Conn(self, sock, behaviour)
-                if handler is None:
-                    conn.send(_head("404 Not Found", {"Content-Length": "0", "Connection": "close"}))
-                    return
-                handler(conn, path, params)
+                    self.active[behaviour] += 1
+                    self.peak_active[behaviour] = max(self.peak_active[behaviour], self.active[behaviour])
+                try:
+                    conn = _Conn(self, sock, behaviour)
+                    if handler is None:
+                        conn.send(_head("404 Not Found", {"Content-Length": "0", "Connection": "close"}))
+                        return
+                    handler(conn, path, params)
+                finally:
+                    with self._lock:
+                        self.active[behaviour] -= 1
         except (_Gone, OSError, ValueError):
             return
 

@@ -1,15 +1,16 @@
 """The enrich stage: raw story -> page fetch -> extraction, entities, topics, cluster -> enriched story.
 
-Page fetches run in a thread pool (network-bound); a page that cannot be fetched (refused by the SSRF
-guard, too large, 4xx/5xx, timeout) is not an error of the story: it falls back to the feed's own text
-and records why in ``fetch_error`` / ``extraction_status``. Only an undecodable message is dead-lettered.
+Page fetches run in a thread pool (network-bound), a few at a time per host and within one budget per batch
+(govwatch.stages.pagefetch), and each page is extracted as soon as it arrives; a page that cannot be fetched
+(refused by the SSRF guard, over a byte cap or the deadline, 4xx/5xx, timeout) is not an error of the story:
+it falls back to the feed's own text and records why in ``fetch_error`` / ``extraction_status``. Only an
+undecodable message is dead-lettered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from time import thread_time
 from typing import Any
 
 from kafka import KafkaProducer
@@ -17,46 +18,34 @@ from kafka import KafkaProducer
 from govwatch.clusters import ClusterIndex
 from govwatch.enrich.cpusplit import CpuSplit
 from govwatch.enrich.pipeline import Knowledge, enrich
-from govwatch.errors import EnrichmentFailed, GovwatchError, PermanentError
+from govwatch.errors import EnrichmentFailed, PermanentError
 from govwatch.fetch import Fetcher
 from govwatch.log import get_logger
 from govwatch.models import EnrichedStory, RawStory
+from govwatch.stages.pagefetch import BatchPageFetcher
 from govwatch.stages.parse import decode_all
 
 log = get_logger("govwatch.enrich")
 ACK_TIMEOUT_S = 30
-PAGE_MAX_BYTES = 5_000_000  # an article page larger than this is not an article
 
 
 class EnrichStage:
     """Batch handler for the consumer loop (see govwatch.consumer)."""
 
     def __init__(self, fetcher: Fetcher, clusters: ClusterIndex, knowledge: Knowledge, producer: KafkaProducer,
-                 enriched_topic: str, workers: int = 8) -> None:
+                 enriched_topic: str, workers: int = 8, per_host: int | None = None,
+                 fetch_budget_s: float | None = None) -> None:
+        """``per_host`` and ``fetch_budget_s`` default to the fetcher's settings (fetch_per_host,
+        enrich_fetch_budget_s)."""
         self.fetcher = fetcher
         self.clusters = clusters
         self.knowledge = knowledge
         self.producer = producer
         self.topic = enriched_topic
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
-
-    def fetch_page(self, raw: RawStory) -> tuple[bytes | None, str | None]:
-        """The page body, or None and the reason it could not be used."""
-        try:
-            result = self.fetcher.fetch(raw.url, max_bytes=PAGE_MAX_BYTES)
-        except GovwatchError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500]
-        if result.status != 200 or not result.body:
-            return None, f"HTTP {result.status} with {len(result.body)} bytes"
-        ctype = result.headers.get("content-type", "")
-        if ctype and "html" not in ctype and "xml" not in ctype:
-            return None, f"not an HTML page ({ctype[:80]})"
-        return result.body, None
-
-    def _timed_fetch(self, raw: RawStory) -> tuple[bytes | None, str | None, float]:
-        started = thread_time()  # the fetch thread's own CPU: TLS, gzip, the SSRF check
-        html, error = self.fetch_page(raw)
-        return html, error, thread_time() - started
+        self.pages = BatchPageFetcher(
+            fetcher, self.pool, per_host=per_host or fetcher.settings.fetch_per_host,
+            budget_s=fetch_budget_s or fetcher.settings.enrich_fetch_budget_s)
 
     def __call__(self, records: Sequence[Any]) -> dict[int, PermanentError]:
         cpu = CpuSplit()
@@ -64,16 +53,21 @@ class EnrichStage:
         cpu.lap("deserialise")
         # First-seen order, so that the first copy of a wire story becomes its cluster's representative.
         decoded.sort(key=lambda item: (item[1].trace.first_seen_at, item[1].story_id))
-        # map() yields in order as pages arrive, so extraction starts while later pages still download.
-        pages = self.pool.map(lambda item: self._timed_fetch(item[1]), decoded)
-        enriched: list[tuple[int, EnrichedStory]] = []
-        for (pos, raw), (html, error, fetch_cpu) in zip(decoded, pages, strict=True):
-            cpu.add("fetch", fetch_cpu)
+        # Pages arrive in completion order (a slow host delays only its own stories); each is extracted at once
+        # and its HTML dropped, so the batch never holds more pages than are waiting to be extracted.
+        stories: dict[int, EnrichedStory] = {}
+        fallbacks = 0
+        for index, page in self.pages.fetch_all([raw.url for _, raw in decoded]):
+            pos, raw = decoded[index]
+            cpu.add("fetch", page.cpu_s)
+            fallbacks += page.error is not None
             try:
-                enriched.append((pos, enrich(raw, html, error, self.knowledge, cpu)))
+                stories[index] = enrich(raw, page.html, page.error, self.knowledge, cpu)
             except Exception as exc:  # noqa: BLE001 - pure code: any error is about this story, and retrying
                 # the batch (or crashing) would replay it forever and stall the partition
                 rejected[pos] = EnrichmentFailed(f"enrichment failed: {type(exc).__name__}: {exc}"[:2000])
+        # Back in first-seen order for the cluster decision (the first copy of a wire story represents it).
+        enriched = [(decoded[index][0], stories[index]) for index in sorted(stories)]
         cpu.start()
         # One Elasticsearch round trip for the batch's clusters; ES down raises and retries the batch.
         decided = self.clusters.assign_all([story for _, story in enriched])
@@ -93,5 +87,6 @@ class EnrichStage:
             fut.get(timeout=ACK_TIMEOUT_S)  # acknowledged before the loop commits the input offsets
         cpu.lap("kafka_produce")
         # One canonical line per batch: where this thread's CPU went (fetch: the fetch threads' CPU).
-        log.info("enrich_cpu", size=len(records), enriched=len(enriched), cpu_ms=cpu.millis())
+        log.info("enrich_cpu", size=len(records), enriched=len(enriched), page_fallbacks=fallbacks,
+                 cpu_ms=cpu.millis())
         return rejected
