@@ -44,12 +44,12 @@ class DemoWeb:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = DEMO_WEB_PORT) -> None:
         import uvicorn
 
-        from govwatch.web.app import create_app
+        from govwatch.web.app import UVICORN_OPTIONS, create_app
 
         self.settings, self.token = demo_credentials(settings)
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(create_app(self.settings), host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on", **UVICORN_OPTIONS)
         self.server: Any = uvicorn.Server(config)
 
     def announce(self, say: Say) -> None:

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from govwatch.settings import Settings
 
 READY_TIMEOUT_S = 30.0
-SESSION_SECRET = "test-session-secret-" + "x" * 24
+SESSION_SECRET = secrets.token_urlsafe(48)  # random: the app refuses placeholder-looking secrets at start
 
 
 def free_port() -> int:
@@ -55,12 +55,12 @@ def run_web_app(settings: Settings, clock: Callable[[], datetime] | None = None)
     """Serve ``create_app(settings)`` with uvicorn in a thread; yields the base URL once /healthz answers 200."""
     import uvicorn
 
-    from govwatch.web.app import create_app
+    from govwatch.web.app import UVICORN_OPTIONS, create_app
 
     app = create_app(settings, clock=clock) if clock is not None else create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
+                                           access_log=False, lifespan="off", **UVICORN_OPTIONS))
     thread = threading.Thread(target=server.run, name=f"govwatch-web-{port}", daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"

@@ -9,11 +9,15 @@ import pytest
 
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
 from govwatch.web.auth import (
+    Authenticator,
     BadToken,
     Principal,
     SessionSigner,
     csrf_matches,
+    hash_password,
+    hash_problem,
     hash_token,
+    is_legacy,
     new_token,
     token_id_of,
     verify_token,
@@ -21,27 +25,65 @@ from govwatch.web.auth import (
 from govwatch.web.forms import SubscriptionForm
 from govwatch.web.render import highlighted, kibana_discover_url, make_environment, plain, safe_href
 
-FAST = 1_000  # PBKDF2 iterations for these tests only (the product uses auth.ITERATIONS)
+FAST = 1_000  # PBKDF2 iterations of the legacy hashes in these tests (the product used auth.ITERATIONS)
 
 
-def test_token_hash_is_salted_and_verified_in_constant_time() -> None:
-    """Two hashes of one token differ (salt), both verify it, a wrong or empty token and malformed hashes do not."""
-    a, b = hash_token("s3cret", iterations=FAST), hash_token("s3cret", iterations=FAST)
-    assert a != b and a.startswith("pbkdf2_sha256$1000$") and "s3cret" not in a
-    assert verify_token("s3cret", a) and verify_token("s3cret", b)
-    assert not verify_token("s3cret!", a) and not verify_token("", a)
-    for broken in ("", "pbkdf2_sha256$x$y$z", "md5$1$aa$bb", a.rsplit("$", 1)[0], a + "$extra"):
-        assert not verify_token("s3cret", broken)
+def test_token_hash_is_fast_sha256_and_verified_in_constant_time() -> None:
+    """A random token is stored as ``sha256$<digest>`` (no slow KDF: 256 random bits need none); it verifies, a
+    wrong, empty or non-ASCII token and malformed hashes do not."""
+    token = new_token()[1]
+    stored = hash_token(token)
+    assert stored.startswith("sha256$") and token not in stored and hash_token(token) == stored
+    assert verify_token(token, stored) and hash_problem(stored) is None
+    for wrong in (token + "!", "", "\u00e9" * 40, token[:-1]):
+        assert not verify_token(wrong, stored)
+    for broken in ("", "sha256$", "sha256$!!", "md5$aa", stored + "$extra", stored[:-4]):
+        assert not verify_token(token, broken)
     with pytest.raises(ValueError):
         hash_token("")
 
 
-def test_default_hash_uses_the_documented_work_factor() -> None:
-    """The stored form names its iterations, so the factor can be raised later without breaking old hashes."""
-    from govwatch.web.auth import ITERATIONS
+def test_legacy_pbkdf2_hashes_still_verify() -> None:
+    """Hashes stored before (salted PBKDF2, ``pbkdf2_sha256$<iterations>$…``) keep working and are recognised as
+    old (the authenticator rehashes per-user ones); malformed ones never verify."""
+    a, b = hash_password("s3cret", iterations=FAST), hash_password("s3cret", iterations=FAST)
+    assert a != b and a.startswith("pbkdf2_sha256$1000$") and "s3cret" not in a
+    assert verify_token("s3cret", a) and verify_token("s3cret", b) and is_legacy(a) and not is_legacy(hash_token("x"))
+    assert not verify_token("s3cret!", a) and not verify_token("", a) and not verify_token("\u00e9", a)
+    for broken in ("pbkdf2_sha256$x$y$z", a.rsplit("$", 1)[0], a + "$extra"):
+        assert not verify_token("s3cret", broken) and hash_problem(broken) is not None
+    assert hash_problem(a) is None
 
-    stored = hash_token("t")
-    assert stored.split("$")[1] == str(ITERATIONS) and ITERATIONS >= 100_000 and verify_token("t", stored)
+
+@pytest.mark.parametrize("value", ["CHANGE-the-output-of-govwatch-web-hash-token", "s3cret-token", "sha256$abc",
+                                   "pbkdf2_sha256$0$AAAA$AAAA"])
+def test_admin_hash_placeholders_are_not_hashes(value: str) -> None:
+    """What an example file or a pasted token puts in GOVWATCH_WEB_ADMIN_TOKEN_HASH is named as not a hash."""
+    assert "hash-token" in (hash_problem(value) or "")
+
+
+def test_legacy_per_user_token_is_rehashed_once() -> None:
+    """A per-user token stored with PBKDF2 signs in and is rewritten to sha256; afterwards it verifies fast."""
+    token_id, token = new_token()
+
+    class Tokens:  # a TokenStore stand-in: one record
+        record = {"token_id": token_id, "owner": "alice", "admin": False,
+                  "hash": hash_password(token, iterations=FAST), "revoked": False}
+
+        def lookup(self, wanted: str) -> dict[str, object] | None:
+            return dict(self.record) if wanted == token_id else None
+
+        def rehash(self, wanted: str, new_hash: str) -> None:
+            self.record["hash"] = new_hash
+
+    tokens = Tokens()
+    auth = Authenticator(tokens, None)  # type: ignore[arg-type]
+    assert auth.authenticate(token) == Principal("alice", False, token_id)
+    assert tokens.record["hash"] == hash_token(token) and auth.has_verified(token)
+    assert Authenticator(tokens, None).authenticate(token).owner == "alice"  # type: ignore[arg-type]
+    with pytest.raises(BadToken):
+        auth.authenticate(f"gwt_{token_id}_wrong")
+    assert not auth.has_verified(f"gwt_{token_id}_wrong")
 
 
 def test_per_user_tokens_carry_a_public_id() -> None:
@@ -68,6 +110,9 @@ def test_session_cookie_is_signed_and_expires() -> None:
         signer.read(cookie, now=1061.0)
     with pytest.raises(ValueError):
         SessionSigner(b"short")
+    for hostile in (f"{payload}.\u00e9{sig[1:]}", f"\u00e9{payload}.{sig}", "\u00ff.\u00ff", "\x00.\x00"):
+        with pytest.raises(BadToken):  # non-ASCII raised TypeError in compare_digest (HTTP 500)
+            signer.read(hostile, now=1030.0)
 
 
 def test_csrf_comparison_needs_both_sides() -> None:
@@ -75,6 +120,8 @@ def test_csrf_comparison_needs_both_sides() -> None:
     assert csrf_matches("abc", "abc")
     assert not csrf_matches("abc", "abd") and not csrf_matches("", "") and not csrf_matches(None, "x")
     assert not csrf_matches("abc", None)
+    assert not csrf_matches("abc", "\u00e9bc") and not csrf_matches("\u00e9", "abc")  # non-ASCII: no TypeError
+    assert csrf_matches("\u00e9t\u00e9", "\u00e9t\u00e9")
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)",

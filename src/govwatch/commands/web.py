@@ -1,7 +1,8 @@
 """``govwatch web [--host H] [--port P] | hash-token | token create --owner NAME [--admin] | token revoke ID``.
 
-``hash-token`` reads a token on stdin (so it stays out of shell history and ``ps``) and prints the salted hash for
-GOVWATCH_WEB_ADMIN_TOKEN_HASH. ``token create`` prints a new per-user API token once; only its hash is stored.
+``hash-token`` reads a token on stdin (so it stays out of shell history and ``ps``) and prints the hash for
+GOVWATCH_WEB_ADMIN_TOKEN_HASH; it refuses a placeholder or guessable token (the hash is fast: only a random token
+makes it safe). ``token create`` prints a new per-user API token once; only its hash is stored.
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse sub-parsers
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.web_action == "hash-token":
+        from govwatch.secret_strength import KEY, MAKE_ONE, weakness
         from govwatch.web.auth import hash_token
 
         token = sys.stdin.readline().strip()
         if not token:
             print("govwatch: error: no token on stdin (e.g. `echo -n \"$TOKEN\" | govwatch web hash-token`)",
+                  file=sys.stderr)
+            return 2
+        reason = weakness(token, KEY)
+        if reason is not None:
+            print(f"govwatch: error: that token is guessable ({reason}); make a random one: `{MAKE_ONE}`",
                   file=sys.stderr)
             return 2
         print(hash_token(token))
@@ -58,10 +65,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     import uvicorn
 
-    from govwatch.web.app import create_app
+    from govwatch.web.app import UVICORN_OPTIONS, create_app
 
     port = args.port or settings.web_port
-    # proxy_headers: uvicorn trusts X-Forwarded-Proto/For only from 127.0.0.1 by default (FORWARDED_ALLOW_IPS).
     uvicorn.run(create_app(settings), host=args.host, port=port, log_level=settings.log_level.lower(),
-                access_log=False, proxy_headers=True)
+                access_log=False, **UVICORN_OPTIONS)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from importlib.resources import files
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -18,9 +19,16 @@ from govwatch.web.api import build_api
 from govwatch.web.auth import Authenticator, SessionSigner, TokenStore
 from govwatch.web.context import WebContext, secret_text
 from govwatch.web.gate import Gate
+from govwatch.web.proxy import ProxyResolver
 from govwatch.web.render import make_environment
+from govwatch.web.startup import check_secrets
+from govwatch.web.throttle import Throttle
 
 log = get_logger("govwatch.web")
+# How uvicorn serves the app (``govwatch web`` and the test servers alike). Its own X-Forwarded-* handling trusts
+# 127.0.0.1 by default and only rewrites the scheme it sees; the gate decides instead, from
+# GOVWATCH_WEB_TRUSTED_PROXIES and GOVWATCH_WEB_PUBLIC_URL (govwatch.web.proxy), so there is one rule, not two.
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def session_secret(settings: Settings) -> bytes:
@@ -36,8 +44,11 @@ def session_secret(settings: Settings) -> bytes:
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
     """The ASGI app. ``clock`` decides "the last N days" of previews and counts (tests pass a fixed one)."""
     settings = settings or Settings()
+    for warning in check_secrets(settings):  # raises ConfigError for a placeholder or guessable secret
+        log.warning("web_secret_weak", detail=warning)
+    proxies = ProxyResolver(settings.web_trusted_proxies, settings.web_public_url)
     es = es_io.make_client(settings)
-    admin_hash = secret_text(settings.web_admin_token_hash)
+    admin_hash = (secret_text(settings.web_admin_token_hash) or "").strip() or None
     auth = Authenticator(TokenStore(es, settings.index("web-tokens")), admin_hash)
     ctx = WebContext(settings=settings, es=es, service=SubscriptionService(es, settings, clock), auth=auth,
                      signer=SessionSigner(session_secret(settings)), clock=clock, env=make_environment())
@@ -50,5 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.mount("/static", StaticFiles(directory=str(files("govwatch.web") / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(subscription_pages.router)
-    app.add_middleware(Gate, auth=auth, signer=ctx.signer, proxy_header=settings.web_trusted_proxy_header)
+    throttle = Throttle(settings.web_auth_failures_per_minute, settings.web_auth_failures_global_per_minute)
+    app.add_middleware(Gate, auth=auth, signer=ctx.signer, proxy_header=settings.web_trusted_proxy_header,
+                       throttle=throttle, proxies=proxies, max_body_bytes=settings.web_max_body_bytes)
     return app

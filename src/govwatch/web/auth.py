@@ -1,14 +1,22 @@
 """Who is asking: token hashing, per-user API tokens (stored hashed in Elasticsearch), signed session cookies.
 
-* Tokens are random (``secrets``), shown once, and stored only as a salted PBKDF2-SHA256 hash
-  (``pbkdf2_sha256$<iterations>$<salt>$<hash>``), compared in constant time. The admin token's hash comes from the
-  settings (``GOVWATCH_WEB_ADMIN_TOKEN_HASH``); per-user tokens live in ``<prefix>-web-tokens`` under a token id
-  that is the token's public prefix (``gwt_<id>_<secret>``), so a lookup is one GET, never a scan of hashes.
-* PBKDF2 is deliberately slow (tens of milliseconds); a token verified once is remembered for ``VERIFIED_TTL_S``
-  under an HMAC of the token with a per-process key (so the memory holds no hash an attacker could test guesses
-  against offline), which keeps API scripts fast and lets a revoked token stop working within that time.
+* Tokens are random (``secrets``, 256 bits), shown once, and stored only as a SHA-256 hash (``sha256$<hash>``),
+  compared in constant time. A slow KDF protects guessable human passwords; a 256-bit random token cannot be guessed
+  from its hash however fast the hash is, and a slow one only hands every caller with a wrong token 0.1 s of our CPU.
+  The admin token's hash comes from the settings (``GOVWATCH_WEB_ADMIN_TOKEN_HASH``); per-user tokens live in
+  ``<prefix>-web-tokens`` under a token id that is the token's public prefix (``gwt_<id>_<secret>``), so a lookup
+  is one GET, never a scan of hashes.
+* Migration: hashes stored before (``pbkdf2_sha256$<iterations>$<salt>$<hash>``) still verify; a per-user token that
+  verifies against one is rehashed to ``sha256$`` on the spot, so it pays PBKDF2 once. An old admin hash cannot be
+  rewritten (it is a setting): the app logs a warning at start until it is re-made with ``govwatch web hash-token``.
+  Wrong guesses never reach PBKDF2 more often than the gate's rate limit allows (govwatch.web.throttle).
+* A token verified once is remembered for ``VERIFIED_TTL_S`` under an HMAC of the token with a per-process key (so
+  the memory holds nothing an attacker could test guesses against offline), which keeps API scripts off
+  Elasticsearch and lets a revoked token stop working within that time.
 * A session cookie is ``base64(json).base64(hmac-sha256)`` with the owner, the admin flag, the token id, a CSRF
   token bound to the session, and an expiry; HttpOnly, SameSite=Lax, Secure over https (set by the pages module).
+* Every comparison of something a client sent is on bytes, so a non-ASCII cookie or CSRF field is a refusal, never
+  a ``TypeError`` from ``hmac.compare_digest``.
 """
 
 from __future__ import annotations
@@ -26,16 +34,21 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch import es_io
+from govwatch.log import get_logger
 from govwatch.models import utcnow
 
-ALGORITHM = "pbkdf2_sha256"
-ITERATIONS = 200_000  # ~0.1 s per check on this 2-core machine: slow for guessing, once per token per TTL for us
+ALGORITHM = "sha256"  # random tokens (see the module docstring)
+LEGACY_ALGORITHM = "pbkdf2_sha256"  # hashes made before; still verified, per-user ones rehashed on first use
+ITERATIONS = 200_000  # PBKDF2's work factor for a human-chosen secret: ~0.1 s per check on this 2-core machine
 SALT_BYTES = 16
 TOKEN_BYTES = 32  # 256 bits of secret per token
 TOKEN_PREFIX = "gwt"
 VERIFIED_TTL_S = 60.0
 SESSION_TTL_S = 12 * 3600  # a working day; then log in again
+MAX_TOKEN_CHARS = 512  # ours have 61; anything much longer is not a token
+MAX_REMEMBERED = 10_000  # tokens kept in memory (32 bytes each); a team has far fewer, so the bound is only a guard
 ADMIN_OWNER = "admin"
+log = get_logger("govwatch.web")
 
 
 class BadToken(Exception):
@@ -59,22 +72,60 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_token(token: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
-    """The salted hash stored for a token (what ``govwatch web hash-token`` prints)."""
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings as UTF-8 bytes (``compare_digest`` refuses non-ASCII ``str``)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a random token (what ``govwatch web hash-token`` prints): ``sha256$<digest>``."""
     if not token:
         raise ValueError("an empty token cannot be hashed")
+    return f"{ALGORITHM}${_b64(hashlib.sha256(token.encode('utf-8', 'surrogatepass')).digest())}"
+
+
+def hash_password(secret: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
+    """The salted PBKDF2 form (``pbkdf2_sha256$<iterations>$<salt>$<hash>``): for secrets a person chose, and the
+    form every token hash had before ``sha256$``."""
+    if not secret:
+        raise ValueError("an empty secret cannot be hashed")
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha256", token.encode("utf-8"), salt, iterations)
-    return f"{ALGORITHM}${iterations}${_b64(salt)}${_b64(digest)}"
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode("utf-8", "surrogatepass"), salt, iterations)
+    return f"{LEGACY_ALGORITHM}${iterations}${_b64(salt)}${_b64(digest)}"
+
+
+def is_legacy(stored: str) -> bool:
+    """Whether a stored hash is the old slow form (worth rehashing after a successful check)."""
+    return stored.startswith(LEGACY_ALGORITHM + "$")
+
+
+def hash_problem(stored: str) -> str | None:
+    """Why ``stored`` is not a hash ``verify_token`` can ever accept (a placeholder, a token pasted by mistake)."""
+    parts = stored.split("$")
+    try:
+        if parts[0] == ALGORITHM and len(parts) == 2 and len(_unb64(parts[1])) == hashlib.sha256().digest_size:
+            return None
+        if parts[0] == LEGACY_ALGORITHM and len(parts) == 4 and int(parts[1]) > 0 and _unb64(parts[2]) \
+                and len(_unb64(parts[3])) == hashlib.sha256().digest_size:
+            return None
+    except (ValueError, TypeError):
+        pass
+    return "it is not the output of `govwatch web hash-token` (sha256$… or pbkdf2_sha256$…)"
 
 
 def verify_token(token: str, stored: str) -> bool:
-    """Constant-time check of ``token`` against a ``hash_token`` string; False for any malformed input."""
+    """Constant-time check of ``token`` against a stored hash of either form; False for any malformed input."""
+    if not token or not stored:
+        return False
     try:
-        algorithm, iterations, salt, expected = stored.split("$")
-        if algorithm != ALGORITHM or not token:
+        algorithm, _, rest = stored.partition("$")
+        raw = token.encode("utf-8", "surrogatepass")
+        if algorithm == ALGORITHM:
+            return hmac.compare_digest(hashlib.sha256(raw).digest(), _unb64(rest))
+        if algorithm != LEGACY_ALGORITHM:
             return False
-        digest = hashlib.pbkdf2_hmac("sha256", token.encode("utf-8"), _unb64(salt), int(iterations))
+        iterations, salt, expected = rest.split("$")
+        digest = hashlib.pbkdf2_hmac("sha256", raw, _unb64(salt), int(iterations))
         return hmac.compare_digest(digest, _unb64(expected))
     except (ValueError, TypeError):
         return False
@@ -121,6 +172,13 @@ class TokenStore:
             raise es_io.translate(exc, "revoke web token") from exc
         return resp.get("result") in ("updated", "noop")
 
+    def rehash(self, token_id: str, new_hash: str) -> None:
+        """Replace a token's stored hash (the migration from PBKDF2); revocation is a separate field, kept."""
+        try:
+            self.es.update(index=self.index, id=token_id, doc={"hash": new_hash})
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "rehash web token") from exc
+
     def lookup(self, token_id: str) -> dict[str, Any] | None:
         """The stored record of an active (not revoked) token id, or None."""
         try:
@@ -143,6 +201,7 @@ class Authenticator:
         self._lock = threading.Lock()
         self._verified: dict[bytes, tuple[Principal, float]] = {}
         self._active: dict[str, tuple[bool, float]] = {}
+        self._known: set[bytes] = set()  # memory keys of every token that verified here (see has_verified)
 
     def _remembered(self, key: bytes) -> Principal | None:
         with self._lock:
@@ -154,16 +213,32 @@ class Authenticator:
 
     def _remember(self, key: bytes, principal: Principal) -> None:
         with self._lock:
-            if len(self._verified) > 10_000:
+            if len(self._verified) > MAX_REMEMBERED:
                 self._verified.clear()
+            if len(self._known) > MAX_REMEMBERED:
+                self._known.clear()
             self._verified[key] = (principal, time.monotonic() + self.ttl_s)
+            self._known.add(key)
+
+    def _memory_key(self, token: str) -> bytes:
+        return hmac.new(self._key, token.strip().encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+    def has_verified(self, token: str) -> bool:
+        """Whether this exact token verified before in this process (cheap, no I/O). Such a token is no guess, so the
+        gate lets it past the failure limit: a user whose address an attacker shares keeps working. It is still
+        checked again (revocation) by ``authenticate``."""
+        if not 0 < len(token.strip()) <= MAX_TOKEN_CHARS:
+            return False
+        key = self._memory_key(token)
+        with self._lock:
+            return key in self._known
 
     def authenticate(self, token: str) -> Principal:
-        """The principal of a token; raises BadToken (blocking: may read Elasticsearch and run PBKDF2)."""
+        """The principal of a token; raises BadToken (blocking: may read Elasticsearch, and PBKDF2 for an old hash)."""
         token = token.strip()
-        if not token or len(token) > 512:
+        if not token or len(token) > MAX_TOKEN_CHARS:
             raise BadToken("invalid token")
-        key = hmac.new(self._key, token.encode("utf-8"), hashlib.sha256).digest()
+        key = self._memory_key(token)
         known = self._remembered(key)
         if known is not None and (known.token_id is None or self.token_active(known.token_id)):
             return known
@@ -171,14 +246,25 @@ class Authenticator:
         principal: Principal | None = None
         if token_id is not None:
             record = self.tokens.lookup(token_id)
-            if record is not None and verify_token(token, record.get("hash", "")):
+            stored = str(record.get("hash", "")) if record is not None else ""
+            if record is not None and verify_token(token, stored):
                 principal = Principal(record["owner"], bool(record.get("admin")), token_id)
+                if is_legacy(stored):
+                    self._upgrade(token_id, token)
         elif self.admin_hash and verify_token(token, self.admin_hash):
             principal = Principal(ADMIN_OWNER, True, None)
         if principal is None:
             raise BadToken("invalid token")
         self._remember(key, principal)
         return principal
+
+    def _upgrade(self, token_id: str, token: str) -> None:
+        """Rehash a token that verified against an old PBKDF2 hash; a failure only means it pays PBKDF2 again."""
+        try:
+            self.tokens.rehash(token_id, hash_token(token))
+            log.info("web_token_rehashed", token_id=token_id, detail="old PBKDF2 hash replaced by sha256")
+        except Exception as exc:  # noqa: BLE001 - best effort; the login itself succeeded
+            log.warning("web_token_rehash_failed", token_id=token_id, error=str(exc))
 
     def token_active(self, token_id: str) -> bool:
         """Whether a per-user token still exists and is not revoked (remembered for the TTL)."""
@@ -220,7 +306,7 @@ class SessionSigner:
     def read(self, cookie: str, now: float | None = None) -> tuple[Principal, str]:
         """The principal and CSRF token of a cookie; raises BadToken when forged, altered or expired."""
         payload, _, sig = cookie.partition(".")
-        if not payload or not sig or not hmac.compare_digest(sig, self._sig(payload)):
+        if not payload or not sig or not payload.isascii() or not _same(sig, self._sig(payload)):
             raise BadToken("invalid session")
         try:
             body = json.loads(_unb64(payload))
@@ -235,4 +321,4 @@ class SessionSigner:
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
     """Constant-time CSRF comparison; False when either side is missing."""
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    return bool(expected) and bool(given) and _same(str(given), str(expected))

@@ -1,0 +1,61 @@
+"""What the web app refuses to start with: placeholder or guessable secrets, a hash that is not a hash.
+
+Checked by ``create_app`` (so ``govwatch web`` and every test server alike): all problems at once, in one
+ConfigError, each naming the setting and how to make a good value. A session secret copied from an example lets
+anyone who read the example sign an admin session; a placeholder admin hash silently locks the admin out.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from govwatch.errors import ConfigError
+from govwatch.secret_strength import KEY, PASSWORD, Kind, refusal, weakness
+from govwatch.settings import Settings
+from govwatch.web.auth import hash_problem, is_legacy
+
+# The secrets the web role reads, and how strong each must be.
+CHECKED: tuple[tuple[str, Kind], ...] = (
+    ("web_session_secret", KEY),
+    ("es_password", PASSWORD),
+    ("es_api_key", PASSWORD),
+    ("kafka_sasl_password", PASSWORD),
+)
+HASH_HOWTO = ('make a token with `python -c "import secrets; print(secrets.token_urlsafe(32))"`, then set '
+              'GOVWATCH_WEB_ADMIN_TOKEN_HASH to the output of `echo -n "$TOKEN" | govwatch web hash-token`')
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """One message per unusable secret setting (empty when all are fine or unset)."""
+    problems = []
+    for field, kind in CHECKED:
+        value = _text(getattr(settings, field))
+        if value is None:
+            continue
+        reason = weakness(value, kind)
+        if reason is not None:
+            problems.append(refusal(f"GOVWATCH_{field.upper()}", reason))
+    admin_hash = _text(settings.web_admin_token_hash)
+    if admin_hash is not None:
+        reason = hash_problem(admin_hash.strip())
+        if reason is not None:
+            problems.append(f"GOVWATCH_WEB_ADMIN_TOKEN_HASH is not usable: {reason}; {HASH_HOWTO}")
+    return problems
+
+
+def check_secrets(settings: Settings) -> list[str]:
+    """Raise ConfigError listing every unusable secret; return warnings for what works but should change."""
+    problems = secret_problems(settings)
+    if problems:
+        raise ConfigError("the web app will not start: " + " | ".join(problems))
+    admin_hash = _text(settings.web_admin_token_hash)
+    if admin_hash is not None and is_legacy(admin_hash.strip()):
+        return ["GOVWATCH_WEB_ADMIN_TOKEN_HASH is the old PBKDF2 form: every wrong admin-token guess that passes the "
+                "rate limit costs ~0.1 s of CPU; re-make it with `echo -n \"$TOKEN\" | govwatch web hash-token`"]
+    return []
