@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from kafka import TopicPartition
 
@@ -123,3 +127,45 @@ def test_entry_recorded_but_never_produced_is_produced_on_retry(initialized, uni
     entry = env.ledger.get(lost.alert_id)
     assert (entry["status"], entry["attempts"], entry["delivered_at"] is not None) == ("dead_lettered", 2, True)
     env.producer.close()
+
+
+def test_hostile_query_in_the_index_is_flagged_and_others_alerted_once(initialized, unique) -> None:  # noqa: ANN001
+    """A 1,000-deep query written straight into the subscriptions index (no validation) next to an ordinary one:
+    the ordinary subscription's alerts are recorded and produced once (again after a restart: a replay by a new
+    stage), the hostile one is skipped and flagged on its document, and the flag shows in `subscriptions list`."""
+    from govwatch.alerts.service import CLI, SubscriptionService
+
+    settings = initialized
+    env = Env(settings)
+    stories = corpus()
+    assert bulk_index(env.es, settings.index_prefix, stories) == {}
+    act = env.store.add(sub("act", '"AI Act" AND fine'))
+    deep = "(" * 1000 + "fine" + ")" * 1000
+    hostile = sub("hostile", "placeholder").model_copy(update={"query": deep})
+    env.es.index(index=settings.index("subscriptions"), id=hostile.id, document=hostile.storage_document(),
+                 refresh="wait_for")
+    env.publish(indexed_batch(settings.index_prefix, stories[:2], utcnow()).to_bytes(),
+                indexed_batch(settings.index_prefix, stories[2:], utcnow()).to_bytes())
+    stats = env.run(f"g{unique}", records=2)
+    assert stats.counts["processed"] == 2 and stats.counts["dead_lettered"] == 0
+
+    assert [(a.subscription_id, a.story_id) for a in env.alerts()] == [(act.id, stories[0].story_id)]
+    flagged = SubscriptionService(env.es, settings).get(CLI, hostile.id)
+    assert flagged.problem is not None and flagged.problem.stage == "limits"
+    assert "nested 1000 deep" in flagged.problem.reason
+    assert SubscriptionService(env.es, settings).get(CLI, act.id).problem is None
+
+    restarted = Env(settings)  # a new process: fresh cache, reads the flag from the store, produces nothing twice
+    restarted.run(f"g{unique}-replay", records=2)
+    assert [(a.subscription_id, a.story_id) for a in env.alerts()] == [(act.id, stories[0].story_id)]
+
+    env_vars = {**os.environ, "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix,
+                "GOVWATCH_INDEX_PREFIX": settings.index_prefix, "GOVWATCH_LOG_FORMAT": "json"}
+    listed = subprocess.run([str(Path(sys.executable).with_name("govwatch")), "subscriptions", "list"], env=env_vars,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert listed.returncode == 0, listed.stderr
+    listing = listed.stdout
+    assert f"{hostile.id}  active" in listing and "PROBLEM limits: query refused: " in listing
+    assert f"({len(deep)} chars)" in listing  # the listed query is cut, not 2,002 characters on one line
+    env.producer.close()
+    restarted.producer.close()
