@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def test_production_values_use_existing_secret_tls_and_feed_registry(tmp_path: P
     """With the production values no Secret is rendered, CAs and the feed ConfigMap are mounted, SASL is configured."""
     _, docs = _render(PRODUCTION, tmp_path)
     assert _by_kind(docs, "Secret") == {}
-    (configmap,) = _by_kind(docs, "ConfigMap").values()
+    configmap = _by_kind(docs, "ConfigMap")["gw-govwatch-feeds"]
     assert yaml.safe_load(configmap["data"]["feeds.yaml"])["feeds"][0]["id"] == "eu-commission-press"
     enrich = _by_kind(docs, "Deployment")["gw-govwatch-enrich"]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in enrich["containers"][0]["env"]}
@@ -153,12 +154,12 @@ def test_web_role_runs_the_image_with_probes_and_its_secret(which: str, tmp_path
 
 
 def test_web_ingress_is_off_by_default_and_on_in_production(tmp_path: Path) -> None:
-    """No Ingress with the default values; the production values route their TLS host to the web Service and turn
-    on the trusted proxy header and the Kibana links."""
+    """No Ingress with the default values; the production values route their TLS host to the web Service, turn on
+    single sign-on through the ingress (trusted user header), the https public URL and the Kibana links."""
     _, docs = _render(None, tmp_path)
     assert _by_kind(docs, "Ingress") == {}
     env = {e["name"]: e.get("value") for e in _web(docs)[1]["env"]}
-    assert "GOVWATCH_WEB_TRUSTED_PROXY_HEADER" not in env and "GOVWATCH_KIBANA_PUBLIC_URL" not in env
+    assert not {"GOVWATCH_WEB_TRUSTED_PROXY_HEADER", "GOVWATCH_KIBANA_PUBLIC_URL", "GOVWATCH_WEB_PUBLIC_URL"} & set(env)
     _, docs = _render(PRODUCTION, tmp_path)
     ingress = _by_kind(docs, "Ingress")["gw-govwatch-web"]["spec"]
     assert ingress["tls"] == [{"hosts": ["govwatch.example.org"], "secretName": "govwatch-web-tls"}]
@@ -168,7 +169,8 @@ def test_web_ingress_is_off_by_default_and_on_in_production(tmp_path: Path) -> N
     deployment, container = _web(docs)
     assert deployment["spec"]["replicas"] == 2
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["GOVWATCH_WEB_TRUSTED_PROXY_HEADER"] == "X-Forwarded-User"
+    assert env["GOVWATCH_WEB_TRUSTED_PROXY_HEADER"] == "X-Auth-Request-User"
+    assert env["GOVWATCH_WEB_PUBLIC_URL"] == "https://govwatch.example.org"
     assert env["GOVWATCH_KIBANA_PUBLIC_URL"] == "https://kibana.example.org"
 
 
@@ -186,3 +188,195 @@ def test_web_secrets_go_into_the_chart_secret_and_the_role_can_be_turned_off(tmp
     assert ("Deployment", "gw-govwatch-alert") in names
     code, _, err = _template("--set", "web.ingress.enabled=true")
     assert code != 0 and "web.ingress.enabled needs web.ingress.host" in err, err
+
+
+# --- least privilege (issue 22, defect 6) -----------------------------------------------------------------------
+
+ROLES = ("init", "poll", "digests", "enrich", "index", "alert", "notify", "web")
+POSTING = {"notify", "digests", "web"}  # the roles that send to Slack
+ROLE_FILES = CHART / "files" / "elasticsearch-roles"
+
+
+def _docs(*extra: str | Path) -> list[dict[str, Any]]:
+    code, out, err = _template(*extra)
+    assert code == 0, err
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def _containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """role -> its container, for every Deployment and the init Job."""
+    out = {}
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "Job"):
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            out[doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]] = container
+    return out
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+@pytest.mark.parametrize("which", VALUES_FILES)
+def test_each_role_has_its_own_elasticsearch_credential(which: str, tmp_path: Path) -> None:
+    """Every role reads its own API key from its own Secret (govwatch-es-<role>, a required key), no role reads
+    another's, and the chart's shared Secret holds no Elasticsearch credential."""
+    _, docs = _render(VALUES_FILES[which], tmp_path)
+    containers = _containers(docs)
+    assert set(containers) == set(ROLES)
+    for role, container in containers.items():
+        env = _env(container)
+        assert env["GOVWATCH_ES_API_KEY"] == {"secretKeyRef": {"name": f"govwatch-es-{role}", "key": "api-key"}}, role
+        assert "GOVWATCH_ES_USERNAME" not in env and "GOVWATCH_ES_PASSWORD" not in env, role
+    for secret in _by_kind(docs, "Secret").values():
+        assert not any(key.startswith("es-") for key in secret.get("stringData") or {}), secret["stringData"]
+
+
+def test_basic_auth_gives_each_role_its_own_user() -> None:
+    """With elasticsearch.auth=basic each role logs in as <indexPrefix>_<role> with the password from its Secret;
+    with none it sends no credential; an unknown mode stops the render with the choices."""
+    docs = _docs("--set", "elasticsearch.auth=basic", "--set", "indexPrefix=news")
+    for role, container in _containers(docs).items():
+        env = _env(container)
+        assert env["GOVWATCH_ES_USERNAME"] == f"news_{role}"
+        assert env["GOVWATCH_ES_PASSWORD"] == {"secretKeyRef": {"name": f"govwatch-es-{role}", "key": "password"}}
+    for container in _containers(_docs("--set", "elasticsearch.auth=none")).values():
+        assert not any(name.startswith("GOVWATCH_ES_") and name not in ("GOVWATCH_ES_URL", "GOVWATCH_ES_REPLICAS",
+                                                                         "GOVWATCH_ES_CA_CERTS")
+                       for name in _env(container))
+    code, _, err = _template("--set", "elasticsearch.auth=superuser")
+    assert code != 0 and "elasticsearch.auth=superuser: use apiKey" in err, err
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["--set", "elasticsearch.username=elastic"], "replaced by one credential per role"),
+    (["--set", "secrets.esApiKey=abc"], "replaced by one credential per role"),
+    (["--set", "web.trustedProxyHeader=X-Forwarded-User"], "web.trustedProxyHeader was replaced by web.proxyAuth"),
+    (["--set", "extraEnv.GOVWATCH_WEB_TRUSTED_PROXY_HEADER=X-Forwarded-User"], "use web.proxyAuth"),
+])
+def test_the_old_shared_credential_and_bare_proxy_header_are_refused(values: list[str], message: str) -> None:
+    """The values the old chart took (one ES credential for all, a trusted header nobody strips) stop the render."""
+    code, _, err = _template(*values)
+    assert code != 0 and message in err, err
+
+
+def test_slack_and_prefect_only_where_needed(tmp_path: Path) -> None:
+    """Slack credentials reach notify, digests and web only; the Prefect API only poll and digests."""
+    _, docs = _render(PRODUCTION, tmp_path)
+    for role, container in _containers(docs).items():
+        env = _env(container)
+        assert ("GOVWATCH_SLACK_BOT_TOKEN" in env) == (role in POSTING), role
+        assert ("GOVWATCH_SLACK_WEBHOOK_URL" in env) == (role in POSTING), role
+        assert ("PREFECT_API_URL" in env) == (role in ("poll", "digests")), role
+
+
+def test_role_bodies_are_rendered_with_the_release_prefix() -> None:
+    """The ConfigMap <release>-es-roles holds every files/elasticsearch-roles body with the release's index prefix."""
+    docs = _docs("--set", "indexPrefix=news")
+    data = _by_kind(docs, "ConfigMap")["gw-govwatch-es-roles"]["data"]
+    assert set(data) == {f"{role}.json" for role in ROLES} == {p.name for p in ROLE_FILES.glob("*.json")}
+    for name, text in data.items():
+        body = json.loads(text)
+        assert json.loads((ROLE_FILES / name).read_text().replace("{prefix}", "news")) == body
+        assert all(n.startswith("news-") for entry in body["indices"] for n in entry["names"]), name
+
+
+def test_proxy_auth_makes_the_ingress_set_the_header_and_replace_client_copies(tmp_path: Path) -> None:
+    """With web.proxyAuth the Ingress asks the auth service about every request and copies its answer's header into
+    the request (ingress-nginx auth-response-headers: proxy_set_header replaces a client's copy): the very header the
+    app trusts. The chart's keys win over annotations given in web.ingress.annotations."""
+    _, docs = _render(PRODUCTION, tmp_path)
+    annotations = _by_kind(docs, "Ingress")["gw-govwatch-web"]["metadata"]["annotations"]
+    header = _env(_containers(docs)["web"])["GOVWATCH_WEB_TRUSTED_PROXY_HEADER"]
+    assert annotations["nginx.ingress.kubernetes.io/auth-response-headers"] == header == "X-Auth-Request-User"
+    assert annotations["nginx.ingress.kubernetes.io/auth-url"].endswith("/oauth2/auth")
+    assert annotations["nginx.ingress.kubernetes.io/auth-signin"].startswith("https://auth.example.org/oauth2/start")
+    docs = _docs("-f", PRODUCTION, "--set-string",
+                 "web.ingress.annotations.nginx\\.ingress\\.kubernetes\\.io/auth-response-headers=X-Other")
+    annotations = _by_kind(docs, "Ingress")["gw-govwatch-web"]["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/auth-response-headers"] == "X-Auth-Request-User"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["--set", "web.ingress.enabled=false"], "web.proxyAuth.enabled needs web.ingress.enabled"),
+    (["--set", "networkPolicy.enabled=false"], "web.proxyAuth.enabled needs networkPolicy.enabled"),
+    (["--set", "web.proxyAuth.authUrl="], "web.proxyAuth.enabled needs web.proxyAuth.authUrl"),
+    (["--set", "web.proxyAuth.controller=traefik"], "configures ingress-nginx's external auth only"),
+    (["--set", "web.proxyAuth.header=X-User: admin"], "a header name"),
+])
+def test_proxy_auth_that_clients_could_bypass_is_refused(values: list[str], message: str) -> None:
+    """A trusted header without the chart's Ingress, without the NetworkPolicy (any pod could call the app with the
+    header), without an auth service, or with a controller whose annotations the chart does not know: no render."""
+    code, _, err = _template("-f", PRODUCTION, *values)
+    assert code != 0 and message in err, err
+
+
+def _policies(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [doc["spec"] for doc in docs if doc["kind"] == "NetworkPolicy"]
+
+
+def _selects(spec: dict[str, Any], component: str) -> bool:
+    selector = spec["podSelector"]
+    labels = {"app.kubernetes.io/name": "govwatch", "app.kubernetes.io/instance": "gw",
+              "app.kubernetes.io/component": component}
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+def _allowed(docs: list[dict[str, Any]], component: str, direction: str) -> list[dict[str, Any]]:
+    """The rules (ingress or egress) that apply to a component's pods: the union over the policies selecting it."""
+    return [rule for spec in _policies(docs) if _selects(spec, component) and direction.capitalize() in
+            spec["policyTypes"] for rule in spec.get(direction, [])]
+
+
+def _internet_ports(rules: list[dict[str, Any]]) -> set[int]:
+    return {p["port"] for rule in rules if any(peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"
+                                               for peer in rule["to"]) for p in rule["ports"]}
+
+
+@pytest.mark.parametrize("which", VALUES_FILES)
+def test_network_policies_isolate_every_role(which: str, tmp_path: Path) -> None:
+    """Default deny for every govwatch pod, both directions; the web app reachable only from the ingress controller's
+    namespace on its port; the other roles from nobody (or the metrics scraper on the metrics port); egress to DNS,
+    Kafka and Elasticsearch for all, the internet (private ranges excluded) only for poll and enrich (80, 443) and
+    the Slack roles (443)."""
+    _, docs = _render(VALUES_FILES[which], tmp_path)
+    for role in ROLES:
+        assert any(_selects(p, role) and set(p["policyTypes"]) == {"Ingress", "Egress"} and not p.get("ingress")
+                   and not p.get("egress") for p in _policies(docs)), f"{role} has no default deny"
+    (web_rule,) = _allowed(docs, "web", "ingress")
+    (peer,) = web_rule["from"]
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    assert web_rule["ports"] == [{"protocol": "TCP", "port": 8088}]
+    scraper = {"production": "monitoring", "defaults": None}[which]
+    for role in ("enrich", "index", "alert", "notify"):
+        rules = _allowed(docs, role, "ingress")
+        if scraper is None:
+            assert rules == [], role
+        else:
+            (rule,) = rules
+            assert rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == scraper
+            assert rule["ports"] == [{"protocol": "TCP", "port": 9108}]
+    assert _allowed(docs, "poll", "ingress") == _allowed(docs, "init", "ingress") == []
+    for role in ROLES:
+        rules = _allowed(docs, role, "egress")
+        namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                      for rule in rules for peer in rule["to"] if "namespaceSelector" in peer}
+        wanted = {"kube-system", "kafka", "elastic"} | ({"prefect"} if role in ("poll", "digests") else set())
+        assert namespaces == wanted, role
+        internet = _internet_ports(rules)
+        assert internet == ({80, 443} if role in ("poll", "enrich") else set()) | ({443} if role in POSTING else set())
+        for rule in rules:
+            for block in (peer["ipBlock"] for peer in rule["to"] if "ipBlock" in peer):
+                assert "10.0.0.0/8" in block["except"] or "fc00::/7" in block["except"], block
+
+
+def test_network_policies_can_be_turned_off_and_allow_a_scraper() -> None:
+    """networkPolicy.enabled=false renders none (a CNI without NetworkPolicy support); metricsScraper adds one."""
+    assert [d for d in _docs("--set", "networkPolicy.enabled=false") if d["kind"] == "NetworkPolicy"] == []
+    names = {d["metadata"]["name"] for d in _docs() if d["kind"] == "NetworkPolicy"}
+    assert names == {f"gw-govwatch-{n}" for n in ("default-deny", "servers", "prefect", "fetch", "slack", "web")}
+    names = {d["metadata"]["name"] for d in _docs("--set", "networkPolicy.metricsScraper.namespace=monitoring")
+             if d["kind"] == "NetworkPolicy"}
+    assert "gw-govwatch-metrics" in names

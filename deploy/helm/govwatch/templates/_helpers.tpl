@@ -37,7 +37,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The environment every govwatch container shares (settings: deploy/.env.example). */}}
+{{/* The environment every govwatch container shares (settings: deploy/.env.example); no Elasticsearch or Slack
+credential: each role adds its own (govwatch.esAuth, govwatch.slackEnv, govwatch.prefectEnv). */}}
 {{- define "govwatch.env" -}}
 - name: GOVWATCH_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrap | quote }}
@@ -61,25 +62,12 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.kafka.replicationFactor | quote }}
 - name: GOVWATCH_ES_URL
   value: {{ .Values.elasticsearch.url | quote }}
-{{- with .Values.elasticsearch.username }}
-- name: GOVWATCH_ES_USERNAME
-  value: {{ . | quote }}
-- name: GOVWATCH_ES_PASSWORD
-  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" $ }}, key: es-password, optional: true}}
-{{- else }}
-- name: GOVWATCH_ES_API_KEY
-  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: es-api-key, optional: true}}
-{{- end }}
 {{- if .Values.elasticsearch.caSecret.name }}
 - name: GOVWATCH_ES_CA_CERTS
   value: /etc/govwatch/es-ca/ca.crt
 {{- end }}
 - name: GOVWATCH_ES_REPLICAS
   value: {{ .Values.elasticsearch.replicas | quote }}
-- name: GOVWATCH_PREFECT_API_URL
-  value: {{ .Values.prefect.apiUrl | quote }}
-- name: PREFECT_API_URL
-  value: {{ .Values.prefect.apiUrl | quote }}
 - name: GOVWATCH_TOPIC_PREFIX
   value: {{ .Values.topicPrefix | quote }}
 - name: GOVWATCH_INDEX_PREFIX
@@ -88,10 +76,6 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.logLevel | quote }}
 - name: GOVWATCH_LOG_FORMAT
   value: json
-- name: GOVWATCH_SLACK_WEBHOOK_URL
-  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-webhook-url, optional: true}}
-- name: GOVWATCH_SLACK_BOT_TOKEN
-  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-bot-token, optional: true}}
 - name: GOVWATCH_METRICS_PORT
   value: {{ .Values.metrics.port | quote }}
 - name: GOVWATCH_METRICS_HOST
@@ -103,6 +87,53 @@ app.kubernetes.io/component: {{ .component }}
 {{- range $name, $value := .Values.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The Elasticsearch login of one govwatch role ({root, role}): its own API key or user, from the Secret
+<elasticsearch.credentialsSecretPrefix>-<role>, limited by the role body files/elasticsearch-roles/<role>.json. */}}
+{{- define "govwatch.esAuth" -}}
+{{- $es := .root.Values.elasticsearch -}}
+{{- $secret := printf "%s-%s" $es.credentialsSecretPrefix .role -}}
+{{- if eq $es.auth "apiKey" }}
+- name: GOVWATCH_ES_API_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: api-key}}
+{{- else if eq $es.auth "basic" }}
+- name: GOVWATCH_ES_USERNAME
+  value: {{ printf "%s_%s" .root.Values.indexPrefix .role | quote }}
+- name: GOVWATCH_ES_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: password}}
+{{- else if ne $es.auth "none" }}
+{{- fail (printf "elasticsearch.auth=%s: use apiKey (one API key per role), basic (one user per role) or none (a cluster without security)" $es.auth) }}
+{{- end }}
+{{- end -}}
+
+{{/* Slack credentials: only for the roles that post (notify, digests, and web for test messages and resume). */}}
+{{- define "govwatch.slackEnv" -}}
+- name: GOVWATCH_SLACK_WEBHOOK_URL
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-webhook-url, optional: true}}
+- name: GOVWATCH_SLACK_BOT_TOKEN
+  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-bot-token, optional: true}}
+{{- end -}}
+
+{{/* The Prefect server's API: only for the roles that serve flows (poll, digests). */}}
+{{- define "govwatch.prefectEnv" -}}
+- name: GOVWATCH_PREFECT_API_URL
+  value: {{ .Values.prefect.apiUrl | quote }}
+- name: PREFECT_API_URL
+  value: {{ .Values.prefect.apiUrl | quote }}
+{{- end -}}
+
+{{/* Values that no longer exist stop the render instead of being ignored. */}}
+{{- define "govwatch.checkValues" -}}
+{{- if .Values.web.trustedProxyHeader }}
+{{- fail "web.trustedProxyHeader was replaced by web.proxyAuth (the chart now makes the ingress set the header and strip client copies)" }}
+{{- end }}
+{{- if hasKey .Values.extraEnv "GOVWATCH_WEB_TRUSTED_PROXY_HEADER" }}
+{{- fail "extraEnv.GOVWATCH_WEB_TRUSTED_PROXY_HEADER: use web.proxyAuth, which also makes the ingress strip client copies of the header" }}
+{{- end }}
+{{- if or .Values.elasticsearch.username .Values.secrets.esPassword .Values.secrets.esApiKey }}
+{{- fail "elasticsearch.username, secrets.esPassword and secrets.esApiKey were replaced by one credential per role: elasticsearch.auth and the Secrets <elasticsearch.credentialsSecretPrefix>-<role> (deploy/README.md)" }}
 {{- end }}
 {{- end -}}
 
@@ -175,4 +206,30 @@ securityContext:
   allowPrivilegeEscalation: false
   readOnlyRootFilesystem: true
   capabilities: {drop: [ALL]}
+{{- end -}}
+
+{{/* NetworkPolicy pieces (networkpolicy.yaml): a peer {namespace, podLabels}, the public internet, TCP ports. */}}
+{{- define "govwatch.peer" -}}
+- namespaceSelector:
+    matchLabels: {kubernetes.io/metadata.name: {{ .namespace | quote }}}
+  {{- with .podLabels }}
+  podSelector:
+    matchLabels:
+      {{- toYaml . | nindent 6 }}
+  {{- end }}
+{{- end -}}
+{{- define "govwatch.internet" -}}
+- ipBlock:
+    cidr: 0.0.0.0/0
+    except:
+      {{- toYaml .internetExcept | nindent 6 }}
+- ipBlock:
+    cidr: ::/0
+    except:
+      {{- toYaml .internetExceptV6 | nindent 6 }}
+{{- end -}}
+{{- define "govwatch.ports" -}}
+{{- range . }}
+- {protocol: TCP, port: {{ . }}}
+{{- end }}
 {{- end -}}
