@@ -75,7 +75,7 @@ class Lexeme:
 
     kind: str
     text: str
-    column: int  # 1-based, as Lucene's messages count
+    column: int  # 0-based position in the query (what the web form's cursor placement expects)
 
 
 def lex(query: str) -> list[Lexeme]:
@@ -96,13 +96,13 @@ def lex(query: str) -> list[Lexeme]:
             j = i + 1
             while j < n and query[j] != '"':
                 j += 2 if query[j] == "\\" else 1
-            out.append(Lexeme("phrase", query[i:j + 1], i + 1))
+            out.append(Lexeme("phrase", query[i:j + 1], i))
             i = j + 1
         elif ch == "/":  # a regex runs to the next unescaped '/' (or, unclosed, to the end: ES refuses it anyway)
             j = i + 1
             while j < n and query[j] != "/":
                 j += 2 if query[j] == "\\" else 1
-            out.append(Lexeme("regex", query[i:j + 1], i + 1))
+            out.append(Lexeme("regex", query[i:j + 1], i))
             i = j + 1
         elif ch in "[{":  # a range: '*' and '/' inside are bounds, not wildcards or regexes
             j = i + 1
@@ -112,16 +112,16 @@ def lex(query: str) -> list[Lexeme]:
                     while j < n and query[j] != '"':
                         j += 2 if query[j] == "\\" else 1
                 j += 2 if j < n and query[j] == "\\" else 1
-            out.append(Lexeme("range", query[i:j + 1], i + 1))
+            out.append(Lexeme("range", query[i:j + 1], i))
             i = j + 1
         elif ch == "(":
-            out.append(Lexeme("open", ch, i + 1))
+            out.append(Lexeme("open", ch, i))
             i += 1
         elif ch == ")":
-            out.append(Lexeme("close", ch, i + 1))
+            out.append(Lexeme("close", ch, i))
             i += 1
         elif ch in "+-!:^~]}":
-            out.append(Lexeme("op", ch, i + 1))
+            out.append(Lexeme("op", ch, i))
             i += 1
             if ch in "^~":  # a boost or a fuzziness/slop: a number, not a term
                 while i < n and (query[i].isdigit() or query[i] == "."):
@@ -131,7 +131,7 @@ def lex(query: str) -> list[Lexeme]:
             while j < n and (j == i or query[j] not in _TERM_BREAK):
                 j += 2 if query[j] == "\\" else 1
             text = query[i:j]
-            out.append(Lexeme("op" if text in _OPERATOR_WORDS else "term", text, i + 1))
+            out.append(Lexeme("op" if text in _OPERATOR_WORDS else "term", text, i))
             i = j
     return out
 
