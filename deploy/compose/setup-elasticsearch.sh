@@ -16,7 +16,7 @@ set -euo pipefail
 ROLES=(init poll digests enrich index alert notify web)
 # compose.yaml leaves GOVWATCH_INDEX_PREFIX at its default, so the indices are govwatch-*.
 PREFIX=govwatch
-ROLES_DIR=${GOVWATCH_ROLES_DIR:-/govwatch/roles}
+ROLES_DIR=${SETUP_ROLES_DIR:-/govwatch/roles}
 ES=https://elasticsearch:9200
 CA=config/certs/ca/ca.crt
 # 20 characters of [A-Za-z0-9_-] is ~119 bits when random; `openssl rand -hex 32` gives 64.

@@ -296,7 +296,7 @@ def test_each_govwatch_role_logs_in_as_its_own_elasticsearch_user(loaded: dict[s
 
 
 def _setup_check(values: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "GOVWATCH_ROLES_DIR": str(ROLES_DIR), **values}
+    env = {"PATH": os.environ["PATH"], "SETUP_ROLES_DIR": str(ROLES_DIR), **values}
     return run(["bash", SETUP, "check"], env=env)
 
 

@@ -19,6 +19,8 @@ DEPLOY_FILES = [
     REPO / "deploy" / "docker" / "Dockerfile",
     REPO / "deploy" / "compose" / "compose.yaml",
     REPO / "deploy" / "compose" / ".env.example",
+    REPO / "deploy" / "compose" / "setup-elasticsearch.sh",
+    REPO / "deploy" / "compose" / "make-env.sh",
     *sorted((CHART / "templates").glob("*")),
     CHART / "values.yaml",
     CHART / "ci" / "production-values.yaml",
