@@ -59,7 +59,7 @@ def main() -> int:
     args = parser.parse_args()
     unique = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"lat{unique}", index_prefix=f"lat{unique}", ssrf_allowlist=["127.0.0.1/32"],
-                        slack_min_interval_s=0.0)
+                        slack_min_interval_s=0.0, slack_webhook_hosts=["127.0.0.1"])
     bootstrap(settings)
     es = demo.es_client(settings)
     work = Path(tempfile.mkdtemp(prefix="govwatch-latency-"))

@@ -1,8 +1,10 @@
 """reads govwatch.alerts -> writes Slack (incoming webhooks or chat.postMessage) and the alert ledger;
-dead letters to govwatch.alerts.dlq.
+re-drives deferred alerts from the ledger back to govwatch.alerts; dead letters to govwatch.alerts.dlq.
 
 Partitioned by subscription id, so one destination's messages stay in order in one process, where the
-per-destination rate limit (~1 message/s) holds. Run several in one group: `python consumers/notify.py`.
+per-destination rate limit (~1 message/s) and circuit breaker hold. A destination that is rate-limited or failing
+never holds the others: its alerts are deferred in the ledger and re-driven when it takes messages again
+(see govwatch.stages.notifier). Run several in one group: `python consumers/notify.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from kafka import KafkaProducer
 
 from govwatch import es_io
 from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.redrive import Redriver, RedriveThread, kafka_produce
 from govwatch.alerts.slack_send import make_sender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.consumer import run_consumer
@@ -22,11 +25,18 @@ from govwatch.topics import ALERTS
 
 
 def build(settings: Settings, producer: KafkaProducer) -> NotifyStage:
-    del producer  # the notifier produces nothing; dead letters go through the loop
+    """The notify stage, with its re-drive thread running (stopped by the stage's close())."""
     es = es_io.make_client(settings)
-    sender, client = make_sender(settings)  # SSRF-guarded: webhook URLs are user input
-    return NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), Ledger(es, settings.index("alert-ledger")),
-                       sender, settings.slack_api_base, on_close=client.close)
+    ledger = Ledger(es, settings.index("alert-ledger"))
+    sender, client = make_sender(settings)  # SSRF-guarded, webhook hosts allowlisted: webhook URLs are user input
+    redrive = RedriveThread(Redriver(ledger, kafka_produce(producer, settings.topic(ALERTS)))).start()
+
+    def close() -> None:
+        redrive.stop()
+        client.close()
+
+    return NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), ledger, sender, settings.slack_api_base,
+                       on_close=close, retry_window_s=settings.slack_retry_window_s)
 
 
 def main() -> int:

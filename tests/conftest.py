@@ -69,7 +69,7 @@ def settings(stack: None, unique: str, tmp_path: Path):  # noqa: ANN201
     from govwatch.settings import Settings
 
     return Settings(topic_prefix=f"t{unique}", index_prefix=f"t{unique}", cache_dir=tmp_path / "cache",
-                    ssrf_allowlist=["127.0.0.1/32"])
+                    ssrf_allowlist=["127.0.0.1/32"], slack_webhook_hosts=["hooks.slack.com", "slack.com", "127.0.0.1"])
 
 
 @pytest.fixture

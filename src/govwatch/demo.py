@@ -112,6 +112,7 @@ def child_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
                 "GOVWATCH_SSRF_ALLOWLIST": ",".join(settings.ssrf_allowlist), "GOVWATCH_LOG_FORMAT": "json",
+                "GOVWATCH_SLACK_WEBHOOK_HOSTS": ",".join(settings.slack_webhook_hosts),
                 "GOVWATCH_CACHE_DIR": str(settings.cache_dir), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
     env.update(extra)
     return env

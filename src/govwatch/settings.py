@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     slack_min_interval_s: float = Field(1.0, description="Minimum seconds between two messages to one destination")
     slack_send_timeout_s: float = Field(
         10.0, gt=0, description="Seconds to wait for Slack's answer; after that the send's outcome counts as unknown")
+    # Destinations (issue 22, hostile destinations): where webhooks may go, and how long a failing one is left alone.
+    slack_webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["hooks.slack.com", "slack.com"],
+        description="Hosts a subscription's webhook URL may point at (comma-separated; checked on save and on send)")
+    slack_breaker_base_s: float = Field(
+        5.0, gt=0, description="First cooldown of a failing or rate-limited destination (doubles per failure in a row)")
+    slack_breaker_max_s: float = Field(
+        300.0, gt=0, description="Longest cooldown of a destination's open circuit, whatever its Retry-After says")
+    slack_retry_window_s: float = Field(
+        3600.0, gt=0, description="How long after its first failure an alert is still retried; then dead-lettered")
 
     # --- alert queries: save-time limits and search timeouts (issue 22, hostile subscriptions) ---------------
     alert_query_max_chars: int = Field(
@@ -188,7 +198,7 @@ class Settings(BaseSettings):
         # A compose file or a Helm template renders an optional setting it has no value for as "".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("ssrf_allowlist", "web_trusted_proxies", mode="before")
+    @field_validator("ssrf_allowlist", "web_trusted_proxies", "slack_webhook_hosts", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

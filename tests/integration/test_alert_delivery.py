@@ -83,21 +83,30 @@ def _texts(node: object) -> list[str]:
     return [node] if isinstance(node, str) else []
 
 
-def test_destination_failing_for_good_is_dead_lettered_after_max_attempts(initialized) -> None:  # noqa: ANN001
-    """A webhook answering 500 for ever makes the batch retry, then the alert is rejected with the attempts counted."""
+def test_destination_failing_for_good_is_deferred_then_dead_lettered_after_the_retry_window(
+        initialized) -> None:  # noqa: ANN001
+    """A webhook answering 500 for ever: each attempt defers the alert in the ledger (the batch is never held);
+    the first attempt after the retry window since its first failure rejects it (dead letter) with the reason."""
+    from datetime import UTC, datetime, timedelta
+
     import httpx
-    import pytest
 
     from govwatch.alerts.ledger import Ledger, alert_id
     from govwatch.alerts.slack_send import SlackSender
-    from govwatch.errors import TransientError
     from govwatch.models import Alert, Trace
-    from govwatch.stages.notifier import MAX_ATTEMPTS, NotifyStage
+    from govwatch.stages.notifier import NotifyStage
     from tests.factories import sid
 
     settings = initialized
     es = demo.es_client(settings)
     ledger = Ledger(es, settings.index("alert-ledger"))
+    now = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]  # the stage's clock and the sender's, moved by the test
+    mono = [1000.0]
+
+    def advance(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+        mono[0] += seconds
+
     with SlackReceiver() as receiver, httpx.Client(trust_env=False) as client:
         receiver.script("/services/T/B/broken", ScriptedResponse(500, "rollup_error"), forever=True)
         sub = SubscriptionStore(es, settings.index("subscriptions")).add(Subscription(
@@ -105,19 +114,30 @@ def test_destination_failing_for_good_is_dead_lettered_after_max_attempts(initia
             destination=Destination(kind="webhook", webhook_url=receiver.webhook_url("T/B/broken"))))
         alert = Alert(alert_id=alert_id(sub.id, sid(1)), subscription_id=sub.id, subscription_name=sub.name,
                       story_id=sid(1), cluster_id=sid(1), title="AI Act story", url="https://example.org/1",
-                      source="Example", trace=Trace(first_seen_at=datetime_now()))
-        ledger.record([alert], datetime_now())
-        stage = NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), ledger,
-                            SlackSender(client, min_interval_s=0, sleep=lambda _s: None), settings.slack_api_base)
+                      source="Example", trace=Trace(first_seen_at=now[0]))
+        ledger.record([alert], now[0])
+        sender = SlackSender(client, min_interval_s=0, clock=lambda: mono[0], sleep=lambda _s: None,
+                             breaker_base_s=5.0, breaker_max_s=300.0)
+        stage = NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), ledger, sender,
+                            settings.slack_api_base, retry_window_s=600.0, clock=lambda: now[0])
         record = _Record(alert.to_bytes())
-        for attempt in range(1, MAX_ATTEMPTS):
-            with pytest.raises(TransientError):
-                stage([record])
-            assert ledger.get(alert.alert_id)["attempts"] == attempt
+        assert stage([record]) == {}  # deferred, not raised: the loop commits the batch
+        first = ledger.get(alert.alert_id)
+        requests_after_first = len(receiver.requests)
+        assert stage([record]) == {}  # the circuit is open: deferred again without a request
+        requests_while_open = len(receiver.requests) - requests_after_first
+        advance(300)
+        assert stage([record]) == {}
+        advance(301)  # 601 s since the first failure: past the 600 s window
         rejected = stage([record])
-    assert list(rejected) == [0] and f"after {MAX_ATTEMPTS} attempts" in str(rejected[0])
+    assert first["status"] == "failed" and first["attempts"] == 1 and "HTTP 500 rollup_error" in first["last_error"]
+    assert first["next_attempt_at"] == (datetime(2026, 12, 1, 9, 0, 5, tzinfo=UTC)).isoformat()
+    assert first["first_failed_at"] == datetime(2026, 12, 1, 9, 0, tzinfo=UTC).isoformat()
+    assert requests_after_first >= 1 and requests_while_open == 0
+    assert list(rejected) == [0] and "gave up after 4 attempts over 601s" in str(rejected[0])
+    assert "rollup_error" in str(rejected[0])
     entry = ledger.get(alert.alert_id)
-    assert entry["status"] == "dead_lettered" and entry["attempts"] == MAX_ATTEMPTS
+    assert entry["status"] == "dead_lettered" and entry["attempts"] == 4
     assert receiver.deliveries == []
 
 

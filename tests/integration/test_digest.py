@@ -38,7 +38,8 @@ def _alert(sub: Subscription, n: int, cluster: int, source: str = "Example News"
 def _use(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     """The flow builds its own Settings from the environment: point it at this test's indices."""
     for key, value in {"GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
-                       "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0"}.items():
+                       "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0",
+                       "GOVWATCH_SLACK_WEBHOOK_HOSTS": "127.0.0.1"}.items():
         monkeypatch.setenv(key, value)
 
 
@@ -51,7 +52,8 @@ def test_hourly_digest_sends_once_with_also_in(initialized, monkeypatch: pytest.
     """Three pending matches (one with a syndicated copy) arrive as one digest; the next run sends nothing."""
     settings = initialized
     for key, value in {"GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
-                       "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0"}.items():
+                       "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0",
+                       "GOVWATCH_SLACK_WEBHOOK_HOSTS": "127.0.0.1"}.items():
         monkeypatch.setenv(key, value)
     es = es_io.make_client(settings.es_url)
     ledger = Ledger(es, settings.index("alert-ledger"))

@@ -109,6 +109,7 @@ def _role_env(venv: Path, settings: Settings, tmp_path: Path, **extra: str) -> d
     env.update({"PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}", "VIRTUAL_ENV": str(venv),
                 "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
                 "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_CACHE_DIR": str(settings.cache_dir),
+                "GOVWATCH_SLACK_WEBHOOK_HOSTS": "127.0.0.1",
                 "GOVWATCH_LOG_FORMAT": "json", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0",
                 "PREFECT_API_URL": settings.prefect_api_url, "PREFECT_HOME": str(tmp_path / "prefect-home"),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})

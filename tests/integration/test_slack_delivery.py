@@ -11,10 +11,12 @@ import pytest
 
 from govwatch.alerts.slack_format import alert_blocks
 from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch.alerts.breaker import DestinationBusy
 from govwatch.alerts.slack_send import (
-    MAX_RATE_LIMIT_WAITS,
-    MAX_RETRY_AFTER_S,
-    MAX_TRANSIENT_ATTEMPTS,
+    BREAKER_BASE_S,
+    BREAKER_MAX_S,
+    MAX_INLINE_WAIT_S,
+    DestinationDown,
     SlackSender,
 )
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
@@ -140,41 +142,45 @@ def test_rate_limit_is_per_destination(receiver: SlackReceiver, client: httpx.Cl
 
 def test_exhausted_5xx_retries_raise_transient_error(receiver: SlackReceiver, client: httpx.Client,
                                                      payload: dict) -> None:
-    """A destination that keeps answering 503 is tried MAX_TRANSIENT_ATTEMPTS times with growing backoff."""
+    """A destination that keeps answering 503 is retried with growing backoff within the inline wait budget, then
+    its circuit opens: DestinationDown carries the cooldown, and the next send makes no request."""
     receiver.script("/services/T1/B1/down", ScriptedResponse(503, "service_unavailable"), forever=True)
     virtual = VirtualTime()
     sender = SlackSender(client, min_interval_s=0.0, clock=virtual.clock, sleep=virtual.sleep)
-    with pytest.raises(TransientError) as excinfo:
+    with pytest.raises(DestinationDown) as excinfo:
         sender.send_webhook(receiver.webhook_url("T1/B1/down"), payload)
-    assert not isinstance(excinfo.value, RateLimited)
-    assert len(receiver.requests) == MAX_TRANSIENT_ATTEMPTS
+    assert not isinstance(excinfo.value, RateLimited) and excinfo.value.retry_after == BREAKER_BASE_S
+    assert len(receiver.requests) == 3 and sum(virtual.waits) <= MAX_INLINE_WAIT_S
     assert virtual.waits == sorted(virtual.waits) and virtual.waits[0] < virtual.waits[-1]
-    assert receiver.deliveries == []
+    with pytest.raises(DestinationBusy):
+        sender.send_webhook(receiver.webhook_url("T1/B1/down"), payload)
+    assert len(receiver.requests) == 3 and receiver.deliveries == []
 
 
 def test_rate_limit_beyond_budget_raises_rate_limited(receiver: SlackReceiver, client: httpx.Client,
                                                       payload: dict) -> None:
-    """Endless 429s, or a Retry-After longer than MAX_RETRY_AFTER_S, end in RateLimited carrying retry_after."""
+    """429s are waited out inline only within the 2 s budget; then the circuit opens for max(Retry-After, the
+    breaker's first cooldown), never longer than its cap, and RateLimited carries that."""
     virtual = VirtualTime()
     sender = SlackSender(client, min_interval_s=0.0, clock=virtual.clock, sleep=virtual.sleep)
     receiver.script("/services/T1/B1/busy", ScriptedResponse(429, "", {"Retry-After": "2"}), forever=True)
     with pytest.raises(RateLimited) as excinfo:
         sender.send_webhook(receiver.webhook_url("T1/B1/busy"), payload)
-    assert excinfo.value.retry_after == 2.0
-    assert len(receiver.requests) == MAX_RATE_LIMIT_WAITS + 1
-    assert virtual.waits == [2.0] * MAX_RATE_LIMIT_WAITS
+    assert excinfo.value.retry_after == BREAKER_BASE_S
+    assert len(receiver.requests) == 2
+    assert virtual.waits == [2.0]
 
-    long_wait = str(int(MAX_RETRY_AFTER_S * 10))
+    long_wait = str(int(BREAKER_MAX_S * 10))
     receiver.script("/api/chat.postMessage",
                     ScriptedResponse(200, {"ok": False, "error": "ratelimited"}, {"Retry-After": long_wait}))
     with pytest.raises(RateLimited) as excinfo:
         sender.post_message(TOKEN, "C0GOVWATCH", payload, receiver.api_base)
-    assert excinfo.value.retry_after == float(long_wait)
+    assert excinfo.value.retry_after == BREAKER_MAX_S and not virtual.waits[1:]  # never waited inline
     assert receiver.deliveries == []
 
 
 def test_unreachable_destination_is_transient(client: httpx.Client, payload: dict) -> None:
-    """A refused connection is retried and ends as TransientError without the URL in the message."""
+    """A refused connection is retried (within the inline budget) and ends as TransientError without the URL."""
     with SlackReceiver() as closed:
         url = closed.webhook_url("T1/B1/closedSECRET5678")
     virtual = VirtualTime()
@@ -182,7 +188,7 @@ def test_unreachable_destination_is_transient(client: httpx.Client, payload: dic
     with pytest.raises(TransientError) as excinfo:
         sender.send_webhook(url, payload)
     assert "closedSECRET" not in str(excinfo.value) and "…5678" in str(excinfo.value)
-    assert len(virtual.waits) == MAX_TRANSIENT_ATTEMPTS - 1
+    assert len(virtual.waits) == 2 and sum(virtual.waits) <= MAX_INLINE_WAIT_S
 
 
 def test_dropped_after_receipt_bot_posts_once_webhook_flags_possible_duplicate(receiver: SlackReceiver,

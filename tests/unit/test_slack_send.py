@@ -9,16 +9,21 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from govwatch.alerts.breaker import DestinationBusy
 from govwatch.alerts.slack_send import (
     ALERT_EVENT_TYPE,
+    DEFAULT_WEBHOOK_HOSTS,
     MAX_TRANSIENT_ATTEMPTS,
+    DestinationDown,
     OutcomeUnknown,
     SlackSender,
+    WebhookHostRefused,
+    webhook_host_problem,
 )
-from govwatch.errors import TransientError
+from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 
 API = "https://slack.test/api"
-HOOK = "https://hooks.slack.test/services/T/B/SECRETSECRET"
+HOOK = "https://hooks.slack.com/services/T/B/SECRETSECRET"
 TOKEN = "xoxb-unit-test-token-1234"
 AID = "f" * 64
 PAYLOAD = {"text": "AI Act story", "blocks": []}
@@ -76,7 +81,8 @@ def sender_for(fake: FakeSlack, min_interval_s: float = 0.0) -> SlackSender:
         now[0] += seconds
 
     return SlackSender(httpx.Client(transport=httpx.MockTransport(fake)), min_interval_s=min_interval_s,
-                       clock=lambda: now[0], sleep=sleep, wall=lambda: WALL)
+                       clock=lambda: now[0], sleep=sleep, wall=lambda: WALL,
+                       webhook_hosts=DEFAULT_WEBHOOK_HOSTS)
 
 
 def test_bot_read_timeout_then_message_found_in_history_posts_once() -> None:
@@ -189,3 +195,99 @@ def test_pacing_wait_comes_before_recording_and_posting_never_after_the_answer()
     sender.post_message(TOKEN, "C1", PAYLOAD, API, dedup_id=AID, before_post=record)
     sender.post_message(TOKEN, "C1", PAYLOAD, API, dedup_id=AID, before_post=record)
     assert fake.events == ["record1", "post", "sleep", "record1", "post"]
+
+
+# --- issue 22: a hostile destination is deferred, never waited for -------------------------------------------------
+
+def rate_limited_60(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(429, text="rate_limited", headers={"Retry-After": "60"})
+
+
+def server_error(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(500, text="internal_error")
+
+
+def slept(fake: FakeSlack) -> int:
+    return fake.events.count("sleep")
+
+
+def test_retry_after_60_is_not_waited_inline_and_opens_the_circuit() -> None:
+    """A 429 with Retry-After 60 raises at once (no sleep), and the next send to it makes no request at all."""
+    fake = FakeSlack([rate_limited_60])
+    sender = sender_for(fake)
+    with pytest.raises(RateLimited) as first:
+        sender.send_webhook(HOOK, PAYLOAD)
+    assert slept(fake) == 0 and fake.events == ["post"] and first.value.retry_after == 60
+    with pytest.raises(DestinationBusy) as second:
+        sender.send_webhook(HOOK, PAYLOAD)
+    assert fake.events == ["post"] and 59 <= (second.value.retry_after or 0) <= 60
+    assert "SECRETSECRET" not in str(first.value) + str(second.value)
+
+
+def test_other_destinations_are_unaffected_by_an_open_circuit() -> None:
+    """One destination's open circuit never touches another's sends."""
+    fake = FakeSlack([rate_limited_60])
+    sender = sender_for(fake)
+    with pytest.raises(RateLimited):
+        sender.send_webhook(HOOK, PAYLOAD)
+    assert sender.send_webhook(HOOK.replace("SECRETSECRET", "OTHERSECRET1"), PAYLOAD).posts == 1
+
+
+def test_short_retry_after_is_still_waited_inline() -> None:
+    """Slack's ordinary 1 s pacing 429 is waited out inline (within the budget) and the message goes."""
+    fake = FakeSlack([lambda r: httpx.Response(429, text="rate_limited", headers={"Retry-After": "1"})])
+    assert sender_for(fake).send_webhook(HOOK, PAYLOAD).posts == 2
+    assert fake.events == ["post", "sleep", "post"]
+
+
+def test_failing_destination_opens_longer_each_time_capped_and_a_probe_closes_it() -> None:
+    """5xx past the inline budget opens the circuit 5 s, then 10 s, never past the cap; a success closes it."""
+    fake = FakeSlack([server_error] * 20)
+    now = [1000.0]
+    sender = SlackSender(httpx.Client(transport=httpx.MockTransport(fake)), min_interval_s=0.0, clock=lambda: now[0],
+                         sleep=lambda s: now.__setitem__(0, now[0] + s), breaker_base_s=5.0, breaker_max_s=8.0)
+    cooldowns = []
+    for _ in range(3):
+        with pytest.raises(DestinationDown) as failed:
+            sender.send_webhook(HOOK, PAYLOAD)
+        cooldowns.append(failed.value.retry_after)
+        with pytest.raises(DestinationBusy):
+            sender.send_webhook(HOOK, PAYLOAD)
+        now[0] += failed.value.retry_after or 0
+    assert cooldowns == [5.0, 8.0, 8.0]
+    fake.posts = []  # recovered
+    assert sender.send_webhook(HOOK, PAYLOAD).posts == 1
+    assert sender.gate.wait_s(next(iter(sender.gate._states))) == 0  # noqa: SLF001 - closed again
+
+
+def test_hostile_retry_after_is_capped_by_the_breaker() -> None:
+    """A Retry-After of a billion seconds parks a destination only for the breaker's longest cooldown."""
+    fake = FakeSlack([lambda r: httpx.Response(429, headers={"Retry-After": "1000000000"})])
+    sender = SlackSender(httpx.Client(transport=httpx.MockTransport(fake)), min_interval_s=0.0, breaker_max_s=30.0)
+    with pytest.raises(RateLimited) as excinfo:
+        sender.send_webhook(HOOK, PAYLOAD)
+    assert excinfo.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize("url", [
+    "https://internal.corp/services/T/B/SECRETSECRET", "http://127.0.0.1:9200/govwatch-subscriptions/_doc/x",
+    "https://hooks.slack.com.evil.example/services/SECRETSECRET", "https://[::1]/services/SECRETSECRET",
+    "ftp://hooks.slack.com/services/SECRETSECRET",
+])
+def test_webhook_to_a_host_not_allowed_is_refused_before_any_request(url: str) -> None:
+    """A stored webhook whose host is not in GOVWATCH_SLACK_WEBHOOK_HOSTS is refused for good, never posted."""
+    fake = FakeSlack([])
+    with pytest.raises(WebhookHostRefused) as excinfo:
+        sender_for(fake).send_webhook(url, PAYLOAD)
+    assert fake.requests == [] and isinstance(excinfo.value, DeliveryRejected)
+    assert "SECRETSECRET" not in str(excinfo.value)
+    assert "GOVWATCH_SLACK_WEBHOOK_HOSTS" in str(excinfo.value) or "http(s)" in str(excinfo.value)
+
+
+def test_webhook_hosts_setting_admits_the_local_receiver() -> None:
+    """Tests add the local receiver's host to the allowlist; a trailing dot or upper case changes nothing."""
+    fake = FakeSlack([])
+    sender = SlackSender(httpx.Client(transport=httpx.MockTransport(fake)), min_interval_s=0.0,
+                         webhook_hosts=("hooks.slack.com", "127.0.0.1"))
+    assert sender.send_webhook("http://127.0.0.1:3000/services/T/B/x", PAYLOAD).posts == 1
+    assert webhook_host_problem("https://HOOKS.SLACK.COM./services/x", ("hooks.slack.com",)) is None

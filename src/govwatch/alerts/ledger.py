@@ -10,13 +10,19 @@ appended to the existing entry's ``also_in`` by a read-modify-write guarded with
 Statuses: ``pending`` (immediate, to be produced/delivered), ``digest_pending`` (waits for a digest),
 ``sending`` (a post to Slack was started and its answer not yet recorded: after a crash the outcome is
 unknown), ``delivered``, ``failed`` (will be retried; ``outcome_unknown`` when a send may have arrived
-unanswered), ``held`` (arrived while its subscription was paused; released as one catch-up message on
-resume), ``dead_lettered`` (given up for good).
+unanswered; ``next_attempt_at`` when it was deferred, see below), ``held`` (arrived while its subscription was
+paused; released as one catch-up message on resume), ``dead_lettered`` (given up for good).
 
 Send bookkeeping: ``send_started_at`` (first post ever started: the start of the window searched in the
 channel history after an unknown outcome), ``last_send_at``, ``posts``; on delivery ``delivered_via``
 (``post``, ``history`` = an earlier unanswered post was found in the channel, ``catch_up``) and
 ``possible_duplicate`` (a post followed an unknown outcome that could not be checked: webhooks).
+
+Deferral (a destination failing or rate-limited, see ``govwatch.stages.notifier``): the entry is ``failed`` with
+``next_attempt_at`` (when its destination takes messages again) and ``first_failed_at`` (the start of its retry
+window); the notifier's offset moves on. :meth:`Ledger.due` finds the entries whose time has come and
+:meth:`Ledger.claim` takes one for re-driving with a compare-and-set on ``next_attempt_at`` (a lease: another
+notifier process skips it; if the re-drive dies, the lease expires and it is taken again).
 """
 
 from __future__ import annotations
@@ -225,6 +231,42 @@ class Ledger:
                            "last_error": error[:MAX_ERROR_CHARS], "updated_at": when,
                            "outcome_unknown": outcome_unknown})
 
+    def defer(self, aid: str, error: str, attempts: int, at: datetime, next_attempt_at: datetime,
+              first_failed_at: datetime, *, outcome_unknown: bool = False) -> None:
+        """The destination cannot take the alert now: retried from ``next_attempt_at`` by the re-drive."""
+        self._update(aid, {"status": "failed", "attempts": attempts, "last_error": error[:MAX_ERROR_CHARS],
+                           "updated_at": at.isoformat(), "outcome_unknown": outcome_unknown,
+                           "next_attempt_at": next_attempt_at.isoformat(),
+                           "first_failed_at": first_failed_at.isoformat()})
+
+    def due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Deferred entries whose ``next_attempt_at`` has come, soonest first: each hit's ``_id``, ``_seq_no``,
+        ``_primary_term`` and ``_source`` (near-real-time: an entry deferred in the last second may be missing)."""
+        query = {"bool": {"filter": [{"term": {"status": "failed"}},
+                                     {"range": {"next_attempt_at": {"lte": now.isoformat()}}}]}}
+        try:
+            resp = self.es.search(index=self.index, query=query, size=limit, seq_no_primary_term=True,
+                                  sort=[{"next_attempt_at": "asc"}, {"alert_id": "asc"}])
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger due read") from exc
+        return list(resp["hits"]["hits"])
+
+    def claim(self, hit: dict[str, Any], until: datetime) -> bool:
+        """Take a due entry (a hit of :meth:`due`) for re-driving: its ``next_attempt_at`` moves to ``until``
+        unless the entry changed since it was read (another notifier took it, or it was delivered): then False."""
+        try:
+            self.es.update(index=self.index, id=hit["_id"], doc={"next_attempt_at": until.isoformat()},
+                           if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"])
+        except ConflictError:
+            return False
+        except ApiError as exc:
+            if exc.meta.status == 404:
+                return False
+            raise es_io.translate(exc, "alert ledger claim") from exc
+        except Exception as exc:  # noqa: BLE001 - translated at the edge
+            raise es_io.translate(exc, "alert ledger claim") from exc
+        return True
+
     def reopen(self, aid: str, at: datetime) -> bool:
         """A dead-lettered alert replayed from the DLQ may be delivered again (attempts start over; an unknown
         outcome stays recorded, so a bot-token destination still checks Slack first). False when there is no
@@ -232,7 +274,9 @@ class Ledger:
         entry = self.get(aid)
         if entry is None or entry.get("status") != "dead_lettered":
             return False
+        # No next_attempt_at: the replay itself produces the alert; a new retry window starts at its next failure.
         self._update(aid, {"status": "failed", "attempts": 0, "updated_at": at.isoformat(),
+                           "next_attempt_at": None, "first_failed_at": None,
                            "last_error": f"replayed from the DLQ; was: {entry.get('last_error') or ''}"[:MAX_ERROR_CHARS]})
         return True
 

@@ -2,14 +2,20 @@
 
 What it decides, and nothing more:
 
-* **Pacing.** At most one message per ``min_interval_s`` per destination (Slack allows about one per second
-  per channel). Destinations are independent: a slow channel never holds back another one. A 429 pushes the
-  destination's next slot to ``Retry-After`` seconds later.
+* **Only allowed hosts.** A webhook URL is posted to only when its host is in ``GOVWATCH_SLACK_WEBHOOK_HOSTS``
+  (default: Slack's own hosts): a destination is user input, and the server must not be made to POST to an
+  internal address that the SSRF allowlist admits for feeds. Checked before any network activity, so a stored
+  destination that is no longer allowed is refused (:class:`~govwatch.errors.DeliveryRejected`), never posted.
+* **Pacing and a circuit breaker per destination** (:mod:`govwatch.alerts.breaker`). At most one message per
+  ``min_interval_s`` per destination; destinations are independent. **No send waits longer than
+  ``max_wait_s`` in all** (slot, ``Retry-After``, backoff): a 429 with a longer ``Retry-After``, or 5xx/timeouts
+  that outlast that budget, open the destination's circuit and raise at once (:class:`RateLimited` /
+  :class:`DestinationDown` / :class:`OutcomeUnknown`, each with ``retry_after`` = the cooldown); while it is open,
+  sends to it raise :class:`~govwatch.alerts.breaker.DestinationBusy` without a request. The caller defers the
+  message; nothing holds a worker thread for a hostile destination's sake.
 * **Retries, bounded.** 5xx, 408 and timeouts/connection errors are retried with exponential backoff up to
-  ``MAX_TRANSIENT_ATTEMPTS``; then :class:`~govwatch.errors.TransientError`. 429s are waited out up to
-  ``MAX_RATE_LIMIT_WAITS`` times (and never longer than ``MAX_RETRY_AFTER_S`` each); then
-  :class:`~govwatch.errors.RateLimited` carrying ``retry_after``, so the consumer loop can back off instead of
-  a thread sleeping for minutes.
+  ``MAX_TRANSIENT_ATTEMPTS`` within the wait budget; 429s are waited out up to ``MAX_RATE_LIMIT_WAITS`` times
+  within it.
 * **Permanent refusals** (4xx such as 400 ``invalid_payload``, 403, 404 ``no_service``, 410
   ``channel_is_archived``; Web API ``ok: false`` errors other than the known transient ones) raise
   :class:`~govwatch.errors.DeliveryRejected` with Slack's reason.
@@ -34,7 +40,6 @@ messages, only :func:`mask_secret` forms (host plus the last 4 characters); the 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +49,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from govwatch import metrics
+from govwatch.alerts.breaker import DestinationGate
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 from govwatch.log import get_logger
 from govwatch.settings import Settings
@@ -51,8 +57,13 @@ from govwatch.settings import Settings
 MAX_TRANSIENT_ATTEMPTS = 4  # 1 try + 3 retries ≈ 0.5+1+2 s of backoff: rides out a blip, not an outage
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 8.0
-MAX_RATE_LIMIT_WAITS = 3  # honoured 429s per message before handing the wait back to the consumer loop
-MAX_RETRY_AFTER_S = 60.0  # a longer Retry-After is not worth blocking a worker thread for
+MAX_RATE_LIMIT_WAITS = 3  # honoured 429s per message before the destination's circuit opens
+# The most one send waits in all (its slot, Retry-After, backoff) before it gives the message back to be deferred:
+# under the 5 s a healthy subscription may be delayed by a sick one that shares its batch (issue 22).
+MAX_INLINE_WAIT_S = 2.0
+BREAKER_BASE_S = 5.0  # first cooldown of an open circuit (doubling per failure in a row)
+BREAKER_MAX_S = 300.0  # longest cooldown, whatever Retry-After says
+DEFAULT_WEBHOOK_HOSTS = ("hooks.slack.com", "slack.com")  # where Slack's incoming webhooks live
 DEFAULT_RETRY_AFTER_S = 1.0  # Slack always sends Retry-After; a proxy's 429 may not
 REASON_CHARS = 120  # Slack's error bodies are short codes; never echo a long (possibly HTML) body
 
@@ -131,6 +142,31 @@ def _classify_api(response: httpx.Response) -> _Outcome:
     return _Outcome("transient" if error in _API_TRANSIENT else "permanent", error)
 
 
+class DestinationDown(TransientError):
+    """Sends to the destination failed (5xx, timeouts, connection refused) past the inline budget; its circuit is
+    open for ``retry_after`` seconds. Known not delivered (an unknown outcome raises :class:`OutcomeUnknown`)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WebhookHostRefused(DeliveryRejected):
+    """A webhook URL whose host is not in ``GOVWATCH_SLACK_WEBHOOK_HOSTS``."""
+
+
+def webhook_host_problem(url: str, allowed_hosts: frozenset[str] | tuple[str, ...]) -> str | None:
+    """Why a webhook URL may not be posted to (scheme or host), or None. Never quotes the URL (a secret)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "not an http(s) URL"
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host not in {h.lower().rstrip(".") for h in allowed_hosts}:
+        return (f"host {host or '(none)'!r} is not an allowed webhook host; allowed: {', '.join(sorted(allowed_hosts))}"
+                " (setting GOVWATCH_SLACK_WEBHOOK_HOSTS)")
+    return None
+
+
 class OutcomeUnknown(TransientError):
     """Delivery did not succeed, and a request may have reached Slack unanswered (``since``: epoch seconds of
     the first such send). The caller records it, so that its next attempt checks before sending again."""
@@ -160,14 +196,20 @@ class SlackSender:
     def __init__(self, client: httpx.Client, *, min_interval_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 webhook_hosts: tuple[str, ...] | frozenset[str] | None = None,
+                 max_wait_s: float = MAX_INLINE_WAIT_S, breaker_base_s: float = BREAKER_BASE_S,
+                 breaker_max_s: float = BREAKER_MAX_S) -> None:
         self._client = client
         self._min_interval_s = min_interval_s
         self._clock = clock
-        self._sleep = sleep
         self._wall = wall  # epoch seconds, comparable with Slack's message ts
-        self._lock = threading.Lock()
-        self._next_slot: dict[str, float] = {}  # destination key (a hash, never the secret) -> earliest send
+        # None: no host check, for a caller that vetted its URLs (tests). Every production sender comes from
+        # make_sender, which passes GOVWATCH_SLACK_WEBHOOK_HOSTS.
+        self._webhook_hosts = frozenset(webhook_hosts) if webhook_hosts is not None else None
+        self._max_wait_s = max(max_wait_s, min_interval_s)  # pacing alone must never defer a message
+        self.gate = DestinationGate(min_interval_s=min_interval_s, max_wait_s=self._max_wait_s,
+                                    base_open_s=breaker_base_s, max_open_s=breaker_max_s, clock=clock, sleep=sleep)
 
     def send_webhook(self, url: str, payload: dict[str, Any], *, unknown_since: float | None = None,
                      before_post: BeforePost | None = None) -> SendResult:
@@ -176,9 +218,12 @@ class SlackSender:
         ``unknown_since`` (epoch seconds) says an earlier send of this message has an unknown outcome: a
         webhook cannot be read back, so the send goes ahead and the result says ``possible_duplicate``."""
         masked = mask_secret(url)
-        if urlsplit(url).scheme not in ("http", "https"):
-            # httpx's own error would quote the URL; say what is wrong without it
-            raise DeliveryRejected(f"webhook {masked}: not an http(s) URL")
+        problem = (webhook_host_problem(url, self._webhook_hosts) if self._webhook_hosts is not None
+                   else None if urlsplit(url).scheme in ("http", "https") else "not an http(s) URL")
+        if problem is not None:  # before any network activity; httpx's own error would quote the URL
+            log.warning("slack.webhook_host_refused", destination=masked, reason=problem)
+            metrics.slack_delivery("rejected")
+            raise WebhookHostRefused(f"webhook {masked} refused: {problem}")
         return self._deliver(_key("webhook", url), masked, _classify_status,
                              lambda: self._client.post(url, json=payload), None, unknown_since, before_post)
 
@@ -256,8 +301,15 @@ class SlackSender:
         rate_limited = 0
         posts = 0
         possible_duplicate = False
+        waited = 0.0  # inline waits so far (slots, Retry-After, backoff): bounded by max_wait_s
         while True:
-            self._wait_turn(key)
+            try:
+                waited += self.gate.acquire(key, masked)
+            except RateLimited as exc:
+                if unknown_since is not None and posts:  # this call already posted: the caller must know
+                    raise OutcomeUnknown(f"{exc} (an earlier send may have arrived unanswered)", unknown_since,
+                                         retry_after=exc.retry_after) from exc
+                raise
             if unknown_since is not None:
                 found = checker(unknown_since - HISTORY_SKEW_S) if checker is not None else None
                 if found:
@@ -285,9 +337,11 @@ class SlackSender:
                 unknown_since = posted_at if unknown_since is None else unknown_since
             # Space from when the answer came back, not from when the slot was reserved: Slack (and the
             # receiver) see the request arrive later than we decided to send it.
-            self._push_back(key, self._min_interval_s)
+            self.gate.push_back(key, self._min_interval_s)
             attempts = failures + rate_limited + 1
+            elapsed = self._clock() - started
             if outcome.kind == "ok":
+                self.gate.succeeded(key)
                 log.info("slack.delivered", destination=masked, attempts=attempts, posts=posts,
                          possible_duplicate=possible_duplicate, elapsed_ms=round((self._clock() - started) * 1000))
                 metrics.slack_delivery("delivered")
@@ -298,42 +352,38 @@ class SlackSender:
                 raise DeliveryRejected(f"Slack refused delivery to {masked}: {outcome.reason}")
             if outcome.kind == "rate_limited":
                 rate_limited += 1
-                if rate_limited > MAX_RATE_LIMIT_WAITS or outcome.retry_after > MAX_RETRY_AFTER_S:
-                    log.warning("slack.rate_limited", destination=masked, retry_after=outcome.retry_after)
+                if (rate_limited > MAX_RATE_LIMIT_WAITS or waited + outcome.retry_after > self._max_wait_s
+                        or elapsed + outcome.retry_after > self._max_wait_s):
+                    cooldown = self.gate.trip(key, outcome.retry_after, outcome.reason)
+                    log.warning("slack.rate_limited", destination=masked, retry_after=outcome.retry_after,
+                                circuit_open_s=round(cooldown, 3))
                     metrics.slack_delivery("rate_limited")
-                    raise RateLimited(f"Slack rate-limited {masked} ({outcome.reason}); retry after "
-                                      f"{outcome.retry_after:g}s", retry_after=outcome.retry_after)
-                self._push_back(key, outcome.retry_after)  # also holds other messages to this destination
+                    message = (f"Slack rate-limited {masked} ({outcome.reason}; Retry-After "
+                               f"{outcome.retry_after:g}s); deferred {cooldown:g}s")
+                    if unknown_since is not None:
+                        raise OutcomeUnknown(f"{message} (a send may have arrived unanswered)", unknown_since,
+                                             retry_after=cooldown)
+                    raise RateLimited(message, retry_after=cooldown)
+                self.gate.push_back(key, outcome.retry_after)  # also holds other messages to this destination
                 log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=outcome.retry_after)
                 metrics.slack_retry("rate_limited")
                 continue
             failures += 1
-            if failures >= MAX_TRANSIENT_ATTEMPTS:
-                log.warning("slack.gave_up", destination=masked, reason=outcome.reason, attempts=attempts,
-                            outcome_unknown=unknown_since is not None)
-                metrics.slack_delivery("gave_up")
-                message = f"Slack delivery to {masked} failed {failures} times: {outcome.reason}"
-                if unknown_since is not None:
-                    raise OutcomeUnknown(f"{message} (a send may have arrived unanswered)", unknown_since) from cause
-                raise TransientError(message) from cause
             delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
+            if failures >= MAX_TRANSIENT_ATTEMPTS or elapsed + delay > self._max_wait_s:
+                cooldown = self.gate.trip(key, reason=outcome.reason)
+                log.warning("slack.gave_up", destination=masked, reason=outcome.reason, attempts=attempts,
+                            outcome_unknown=unknown_since is not None, circuit_open_s=round(cooldown, 3))
+                metrics.slack_delivery("gave_up")
+                message = (f"Slack delivery to {masked} failed {failures} times: {outcome.reason}; deferred "
+                           f"{cooldown:g}s")
+                if unknown_since is not None:
+                    raise OutcomeUnknown(f"{message} (a send may have arrived unanswered)", unknown_since,
+                                         retry_after=cooldown) from cause
+                raise DestinationDown(message, retry_after=cooldown) from cause
             log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=delay)
             metrics.slack_retry("transient")
-            self._push_back(key, delay)
-
-    def _wait_turn(self, key: str) -> None:
-        """Reserve this destination's next slot under the lock, then sleep outside it (others proceed)."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot.get(key, now))
-            self._next_slot[key] = slot + self._min_interval_s
-        if slot > now:
-            self._sleep(slot - now)
-
-    def _push_back(self, key: str, delay_s: float) -> None:
-        with self._lock:
-            earliest = self._clock() + delay_s
-            self._next_slot[key] = max(self._next_slot.get(key, earliest), earliest)
+            self.gate.push_back(key, delay)
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
@@ -356,4 +406,7 @@ def make_sender(settings: Settings) -> tuple[SlackSender, httpx.Client]:
     # Slack answers in well under a second; past the timeout a send's outcome is unknown (see above).
     client = httpx.Client(transport=guarded_transport(settings), timeout=settings.slack_send_timeout_s,
                           follow_redirects=False, trust_env=False)
-    return SlackSender(client, min_interval_s=settings.slack_min_interval_s), client
+    return SlackSender(client, min_interval_s=settings.slack_min_interval_s,
+                       webhook_hosts=tuple(settings.slack_webhook_hosts),
+                       breaker_base_s=settings.slack_breaker_base_s,
+                       breaker_max_s=settings.slack_breaker_max_s), client

@@ -99,7 +99,8 @@ class ChaosRun:
         self.work_dir = work_dir
         prefix = f"chaos{uuid.uuid4().hex[:8]}"
         self.settings = stack.settings.model_copy(update={
-            "topic_prefix": prefix, "index_prefix": prefix, "ssrf_allowlist": ["127.0.0.1/32"]})
+            "topic_prefix": prefix, "index_prefix": prefix, "ssrf_allowlist": ["127.0.0.1/32"],
+            "slack_webhook_hosts": ["127.0.0.1"]})
         self.site = ChaosSite(generate(stories, seed, now))
         self.slack = FaultySlack()
         self.es = es_io.make_client(self.settings.es_url)

@@ -25,7 +25,8 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     say("==> 1/6 local stack (Kafka, Elasticsearch, Prefect)")
     stack_up(base)
     allow = sorted({*base.ssrf_allowlist, "127.0.0.1/32"})
-    settings = base.model_copy(update={"ssrf_allowlist": allow})
+    hooks = sorted({*base.slack_webhook_hosts, "127.0.0.1"})  # the local Slack receiver
+    settings = base.model_copy(update={"ssrf_allowlist": allow, "slack_webhook_hosts": hooks})
     say("==> 2/6 topics and indices")
     bootstrap(settings)
     es = demo.es_client(settings)

@@ -18,16 +18,34 @@ Once, where Slack lets us know:
 A paused subscription's alerts are ``held`` in the ledger (not sent, not dead-lettered); ``govwatch
 subscriptions resume`` releases them as one catch-up digest (:func:`release_held`), not a flood. A destination
 that refuses for good (revoked webhook, 404/410, channel_not_found) dead-letters that alert only, with the
-ledger status ``dead_lettered``: the other subscriptions of the batch are unaffected. A transient failure
-(5xx, timeouts, 429 beyond the sender's budget) is recorded as ``failed`` and the batch is retried; the
-alerts already delivered in it are skipped on the retry; after ``MAX_ATTEMPTS`` such failures the alert is
-dead-lettered, so one destination that keeps failing cannot hold up the others in its partition for ever.
+ledger status ``dead_lettered``: the other subscriptions of the batch are unaffected.
+
+**A failing destination is deferred, never waited for** (issue 22: one webhook answering 429 with
+``Retry-After: 60`` used to hold every subscription of its partition for minutes). The sender waits at most
+``MAX_INLINE_WAIT_S`` (2 s) for any destination; past that it opens the destination's circuit and raises, and every
+further alert to it raises at once without a request (``govwatch.alerts.breaker``). This stage then *defers* the
+alert: the ledger entry becomes ``failed`` with ``next_attempt_at`` (when the circuit lets a probe through) and
+``first_failed_at``, and the handler moves on, so the batch commits with the healthy subscriptions' alerts
+delivered. A re-drive (:mod:`govwatch.alerts.redrive`, a thread of every notify process) produces due entries
+back to the alerts topic with their usual key, where this stage takes them like any alert: delivered once the
+destination recovers, or deferred again. An alert still failing ``GOVWATCH_SLACK_RETRY_WINDOW_S`` after its first
+failure is dead-lettered with the last reason (``govwatch dlq replay`` brings it back).
+
+Why the ledger and a re-drive rather than a delay topic: the ledger already is the once-only authority, so a
+deferred alert has exactly one record of its state and nothing new to keep consistent; its due time is exact
+(a single delay topic would hold a 5 s retry behind a 300 s one; one topic per delay is more topics, consumers and
+deployment); a re-driven copy goes through the same partition (key = subscription id) as every alert of its
+subscription, so one notifier at a time handles it and the status checks above absorb any duplicate copy. Nothing
+is lost: the entry is written before the offset is committed; a re-drive that dies after claiming leaves a lease
+that expires; a notifier process that dies leaves the entries to the others' re-drives. Once-only is unchanged:
+an unknown outcome stays recorded across a deferral, so a bot-token destination checks its history first and a
+webhook's resend is marked ``possible_duplicate``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from govwatch.alerts.ledger import Ledger
@@ -36,15 +54,15 @@ from govwatch.alerts.slack_send import BeforePost, OutcomeUnknown, SendResult, S
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.consumer import Rejections
-from govwatch.errors import DeliveryRejected, GovwatchError, RateLimited, TransientError, Unavailable
+from govwatch.errors import DeliveryRejected, GovwatchError, TransientError
 from govwatch.log import get_logger
 from govwatch.models import Alert, utcnow
 from govwatch.stages.parse import decode_all
 
 log = get_logger("govwatch.notify")
 
-# Batch retries (each already inside the sender's own retries and backoff) before an alert is dead-lettered.
-MAX_ATTEMPTS = 8
+MIN_DEFER_S = 1.0  # a failure without a cooldown (a history read that failed) is retried no sooner than this
+DEFAULT_RETRY_WINDOW_S = 3600.0  # GOVWATCH_SLACK_RETRY_WINDOW_S
 
 
 def deliver(sender: SlackSender, destination: Destination, payload: dict[str, Any], api_base: str, *,
@@ -80,11 +98,15 @@ class NotifyStage:
     """Batch handler for the consumer loop (see govwatch.consumer)."""
 
     def __init__(self, store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, *,
+                 retry_window_s: float = DEFAULT_RETRY_WINDOW_S,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.ledger = ledger
         self.sender = sender
         self.api_base = api_base
+        self.retry_window_s = retry_window_s
+        self._clock = clock
         self._on_close = on_close
 
     def close(self) -> None:
@@ -144,17 +166,7 @@ class NotifyStage:
             return exc
         except TransientError as exc:
             unknown = isinstance(exc, OutcomeUnknown) or since is not None
-            if attempts >= MAX_ATTEMPTS:  # a destination failing for this long must not block its partition
-                maybe = " (a post may have reached Slack unanswered)" if unknown else ""
-                reason = f"gave up after {attempts} attempts{maybe}: {exc}"
-                self.ledger.mark_failed(alert.alert_id, reason, attempts, True, outcome_unknown=unknown)
-                return DeliveryRejected(reason)
-            self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=False, outcome_unknown=unknown)
-            if isinstance(exc, (RateLimited, Unavailable)):
-                raise
-            # This stage bounds its retries per alert in the ledger (MAX_ATTEMPTS, ~1.5 min of backoff): the loop
-            # must not count them a second time, or a 30 s Slack outage dead-letters alerts (chaos slack-drop).
-            raise Unavailable(f"{exc} (attempt {attempts} of {MAX_ATTEMPTS} for this alert)") from exc
+            return self._defer(alert, entry, exc, attempts, unknown, context)
         except GovwatchError as exc:
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=True)
             return DeliveryRejected(str(exc))
@@ -165,6 +177,25 @@ class NotifyStage:
         latency = (now - alert.trace.first_seen_at).total_seconds()
         log.info("delivered", destination=sub.destination.masked(), first_seen_to_slack_s=round(latency, 3),
                  found_in_history=result.found_in_history, possible_duplicate=duplicate, **context)
+        return None
+
+    def _defer(self, alert: Alert, entry: dict[str, Any], exc: TransientError, attempts: int,
+               unknown: bool, context: dict[str, Any]) -> DeliveryRejected | None:
+        """Defer an alert whose destination cannot take it now; dead-letter it when its retry window is over."""
+        now = self._clock()
+        first_failed = _parse(entry.get("first_failed_at")) or now
+        failing_s = (now - first_failed).total_seconds()
+        if failing_s >= self.retry_window_s:
+            maybe = " (a post may have reached Slack unanswered)" if unknown else ""
+            reason = f"gave up after {attempts} attempts over {failing_s:.0f}s{maybe}: {exc}"
+            self.ledger.mark_failed(alert.alert_id, reason, attempts, True, now, outcome_unknown=unknown)
+            log.warning("notify_gave_up", reason=reason[:300], **context)
+            return DeliveryRejected(reason)
+        delay = max(float(getattr(exc, "retry_after", None) or 0.0), MIN_DEFER_S)
+        due = now + timedelta(seconds=delay)
+        self.ledger.defer(alert.alert_id, str(exc), attempts, now, due, first_failed, outcome_unknown=unknown)
+        log.info("notify_deferred", error=str(exc)[:300], retry_in_s=round(delay, 3), attempts=attempts,
+                 failing_s=round(failing_s, 3), outcome_unknown=unknown, **context)
         return None
 
 

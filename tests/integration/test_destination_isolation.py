@@ -1,0 +1,167 @@
+"""One hostile destination never holds other subscriptions' alerts, and loses none of its own (issue 22, defect 4).
+
+Real stack: the notify process's own ``build`` (SSRF-guarded sender, webhook-host allowlist, re-drive thread) on the
+real consumer loop, real Kafka (alerts topic and its dead-letter topic), the Elasticsearch ledger, and a
+Slack-compatible receiver on 127.0.0.1 whose "hostile" webhook answers 429 with ``Retry-After: 60`` for ever.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from consumers.notify import build
+from govwatch import demo, kafka_io
+from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch.alerts.store import SubscriptionStore
+from govwatch.alerts.subscriptions import Destination, Subscription
+from govwatch.consumer import LoopStats, StopFlag, run_loop
+from govwatch.models import Alert, Trace
+from govwatch.settings import Settings
+from govwatch.topics import ALERTS, dlq
+from tests.factories import sid
+from tests.support.kafka_util import read_all
+
+HOSTILE = "T1/B1/hostileSECRET"
+GOOD = "T2/B2/goodSECRET"
+RETRY_AFTER_S = 60  # what the hostile webhook asks for; the old notifier waited 3 x 60 s inline, then again
+PROMPT_S = 45.0  # the healthy subscription's alerts arrive well before the hostile Retry-After could have passed
+WAIT_S = 180.0  # readiness deadline on a busy 2-core machine
+
+
+def _rate_limited_forever() -> ScriptedResponse:
+    return ScriptedResponse(429, "rate_limited", {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _alert(sub: Subscription, n: int) -> Alert:
+    return Alert(alert_id=alert_id(sub.id, sid(n)), subscription_id=sub.id, subscription_name=sub.name,
+                 story_id=sid(n), cluster_id=sid(n), title=f"AI Act story {n} for {sub.name}",
+                 url=f"https://example.org/story/{n}", source="Example News",
+                 trace=Trace(first_seen_at=datetime(2026, 11, 20, 9, 1, tzinfo=UTC)))
+
+
+def wait_for(condition: Callable[[], bool], what: str, check: Callable[[], None], limit_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        check()
+        assert time.monotonic() < deadline, f"timed out after {limit_s:.0f}s waiting for {what}"
+        time.sleep(0.1)
+
+
+@contextmanager
+def notify_process(settings: Settings) -> Iterator[Callable[[], None]]:
+    """What ``consumers/notify.py`` runs (its ``build``, re-drive included) on the real loop, in a thread."""
+    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}.notify",
+                                      [settings.topic(ALERTS)], max_poll_records=20)
+    stage = build(settings, producer)
+    stop, errors = StopFlag(), []
+
+    def run() -> None:
+        try:
+            run_loop(consumer, stage, producer, "notify", stop, LoopStats())
+        except BaseException as exc:  # noqa: BLE001 - reported by check() in the test's thread
+            errors.append(exc)
+
+    def check() -> None:
+        assert not errors, f"the notify loop crashed: {errors[0]!r}"
+
+    thread = threading.Thread(target=run, name="notify-loop")
+    thread.start()
+    try:
+        yield check
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        stage.close()
+        consumer.close(autocommit=False)
+        producer.close()
+
+
+def _setup(settings: Settings, receiver: SlackReceiver, hostile_n: list[int], good_n: list[int],
+           ) -> tuple[Ledger, list[Alert], list[Alert]]:
+    """Two subscriptions; every alert on ONE partition, the hostile ones first, so the old code made the good ones
+    wait behind them."""
+    es = demo.es_client(settings)
+    ledger, store = Ledger(es, settings.index("alert-ledger")), SubscriptionStore(es, settings.index("subscriptions"))
+    hostile = store.add(Subscription(name="hostile", query='"AI Act"', destination=Destination(
+        kind="webhook", webhook_url=receiver.webhook_url(HOSTILE))))
+    good = store.add(Subscription(name="good", query='"AI Act"', destination=Destination(
+        kind="webhook", webhook_url=receiver.webhook_url(GOOD))))
+    hostile_alerts = [_alert(hostile, n) for n in hostile_n]
+    good_alerts = [_alert(good, n) for n in good_n]
+    ledger.record([*hostile_alerts, *good_alerts], datetime(2026, 11, 20, 9, 2, tzinfo=UTC))
+    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    try:
+        for alert in [*hostile_alerts, *good_alerts]:
+            producer.send(settings.topic(ALERTS), key=alert.subscription_id.encode(), value=alert.to_bytes(),
+                          partition=0).get(timeout=30)
+    finally:
+        producer.close()
+    return ledger, hostile_alerts, good_alerts
+
+
+def _titles(receiver: SlackReceiver, hook: str) -> list[str]:
+    return [str(r.payload.get("text")).split(" — ")[0] for r in receiver.deliveries
+            if r.path == f"/services/{hook}" and r.payload]
+
+
+def test_429_forever_destination_does_not_hold_others_and_its_alerts_arrive_once_after_recovery(
+        initialized) -> None:  # noqa: ANN001
+    """A webhook answering 429 + Retry-After 60 delays nobody else: the healthy subscription's alerts on the same
+    partition arrive well under 60 s; the hostile one's are deferred (not lost) and delivered once when it recovers."""
+    settings = initialized.model_copy(update={"slack_min_interval_s": 0.0, "slack_breaker_base_s": 1.0,
+                                              "slack_breaker_max_s": 3.0, "slack_retry_window_s": 3600.0})
+    with SlackReceiver() as receiver:
+        receiver.script(f"/services/{HOSTILE}", _rate_limited_forever(), forever=True)
+        ledger, hostile, good = _setup(settings, receiver, [1, 2, 3], [11, 12, 13])
+        with notify_process(settings) as check:
+            started = time.monotonic()
+            wait_for(lambda: all((ledger.get(a.alert_id) or {}).get("status") == "delivered" for a in good),
+                     "the healthy subscription's alerts", check, limit_s=PROMPT_S)
+            good_after_s = time.monotonic() - started
+            deferred = [ledger.get(a.alert_id) for a in hostile]
+            hostile_requests = [r for r in receiver.requests if r.path == f"/services/{HOSTILE}"]
+
+            receiver.script(f"/services/{HOSTILE}", ScriptedResponse(200, "ok"), forever=True)  # it recovers
+            wait_for(lambda: all((ledger.get(a.alert_id) or {}).get("status") == "delivered" for a in hostile),
+                     "the hostile subscription's deferred alerts after recovery", check)
+        entries = [ledger.get(a.alert_id) for a in [*hostile, *good]]
+
+    assert good_after_s < PROMPT_S
+    assert all(e["status"] == "failed" and e.get("next_attempt_at") and "429" in e["last_error"] for e in deferred)
+    assert all(e["first_failed_at"] and e["attempts"] >= 1 for e in deferred)
+    assert all(r.status == 429 for r in hostile_requests) and hostile_requests  # refused, never posted meanwhile
+    assert sorted(_titles(receiver, GOOD)) == sorted(a.title for a in good)  # once each
+    assert sorted(_titles(receiver, HOSTILE)) == sorted(a.title for a in hostile)
+    assert all(not e.get("possible_duplicate") for e in entries)
+    assert read_all(settings.kafka_bootstrap, settings.topic(dlq(ALERTS)), settle_s=0.5) == []
+
+
+def test_destination_failing_past_the_retry_window_is_dead_lettered_with_its_reason(initialized) -> None:  # noqa: ANN001
+    """An alert whose destination answers 429 for longer than GOVWATCH_SLACK_RETRY_WINDOW_S ends in the dead-letter
+    topic (and the ledger) with the reason; the healthy subscription's alert is delivered meanwhile."""
+    settings = initialized.model_copy(update={"slack_min_interval_s": 0.0, "slack_breaker_base_s": 0.5,
+                                              "slack_breaker_max_s": 1.0, "slack_retry_window_s": 3.0})
+    with SlackReceiver() as receiver:
+        receiver.script(f"/services/{HOSTILE}", _rate_limited_forever(), forever=True)
+        ledger, hostile, good = _setup(settings, receiver, [21], [31])
+        with notify_process(settings) as check:
+            wait_for(lambda: (ledger.get(hostile[0].alert_id) or {}).get("status") == "dead_lettered",
+                     "the hostile alert to be dead-lettered", check)
+            wait_for(lambda: (ledger.get(good[0].alert_id) or {}).get("status") == "delivered", "the good alert",
+                     check)
+        letters = read_all(settings.kafka_bootstrap, settings.topic(dlq(ALERTS)), expect=1)
+        entry = ledger.get(hostile[0].alert_id)
+
+    assert [r.status for r in receiver.deliveries] == [200] and _titles(receiver, HOSTILE) == []
+    assert len(letters) == 1
+    letter = json.loads(letters[0].value)
+    assert letter["error_type"] == "DeliveryRejected" and "gave up after" in letter["reason"]
+    assert "429" in letter["reason"] and json.loads(letter["payload"])["alert_id"] == hostile[0].alert_id
+    assert entry["last_error"].startswith("gave up after") and "SECRET" not in letter["reason"]
