@@ -124,3 +124,52 @@ def test_cli_backtest_uses_the_clock(initialized) -> None:  # noqa: ANN001
     assert bulk_index(es, settings.index_prefix, [enriched_story(1, text="Ofcom opened an investigation.", raw=raw)]) == {}
     cli = _cli(settings, "test", "--query", "Ofcom", "--days", "7")
     assert cli.returncode == 0 and cli.stdout.startswith("1 matching stories in the last 7 days"), cli.stdout
+
+
+@pytest.mark.parametrize("query", ["a/.*/", "NOT/.*/", "title:a/.*/", "(/x/)"])
+def test_cli_refuses_every_regex_form_without_allow_expensive(initialized, query: str) -> None:  # noqa: ANN001
+    """A '/' right after a term, NOT or field: is a regex too: refused unless the operator passes --allow-expensive."""
+    settings = initialized
+    refused = _cli(settings, "add", "--name", "r", "--query", query, "--webhook-url", WEBHOOK)
+    assert refused.returncode == 2 and "regular expression" in refused.stderr and "--allow-expensive" in refused.stderr
+    assert _cli(settings, "list").stdout.strip() == ""
+    allowed = _cli(settings, "add", "--name", "r", "--query", query, "--webhook-url", WEBHOOK, "--allow-expensive")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_cli_refuses_queries_over_the_limits_with_the_limit_and_the_fix(initialized) -> None:  # noqa: ANN001
+    """The issue's 1,000-deep query (which Elasticsearch would accept) is refused at save time, naming each limit."""
+    settings = initialized
+    deep = "(" * 1000 + "ai" + ")" * 1000
+    refused = _cli(settings, "add", "--name", "deep", "--query", deep, "--webhook-url", WEBHOOK, "--allow-expensive")
+    assert refused.returncode == 2
+    assert "nested 1000 deep, over the limit of 20" in refused.stderr and "remove the redundant" in refused.stderr
+    assert "2002 characters long, over the limit of 2000" in refused.stderr
+    assert _cli(settings, "list").stdout.strip() == ""
+
+
+def test_only_admins_allow_expensive_queries_and_an_edit_clears_the_flag(initialized) -> None:  # noqa: ANN001
+    """A user's allow_expensive is ignored; an admin's approval holds for that query only (a user's edit of the
+    query withdraws it); saving an edit clears the alert stage's problem flag."""
+    from govwatch.alerts.service import Actor, SubscriptionService
+    from govwatch.alerts.subscriptions import Problem
+
+    settings = initialized
+    service = SubscriptionService(make_client(settings.es_url), settings)
+    user, admin = Actor(owner="ann"), Actor(owner="root", admin=True)
+    with pytest.raises(InvalidQuery, match="only an administrator can allow an expensive query"):
+        service.create(user, sub("r", "ai AND title:a/.*/", allow_expensive=True))
+    assert not service.create(user, sub("cheap", "ofcom", allow_expensive=True)).allow_expensive
+    approved = service.create(admin, sub("r", "ai AND title:a/.*/", allow_expensive=True, owner="ann"))
+    assert approved.allow_expensive
+    service.store.flag(approved.id, Problem(stage="timeout", reason="slow", at=utcnow()))
+    assert service.get(user, approved.id).problem is not None
+    renamed = service.update(user, approved.id, {"name": "renamed", "allow_expensive": False})
+    assert renamed.allow_expensive and renamed.problem is None  # same query: the admin's approval stays
+    with pytest.raises(InvalidQuery, match="only an administrator"):
+        service.update(user, approved.id, {"query": "ai AND /b.*/", "allow_expensive": True})
+    changed = service.update(user, approved.id, {"query": "ai AND fine"})
+    assert not changed.allow_expensive
+    with pytest.raises(InvalidQuery, match="only an administrator"):
+        service.preview("NOT/.*/", Filters(), allow_expensive=True, actor=user)
+    assert service.preview("ai", Filters(), days=3, actor=user).days == 3  # previews carry the ES timeout and work
