@@ -215,3 +215,29 @@ def test_snippet_failure_keeps_the_match_and_faults_only_that_subscription(monke
     got = local_snippets({"a": ["story-1"], "b": ["story-1"]}, subs, docs, ["story-1"], stats)
     assert [(m.subscription_id, bool(m.snippet)) for m in got] == [("a", False), ("b", True)]
     assert [(f.subscription_id, f.stage) for f in stats.faults] == [("a", "snippet")]
+
+
+class PartialES:
+    """An Elasticsearch stand-in for a preview search that answers ``timed_out`` (a partial count)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def options(self, **kwargs: Any) -> PartialES:
+        self.calls.append({"options": kwargs})
+        return self
+
+    def search(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return {"timed_out": True, "_shards": {"failed": 0}, "hits": {"total": {"value": 3}, "hits": []},
+                "aggregations": {"per_day": {"buckets": []}}}
+
+
+def test_timed_out_preview_is_an_error_not_a_low_count() -> None:
+    """A 365-day preview carries the ES timeout and a client deadline; a timed-out answer is refused, not shown."""
+    from govwatch.alerts.backtest import backtest
+
+    es = PartialES()
+    with pytest.raises(InvalidQuery, match="did not finish within 20.0 s"):
+        backtest(es, "alias", "ai", Filters(), days=365, timeout_s=20.0)  # type: ignore[arg-type]
+    assert es.calls[0] == {"options": {"request_timeout": 30.0}} and es.calls[1]["timeout"] == "20000ms"
