@@ -320,3 +320,27 @@ def test_setup_refuses_weak_or_shared_passwords(generated_env: str, change: dict
         change = {"ES_PASSWORD_ALERT": values["ES_PASSWORD_NOTIFY"]}
     proc = _setup_check({**values, **change})
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+def test_each_role_environment_is_read_by_the_settings(loaded: dict[str, Any], generated_env: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """What compose hands each role parses into govwatch's Settings: its own Elasticsearch user and password, and
+    the optional values left out (no empty Slack token, no empty public URL) when .env does not set them."""
+    from govwatch.settings import Settings
+
+    env = _env_values(generated_env)
+    for role in GOVWATCH_ROLES:
+        for name in [n for n in os.environ if n.startswith("GOVWATCH_")]:
+            monkeypatch.delenv(name)
+        for name, value in loaded["services"][role]["environment"].items():
+            if value is not None:  # a bare name .env does not set stays unset
+                monkeypatch.setenv(name, value.replace("$$", "$"))
+        settings = Settings(_env_file=None)
+        assert settings.es_username == f"govwatch_{role}"
+        assert settings.es_password is not None
+        assert settings.es_password.get_secret_value() == env[f"ES_PASSWORD_{role.upper()}"]
+        assert settings.es_api_key is None and settings.slack_bot_token is None and settings.slack_webhook_url is None
+        if role == "web":
+            assert settings.web_session_secret is not None
+            assert settings.web_session_secret.get_secret_value() == env["GOVWATCH_WEB_SESSION_SECRET"]
+            assert settings.web_public_url is None and settings.web_trusted_proxies == []
