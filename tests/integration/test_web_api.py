@@ -274,16 +274,22 @@ def test_everything_needs_authentication_and_the_api_ignores_cookies(web: Web) -
 
 
 def test_session_cookie_is_secure_over_https(web: Web) -> None:
-    """Behind a TLS-terminating proxy on this host (X-Forwarded-Proto: https), the session cookie is Secure."""
-    client = web.browser()
+    """X-Forwarded-Proto: https counts only from a proxy in GOVWATCH_WEB_TRUSTED_PROXIES (uvicorn's own trust of
+    127.0.0.1 is off): then the session cookie is Secure and HSTS is sent; from anyone else nothing changes."""
     https = {"X-Forwarded-Proto": "https"}
-    form = client.get("/login", headers=https)
-    assert "; secure" in form.headers["set-cookie"].lower()
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-    # httpx (rightly) keeps a Secure cookie off this plain-http hop; the proxy would pass it: send it by hand.
-    cookie = form.headers["set-cookie"].split(";")[0]
-    login = client.post("/login", data={"token": web.tokens["alice"], "csrf": csrf}, headers={**https, "Cookie": cookie})
-    assert login.status_code == 303 and "; secure" in login.headers["set-cookie"].lower()
+    ignored = web.browser().get("/login", headers=https)
+    assert "secure" not in ignored.headers["set-cookie"].lower() and "strict-transport-security" not in ignored.headers
+    proxied = web.settings.model_copy(update={"web_trusted_proxies": ["127.0.0.1/32"]})
+    with run_web_app(proxied, clock=lambda: NOW) as base_url, httpx.Client(base_url=base_url) as client:
+        form = client.get("/login", headers=https)
+        assert "; secure" in form.headers["set-cookie"].lower()
+        assert form.headers["strict-transport-security"].startswith("max-age=")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        # httpx (rightly) keeps a Secure cookie off this plain-http hop; the proxy would pass it: send it by hand.
+        cookie = form.headers["set-cookie"].split(";")[0]
+        login = client.post("/login", data={"token": web.tokens["alice"], "csrf": csrf},
+                            headers={**https, "Cookie": cookie})
+        assert login.status_code == 303 and "; secure" in login.headers["set-cookie"].lower()
 
 
 def test_trusted_proxy_header_only_when_enabled(initialized: Settings) -> None:

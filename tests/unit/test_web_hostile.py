@@ -230,3 +230,19 @@ def test_bodies_over_the_cap_get_413_and_a_non_utf8_form_400() -> None:
     assert latin.status_code == 400 and "UTF-8" in latin.text
     small = client.post("/api/v1/query/check", content=b"[[[[", headers={**auth, "Content-Type": "application/json"})
     assert small.status_code == 422  # malformed JSON under the cap: FastAPI's validation answer, not a 500
+
+
+def test_proxy_user_header_only_from_trusted_proxies_when_they_are_listed() -> None:
+    """With GOVWATCH_WEB_TRUSTED_PROXIES set, the user-name header is believed from those peers only: a client that
+    reaches the app directly cannot become another user by sending it."""
+    settings = _settings(web_trusted_proxy_header="X-Remote-User", web_trusted_proxies=["10.0.0.0/8"])
+    app = create_app(settings)
+    direct = TestClient(app, client=ATTACKER, follow_redirects=False)
+    assert direct.get("/login", headers={"X-Remote-User": "admin"}).status_code == 200
+    assert direct.get("/alerts", headers={"X-Remote-User": "dora"}).status_code == 303  # to the login page
+    via_proxy = TestClient(app, client=PROXY, follow_redirects=False)
+    page = via_proxy.get("/does-not-exist", headers={"X-Remote-User": "dora"})
+    assert page.status_code == 404  # past the gate: authenticated as dora (the route simply does not exist)
+    from govwatch.web.startup import check_secrets
+
+    assert "GOVWATCH_WEB_TRUSTED_PROXIES" in check_secrets(_settings(web_trusted_proxy_header="X-Remote-User"))[0]

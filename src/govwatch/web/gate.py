@@ -113,6 +113,7 @@ class Gate:
         client, scheme = self.proxies.resolve(peer[0] if peer else None, header_of(scope, b"x-forwarded-for"),
                                               header_of(scope, b"x-forwarded-proto"), scope.get("scheme", "http"))
         scope["client"] = (client, peer[1] if peer else 0) if client else peer
+        scope.setdefault("state", {})["peer"] = peer[0] if peer else None
         scope["scheme"] = scheme
         extra = [*SECURITY_HEADERS, HSTS] if scheme == "https" else SECURITY_HEADERS
         started = False
@@ -235,7 +236,9 @@ class Gate:
                 if principal.token_id is None or await anyio.to_thread.run_sync(self.auth.token_active,
                                                                                 principal.token_id):
                     return principal, csrf
-        if self.proxy_header is not None:
+        if self.proxy_header is not None and (not self.proxies.trusted or self.proxies.trusts(scope["state"]["peer"])):
+            # With GOVWATCH_WEB_TRUSTED_PROXIES set, only those peers may name the user (anyone else reaching the
+            # app directly could claim any name); without it, the operator's network must keep clients away.
             user = (header_of(scope, self.proxy_header) or "").strip()
             if user:  # the proxy authenticated this user; their CSRF token is bound to the name
                 return Principal(user, False, None), self.signer.csrf_for(user)

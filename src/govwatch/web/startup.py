@@ -54,8 +54,14 @@ def check_secrets(settings: Settings) -> list[str]:
     problems = secret_problems(settings)
     if problems:
         raise ConfigError("the web app will not start: " + " | ".join(problems))
+    warnings = []
     admin_hash = _text(settings.web_admin_token_hash)
     if admin_hash is not None and is_legacy(admin_hash.strip()):
-        return ["GOVWATCH_WEB_ADMIN_TOKEN_HASH is the old PBKDF2 form: every wrong admin-token guess that passes the "
-                "rate limit costs ~0.1 s of CPU; re-make it with `echo -n \"$TOKEN\" | govwatch web hash-token`"]
-    return []
+        warnings.append("GOVWATCH_WEB_ADMIN_TOKEN_HASH is the old PBKDF2 form: every wrong admin-token guess that "
+                        "passes the rate limit costs ~0.1 s of CPU; re-make it with "
+                        "`echo -n \"$TOKEN\" | govwatch web hash-token`")
+    if settings.web_trusted_proxy_header and not settings.web_trusted_proxies:
+        warnings.append(f"GOVWATCH_WEB_TRUSTED_PROXY_HEADER ({settings.web_trusted_proxy_header}) is believed from "
+                        "any client: set GOVWATCH_WEB_TRUSTED_PROXIES to the proxy's addresses so that only it may "
+                        "name the user, and make the proxy strip the header from client requests")
+    return warnings
