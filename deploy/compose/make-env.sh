@@ -30,9 +30,11 @@ hash_token() {  # token on stdin -> the salted hash GOVWATCH_WEB_ADMIN_TOKEN_HAS
     if command -v govwatch >/dev/null; then
         govwatch web hash-token
     elif command -v docker >/dev/null; then
+        docker image inspect "$IMAGE" >/dev/null 2>&1 \
+            || fail "no image $IMAGE yet: build it first (docker build -f deploy/docker/Dockerfile -t $IMAGE .)"
         docker run --rm -i "$IMAGE" govwatch web hash-token
     else
-        fail "neither govwatch nor docker is on PATH: build the image first (docker compose build) or install govwatch"
+        fail "neither govwatch nor docker is on PATH: install govwatch, or Docker and build the image (docker build -f deploy/docker/Dockerfile -t $IMAGE .)"
     fi
 }
 
