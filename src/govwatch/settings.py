@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     slack_breaker_base_s: float = Field(
         5.0, gt=0, description="First cooldown of a failing or rate-limited destination (doubles per failure in a row)")
     slack_breaker_max_s: float = Field(
-        300.0, gt=0, description="Longest cooldown of a destination's open circuit, whatever its Retry-After says")
+        60.0, gt=0, description="Longest cooldown of a destination's open circuit, whatever its Retry-After says")
     slack_retry_window_s: float = Field(
         3600.0, gt=0, description="How long after its first failure an alert is still retried; then dead-lettered")
 

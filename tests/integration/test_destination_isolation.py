@@ -165,3 +165,39 @@ def test_destination_failing_past_the_retry_window_is_dead_lettered_with_its_rea
     assert letter["error_type"] == "DeliveryRejected" and "gave up after" in letter["reason"]
     assert "429" in letter["reason"] and json.loads(letter["payload"])["alert_id"] == hostile[0].alert_id
     assert entry["last_error"].startswith("gave up after") and "SECRET" not in letter["reason"]
+
+
+def test_two_redrives_take_a_due_alert_once_and_an_expired_lease_takes_it_again(initialized) -> None:  # noqa: ANN001
+    """Two notify processes' re-drives racing for one due entry produce it once (compare-and-set claim); if the
+    producing one died, the entry is taken again once its lease expired: deferral never loses an alert."""
+    from datetime import timedelta
+
+    from govwatch.alerts.redrive import CLAIM_LEASE_S, Redriver
+
+    settings = initialized
+    es = demo.es_client(settings)
+    ledger = Ledger(es, settings.index("alert-ledger"))
+    store = SubscriptionStore(es, settings.index("subscriptions"))
+    sub = store.add(Subscription(name="deferred", query='"AI Act"', destination=Destination(
+        kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))
+    alert = _alert(sub, 41)
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ledger.record([alert], t0)
+    ledger.defer(alert.alert_id, "HTTP 429 rate_limited", 1, t0, t0 + timedelta(seconds=5), t0)
+    es.indices.refresh(index=settings.index("alert-ledger"))
+    produced: list[str] = []
+    later = t0 + timedelta(seconds=6)
+    first = Redriver(ledger, lambda a: produced.append(a.alert_id), clock=lambda: later)
+    second = Redriver(ledger, lambda a: produced.append(a.alert_id), clock=lambda: later)
+    hits = ledger.due(later)  # both processes read the entry before either claims it
+    assert [h["_id"] for h in hits] == [alert.alert_id]
+    assert ledger.claim(hits[0], later + timedelta(seconds=CLAIM_LEASE_S))
+    assert not ledger.claim(hits[0], later + timedelta(seconds=CLAIM_LEASE_S))  # the stale read loses the race
+    es.indices.refresh(index=settings.index("alert-ledger"))
+    assert first.run_once() == 0 and second.run_once() == 0  # claimed: not due again within the lease
+
+    expired = later + timedelta(seconds=CLAIM_LEASE_S + 1)  # the claiming process died before producing it
+    again = Redriver(ledger, lambda a: produced.append(a.alert_id), clock=lambda: expired)
+    assert again.run_once() == 1 and produced == [alert.alert_id]
+    es.indices.refresh(index=settings.index("alert-ledger"))
+    assert again.run_once() == 0  # its own claim holds the entry until the notifier settles it

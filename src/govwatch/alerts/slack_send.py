@@ -62,7 +62,7 @@ MAX_RATE_LIMIT_WAITS = 3  # honoured 429s per message before the destination's c
 # under the 5 s a healthy subscription may be delayed by a sick one that shares its batch (issue 22).
 MAX_INLINE_WAIT_S = 2.0
 BREAKER_BASE_S = 5.0  # first cooldown of an open circuit (doubling per failure in a row)
-BREAKER_MAX_S = 300.0  # longest cooldown, whatever Retry-After says
+BREAKER_MAX_S = 60.0  # longest cooldown, whatever Retry-After says: a recovered destination is seen within 1 min
 DEFAULT_WEBHOOK_HOSTS = ("hooks.slack.com", "slack.com")  # where Slack's incoming webhooks live
 DEFAULT_RETRY_AFTER_S = 1.0  # Slack always sends Retry-After; a proxy's 429 may not
 REASON_CHARS = 120  # Slack's error bodies are short codes; never echo a long (possibly HTML) body
