@@ -476,3 +476,25 @@ def test_send_test_message_and_plain_form_flow(web: Web) -> None:
     assert 'data-testid="sub-resume"' in view and 'data-testid="sub-pause"' not in view
     bad = session.post("/subscriptions/check", data={"csrf": csrf, "query": "?ct AND ai"}).json()
     assert bad["ok"] is False and "leading wildcard" in bad["error"] and bad["column"] == 0
+
+
+def test_a_token_stored_with_the_old_pbkdf2_hash_works_once_and_is_rehashed(initialized: Settings) -> None:
+    """Migration: a per-user token whose stored hash is the old PBKDF2 form still authenticates, and its record in
+    Elasticsearch is rewritten to the fast sha256 form; a new token is stored as sha256 from the start."""
+    from govwatch.web.auth import hash_password, new_token
+
+    settings, _ = admin_settings(initialized)
+    es = make_client(settings)
+    index = settings.index("web-tokens")
+    token_id, token = new_token()
+    es.create(index=index, id=token_id, refresh="wait_for",
+              document={"token_id": token_id, "owner": "olga", "admin": False, "hash": hash_password(token),
+                        "created_at": NOW.isoformat(), "revoked": False})
+    fresh = make_token(settings, "nina")
+    assert es.get(index=index, id=fresh.split("_")[1])["_source"]["hash"].startswith("sha256$")
+    with run_web_app(settings, clock=lambda: NOW) as base_url, httpx.Client(base_url=base_url) as client:
+        who = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert who.status_code == 200 and who.json()["owner"] == "olga"
+    assert es.get(index=index, id=token_id)["_source"]["hash"].startswith("sha256$")
+    with run_web_app(settings, clock=lambda: NOW) as base_url, httpx.Client(base_url=base_url) as client:
+        assert client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}).json()["owner"] == "olga"

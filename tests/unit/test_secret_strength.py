@@ -74,6 +74,8 @@ def test_web_app_refuses_to_start_with_the_example_session_secret() -> None:
                  "govwatch web hash-token"):
         assert name in message
     assert "CHANGE-this" not in message  # the refused value itself is never echoed
+    no_scheme = secret_problems(_settings(web_public_url="govwatch.example.org"))
+    assert no_scheme and "https://govwatch.example.org" in no_scheme[0]
 
 
 def test_good_secrets_start_and_an_old_pbkdf2_admin_hash_only_warns() -> None:

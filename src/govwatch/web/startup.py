@@ -1,4 +1,5 @@
-"""What the web app refuses to start with: placeholder or guessable secrets, a hash that is not a hash.
+"""What the web app refuses to start with: placeholder or guessable secrets, a hash that is not a hash, a public URL
+without a scheme.
 
 Checked by ``create_app`` (so ``govwatch web`` and every test server alike): all problems at once, in one
 ConfigError, each naming the setting and how to make a good value. A session secret copied from an example lets
@@ -46,6 +47,10 @@ def secret_problems(settings: Settings) -> list[str]:
         reason = hash_problem(admin_hash.strip())
         if reason is not None:
             problems.append(f"GOVWATCH_WEB_ADMIN_TOKEN_HASH is not usable: {reason}; {HASH_HOWTO}")
+    public = settings.web_public_url
+    if public is not None and not public.lower().startswith(("https://", "http://")):
+        # Without a scheme nobody can tell whether cookies must be Secure: say so instead of guessing http.
+        problems.append(f"GOVWATCH_WEB_PUBLIC_URL must start with https:// (or http://), e.g. https://{public}")
     return problems
 
 
