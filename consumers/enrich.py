@@ -25,7 +25,8 @@ def build(settings: Settings, producer: KafkaProducer) -> EnrichStage:
     knowledge.warm_up()  # before the first poll joins the group: no cold first batch
     return EnrichStage(Fetcher(settings), ClusterIndex(es_io.make_client(settings), settings.index_prefix),
                        knowledge, producer, settings.topic(ENRICHED), workers=settings.fetch_workers,
-                       per_host=settings.fetch_per_host, fetch_budget_s=settings.enrich_fetch_budget_s)
+                       per_host=settings.fetch_per_host, fetch_budget_s=settings.enrich_fetch_budget_s,
+                       page_max_bytes=settings.enrich_page_max_bytes)
 
 
 def main() -> int:

@@ -42,6 +42,8 @@ ACCEPT_ENCODING = "gzip, deflate"
 # Decoded bytes produced per decompress call: small enough that one compressed chunk cannot balloon.
 DECODE_STEP = 64 * 1024
 DEADLINE_SETTING = "GOVWATCH_HTTP_FETCH_DEADLINE_S"
+MAX_BYTES_SETTING = "GOVWATCH_HTTP_MAX_BYTES"
+RAW_BYTES_SETTING = "GOVWATCH_HTTP_MAX_RAW_BYTES"
 # httpcore (h11) refuses response headers larger than this with "Receive buffer too long".
 HEADER_CAP = "100 KB"
 
@@ -96,8 +98,8 @@ def parse_max_age(cache_control: str | None) -> float | None:
 class _BoundedDecoder:
     """Content-Encoding decoder whose total output is capped at ``limit`` bytes."""
 
-    def __init__(self, encoding: str, limit: int, url: str) -> None:
-        self.limit, self.url = limit, url
+    def __init__(self, encoding: str, limit: int, url: str, setting: str = MAX_BYTES_SETTING) -> None:
+        self.limit, self.url, self.setting = limit, url, setting
         self.size = 0
         self.parts: list[bytes] = []
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
@@ -111,9 +113,8 @@ class _BoundedDecoder:
     def _emit(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise FetchBudgetExceeded(
-                f"refused {self.url}: decoded body exceeds {self.limit} bytes (GOVWATCH_HTTP_MAX_BYTES; "
-                "article pages have their own smaller cap)", budget="decoded_bytes")
+            raise FetchBudgetExceeded(f"refused {self.url}: decoded body exceeds {self.limit} bytes ({self.setting})",
+                                      budget="decoded_bytes")
         self.parts.append(data)
 
     def feed(self, chunk: bytes) -> bool:
@@ -179,14 +180,16 @@ class Fetcher:
         self.close()
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-              max_bytes: int | None = None, deadline_s: float | None = None,
-              deadline_setting: str = DEADLINE_SETTING) -> FetchResult:
+              max_bytes: int | None = None, max_bytes_setting: str = MAX_BYTES_SETTING,
+              deadline_s: float | None = None, deadline_setting: str = DEADLINE_SETTING) -> FetchResult:
         """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following checked redirects.
 
-        ``deadline_s`` (default ``http_fetch_deadline_s``) bounds the whole fetch; ``deadline_setting`` is the
-        setting its message tells the reader to change (a caller with its own budget names its own).
+        ``max_bytes`` (default ``http_max_bytes``) caps the decoded body and ``deadline_s`` (default
+        ``http_fetch_deadline_s``) the whole fetch; the ``*_setting`` names are what a refusal tells the reader
+        to change (a caller with its own budget names its own setting).
         """
         limit = max_bytes or self.max_bytes
+        limit_setting = max_bytes_setting if max_bytes else MAX_BYTES_SETTING
         headers = {"User-Agent": self.settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
         if etag:
             headers["If-None-Match"] = etag
@@ -200,7 +203,7 @@ class Fetcher:
                 check_scheme(current)
                 if deadline.expired():
                     raise _deadline_error(url, deadline)
-                status, resp_headers, body = self._get_once(current, headers, limit, deadline)
+                status, resp_headers, body = self._get_once(current, headers, (limit, limit_setting), deadline)
                 if status in REDIRECT_CODES:
                     location = resp_headers.get("location")
                     if not location:
@@ -208,10 +211,11 @@ class Fetcher:
                     current = urljoin(current, location)
                     continue
                 return self._result(url, current, status, resp_headers, body, time.monotonic() - started)
-        raise FetchRefused(f"refused {url}: more than {self.max_redirects} redirects (http_max_redirects)")
+        raise FetchRefused(f"refused {url}: more than {self.max_redirects} redirects (GOVWATCH_HTTP_MAX_REDIRECTS)")
 
-    def _get_once(self, url: str, headers: dict[str, str], limit: int,
+    def _get_once(self, url: str, headers: dict[str, str], cap: tuple[int, str],
                   deadline: Deadline) -> tuple[int, dict[str, str], bytes]:
+        limit, limit_setting = cap
         try:
             with self.client.stream("GET", url, headers=headers, timeout=self._timeout_within(deadline)) as response:
                 resp_headers = {k.lower(): v for k, v in response.headers.items()}
@@ -219,15 +223,15 @@ class Fetcher:
                     return response.status_code, resp_headers, b""
                 if response.status_code >= 400:
                     self._raise_for_status(url, response.status_code, resp_headers)
-                self._check_declared_length(url, resp_headers, limit)
-                decoder = _BoundedDecoder(resp_headers.get("content-encoding", ""), limit, url)
+                self._check_declared_length(url, resp_headers, cap)
+                decoder = _BoundedDecoder(resp_headers.get("content-encoding", ""), limit, url, limit_setting)
                 raw = 0
                 for chunk in response.iter_raw():
                     raw += len(chunk)
                     if raw > self.max_raw_bytes:
                         raise FetchBudgetExceeded(
-                            f"refused {url}: more than {self.max_raw_bytes} bytes on the wire "
-                            "(GOVWATCH_HTTP_MAX_RAW_BYTES)", budget="raw_bytes")
+                            f"refused {url}: more than {self.max_raw_bytes} bytes on the wire ({RAW_BYTES_SETTING})",
+                            budget="raw_bytes")
                     if decoder.feed(chunk):
                         break  # the compressed stream ended: what follows is not the body
                     if deadline.expired():  # socket reads are bounded too; this also covers other transports
@@ -260,7 +264,7 @@ class Fetcher:
         return httpx.Timeout(connect=clip(base.connect), read=clip(base.read), write=clip(base.write),
                              pool=clip(base.pool))
 
-    def _check_declared_length(self, url: str, headers: dict[str, str], limit: int) -> None:
+    def _check_declared_length(self, url: str, headers: dict[str, str], cap: tuple[int, str]) -> None:
         """Refuse before reading when the server announces a body over a cap (encoded or not)."""
         declared = headers.get("content-length", "").strip()
         if not declared.isdigit():
@@ -268,11 +272,12 @@ class Fetcher:
         if int(declared) > self.max_raw_bytes:
             raise FetchBudgetExceeded(
                 f"refused {url}: Content-Length {declared} exceeds {self.max_raw_bytes} bytes on the wire "
-                "(GOVWATCH_HTTP_MAX_RAW_BYTES)", budget="raw_bytes")
+                f"({RAW_BYTES_SETTING})", budget="raw_bytes")
+        limit, limit_setting = cap
         if not headers.get("content-encoding") and int(declared) > limit:
             raise FetchBudgetExceeded(
-                f"refused {url}: Content-Length {declared} exceeds {limit} bytes (GOVWATCH_HTTP_MAX_BYTES; "
-                "article pages have their own smaller cap)", budget="decoded_bytes")
+                f"refused {url}: Content-Length {declared} exceeds {limit} bytes ({limit_setting})",
+                budget="decoded_bytes")
 
     @staticmethod
     def _raise_for_status(url: str, status: int, headers: dict[str, str]) -> None:

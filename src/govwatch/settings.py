@@ -83,6 +83,8 @@ class Settings(BaseSettings):
         3, ge=1, description="Article pages one enrich process fetches at once from one host (host:port)")
     enrich_fetch_budget_s: float = Field(
         30.0, gt=0, description="Wall-clock budget for fetching the pages of one enrich batch; later pages use the feed's text")
+    enrich_page_max_bytes: int = Field(
+        5_000_000, gt=0, description="Cap on a decoded article page (a larger page is not an article: the feed's text is used)")
 
     # --- polling --------------------------------------------------------------------------
     feeds_file: Path = Field(default_factory=_default_feeds_file,

@@ -1,4 +1,6 @@
-"""Fetcher behaviour against httpx.MockTransport: conditional GET, 429, size caps, redirects, error classes."""
+"""Fetcher behaviour against httpx.MockTransport: conditional GET, 429, size caps, redirects, error classes.
+
+Budgets against real hostile servers: tests/unit/test_fetch_budgets.py."""
 
 from __future__ import annotations
 
@@ -101,6 +103,26 @@ def test_gzip_and_deflate_bodies_are_decoded() -> None:
     result = make(lambda r: streamed(200, raw_payload, {"Content-Encoding": "deflate"})
                   ).fetch("https://feeds.example/rss")
     assert result.body == body
+
+
+def test_reading_stops_at_the_end_of_the_gzip_stream() -> None:
+    """Bytes after the end of a gzip stream are not the body: reading stops there instead of collecting them."""
+    body = b"<html>" + b"x" * 5000 + b"</html>"
+    pulled = 0
+
+    class Trailer(httpx.SyncByteStream):
+        def __iter__(self):  # noqa: ANN204
+            nonlocal pulled
+            pulled += 1
+            yield gzip.compress(body)
+            for _ in range(200):  # "endless" garbage after the stream, 3.2 MB of it
+                pulled += 1
+                yield b"\0" * 16384
+
+    result = make(lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=Trailer())
+                  ).fetch("https://news.example/page")
+    assert result.body == body
+    assert pulled == 1, f"{pulled - 1} chunks read after the end of the gzip stream"
 
 
 def test_plain_body_over_cap_is_refused() -> None:

@@ -76,7 +76,7 @@ def test_hostile_pages_fall_back_and_ordinary_ones_do_not_wait(servers, pool) ->
     assert pages[0].html == ORDINARY_HTML  # the page before the endless trailer is the page
     assert pages[1].html is None and "GOVWATCH_HTTP_FETCH_DEADLINE_S" in (pages[1].error or "")
     assert pages[3].html is None and "FetchBudgetExceeded" in (pages[3].error or "")
-    assert "exceeds 500000 bytes" in (pages[3].error or "")
+    assert "exceeds 500000 bytes (GOVWATCH_ENRICH_PAGE_MAX_BYTES)" in (pages[3].error or "")
 
 
 def test_per_host_limit(servers, pool) -> None:  # noqa: ANN001
@@ -84,7 +84,7 @@ def test_per_host_limit(servers, pool) -> None:  # noqa: ANN001
     hostile, ordinary = servers
     urls = [hostile.url("trickle", str(n), interval=0.2) for n in range(6)] + [ordinary.url("ordinary", "x")]
     with make_fetcher(http_fetch_deadline_s=1.0) as fetcher:
-        batch = BatchPageFetcher(fetcher, pool, per_host=2, budget_s=60.0)
+        batch = BatchPageFetcher(fetcher, pool, per_host=2, budget_s=60.0, max_bytes=500_000)
         got = bounded(lambda: list(batch.fetch_all(urls)))
     pages = dict(got)
     assert fetcher.peak[host_key(urls[0])] == 2
@@ -99,7 +99,7 @@ def test_batch_budget_bounds_a_slow_host_with_many_pages(servers, pool) -> None:
     hostile, _ = servers
     urls = [hostile.url("trickle", str(n), interval=0.2) for n in range(12)]
     with make_fetcher(http_fetch_deadline_s=1.0) as fetcher:
-        batch = BatchPageFetcher(fetcher, pool, per_host=2, budget_s=1.5)
+        batch = BatchPageFetcher(fetcher, pool, per_host=2, budget_s=1.5, max_bytes=500_000)
         got = bounded(lambda: list(batch.fetch_all(urls)))
     errors = [page.error or "" for _, page in got]
     assert len(got) == 12 and all(page.html is None for _, page in got)

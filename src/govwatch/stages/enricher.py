@@ -34,18 +34,20 @@ class EnrichStage:
 
     def __init__(self, fetcher: Fetcher, clusters: ClusterIndex, knowledge: Knowledge, producer: KafkaProducer,
                  enriched_topic: str, workers: int = 8, per_host: int | None = None,
-                 fetch_budget_s: float | None = None) -> None:
-        """``per_host`` and ``fetch_budget_s`` default to the fetcher's settings (fetch_per_host,
-        enrich_fetch_budget_s)."""
+                 fetch_budget_s: float | None = None, page_max_bytes: int | None = None) -> None:
+        """``per_host``, ``fetch_budget_s`` and ``page_max_bytes`` default to the fetcher's settings
+        (fetch_per_host, enrich_fetch_budget_s, enrich_page_max_bytes)."""
         self.fetcher = fetcher
         self.clusters = clusters
         self.knowledge = knowledge
         self.producer = producer
         self.topic = enriched_topic
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        settings = fetcher.settings
         self.pages = BatchPageFetcher(
-            fetcher, self.pool, per_host=per_host or fetcher.settings.fetch_per_host,
-            budget_s=fetch_budget_s or fetcher.settings.enrich_fetch_budget_s)
+            fetcher, self.pool, per_host=per_host or settings.fetch_per_host,
+            budget_s=fetch_budget_s or settings.enrich_fetch_budget_s,
+            max_bytes=page_max_bytes or settings.enrich_page_max_bytes)
 
     def __call__(self, records: Sequence[Any]) -> dict[int, PermanentError]:
         cpu = CpuSplit()

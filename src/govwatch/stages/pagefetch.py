@@ -27,8 +27,8 @@ from govwatch.fetch import DEADLINE_SETTING, Fetcher
 from govwatch.log import get_logger
 
 log = get_logger("govwatch.enrich")
-PAGE_MAX_BYTES = 5_000_000  # an article page larger than this is not an article
 BUDGET_SETTING = "GOVWATCH_ENRICH_FETCH_BUDGET_S"
+PAGE_CAP_SETTING = "GOVWATCH_ENRICH_PAGE_MAX_BYTES"
 # A fetch past its deadline (a DNS lookup, which no socket timeout interrupts) gets this much longer before its
 # story moves on without it; the fetch thread finishes on its own and its page is dropped.
 GRACE_S = 5.0
@@ -57,7 +57,7 @@ class BatchPageFetcher:
     """Fetches a batch's pages under the per-host limit and the batch budget (see module doc). Thread-safe."""
 
     def __init__(self, fetcher: Fetcher, pool: ThreadPoolExecutor, *, per_host: int, budget_s: float,
-                 max_bytes: int = PAGE_MAX_BYTES) -> None:
+                 max_bytes: int) -> None:
         self.fetcher, self.pool = fetcher, pool
         self.per_host, self.budget_s, self.max_bytes = per_host, budget_s, max_bytes
 
@@ -116,7 +116,8 @@ class BatchPageFetcher:
         # The batch budget is the tighter deadline near its end: the message then names that setting.
         deadline_s, setting = (left, BUDGET_SETTING) if left < self.fetcher.deadline_s else (None, DEADLINE_SETTING)
         try:
-            result = self.fetcher.fetch(url, max_bytes=self.max_bytes, deadline_s=deadline_s, deadline_setting=setting)
+            result = self.fetcher.fetch(url, max_bytes=self.max_bytes, max_bytes_setting=PAGE_CAP_SETTING,
+                                        deadline_s=deadline_s, deadline_setting=setting)
         except GovwatchError as exc:
             return None, f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a bug met on one page must cost only that page
