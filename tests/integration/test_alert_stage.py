@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from kafka import TopicPartition
+from structlog.testing import capture_logs
 
 from govwatch.alerts.ledger import Ledger, alert_id
 from govwatch.alerts.store import SubscriptionStore
@@ -169,3 +170,26 @@ def test_hostile_query_in_the_index_is_flagged_and_others_alerted_once(initializ
     assert f"({len(deep)} chars)" in listing  # the listed query is cut, not 2,002 characters on one line
     env.producer.close()
     restarted.producer.close()
+
+
+def test_subscription_failing_at_search_time_is_flagged_once(initialized, unique) -> None:  # noqa: ANN001
+    """A saved query that parses but fails when Elasticsearch builds it ('relevance:abc': relevance is a float)
+    is a fault of its own: flagged with stage "search" (written once, not every batch), the others alerted."""
+    settings = initialized
+    env = Env(settings)
+    stories = corpus()
+    assert bulk_index(env.es, settings.index_prefix, stories) == {}
+    nist = env.store.add(sub("nist", "NIST"))
+    broken = env.store.add(sub("broken", "relevance:abc OR AI"))
+    env.publish(indexed_batch(settings.index_prefix, stories[:3], utcnow()).to_bytes(),
+                indexed_batch(settings.index_prefix, stories[3:], utcnow()).to_bytes())
+    with capture_logs() as logs:
+        stats = env.run(f"g{unique}", records=2)
+    assert stats.counts["processed"] == 2 and stats.counts["dead_lettered"] == 0
+    assert [(a.subscription_id, a.story_id) for a in env.alerts()] == [(nist.id, stories[3].story_id)]
+    problem = env.store.get(broken.id).problem
+    assert problem is not None and problem.stage == "search" and "For input string" in problem.reason
+    assert env.store.get(nist.id).problem is None
+    flags = [e for e in logs if e["event"] == "subscription_flagged"]
+    assert [e["subscription_id"] for e in flags] == [broken.id]  # two batches, one write
+    env.producer.close()

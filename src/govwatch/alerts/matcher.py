@@ -140,8 +140,9 @@ class MatchStats:
     prefilter_fallbacks: int = 0  # pre-filter checks that failed: the subscription was sent to ES for every story
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+def describe(exc: BaseException) -> str:
+    """The exception's type and first line: stable from batch to batch (the flag is re-written only when it changes)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
 
@@ -189,7 +190,7 @@ def plan(subs: Sequence[Matchable], docs: Mapping[str, Mapping[str, Any]], use_p
         try:
             cands = prefilter.candidates_indexed(requirement_of(sub), sub.filters, batch)
         except Exception as exc:  # noqa: BLE001 - "may match" is the safe answer: Elasticsearch judges every story
-            log.warning("prefilter_failed", subscription_id=sub.id, reason=_describe(exc))
+            log.warning("prefilter_failed", subscription_id=sub.id, reason=describe(exc))
             if stats is not None:
                 stats.prefilter_fallbacks += 1
             cands = ids
@@ -413,7 +414,7 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
                     half = len(part) // 2
                     retry += [part[:half], part[half:]]
                 else:
-                    record_fault(stats, part[0][0].id, "body", _describe(exc))
+                    record_fault(stats, part[0][0].id, "body", describe(exc))
                 continue
             built.append((part, _with_timeout(body, timeout_s)))
         results = _msearch(es, alias, [b for _, b in built], stats, "alert matching msearch", timeout_s)
@@ -449,7 +450,7 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
             try:
                 _read_result(part, body, result, found, named, retry)
             except Exception as exc:  # noqa: BLE001 - an answer we cannot read is not a "no match"
-                raise TransientError(f"unreadable matching answer for {part[0][0].id}: {_describe(exc)}") from exc
+                raise TransientError(f"unreadable matching answer for {part[0][0].id}: {describe(exc)}") from exc
         pending = retry
     if timed_out:
         if len(timed_out) >= OVERLOAD_MIN_TIMEOUTS and 2 * len(timed_out) > len(planned):
@@ -553,7 +554,7 @@ def local_snippets(found: Mapping[str, Sequence[str]], subs: Mapping[str, Matcha
             except Exception as exc:  # noqa: BLE001 - the match stands; only its snippet is lost
                 text = ""
                 if not failed and stats is not None:
-                    record_fault(stats, sid, "snippet", _describe(exc))
+                    record_fault(stats, sid, "snippet", describe(exc))
                 failed = True
             matches.append(Match(sid, story_id, text))
     return matches

@@ -39,7 +39,7 @@ from kafka import KafkaProducer
 
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.ledger import Ledger, alert_id
-from govwatch.alerts.matcher import Fault, Match, MatchStats, candidate_index, fetch_stories, match_batch
+from govwatch.alerts.matcher import Fault, Match, MatchStats, candidate_index, describe, fetch_stories, match_batch
 from govwatch.alerts.query import QueryLimits, policy_problems
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Matchable, MatchingView, Problem
@@ -199,8 +199,9 @@ class AlertStage:
             try:
                 alerts.append(build_alert(by_id[m.subscription_id], docs[m.story_id], m, stories[m.story_id]))
             except Exception as exc:  # noqa: BLE001 - one subscription's alert must not stop the others'
-                reason = f"alert for story {m.story_id} could not be built: {type(exc).__name__}: {exc}"[:300]
-                log.warning("subscription_failed", subscription_id=m.subscription_id, stage="alert", reason=reason)
+                reason = f"an alert could not be built: {describe(exc)}"  # no story id: the flag stays stable
+                log.warning("subscription_failed", subscription_id=m.subscription_id, stage="alert",
+                            story_id=m.story_id, reason=reason)
                 faults.append(Fault(m.subscription_id, "alert", reason))
         recorded = self.ledger.record(alerts, self.clock())
         to_send = [r.produce for r in recorded if r.produce is not None]
