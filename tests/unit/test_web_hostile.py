@@ -246,3 +246,20 @@ def test_proxy_user_header_only_from_trusted_proxies_when_they_are_listed() -> N
     from govwatch.web.startup import check_secrets
 
     assert "GOVWATCH_WEB_TRUSTED_PROXIES" in check_secrets(_settings(web_trusted_proxy_header="X-Remote-User"))[0]
+
+
+def test_throttle_refills_over_a_minute_groups_ipv6_by_64_and_stays_bounded() -> None:
+    """A bucket refills evenly (Retry-After says when), an IPv6 /64 is one client, and the table never grows past
+    its bound (the global bucket still counts)."""
+    from govwatch.web.throttle import Throttle, client_key
+
+    now = [0.0]
+    throttle = Throttle(6, 1000, clock=lambda: now[0], max_clients=3)
+    assert [throttle.acquire("2001:db8::1") for _ in range(6)] == [None] * 6
+    assert throttle.acquire("2001:db8::ffff") == 10  # same /64: refused; one attempt refills every 10 s
+    now[0] = 10.0
+    assert throttle.acquire("2001:db8::2") is None and throttle.acquire("2001:db8::3") is not None
+    assert client_key("::ffff:192.0.2.1") == "192.0.2.1" and client_key("not-an-ip") == "not-an-ip"
+    for n in range(10):
+        throttle.acquire(f"192.0.2.{n}")
+    assert len(throttle._buckets) <= 3
