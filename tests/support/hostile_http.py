@@ -28,7 +28,8 @@ that a client without budgets does not keep a test process busy for good).
 What the server saw is kept per behaviour: ``hits`` (requests), ``sent`` (bytes written), ``client_left``
 (connections the client closed while we were still sending) and ``peak_active`` (most connections served at
 once; a connection counts until the server notices its client left, up to one ``interval`` late), for
-assertions such as "the client stopped reading" (``wait_client_left``).
+assertions such as "the client stopped reading" (``wait_client_left``). ``finishes_within(call, limit_s)`` runs a fetch under a
+generous bound, so that a fetch without budgets fails the test instead of hanging it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 ORDINARY_HTML = b"""<html lang="en"><head><title>EU fines chatbot maker under AI Act | Policy Desk</title></head>
@@ -56,6 +58,7 @@ in general-purpose AI models across Europe.</p></article><footer>Copyright Polic
 FAST_CHUNK = 64 * 1024  # bytes per write for the "full speed" behaviours
 REQUEST_HEAD_CAP = 64 * 1024  # a request head larger than this is not from our fetcher
 DEFAULT_GIVE_UP_S = 120.0
+T = TypeVar("T")
 
 
 class _Gone(Exception):
@@ -160,6 +163,29 @@ def _length_lie(conn: _Conn, path: str, params: dict[str, str]) -> None:
     conn.send(_head("200 OK", {"Content-Type": "text/html", "Content-Encoding": "gzip", "Content-Length": declared,
                                "Connection": "close"}))
     _endless_gzip_stream(conn)
+
+
+def finishes_within(call: Callable[[], T], limit_s: float) -> T:
+    """``call()`` in a daemon thread: its result (or its exception), or an AssertionError if it is still running
+    after ``limit_s``. For "a budget stopped this" checks: without its budget a fetch from this server would
+    run until ``give_up_s``, and a generous ``limit_s`` turns that into a failure instead of a hung test run."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    if thread.is_alive():
+        # AssertionError rather than pytest.fail: the hostile suite in benchmarks/ reuses this module.
+        raise AssertionError(f"still running after {limit_s:g} s: no budget stopped it")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
 
 
 Behaviour = Callable[[_Conn, str, dict[str, str]], None]

@@ -6,7 +6,6 @@ generous bound turns that into a failure instead of a hung test run.
 
 from __future__ import annotations
 
-import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -16,7 +15,7 @@ import pytest
 from govwatch.errors import FetchBudgetExceeded, FetchRefused
 from govwatch.fetch import Fetcher
 from govwatch.settings import Settings
-from tests.support.hostile_http import ORDINARY_HTML, HostileServer
+from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within
 
 T = TypeVar("T")
 NOT_STUCK_S = 60.0  # far above every budget below: reaching it means "no budget stopped this"
@@ -38,23 +37,7 @@ def fetcher(**overrides: object) -> Fetcher:
 
 
 def bounded(call: Callable[[], T], limit_s: float = NOT_STUCK_S) -> T:
-    """``call()`` in a thread; fail the test if it has not returned (or raised) after ``limit_s``."""
-    box: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit_s)
-    if thread.is_alive():
-        pytest.fail(f"the fetch was still running after {limit_s:g} s: no budget stopped it")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["result"]  # type: ignore[return-value]
+    return finishes_within(call, limit_s)
 
 
 def refused(call: Callable[[], object]) -> FetchBudgetExceeded:

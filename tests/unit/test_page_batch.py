@@ -12,10 +12,10 @@ import pytest
 from govwatch.fetch import Fetcher, FetchResult
 from govwatch.settings import Settings
 from govwatch.stages.pagefetch import BatchPageFetcher, Page, host_key
-from tests.support.hostile_http import ORDINARY_HTML, HostileServer
-from tests.unit.test_fetch_budgets import bounded
+from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within
 
 DEADLINE_S = 2.0
+NOT_STUCK_S = 60.0  # far above every budget below, below the hostile servers' two minutes
 
 
 class CountingFetcher(Fetcher):
@@ -67,7 +67,7 @@ def test_hostile_pages_fall_back_and_ordinary_ones_do_not_wait(servers, pool) ->
             ordinary.url("ordinary", "3"), hostile.url("endless_plain", "4"), ordinary.url("ordinary", "5")]
     with make_fetcher() as fetcher:
         batch = BatchPageFetcher(fetcher, pool, per_host=3, budget_s=30.0, max_bytes=500_000)
-        got: list[tuple[int, Page]] = bounded(lambda: list(batch.fetch_all(urls)))
+        got: list[tuple[int, Page]] = finishes_within(lambda: list(batch.fetch_all(urls)), NOT_STUCK_S)
     order = [index for index, _ in got]
     pages = dict(got)
     assert sorted(order) == [0, 1, 2, 3, 4]
@@ -85,7 +85,7 @@ def test_per_host_limit(servers, pool) -> None:  # noqa: ANN001
     urls = [hostile.url("trickle", str(n), interval=0.2) for n in range(6)] + [ordinary.url("ordinary", "x")]
     with make_fetcher(http_fetch_deadline_s=1.0) as fetcher:
         batch = BatchPageFetcher(fetcher, pool, per_host=2, budget_s=60.0, max_bytes=500_000)
-        got = bounded(lambda: list(batch.fetch_all(urls)))
+        got = finishes_within(lambda: list(batch.fetch_all(urls)), NOT_STUCK_S)
     pages = dict(got)
     assert fetcher.peak[host_key(urls[0])] == 2
     assert hostile.hits["trickle"] == 6 and all(pages[n].html is None for n in range(6))
@@ -100,7 +100,7 @@ def test_batch_budget_bounds_a_slow_host_with_many_pages(servers, pool) -> None:
     urls = [hostile.url("trickle", str(n), interval=0.2) for n in range(12)]
     with make_fetcher(http_fetch_deadline_s=1.0) as fetcher:
         batch = BatchPageFetcher(fetcher, pool, per_host=2, budget_s=1.5, max_bytes=500_000)
-        got = bounded(lambda: list(batch.fetch_all(urls)))
+        got = finishes_within(lambda: list(batch.fetch_all(urls)), NOT_STUCK_S)
     errors = [page.error or "" for _, page in got]
     assert len(got) == 12 and all(page.html is None for _, page in got)
     assert any("GOVWATCH_ENRICH_FETCH_BUDGET_S" in error for error in errors)
