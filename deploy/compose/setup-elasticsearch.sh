@@ -9,7 +9,9 @@
 #      limited to the indices that role touches (deploy/helm/govwatch/files/elasticsearch-roles/, shared with the
 #      Helm chart), and the user govwatch_kibana_import (built-in role kibana_admin) for `govwatch kibana import`.
 #
-# `setup-elasticsearch.sh check` runs step 1 only (tests/deploy/test_compose.py runs it).
+# `setup-elasticsearch.sh check` runs step 1 only; `setup-elasticsearch.sh users` steps 1 and 4 (after a password
+# change in .env:  docker compose run --rm setup bash /govwatch/setup-elasticsearch.sh users). The tests run both,
+# `users` against a recording HTTP server (SETUP_ES_URL).
 set -euo pipefail
 
 # The govwatch roles with an Elasticsearch user of their own; the role bodies are <role>.json in ROLES_DIR.
@@ -17,7 +19,7 @@ ROLES=(init poll digests enrich index alert notify web)
 # compose.yaml leaves GOVWATCH_INDEX_PREFIX at its default, so the indices are govwatch-*.
 PREFIX=govwatch
 ROLES_DIR=${SETUP_ROLES_DIR:-/govwatch/roles}
-ES=https://elasticsearch:9200
+ES=${SETUP_ES_URL:-https://elasticsearch:9200}
 CA=config/certs/ca/ca.crt
 # 20 characters of [A-Za-z0-9_-] is ~119 bits when random; `openssl rand -hex 32` gives 64.
 MIN_LENGTH=20
@@ -64,11 +66,12 @@ check_all() {
 
 as_elastic() {  # method path body: one security API call as the superuser; anything but 200 stops setup
     local method=$1 path=$2 body=$3 code
+    rm -f /tmp/es-response.json
     # The password goes to curl on stdin (-K -), not on its command line.
     code=$(printf 'user = "elastic:%s"\n' "$ELASTIC_PASSWORD" |
         curl -sS -K - --cacert "$CA" -o /tmp/es-response.json -w '%{http_code}' -X "$method" \
-            -H 'Content-Type: application/json' --data-binary "$body" "$ES$path")
-    [ "$code" = 200 ] || fail "$method $path answered $code: $(head -c 500 /tmp/es-response.json)"
+            -H 'Content-Type: application/json' --data-binary "$body" "$ES$path") || true  # judged below
+    [ "$code" = 200 ] || fail "$method $path answered $code: $(head -c 500 /tmp/es-response.json 2>/dev/null)"
 }
 
 make_certificates() {
@@ -105,10 +108,14 @@ create_users() {
 
 main() {
     check_all
-    if [ "${1:-}" = check ]; then
-        echo "setup: every password is set, distinct and not a placeholder"
-        return 0
-    fi
+    case ${1:-} in
+        check)
+            echo "setup: every password is set, distinct and not a placeholder"
+            return 0 ;;
+        users)
+            create_users
+            return 0 ;;
+    esac
     make_certificates
     until curl -s --cacert "$CA" "$ES" | grep -q "missing authentication credentials"; do sleep 2; done
     until printf 'user = "elastic:%s"\n' "$ELASTIC_PASSWORD" |
