@@ -35,7 +35,8 @@ def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    "CHANGE-this-to-32-or-more-random-characters", "changeme-changeme-changeme-changeme", "my-example-session-key-12345678",
+    "CHANGE-this-to-32-or-more-random-characters", "changeme-changeme-changeme-changeme",
+    "my-example-session-key-12345678",
     "Password1234567890Password1234567890", "x" * 48, "abcd" * 12, "0123456789" * 4, "test-session-secret-" + "x" * 24,
     "short-but-random-Qz8",
 ])
@@ -126,7 +127,8 @@ def test_every_secret_placeholder_of_the_compose_example_is_refused() -> None:
             assert problems and "GOVWATCH_WEB_SESSION_SECRET" in problems[0]
 
 
-def test_govwatch_web_exits_with_the_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_govwatch_web_exits_with_the_message(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     """``govwatch web`` with the example's session secret exits 2 before serving, saying what to run."""
     monkeypatch.setenv("GOVWATCH_WEB_SESSION_SECRET", "CHANGE-this-to-32-or-more-random-characters")
     monkeypatch.setenv("GOVWATCH_ES_URL", "http://127.0.0.1:9")
@@ -135,7 +137,8 @@ def test_govwatch_web_exits_with_the_message(monkeypatch: pytest.MonkeyPatch, ca
     assert "GOVWATCH_WEB_SESSION_SECRET" in err and "secrets.token_urlsafe(48)" in err
 
 
-def test_hash_token_refuses_a_guessable_token(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hash_token_refuses_a_guessable_token(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     """``govwatch web hash-token`` hashes a random token (sha256$) and refuses a placeholder one."""
     monkeypatch.setattr("sys.stdin", io.StringIO("CHANGE-me-admin-token\n"))
     assert cli.main(["web", "hash-token"]) == 2

@@ -30,7 +30,8 @@ FAST = 1_000  # PBKDF2 iterations of a legacy hash in these tests
 
 
 def _settings(**extra: Any) -> Settings:  # noqa: ANN401
-    values: dict[str, Any] = {"es_url": "http://127.0.0.1:9", "web_session_secret": SecretStr(secrets.token_urlsafe(48)),
+    values: dict[str, Any] = {"es_url": "http://127.0.0.1:9",
+                              "web_session_secret": SecretStr(secrets.token_urlsafe(48)),
                               "web_admin_token_hash": SecretStr(hash_token(ADMIN_TOKEN)),
                               "web_auth_failures_per_minute": 5, "web_auth_failures_global_per_minute": 50}
     values.update(extra)
@@ -177,7 +178,8 @@ def test_secure_cookie_and_hsts_only_behind_a_trusted_https_proxy_or_an_https_pu
     assert done.status_code == 303 and "; secure" in done.headers["set-cookie"].lower()
     public = _client(_settings(web_public_url="https://govwatch.example.org"))
     page = public.get("/healthz")
-    assert page.headers["strict-transport-security"] and "; secure" in public.get("/login").headers["set-cookie"].lower()
+    assert page.headers["strict-transport-security"]
+    assert "; secure" in public.get("/login").headers["set-cookie"].lower()
 
 
 def test_non_ascii_csrf_cookie_signature_and_bearer_are_refusals_not_500() -> None:
@@ -219,7 +221,8 @@ def test_bodies_over_the_cap_get_413_and_a_non_utf8_form_400() -> None:
             yield b"a" * 1000
         yield b'"}'
 
-    streamed = client.post("/api/v1/query/check", content=chunks(), headers={**auth, "Content-Type": "application/json"})
+    streamed = client.post("/api/v1/query/check", content=chunks(),
+                           headers={**auth, "Content-Type": "application/json"})
     assert streamed.status_code == 413
     csrf = _login_csrf(client)
     form = client.post("/login", content=f"csrf={csrf}&token=".encode() + b"x" * 4000,
