@@ -153,8 +153,9 @@ def test_cache_leaves_out_and_reports_hostile_and_broken_subscriptions() -> None
 class TimingOutES:
     """An Elasticsearch stand-in for _msearch: a bucket search holding a ``slow`` subscription times out."""
 
-    def __init__(self, slow: set[str]) -> None:
+    def __init__(self, slow: set[str], error_status: int | None = None) -> None:
         self.slow = slow
+        self.error_status = error_status  # answer with this error instead of timed_out
         self.bodies: list[dict[str, Any]] = []
 
     def options(self, **_: Any) -> TimingOutES:
@@ -168,6 +169,9 @@ class TimingOutES:
             partial = bool(names & self.slow)
             buckets = {n: {"doc_count": 1, "s": {"buckets": [{"key": "story-1", "doc_count": 1}]}}
                        for n in names if not partial}
+            if partial and self.error_status is not None:
+                responses.append({"status": self.error_status, "error": {"type": "stack_overflow", "reason": "boom"}})
+                continue
             responses.append({"timed_out": partial, "_shards": {"failed": 0},
                               "aggregations": {"m": {"buckets": buckets}}})
         return {"responses": responses}
@@ -186,6 +190,25 @@ def test_timed_out_search_is_split_retried_then_a_fault_never_a_no_match() -> No
     assert all(b["timeout"] == "2000ms" for b in es.bodies)
     alone = [b for b in es.bodies if list(b["aggs"]["m"]["filters"]["filters"]) == ["s5"]]
     assert len(alone) == 2  # one more try alone before the fault
+    matcher._SOLO.clear()
+
+
+@pytest.mark.parametrize(("status", "raises"), [(500, False), (503, True), (429, True)])
+def test_a_5xx_for_one_subscription_is_its_fault_but_busy_or_unavailable_retries(status: int, raises: bool) -> None:
+    """A 500 on the search holding one query (others answered) is split down to it, retried once alone, then its
+    fault; a 429 (busy) or 503 (shards unavailable) is nobody's query: the batch is retried."""
+    subs = [view(f"s{i}", f"w{i}") for i in range(6)]
+    matcher._SOLO.clear()
+    stats = MatchStats()
+    planned = [(s, ["story-1"]) for s in subs]
+    if raises:
+        with pytest.raises(TransientError):
+            which_match(TimingOutES({"s2"}, status), "alias", planned, ["story-1"], stats)  # type: ignore[arg-type]
+    else:
+        found = which_match(TimingOutES({"s2"}, status), "alias", planned, ["story-1"], stats)  # type: ignore[arg-type]
+        assert sorted(found) == ["s0", "s1", "s3", "s4", "s5"]
+        assert [(f.subscription_id, f.stage) for f in stats.faults] == [("s2", "search")]
+        assert "failed twice with 500" in stats.faults[0].reason
     matcher._SOLO.clear()
 
 

@@ -94,8 +94,8 @@ TIMED_OUT = 408
 # request run a few at a time on the node, so several timeouts may pass before the answer; a grace covers the rest.
 MSEARCH_TIMEOUT_FACTOR = 4
 REQUEST_GRACE_S = 10.0
-# When at least this many subscriptions, and more than half of those searched, time out alone, the node is slow,
-# not the queries: the batch is retried (TransientError) rather than all of them skipped.
+# When at least this many subscriptions, and more than half of those searched, time out (or fail with a 5xx) alone,
+# twice, the node is slow or failing, not the queries: the batch is retried (TransientError), nobody is skipped.
 OVERLOAD_MIN_TIMEOUTS = 3
 _QUERY_ERROR_TYPES = {"query_shard_exception", "search_parse_exception", "parsing_exception",
                       "illegal_argument_exception", "number_format_exception", "too_many_clauses",
@@ -388,10 +388,11 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
     Each part is one ``bucket_body`` search (``by_buckets``), or one ``combined_body`` search of named
     clauses (the former design, and the fallback for a part whose buckets did not add up).
 
-    A 4xx for a combined search (or shard failures, or a timeout) splits it in halves, recursively; a
-    subscription refused on its own is a fault (``stats.faults``, logged) and skipped, so one broken subscription
-    cannot block everybody's alerts; one timing out alone gets one more try alone first. A body that cannot even
-    be built is split the same way. A 429 or 5xx raises: the consumer loop retries the whole batch.
+    A 4xx for a combined search (or shard failures, a timeout, a 5xx other than 503) splits it in halves,
+    recursively; a subscription refused on its own is a fault (``stats.faults``, logged) and skipped, so one broken
+    subscription cannot block everybody's alerts; one timing out or failing with a 5xx alone gets one more try alone
+    first (and when most do, the node is at fault: TransientError). A body that cannot even be built is split the
+    same way. A 429 or 503 (busy, shards unavailable) raises: the consumer loop retries the whole batch.
     """
     stats = stats or MatchStats()
     solo = [p for p in planned if _solo_key(p[0]) in _SOLO]
@@ -400,8 +401,8 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
     pending += [list(rest[i:i + chunk]) for i in range(0, len(rest), chunk)]
     found: dict[str, list[str]] = {}
     named: set[int] = set()  # ids of parts to read by named clauses
-    second_try: set[str] = set()  # subscriptions already given their one more try after timing out alone
-    timed_out: list[Matchable] = []  # subscriptions that timed out alone twice
+    second_try: set[str] = set()  # subscriptions already given their one more try after failing alone
+    doubtful: list[tuple[Matchable, int, str]] = []  # timed out or 5xx alone, twice: the query, or the node?
     while pending:
         built: list[tuple[list[tuple[Matchable, list[str]]], dict[str, Any]]] = []
         retry: list[list[tuple[Matchable, list[str]]]] = []
@@ -424,7 +425,11 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
             if failed is not None:
                 status, reason = failed
                 names = part[0][0].id if len(part) == 1 else f"{len(part)} subscriptions from {part[0][0].id}"
-                _raise_if_retryable(status, reason, f"matching {names}")
+                # A timeout or a 5xx on one search (others answered) may be that query's doing (a query that
+                # crashes or stalls the search): split it like a 4xx. Busy (429) and unavailable (503) never are.
+                suspect = status == TIMED_OUT or (status >= 500 and status != 503)
+                if not suspect:
+                    _raise_if_retryable(status, reason, f"matching {names}")
                 if len(part) > 1:
                     half = len(part) // 2
                     retry += [part[:half], part[half:]]
@@ -433,13 +438,13 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
                              status=status, reason=reason)
                     continue
                 sub = part[0][0]
-                if status == TIMED_OUT:
+                if suspect:
                     if sub.id not in second_try:
                         second_try.add(sub.id)
                         retry.append(part)
-                        log.info("subscription_search_timed_out", subscription_id=sub.id, retry=True)
+                        log.info("subscription_search_retried", subscription_id=sub.id, status=status, reason=reason)
                     else:
-                        timed_out.append(sub)
+                        doubtful.append((sub, status, reason))
                     continue
                 log.warning("subscription_search_failed", subscription_id=sub.id, status=status, reason=reason)
                 record_fault(stats, sub.id, "search", reason)
@@ -452,13 +457,16 @@ def which_match(es: Elasticsearch, alias: str, planned: Sequence[tuple[Matchable
             except Exception as exc:  # noqa: BLE001 - an answer we cannot read is not a "no match"
                 raise TransientError(f"unreadable matching answer for {part[0][0].id}: {describe(exc)}") from exc
         pending = retry
-    if timed_out:
-        if len(timed_out) >= OVERLOAD_MIN_TIMEOUTS and 2 * len(timed_out) > len(planned):
-            raise TransientError(f"{len(timed_out)} of {len(planned)} subscriptions' searches timed out: "
-                                 "Elasticsearch is overloaded, the batch is retried")
-        for sub in timed_out:
-            record_fault(stats, sub.id, "timeout", f"its search timed out twice (over {timeout_s} s each): "
-                                                   "simplify the query (fewer wildcards/fuzzy terms)")
+    if doubtful:
+        if len(doubtful) >= OVERLOAD_MIN_TIMEOUTS and 2 * len(doubtful) > len(planned):
+            raise TransientError(f"{len(doubtful)} of {len(planned)} subscriptions' searches timed out or failed: "
+                                 f"Elasticsearch is overloaded or failing ({doubtful[0][2]}), the batch is retried")
+        for sub, status, reason in doubtful:
+            if status == TIMED_OUT:
+                record_fault(stats, sub.id, "timeout", f"its search timed out twice (over {timeout_s} s each): "
+                                                       "simplify the query (fewer wildcards/fuzzy terms)")
+            else:
+                record_fault(stats, sub.id, "search", f"its search failed twice with {status}: {reason}"[:300])
             if len(_SOLO) >= _SOLO_MAX:
                 _SOLO.clear()
             _SOLO[_solo_key(sub)] = None
