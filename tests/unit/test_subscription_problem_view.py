@@ -43,3 +43,11 @@ def test_problem_round_trips_through_the_stored_document() -> None:
     assert MatchingView.from_document(doc).problem == PROBLEM.reason
     assert flagged().public_view()["problem"]["stage"] == "limits"
     assert PROBLEM.line().startswith("limits: query refused") and PROBLEM.line().endswith("(since 2026-01-02 03:04 UTC)")
+
+
+def test_api_shows_the_problem() -> None:
+    """GET /api/subscriptions carries the flag as ``problem`` {stage, reason, at}."""
+    from govwatch.web.api import SubscriptionOut
+
+    out = SubscriptionOut.of(flagged()).model_dump(mode="json")
+    assert out["problem"]["stage"] == "limits" and "nested 1000 deep" in out["problem"]["reason"]
