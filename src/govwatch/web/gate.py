@@ -182,24 +182,25 @@ class Gate:
         await self.app(scope, receive, send)
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The login post: one attempt from the client's budget, given back when it signs in (a 303)."""
+        """The login post: one attempt from the client's budget, given back when it signs in (a 303) or when the
+        failure was ours (a 5xx)."""
         client = _client(scope)
         wait = self.throttle.acquire(client)
         if wait is not None:
             await self._too_many(scope, send, wait)
             return
-        succeeded = False
+        give_back = False
 
         async def watch(message: Message) -> None:
-            nonlocal succeeded
-            if message["type"] == "http.response.start" and message["status"] == 303:
-                succeeded = True
+            nonlocal give_back
+            if message["type"] == "http.response.start" and (message["status"] == 303 or message["status"] >= 500):
+                give_back = True
             await send(message)
 
         try:
             await self._with_csrf(scope, receive, watch, cookies_of(scope).get(LOGIN_CSRF_COOKIE))
         finally:
-            if succeeded:
+            if give_back:
                 self.throttle.release(client)
 
     async def _bearer(self, scope: Scope, send: Send) -> Principal | None | bool:
@@ -222,6 +223,9 @@ class Gate:
             principal = await anyio.to_thread.run_sync(self.auth.authenticate, token)
         except BadToken:
             return None
+        except Exception:
+            self.throttle.release(client)  # our failure (Elasticsearch away), not a wrong guess
+            raise
         self.throttle.release(client)
         return principal
 
