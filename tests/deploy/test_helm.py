@@ -380,3 +380,10 @@ def test_network_policies_can_be_turned_off_and_allow_a_scraper() -> None:
     names = {d["metadata"]["name"] for d in _docs("--set", "networkPolicy.metricsScraper.namespace=monitoring")
              if d["kind"] == "NetworkPolicy"}
     assert "gw-govwatch-metrics" in names
+
+
+def test_trusted_proxies_reach_the_web_app() -> None:
+    """web.trustedProxies becomes GOVWATCH_WEB_TRUSTED_PROXIES (comma-separated), the peers the app believes."""
+    docs = _docs("--set", "web.trustedProxies={10.42.0.0/16,10.43.0.7}")
+    assert _env(_containers(docs)["web"])["GOVWATCH_WEB_TRUSTED_PROXIES"] == "10.42.0.0/16,10.43.0.7"
+    assert "GOVWATCH_WEB_TRUSTED_PROXIES" not in _env(_containers(_docs())["web"])
