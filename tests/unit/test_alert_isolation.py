@@ -145,7 +145,8 @@ def test_cache_leaves_out_and_reports_hostile_and_broken_subscriptions() -> None
     subs, _ = cache.current()
     assert [s.id for s in subs] == ["ok"]
     assert set(cache.refused) == {"deep", "regex", "broken"}
-    assert "nested 1000 deep" in cache.refused["deep"] and "regular expression" in cache.refused["regex"]
+    assert cache.refused["deep"][0] == "limits" and "nested 1000 deep" in cache.refused["deep"][1]
+    assert "regular expression" in cache.refused["regex"][1] and cache.refused["broken"][0] == "document"
 
 
 # --- the matcher ----------------------------------------------------------------------------------------------------
@@ -264,3 +265,40 @@ def test_timed_out_preview_is_an_error_not_a_low_count() -> None:
     with pytest.raises(InvalidQuery, match="did not finish within 20.0 s"):
         backtest(es, "alias", "ai", Filters(), days=365, timeout_s=20.0)  # type: ignore[arg-type]
     assert es.calls[0] == {"options": {"request_timeout": 30.0}} and es.calls[1]["timeout"] == "20000ms"
+
+
+class FlaggingStore(FlakyStore):
+    """A store that keeps flags on its documents, as ``SubscriptionStore.flag`` does (a write changes the fingerprint)."""
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        super().__init__(docs, fail=0)
+        self.writes: list[str] = []
+        self.edits = 0
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        return (len(self.docs), len(self.writes), self.edits)
+
+    def flag(self, sub_id: str, problem: Any) -> bool:  # noqa: ANN401
+        self.writes.append(sub_id)
+        for d in self.docs:
+            if d.get("id") == sub_id:
+                d["problem"] = problem.model_dump(mode="json")
+        return True
+
+
+def test_flags_are_written_once_per_reason_and_again_after_an_edit_cleared_them() -> None:
+    """The stage flags a refused subscription once (not every batch, not after re-reads that show the flag), flags
+    an unreadable document once, and flags again when an edit cleared the flag but the query still fails."""
+    from govwatch.stages.alerter import AlertStage
+
+    store = FlaggingStore([doc("ok", "ofcom"), doc("deep", DEEP), {"id": "broken", "query": "x"}])
+    cache = SubscriptionCache(store, ttl_s=0.0)  # type: ignore[arg-type]
+    stage = AlertStage(None, None, cache, None, "alias", "topic")  # type: ignore[arg-type] - no stories: no search
+    for _ in range(4):
+        assert stage([]) == {}
+    assert sorted(store.writes) == ["broken", "deep"]
+    store.docs[1].pop("problem")  # an edit saved the subscription again (same failing query): the flag is gone
+    store.edits += 1
+    for _ in range(3):
+        stage([])
+    assert sorted(store.writes) == ["broken", "deep", "deep"]

@@ -20,8 +20,8 @@ built is skipped. Each is counted and logged, and **flagged on the subscription*
 time; ``SubscriptionStore.flag``), once per new reason, while every other subscription's alerts are recorded
 before the batch commits.
 
-Any other failure (Elasticsearch or Kafka away, busy) raises, so the loop retries the batch: step 2 finds the entries (409), step 3
-re-produces the ones that never got ``produced_at``. The only duplicate this allows is an Alert message
+Any other failure (Elasticsearch or Kafka away, busy) raises, so the loop retries the batch: step 2 finds the
+entries (409), step 3 re-produces the ones that never got ``produced_at``. The only duplicate this allows is an Alert message
 produced twice (ack received, crash before ``produced_at``); the notifier checks the ledger status
 and skips alerts already ``delivered``, so a Slack message is still sent once per (subscription,
 cluster). Ledger first, produce second means nothing is lost: a produced alert always has an entry.
@@ -83,7 +83,8 @@ class SubscriptionCache:
     A check is one small search (``SubscriptionStore.fingerprint``); the subscriptions are re-read, and
     the index (``matcher.candidate_index``) rebuilt, only when it changed, or ``full_reread_s`` after the
     last read. The index always belongs to the list ``get`` returns. ``refused`` holds the subscriptions left out
-    of that list (id -> reason: ``refusal``, or a stored document that cannot be read) for the stage to flag.
+    of that list (id -> (stage, reason): ``refusal``, or a stored document that cannot be read) for the stage to
+    flag; ``stored_problems`` the reason each read subscription is already flagged with.
 
     The check time is set only once the check (and any re-read) succeeded: a failed read raises, and the next
     call tries again instead of serving an old (or the initial empty) list as fresh.
@@ -99,7 +100,7 @@ class SubscriptionCache:
         self.limits = limits or QueryLimits()
         self._subs: list[MatchingView] = []
         self._index: CandidateIndex = candidate_index([])
-        self.refused: dict[str, str] = {}
+        self.refused: dict[str, tuple[str, str]] = {}
         self._read_at: float | None = None
         self._checked_at: float | None = None
         self._fingerprint: tuple[Any, ...] | None = None
@@ -120,7 +121,7 @@ class SubscriptionCache:
         if stale or fingerprint != self._fingerprint:
             broken: dict[str, str] = {}
             read = self.store.active_for_matching(broken)
-            refused = dict(broken)
+            refused = {sid: ("document", why) for sid, why in broken.items()}
             subs: list[MatchingView] = []
             if len(self._refusals) >= REFUSAL_CACHE_MAX:
                 self._refusals.clear()
@@ -131,7 +132,7 @@ class SubscriptionCache:
                 if why is None:
                     subs.append(sub)
                 else:
-                    refused[sub.id] = why
+                    refused[sub.id] = ("limits", why)
             index = candidate_index(subs)  # never raises on a query (prefilter and key_set are guarded)
             self._subs, self._index, self.refused = subs, index, refused
             self.stored_problems = {s.id: s.problem for s in read}
@@ -167,7 +168,9 @@ class AlertStage:
         self.topic = alerts_topic
         self.clock = clock
         self.search_timeout_s = search_timeout_s
-        self._flagged: dict[str, str] = {}  # id -> reason this process stored (not re-written every batch)
+        # id -> (reason, cache read number) this process stored since the cache's last read: not re-written every
+        # batch, but written again once a re-read shows the flag gone (an edit cleared it and the query still fails)
+        self._flagged: dict[str, tuple[str, int]] = {}
 
     def __call__(self, records: Sequence[Any]) -> Rejections:
         started = time.monotonic()
@@ -177,8 +180,7 @@ class AlertStage:
             for story in batch.stories:
                 stories.setdefault(story.story_id, story)
         subs, index = self.subscriptions.current()
-        faults = [Fault(sid, "limits" if why.startswith("query ") else "document", why)
-                  for sid, why in self.subscriptions.refused.items()]
+        faults = [Fault(sid, stage, why) for sid, (stage, why) in self.subscriptions.refused.items()]
         if not stories or not subs:
             self._flag(faults)
             return rejected
@@ -225,15 +227,18 @@ class AlertStage:
         A flag write that fails is logged, not raised: the skip itself is already counted and logged, and
         retrying the batch for a flag would hold every other subscription's alerts.
         """
-        stored = self.subscriptions.stored_problems
+        stored, read = self.subscriptions.stored_problems, self.subscriptions.reads
         for fault in {f.subscription_id: f for f in faults}.values():
             sid = fault.subscription_id
-            if self._flagged.get(sid, stored.get(sid)) == fault.reason:
+            done = self._flagged.get(sid)
+            if stored.get(sid) == fault.reason or done == (fault.reason, read):
                 continue
+            if fault.stage == "document" and done is not None and done[0] == fault.reason:
+                continue  # an unreadable document is never in stored_problems: once per process is enough
             try:
                 self.subscriptions.store.flag(sid, Problem(stage=fault.stage, reason=fault.reason, at=self.clock()))
             except Exception as exc:  # noqa: BLE001 - see the docstring
                 log.warning("subscription_flag_failed", subscription_id=sid, reason=f"{type(exc).__name__}: {exc}")
                 continue
-            self._flagged[sid] = fault.reason
+            self._flagged[sid] = (fault.reason, read)
             log.warning("subscription_flagged", subscription_id=sid, stage=fault.stage, reason=fault.reason)
