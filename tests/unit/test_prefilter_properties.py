@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from govwatch.alerts.candidates import CandidateIndex, key_set
 from govwatch.alerts.prefilter import BatchIndex, StoryFacts, requirement, satisfied, stories_satisfying
-from govwatch.alerts.query import QueryLimits, cost_problems, lex, limit_problems
+from govwatch.alerts.query import QueryLimits, cost_problems, lex, limit_problems, policy_problems
 
 # Characters that mean something to Lucene's query syntax, weighted in so that the text is mostly syntax.
 SYNTAX = list('()"\\/*?~^:+-![]{}&| ') + ["AND ", "OR ", "NOT ", "title:", "ai", "act", "fine", "é", "\u3000", "\n"]
@@ -45,3 +45,12 @@ def test_query_checks_never_raise(query: str) -> None:
     assert all(0 <= tok.column < max(1, len(query)) for tok in lex(query))
     assert isinstance(cost_problems(query), list)
     assert isinstance(limit_problems(query, QueryLimits()), list)
+
+
+@PROPS
+@given(HOSTILE_TEXT, st.booleans())
+def test_quick_policy_answer_agrees_with_the_full_check(query: str, allow_expensive: bool) -> None:
+    """The alert stage's quick path never lets through a query the full lexing check would refuse."""
+    limits = QueryLimits(max_chars=200, max_depth=3, max_clauses=8)
+    full = limit_problems(query, limits) + ([] if allow_expensive else cost_problems(query))
+    assert policy_problems(query, allow_expensive, limits) == full
