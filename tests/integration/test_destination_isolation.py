@@ -143,7 +143,8 @@ def test_429_forever_destination_does_not_hold_others_and_its_alerts_arrive_once
     assert read_all(settings.kafka_bootstrap, settings.topic(dlq(ALERTS)), settle_s=0.5) == []
 
 
-def test_destination_failing_past_the_retry_window_is_dead_lettered_with_its_reason(initialized) -> None:  # noqa: ANN001
+def test_destination_failing_past_the_retry_window_is_dead_lettered_with_its_reason(
+        initialized) -> None:  # noqa: ANN001
     """An alert whose destination answers 429 for longer than GOVWATCH_SLACK_RETRY_WINDOW_S ends in the dead-letter
     topic (and the ledger) with the reason; the healthy subscription's alert is delivered meanwhile."""
     settings = initialized.model_copy(update={"slack_min_interval_s": 0.0, "slack_breaker_base_s": 0.5,
@@ -201,3 +202,30 @@ def test_two_redrives_take_a_due_alert_once_and_an_expired_lease_takes_it_again(
     assert again.run_once() == 1 and produced == [alert.alert_id]
     es.indices.refresh(index=settings.index("alert-ledger"))
     assert again.run_once() == 0  # its own claim holds the entry until the notifier settles it
+
+
+def test_destination_answering_only_after_the_timeout_does_not_hold_others(initialized) -> None:  # noqa: ANN001
+    """A webhook that takes a message and answers only after the send timeout holds its own subscription's alerts,
+    not the healthy one's on the same partition; its alerts are deferred with the unknown outcome recorded."""
+    from govwatch.alerts.slack_receiver import Fault
+
+    send_timeout_s = 20.0
+    settings = initialized.model_copy(update={"slack_min_interval_s": 0.0, "slack_send_timeout_s": send_timeout_s,
+                                              "slack_breaker_base_s": 600.0, "slack_breaker_max_s": 600.0})
+    with SlackReceiver() as receiver:
+        receiver.fault(f"/services/{HOSTILE}", Fault(delay_s=3600.0), forever=True)  # accepted, answered far too late
+        ledger, hostile, good = _setup(settings, receiver, [51, 52], [61, 62])
+        with notify_process(settings) as check:
+            started = time.monotonic()
+            wait_for(lambda: all((ledger.get(a.alert_id) or {}).get("status") == "delivered" for a in good),
+                     "the healthy subscription's alerts", check, limit_s=send_timeout_s * 0.75)
+            good_after_s = time.monotonic() - started
+            wait_for(lambda: all((ledger.get(a.alert_id) or {}).get("next_attempt_at") for a in hostile),
+                     "the slow destination's alerts to be deferred", check)
+            entries = [ledger.get(a.alert_id) for a in hostile]
+
+    assert good_after_s < send_timeout_s * 0.75
+    assert all(e["status"] == "failed" for e in entries)
+    assert entries[0]["outcome_unknown"] and "no answer" in entries[0]["last_error"]  # a later resend is flagged
+    assert not entries[1]["outcome_unknown"] and "circuit open" in entries[1]["last_error"]  # never sent
+    assert len([r for r in receiver.requests if r.path == f"/services/{HOSTILE}"]) == 1

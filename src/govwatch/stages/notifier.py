@@ -29,7 +29,9 @@ alert: the ledger entry becomes ``failed`` with ``next_attempt_at`` (when the ci
 delivered. A re-drive (:mod:`govwatch.alerts.redrive`, a thread of every notify process) produces due entries
 back to the alerts topic with their usual key, where this stage takes them like any alert: delivered once the
 destination recovers, or deferred again. An alert still failing ``GOVWATCH_SLACK_RETRY_WINDOW_S`` after its first
-failure is dead-lettered with the last reason (``govwatch dlq replay`` brings it back).
+failure is dead-lettered with the last reason (``govwatch dlq replay`` brings it back). The subscriptions of a
+batch are delivered in parallel (``SUBSCRIPTIONS_AT_ONCE``, each one's alerts in order), so a destination that
+answers only at the send timeout holds its own alerts, not the batch's others.
 
 Why the ledger and a re-drive rather than a delay topic: the ledger already is the once-only authority, so a
 deferred alert has exactly one record of its state and nothing new to keep consistent; its due time is exact
@@ -45,6 +47,7 @@ webhook's resend is marked ``possible_duplicate``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,6 +66,9 @@ log = get_logger("govwatch.notify")
 
 MIN_DEFER_S = 1.0  # a failure without a cooldown (a history read that failed) is retried no sooner than this
 DEFAULT_RETRY_WINDOW_S = 3600.0  # GOVWATCH_SLACK_RETRY_WINDOW_S
+# Subscriptions of one batch delivered at once (each one's alerts in order): a destination that answers only at the
+# send timeout holds its own subscription's alerts, not the others'. Small: Slack paces per channel anyway.
+SUBSCRIPTIONS_AT_ONCE = 8
 
 
 def deliver(sender: SlackSender, destination: Destination, payload: dict[str, Any], api_base: str, *,
@@ -100,7 +106,7 @@ class NotifyStage:
     def __init__(self, store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str,
                  on_close: Callable[[], None] | None = None, *,
                  retry_window_s: float = DEFAULT_RETRY_WINDOW_S,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, parallel: int = SUBSCRIPTIONS_AT_ONCE) -> None:
         self.store = store
         self.ledger = ledger
         self.sender = sender
@@ -108,15 +114,39 @@ class NotifyStage:
         self.retry_window_s = retry_window_s
         self._clock = clock
         self._on_close = on_close
+        self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="notify-send") if parallel > 1 else None
 
     def close(self) -> None:
-        """Release the sender's HTTP client (called by the consumer runner at exit)."""
+        """Release the sender's HTTP client and the delivery threads (called by the consumer runner at exit)."""
+        if self._pool is not None:  # a send still waiting for a slow answer ends at its timeout, not ours to wait
+            self._pool.shutdown(wait=False, cancel_futures=True)
         if self._on_close is not None:
             self._on_close()
 
     def __call__(self, records: Sequence[Any]) -> Rejections:
         decoded, rejected = decode_all(records, Alert)
+        groups: dict[str, list[tuple[int, Alert]]] = {}
         for pos, alert in decoded:
+            groups.setdefault(alert.subscription_id, []).append((pos, alert))
+        if self._pool is None or len(groups) <= 1:
+            for group in groups.values():
+                rejected.update(self._notify_group(records, group))
+            return rejected
+        futures = [self._pool.submit(self._notify_group, records, group) for group in groups.values()]
+        errors: list[BaseException] = []
+        for future in futures:  # every group ends before the batch does: a retry never overlaps a running send
+            try:
+                rejected.update(future.result())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the other groups finished
+                errors.append(exc)
+        if errors:  # the batch is retried; what was delivered is skipped then (ledger status)
+            raise errors[0]
+        return rejected
+
+    def _notify_group(self, records: Sequence[Any], group: list[tuple[int, Alert]]) -> Rejections:
+        """One subscription's alerts of the batch, in order."""
+        rejected: Rejections = {}
+        for pos, alert in group:
             rec = records[pos]
             context = dict(alert_id=alert.alert_id[:16], subscription=alert.subscription_id,
                            story_id=alert.story_id, partition=rec.partition, offset=rec.offset)
