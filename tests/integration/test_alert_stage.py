@@ -35,7 +35,8 @@ class Env:
         self.store = SubscriptionStore(self.es, settings.index("subscriptions"))
         self.ledger = Ledger(self.es, settings.index("alert-ledger"))
         self.stage = AlertStage(self.es, self.producer, SubscriptionCache(self.store, ttl_s=0.0), self.ledger,
-                                settings.index("stories"), settings.topic(ALERTS))
+                                settings.index("stories"), settings.topic(ALERTS),
+                                search_timeout_s=settings.alert_search_timeout_s)
 
     def publish(self, *values: bytes) -> None:
         for value in values:
