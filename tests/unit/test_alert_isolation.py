@@ -302,3 +302,19 @@ def test_flags_are_written_once_per_reason_and_again_after_an_edit_cleared_them(
     for _ in range(3):
         stage([])
     assert sorted(store.writes) == ["broken", "deep", "deep"]
+
+
+def test_a_users_list_reads_only_their_own_subscriptions() -> None:
+    """A user's subscription list asks the store for their owner only (not every owner's, filtered afterwards)."""
+    asked: list[str | None] = []
+
+    class Store:
+        def list(self, include_paused: bool = True, owner: str | None = None) -> list[Subscription]:
+            asked.append(owner)
+            return []
+
+    service = SubscriptionService(es=None, settings=Settings())  # type: ignore[arg-type]
+    service.store = Store()  # type: ignore[assignment]
+    service.list(Actor(owner="ann"))
+    service.list(Actor(owner="root", admin=True))
+    assert asked == ["ann", None]

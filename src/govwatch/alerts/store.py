@@ -80,8 +80,13 @@ class SubscriptionStore:
     def set_paused(self, key: str, paused: bool) -> Subscription:
         return self.save(self.get(key).model_copy(update={"paused": paused}))
 
-    def list(self, include_paused: bool = True) -> list[Subscription]:
-        query: dict[str, Any] = {"match_all": {}} if include_paused else {"bool": {"must_not": [{"term": {"paused": True}}]}}
+    def list(self, include_paused: bool = True, owner: str | None = None) -> list[Subscription]:
+        """All subscriptions (or only active ones), or only ``owner``'s: filtered by Elasticsearch, not here."""
+        query: dict[str, Any] = {"bool": {"filter": [], "must_not": []}}
+        if not include_paused:
+            query["bool"]["must_not"].append({"term": {"paused": True}})
+        if owner is not None:
+            query["bool"]["filter"].append({"term": {"owner": owner}})
         return self._search(query)
 
     def fingerprint(self) -> tuple[Any, ...]:
