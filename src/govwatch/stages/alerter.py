@@ -217,6 +217,7 @@ class AlertStage:
                  matches=len(matches), new=sum(r.created for r in recorded), produced=len(to_send),
                  digest=sum(1 for r in recorded if r.created and r.produce is None),
                  search_errors=len(stats.errors), faulted=len({f.subscription_id for f in faults}),
+                 prefilter_fallbacks=stats.prefilter_fallbacks,
                  elapsed_ms=round((time.monotonic() - started) * 1000, 1))
         self._flag(faults)
         return rejected
