@@ -318,3 +318,24 @@ def test_a_users_list_reads_only_their_own_subscriptions() -> None:
     service.list(Actor(owner="ann"))
     service.list(Actor(owner="root", admin=True))
     assert asked == ["ann", None]
+
+
+def test_prefilter_failure_sends_the_subscription_to_elasticsearch_for_every_story(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any exception in one subscription's pre-filter check is "may match": it is searched for every story of the
+    batch (Elasticsearch judges), counted; the others are pre-filtered as usual."""
+    from govwatch.alerts import prefilter
+
+    real = prefilter.candidates_indexed
+
+    def exploding(req: Any, filters: Filters, index: Any) -> list[str]:  # noqa: ANN401
+        if req == "boom":
+            raise MemoryError("hostile")
+        return real(req, filters, index)
+
+    monkeypatch.setattr(prefilter, "candidates_indexed", exploding)
+    docs = {"s1": {"title": "Ofcom fines"}, "s2": {"title": "NIST profile"}}
+    stats = MatchStats()
+    planned = matcher.plan([view("a", "boom"), view("b", "ofcom"), view("c", "seoul")], docs, stats=stats)
+    assert [(s.id, ids) for s, ids in planned] == [("a", ["s1", "s2"]), ("b", ["s1"])]
+    assert stats.prefilter_fallbacks == 1
