@@ -30,7 +30,12 @@ from govwatch.errors import RateLimited
 
 class DestinationBusy(RateLimited):
     """The destination's next slot is further away than the caller may wait (paced, rate-limited or open-circuited);
-    no request was made. ``retry_after``: seconds until the slot."""
+    no request was made. ``retry_after``: seconds until the slot; ``paced``: only busy (a burst to one channel), not
+    failing."""
+
+    def __init__(self, message: str, retry_after: float | None = None, paced: bool = False) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.paced = paced
 
 
 @dataclass
@@ -68,7 +73,7 @@ class DestinationGate:
             if wait > self.max_wait_s:
                 why = f"circuit open after: {state.reason}" if state.streak else "paced"
                 raise DestinationBusy(f"{masked} is not taking messages for {wait:.1f}s more ({why}); deferred, "
-                                      "not waited for", retry_after=wait)
+                                      "not waited for", retry_after=wait, paced=not state.streak)
             state.slot = slot + self.min_interval_s
         if wait > 0:
             self._sleep(wait)

@@ -232,12 +232,13 @@ class Ledger:
                            "outcome_unknown": outcome_unknown})
 
     def defer(self, aid: str, error: str, attempts: int, at: datetime, next_attempt_at: datetime,
-              first_failed_at: datetime, *, outcome_unknown: bool = False) -> None:
-        """The destination cannot take the alert now: retried from ``next_attempt_at`` by the re-drive."""
+              first_failed_at: datetime | None, *, outcome_unknown: bool = False) -> None:
+        """The destination cannot take the alert now: retried from ``next_attempt_at`` by the re-drive.
+        ``first_failed_at`` None: it was only busy, no retry window started."""
         self._update(aid, {"status": "failed", "attempts": attempts, "last_error": error[:MAX_ERROR_CHARS],
                            "updated_at": at.isoformat(), "outcome_unknown": outcome_unknown,
                            "next_attempt_at": next_attempt_at.isoformat(),
-                           "first_failed_at": first_failed_at.isoformat()})
+                           "first_failed_at": first_failed_at.isoformat() if first_failed_at else None})
 
     def due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
         """Deferred entries whose ``next_attempt_at`` has come, soonest first: each hit's ``_id``, ``_seq_no``,

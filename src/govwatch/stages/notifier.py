@@ -213,9 +213,14 @@ class NotifyStage:
                unknown: bool, context: dict[str, Any]) -> DeliveryRejected | None:
         """Defer an alert whose destination cannot take it now; dead-letter it when its retry window is over."""
         now = self._clock()
-        first_failed = _parse(entry.get("first_failed_at")) or now
-        failing_s = (now - first_failed).total_seconds()
-        if failing_s >= self.retry_window_s:
+        # A destination that is only busy (a burst to one channel, paced at ~1/s) is not failing: that deferral
+        # neither counts as an attempt nor starts the retry window.
+        paced = bool(getattr(exc, "paced", False))
+        if paced:
+            attempts -= 1
+        first_failed = _parse(entry.get("first_failed_at")) or (None if paced else now)
+        failing_s = (now - first_failed).total_seconds() if first_failed is not None else 0.0
+        if not paced and failing_s >= self.retry_window_s:
             maybe = " (a post may have reached Slack unanswered)" if unknown else ""
             reason = f"gave up after {attempts} attempts over {failing_s:.0f}s{maybe}: {exc}"
             self.ledger.mark_failed(alert.alert_id, reason, attempts, True, now, outcome_unknown=unknown)
