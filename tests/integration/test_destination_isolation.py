@@ -229,3 +229,32 @@ def test_destination_answering_only_after_the_timeout_does_not_hold_others(initi
     assert entries[0]["outcome_unknown"] and "no answer" in entries[0]["last_error"]  # a later resend is flagged
     assert not entries[1]["outcome_unknown"] and "circuit open" in entries[1]["last_error"]  # never sent
     assert len([r for r in receiver.requests if r.path == f"/services/{HOSTILE}"]) == 1
+
+
+def test_an_unreadable_deferred_entry_is_dead_lettered_and_does_not_stop_the_others(
+        initialized) -> None:  # noqa: ANN001
+    """A deferred ledger entry whose stored alert no longer validates is marked dead-lettered with the reason, and the
+    due entry behind it is still re-driven."""
+    from datetime import timedelta
+
+    from govwatch.alerts.redrive import Redriver
+
+    settings = initialized
+    es = demo.es_client(settings)
+    ledger = Ledger(es, settings.index("alert-ledger"))
+    sub = SubscriptionStore(es, settings.index("subscriptions")).add(Subscription(
+        name="deferred", query='"AI Act"', destination=Destination(
+            kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))
+    broken, fine = _alert(sub, 71), _alert(sub, 72)
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ledger.record([broken, fine], t0)
+    ledger.defer(broken.alert_id, "HTTP 500", 1, t0, t0 + timedelta(seconds=1), t0)  # due first
+    ledger.defer(fine.alert_id, "HTTP 500", 1, t0, t0 + timedelta(seconds=2), t0)
+    es.update(index=settings.index("alert-ledger"), id=broken.alert_id, doc={"alert": {"title": 5}})
+    es.indices.refresh(index=settings.index("alert-ledger"))
+    produced: list[str] = []
+    redriver = Redriver(ledger, lambda a: produced.append(a.alert_id), clock=lambda: t0 + timedelta(seconds=3))
+    assert redriver.run_once() == 1
+    entry = ledger.get(broken.alert_id)
+    assert produced == [fine.alert_id]
+    assert entry["status"] == "dead_lettered" and entry["last_error"].startswith("stored alert unreadable")

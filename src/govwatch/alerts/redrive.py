@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
+
 from govwatch.alerts.ledger import Ledger
 from govwatch.errors import GovwatchError
 from govwatch.log import get_logger
@@ -51,8 +53,15 @@ class Redriver:
         for hit in self.ledger.due(now, self.batch):
             if not self.ledger.claim(hit, now + timedelta(seconds=self.lease_s)):
                 continue  # another notifier process took it, or it changed meanwhile
-            alert = Alert.model_validate(hit["_source"]["alert"])
-            self.produce(alert)
+            source = hit["_source"]
+            try:
+                alert = Alert.model_validate(source.get("alert"))
+            except ValidationError as exc:  # one unreadable entry must not stop the re-drive of all the others
+                reason = f"stored alert unreadable, cannot be re-driven: {exc.errors()[0].get('msg', exc)}"
+                self.ledger.mark_failed(hit["_id"], reason, int(source.get("attempts") or 0), True, now)
+                log.error("redrive_unreadable", alert_id=str(hit["_id"])[:16], reason=reason[:300])
+                continue
+            self.produce(alert)  # a failure ends the round: claimed entries come back when their lease expires
             produced += 1
             log.info("redriven", alert_id=alert.alert_id[:16], subscription=alert.subscription_id,
                      attempts=hit["_source"].get("attempts"), last_error=str(hit["_source"].get("last_error"))[:200])
