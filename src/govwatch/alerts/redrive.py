@@ -81,7 +81,7 @@ class RedriveThread:
         self._thread.start()
         return self
 
-    def stop(self, timeout_s: float = 30.0) -> None:
+    def stop(self, timeout_s: float = 5.0) -> None:  # a daemon: a round stuck on Kafka must not hold the exit
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
