@@ -301,10 +301,9 @@ class SlackSender:
         rate_limited = 0
         posts = 0
         possible_duplicate = False
-        waited = 0.0  # inline waits so far (slots, Retry-After, backoff): bounded by max_wait_s
-        while True:
+        while True:  # inline waits (slot, Retry-After, backoff) stay within about max_wait_s of ``started``
             try:
-                waited += self.gate.acquire(key, masked)
+                self.gate.acquire(key, masked)
             except RateLimited as exc:
                 if unknown_since is not None and posts:  # this call already posted: the caller must know
                     raise OutcomeUnknown(f"{exc} (an earlier send may have arrived unanswered)", unknown_since,
@@ -352,8 +351,7 @@ class SlackSender:
                 raise DeliveryRejected(f"Slack refused delivery to {masked}: {outcome.reason}")
             if outcome.kind == "rate_limited":
                 rate_limited += 1
-                if (rate_limited > MAX_RATE_LIMIT_WAITS or waited + outcome.retry_after > self._max_wait_s
-                        or elapsed + outcome.retry_after > self._max_wait_s):
+                if rate_limited > MAX_RATE_LIMIT_WAITS or elapsed + outcome.retry_after > self._max_wait_s:
                     cooldown = self.gate.trip(key, outcome.retry_after, outcome.reason)
                     log.warning("slack.rate_limited", destination=masked, retry_after=outcome.retry_after,
                                 circuit_open_s=round(cooldown, 3))
