@@ -162,6 +162,12 @@ class SlackReceiver:
             if forever and responses:
                 self._sticky[path] = responses[-1]
 
+    def unscript(self, path: str) -> None:
+        """Forget every scripted answer for ``path`` (sticky ones too): it is answered normally again."""
+        with self._lock:
+            self._scripts.pop(path, None)
+            self._sticky.pop(path, None)
+
     def fault(self, path: str, *faults: Fault, forever: bool = False) -> None:
         """Apply ``faults`` to the next accepted requests to ``path`` in order; ``forever`` repeats the last."""
         with self._lock:

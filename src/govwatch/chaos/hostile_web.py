@@ -178,10 +178,10 @@ def web_cases(settings: Settings, log_dir: Path, say: Say, logins: int, window_s
     assert server.proc is not None
     try:
         say(f"web: {logins} wrong logins within {window_s:.0f} s against {server.base}")
+        bad = malformed(server.base, server.user_token)  # before the burst, which leaves this address refused
         cpu_before = proc_cpu_s(server.proc.pid)
         burst = brute_force(server.base, server.user_token, logins, window_s)
         cpu = proc_cpu_s(server.proc.pid) - cpu_before
-        bad = malformed(server.base, server.user_token)
     finally:
         server.stop()
     figures.update(burst_cpu_s=round(cpu, 2), burst=burst)
