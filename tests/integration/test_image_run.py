@@ -103,7 +103,8 @@ def report(request: pytest.FixtureRequest) -> Iterator[Report]:
              *(f"not run here: {item}" for item in NOT_RUN)]
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print("\n--- govwatch image: figures (tests/integration/test_image_run.py) ---\n" + "\n".join(lines), flush=True)
+        title = "--- govwatch image: figures (tests/integration/test_image_run.py) ---"
+        print("\n" + title + "\n" + "\n".join(lines), flush=True)
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +315,8 @@ def test_story_from_feed_to_slack_with_every_role_in_a_container(image: tuple[En
             while not receiver.deliveries:
                 for role in (*CONSUMERS, "web"):
                     state = engine.inspect(roles.name(role))["State"]
-                    assert state["Running"], f"{role} exited {state['ExitCode']}:\n{engine.logs(roles.name(role))[-3000:]}"
+                    if not state["Running"]:
+                        raise AssertionError(f"{role} exited {state['ExitCode']}:\n{engine.logs(roles.name(role))}")
                 assert time.monotonic() < deadline, "no Slack message within the deadline; logs:\n" + "\n".join(
                     f"--- {r}\n{engine.logs(roles.name(r))[-1500:]}" for r in CONSUMERS)
                 time.sleep(1.0)
@@ -334,7 +336,8 @@ def test_story_from_feed_to_slack_with_every_role_in_a_container(image: tuple[En
                 inspect = engine.inspect(name)
                 assert inspect["Config"]["User"] == "10001:10001" and inspect["HostConfig"]["ReadonlyRootfs"]
                 status = engine.run("exec", name, "cat", "/proc/1/status").stdout
-                assert re.search(r"^Uid:\s+10001\s", status, re.M) and re.search(r"^CapEff:\s+0+$", status, re.M), status
+                assert re.search(r"^Uid:\s+10001\s", status, re.M), status
+                assert re.search(r"^CapEff:\s+0+$", status, re.M), status
                 assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
                 changes[role] = engine.changes(name)
             exits = {role: engine.stop(roles.name(role)) for role in (*CONSUMERS, "web")}
