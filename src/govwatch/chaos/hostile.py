@@ -28,11 +28,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from govwatch import es_io, kafka_io
-from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch.alerts.slack_receiver import Fault, ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
 from govwatch.bootstrap import bootstrap, teardown
-from govwatch.chaos.hostile_site import HOSTILE_FEEDS, HOSTILE_PAGES, ORDINARY_TEXT, HostileSite
+from govwatch.chaos.hostile_site import HOSTILE_FEEDS, HOSTILE_PAGES, MORE_HOSTILE_PAGES, ORDINARY_TEXT, HostileSite
 from govwatch.demo import CONSUMERS, INPUT_TOPIC, REPO, Pipeline, child_env
 from govwatch.identity import story_id
 from govwatch.kafka_partition import murmur2
@@ -45,7 +45,8 @@ READY_TIMEOUT_S = 180.0  # consumers joining their groups on a busy 2-core machi
 DRAIN_TIMEOUT_S = 300.0
 SETTLE_S = 5.0
 RECOVERY_TIMEOUT_S = 180.0  # the rate-limited destination's alerts, once it answers again
-RETRY_AFTER_S = 60  # what the hostile destination answers with, forever
+RETRY_AFTER_S = 60  # what the rate-limited destination answers with, forever
+SEND_TIMEOUT_S = 3.0  # the notifier's send timeout in this run; the slow destination answers 2 s after it
 
 # The issue's goals, printed beside each figure.
 GOALS = {
@@ -56,6 +57,8 @@ GOALS = {
 }
 DEEP_QUERY = "(" * 1000 + "AI" + ")" * 1000  # 2,002 characters: the query of the issue's first defect
 HUGE_OR_QUERY = "AI OR " + " OR ".join(f"w{i}" for i in range(20_000))  # over any max_clause_count
+HOSTILE_DESTINATIONS = {"rate-limited": "429 forever", "slow": "answers after the send timeout",
+                        "drops": "drops the connection"}
 SAVE_TIME_QUERIES = {  # hostile subscriptions offered through validation: each must be refused with a reason
     "1,000-deep nesting": DEEP_QUERY,
     "20,001 clauses": HUGE_OR_QUERY,
@@ -65,6 +68,8 @@ SAVE_TIME_QUERIES = {  # hostile subscriptions offered through validation: each 
     "leading wildcard": "*regulation",
     "very long query": "policy " * 2000,
 }
+# Accepted on purpose: a fuzzy term walks a two-edit automaton and keeps the best 50 terms (bounded, unlike a regex).
+SAVE_TIME_ACCEPTED = {"fuzzy term": "regulation~2"}
 
 
 @dataclass
@@ -155,6 +160,7 @@ class HostileRun:
             "GOVWATCH_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap, "GOVWATCH_ES_URL": self.settings.es_url,
             "GOVWATCH_SLACK_API_BASE": self.slack.api_base, "GOVWATCH_SLACK_MIN_INTERVAL_S": "0.1",
             "GOVWATCH_SLACK_WEBHOOK_HOSTS": "127.0.0.1",
+            "GOVWATCH_SLACK_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
             "PREFECT_API_URL": self.settings.prefect_api_url, "GOVWATCH_PREFECT_API_URL": self.settings.prefect_api_url,
         })
 
@@ -163,13 +169,17 @@ class HostileRun:
         self.site.start()
         self.slack.start()
         store = SubscriptionStore(self.es, self.settings.index("subscriptions"))
-        ids = iter(same_partition_ids(f"sub-{self.settings.topic_prefix}", 5))
+        ids = iter(same_partition_ids(f"sub-{self.settings.topic_prefix}", 9))
+        either = '"AI Act" OR "facial recognition"'
         specs = [  # key, query, destination kind, how it is written
             ("fines", '"AI Act" AND fines', "webhook", "validated"),
             ("face", '"facial recognition"', "bot", "validated"),
-            ("rate-limited", '"AI Act" OR "facial recognition"', "webhook", "validated"),
+            ("rate-limited", either, "webhook", "validated"),
+            ("slow", either, "webhook", "validated"),
+            ("drops", either, "webhook", "validated"),
             ("deep", DEEP_QUERY, "webhook", "direct"),
             ("clauses", HUGE_OR_QUERY, "webhook", "direct"),
+            ("regex", '"AI Act" OR a/.*/', "webhook", "direct"),
         ]
         for key, query, kind, how in specs:
             if kind == "webhook":
@@ -190,6 +200,9 @@ class HostileRun:
                 self.subs[key] = sub
         self.slack.script(self.paths["rate-limited"],
                           ScriptedResponse(429, "rate_limited", {"Retry-After": str(RETRY_AFTER_S)}), forever=True)
+        # Answers only after the sender gave up (the message *was* posted), and drops the connection unanswered.
+        self.slack.fault(self.paths["slow"], Fault(delay_s=SEND_TIMEOUT_S + 2), forever=True)
+        self.slack.fault(self.paths["drops"], Fault(drop=True), forever=True)
 
     def close(self) -> None:
         if self.pipeline is not None:
@@ -247,7 +260,7 @@ class HostileRun:
         (self.work_dir / "poll.log").write_text(poll.stdout + poll.stderr)
         self.say(f"poll finished in {poll_s:.1f}s (exit {poll.returncode})")
         ordinary_ids = {story_id(self.site.page_url(slug)): slug for slug in ORDINARY_TEXT}
-        hostile_ids = {story_id(self.site.page_url(slug)): slug for slug in HOSTILE_PAGES}
+        hostile_ids = {story_id(self.site.page_url(slug)): slug for slug in [*HOSTILE_PAGES, *MORE_HOSTILE_PAGES]}
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
@@ -323,18 +336,18 @@ class HostileRun:
         for key in ("fines", "face"):
             entries = self._ledger(self.subs[key].id)
             self.report.rows.append(Row(
-                "subscription", "1,000-deep and 20,001-clause queries stored beside it", "-",
+                "subscription", "1,000-deep, 20,001-clause and regex queries stored beside it", "-",
                 f"'{self.subs[key].query}': {len(entries)} alerts, {posts[self.paths[key]]} posts",
                 ok=len(entries) > 0 and posts[self.paths[key]] == len(entries)))
         for key, label in (("deep", "1,000-deep query (written to the index directly)"),
-                           ("clauses", "20,001-clause query (written to the index directly)")):
+                           ("clauses", "20,001-clause query (written to the index directly)"),
+                           ("regex", "regular expression, not allowed (written to the index directly)")):
             doc = self.es.get(index=self.settings.index("subscriptions"), id=self.subs[key].id)["_source"]
             flag = doc.get("problem") or doc.get("last_error") or doc.get("error")
             text = json.dumps(flag)[:110] if flag else "not flagged"
             self.report.rows.append(Row("subscription", label, text, "-", ok=bool(flag)))
 
     def _destination_rows(self) -> None:
-        sub = self.subs["rate-limited"]
         delays = []
         for key in ("fines", "face"):
             for entry in self._ledger(self.subs[key].id):
@@ -344,31 +357,52 @@ class HostileRun:
         worst = max(delays) if delays else None
         self.report.figures["other_alert_delay_s"] = worst
         self.report.rows.append(Row(
-            "destination", f"webhook answering 429 + Retry-After {RETRY_AFTER_S} forever",
-            f"{len(self._ledger(sub.id))} alerts held for it", "other subscriptions on the same alerts partition",
+            "destination", f"three bad webhooks: 429 + Retry-After {RETRY_AFTER_S} forever; answers after the "
+            f"{SEND_TIMEOUT_S:.0f} s send timeout; drops the connection",
+            f"alerts held: {', '.join(f'{k} {len(self._ledger(self.subs[k].id))}' for k in HOSTILE_DESTINATIONS)}",
+            "other subscriptions' alerts on the same alerts partition",
             "no alerts" if worst is None else f"{worst:.1f} s produced -> delivered (worst)",
             f"<= {GOALS['other_alert_delay_s']:.0f} s", worst is not None and worst <= GOALS["other_alert_delay_s"],
             timed=True))
-        # Nothing lost: the held alerts go out once the destination answers again (or, past the retry window, are
+        # Nothing lost: the held alerts go out once the destinations answer again (or, past the retry window, are
         # dead-lettered with their reason, never dropped).
         self.slack.unscript(self.paths["rate-limited"])
-        held = {e["alert_id"] for e in self._ledger(sub.id)}
-        deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+        for key in ("slow", "drops"):
+            self.slack.fault(self.paths[key], Fault(), forever=True)
         started = time.monotonic()
+        deadline = started + RECOVERY_TIMEOUT_S
         while time.monotonic() < deadline:
-            states = Counter(e.get("status") for e in self._ledger(sub.id))
-            if states["delivered"] + states["dead_lettered"] >= len(held):
+            entries = [e for key in HOSTILE_DESTINATIONS for e in self._ledger(self.subs[key].id)]
+            if all(e.get("status") in ("delivered", "dead_lettered") for e in entries):
                 break
             time.sleep(1.0)
-        states = Counter(e.get("status") for e in self._ledger(sub.id))
-        posts = self._deliveries()[self.paths["rate-limited"]]
-        self.report.rows.append(Row(
-            "destination", "the same webhook, answering again",
-            f"{states['delivered']} of {len(held)} held alerts delivered ({posts} posts), "
-            f"{states['dead_lettered']} dead-lettered with their reason", "-",
-            f"{time.monotonic() - started:.0f} s after it recovered", "each once, or dead-lettered",
-            bool(held) and states["delivered"] + states["dead_lettered"] == len(held)
-            and posts == states["delivered"]))
+        recovered_s = time.monotonic() - started
+        for key, label in HOSTILE_DESTINATIONS.items():
+            entries = self._ledger(self.subs[key].id)
+            states = Counter(e.get("status") for e in entries)
+            per_story = self._posts_per_story(self.paths[key])
+            flagged = sum(1 for e in entries if e.get("possible_duplicate"))
+            # At least once for webhooks: a story posted more than once must be marked possible_duplicate.
+            unmarked = sum(1 for e in entries if per_story[e.get("story_id")] > 1 and not e.get("possible_duplicate"))
+            self.report.rows.append(Row(
+                "destination", f"{label}, answering again",
+                f"{states['delivered']} of {len(entries)} held alerts delivered ({sum(per_story.values())} posts, "
+                f"{flagged} marked possible_duplicate, {unmarked} repeated unmarked), "
+                f"{states['dead_lettered']} dead-lettered", "-",
+                f"{recovered_s:.0f} s after recovery", "each delivered or dead-lettered; a repeat only when marked",
+                bool(entries) and states["delivered"] + states["dead_lettered"] == len(entries) and unmarked == 0))
+
+    def _posts_per_story(self, path: str) -> Counter:
+        """Posts a webhook path received, per story id (from the story link in each message)."""
+        found: Counter = Counter()
+        for req in self.slack.deliveries:
+            if req.path != path:
+                continue
+            text = json.dumps(req.payload)
+            start = text.find("<http") + 1
+            if start:
+                found[story_id(text[start:text.find("|", start)])] += 1
+        return found
 
     # --- save-time and web cases -------------------------------------------------------------------
 
@@ -386,6 +420,13 @@ class HostileRun:
                 outcome, ok = f"refused: {str(exc)[:110]}", True
             self.report.rows.append(Row("query at save", label, outcome, "-",
                                         f"{(time.monotonic() - started) * 1000:.0f} ms", "clear refusal", ok))
+        for label, query in SAVE_TIME_ACCEPTED.items():
+            try:
+                validate(self.es, self.settings.index("stories"), query, Filters())
+                outcome, ok = "accepted (bounded: 2 edits, 50 expansions)", True
+            except InvalidQuery as exc:
+                outcome, ok = f"refused: {str(exc)[:110]}", False
+            self.report.rows.append(Row("query at save", label, outcome, "-", "", "accepted", ok))
 
     def web_cases(self) -> None:
         from govwatch.chaos.hostile_web import web_cases

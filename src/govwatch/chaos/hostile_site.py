@@ -2,7 +2,8 @@
 
 Written on raw sockets (not ``http.server``) so that each route controls every byte and every pause:
 
-* ``/pages/ordinary-<n>``: an ordinary article page (HTML with Content-Length).
+* ``/pages/ordinary-<n>``: an ordinary article page (HTML with Content-Length), served with the ordinary feed
+  from a second port (:attr:`HostileSite.outlet`): another host to the fetcher's per-host limit.
 * ``/pages/gzip-trailer``: ``Content-Encoding: gzip``, a complete small gzip stream, then an endless stream of
   bytes after its end (a decoder that keeps what follows the stream grows without bound).
 * ``/pages/trickle``: a valid start of HTML, then one byte every ``TRICKLE_S`` (each read finishes well within a
@@ -11,8 +12,8 @@ Written on raw sockets (not ``http.server``) so that each route controls every b
 * ``/pages/redirect-loop``: 302 to itself.
 * ``/pages/huge-headers``: 200 with ~1 MB of response headers.
 * ``/pages/length-lie``: ``Content-Encoding: gzip`` with a Content-Length of 50 GB.
-* ``/feeds/<name>.xml``: the ordinary feed (whose five items point at two ordinary and three hostile pages) and
-  hostile feeds (endless, trickle, gzip bomb, redirect loop, huge headers, entity expansion, not XML at all).
+* ``/feeds/<name>.xml``: the ordinary feed (whose five items point at two ordinary and three hostile pages), a
+  well-formed feed of three more hostile pages (redirect loop, huge headers, length lie), and hostile feeds (endless, trickle, gzip bomb, redirect loop, huge headers, entity expansion, not XML at all).
 
 Every endless writer stops when the client closes the connection, when the site is stopped, or after
 ``STREAM_LIMIT_S``, whichever comes first: the suite's traffic is bounded in time and stays on loopback.
@@ -56,6 +57,15 @@ HOSTILE_PAGES = {
     "endless": ("Lawmakers debate facial recognition limits (page that never ends)",
                 "A facial recognition bill returns to the floor after the summer recess."),
 }
+# A second, well-formed feed whose items point at pages that misbehave in their headers or redirects.
+MORE_HOSTILE_PAGES = {
+    "redirect-loop": ("AI liability rules advance (page that redirects to itself)",
+                      "The AI liability proposal moved to a committee vote."),
+    "huge-headers": ("Chip export controls tightened (page with a megabyte of headers)",
+                     "New export controls on advanced chips take effect."),
+    "length-lie": ("Deepfake election rules adopted (page that declares 50 GB)",
+                   "Election deepfake rules were adopted by the commission."),
+}
 HOSTILE_FEEDS = ("endless", "trickle", "gzip-bomb", "redirect-loop", "huge-headers", "entity-expansion", "not-xml")
 
 
@@ -78,8 +88,13 @@ class HostileSite:
         return f"{self.outlet if slug in ORDINARY_TEXT else self.base}/pages/{slug}"
 
     def ordinary_feed(self) -> bytes:
-        items = [(slug, *text) for slug, text in ORDINARY_TEXT.items()] + [
-            (slug, *text) for slug, text in HOSTILE_PAGES.items()]
+        return self._feed([(slug, *text) for slug, text in ORDINARY_TEXT.items()]
+                          + [(slug, *text) for slug, text in HOSTILE_PAGES.items()])
+
+    def more_pages_feed(self) -> bytes:
+        return self._feed([(slug, *text) for slug, text in MORE_HOSTILE_PAGES.items()])
+
+    def _feed(self, items: list[tuple[str, str, str]]) -> bytes:
         entries = "".join(
             f"<item><title>{escape(title)}</title><link>{self.page_url(slug)}</link>"
             f"<guid>{self.page_url(slug)}</guid><description>{escape(summary)}</description>"
@@ -104,6 +119,10 @@ class HostileSite:
                   "kind": "news", "needs_relevance_filter": False, "confidence": "high",
                   "note": "hostile-input suite: five items, three of them pointing at hostile pages",
                   "url": f"{self.outlet}/feeds/ordinary.xml"}]
+        feeds.append({"id": "hostile-pages", "name": "Hostile pages", "country": "US", "language": "en",
+                      "kind": "news", "needs_relevance_filter": False, "confidence": "low",
+                      "note": "hostile-input suite: items pointing at a redirect loop, huge headers, a length lie",
+                      "url": f"{self.base}/feeds/more-pages.xml"})
         feeds += [{"id": f"hostile-feed-{name}", "name": f"Hostile feed {name}", "country": "US", "language": "en",
                    "kind": "news", "needs_relevance_filter": False, "confidence": "low",
                    "note": f"hostile-input suite: a feed that misbehaves ({name})",
@@ -169,6 +188,7 @@ class HostileSite:
         xml = {"Content-Type": "application/rss+xml; charset=utf-8"}
         routes: dict[str, Callable[[socket.socket], None]] = {
             "/feeds/ordinary.xml": lambda s: self._send(s, 200, xml, self.ordinary_feed()),
+            "/feeds/more-pages.xml": lambda s: self._send(s, 200, xml, self.more_pages_feed()),
             "/pages/gzip-trailer": lambda s: self._gzip_trailer(s, html, "Commission opens AI Act consultation"),
             "/pages/trickle": lambda s: self._trickle(s, html),
             "/pages/endless": lambda s: self._endless(s, html, b"<p>more text that never ends</p>\n"),
