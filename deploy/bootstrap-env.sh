@@ -51,19 +51,20 @@ if { [ "${GOVWATCH_DEPLOY_TOOLS:-}" = 1 ] || [ "${BASH_SOURCE[1]##*/}" = test.sh
 fi
 # Podman for tests/integration/test_image_run.py, which builds deploy/docker/Dockerfile with
 # deploy/docker/build-local.sh and runs every role from the image: runc (crun fails on these cgroup v1 hosts),
-# debootstrap (the stand-in base image: no registry is reachable), uidmap (podman's user namespaces). Only for the
+# debootstrap (the stand-in base image: no registry is reachable), uidmap (podman's user namespaces), catatonit
+# (the pause process of `podman kube play` pods, built locally: no registry). Only for the
 # test command (or GOVWATCH_DEPLOY_TOOLS=1); the test fails, naming what to install, while they are missing.
 if { [ "${GOVWATCH_DEPLOY_TOOLS:-}" = 1 ] || [ "${BASH_SOURCE[1]##*/}" = test.sh ]; } \
-   && ! { command -v podman && command -v runc && command -v debootstrap; } >/dev/null 2>&1; then
+   && ! { command -v podman && command -v runc && command -v debootstrap && command -v catatonit; } >/dev/null 2>&1; then
   apt_get=()
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); elif command -v sudo >/dev/null 2>&1; then apt_get=(sudo apt-get); fi
   if [ ${#apt_get[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing podman, runc, debootstrap and uidmap (apt) for the image test"
+    echo "==> installing podman, runc, debootstrap, uidmap and catatonit (apt) for the image test"
     "${apt_get[@]}" update -q >/dev/null \
-      && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q --no-install-recommends podman runc debootstrap uidmap >/dev/null \
-      || echo "govwatch: installing podman failed; tests/integration/test_image_run.py will fail until podman, runc and debootstrap are installed" >&2
+      && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q --no-install-recommends podman runc debootstrap uidmap catatonit >/dev/null \
+      || echo "govwatch: installing podman failed; tests/integration/test_image_run.py will fail until podman, runc, debootstrap and catatonit are installed" >&2
   else
-    echo "govwatch: tests/integration/test_image_run.py needs podman: install the Debian packages podman runc debootstrap uidmap (as root: apt-get install podman runc debootstrap uidmap)" >&2
+    echo "govwatch: tests/integration/test_image_run.py needs podman: install the Debian packages podman runc debootstrap uidmap catatonit (as root: apt-get install podman runc debootstrap uidmap catatonit)" >&2
   fi
 fi
 export PATH="$VENV/bin:$PATH"
