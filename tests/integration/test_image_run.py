@@ -10,7 +10,9 @@ and on the host network (the local stack and this test's servers are on 127.0.0.
 * the subscription is created through the web app's API, ``govwatch poll --once`` reads a feed served here, and the
   story reaches the Slack-compatible receiver once; the web app lists the delivered alert;
 * the Prefect-served roles (``govwatch poll --serve``, the digests) turn healthy too;
-* no container changed anything in its image's filesystem, each long-running role stops cleanly on SIGTERM.
+* no container changed anything in its image's filesystem, each long-running role stops cleanly on SIGTERM;
+* the Helm chart, rendered with values pointing at the local stack, runs under ``podman kube play``: each
+  Deployment's command, environment, Secret values, security context and readiness probe, for real.
 
 Printed at the end (pytest's terminal, also with capture on): image size, build times (first and cached), time from
 start to healthy and memory per role, the time this module added to the suite, and what could not run here.
@@ -382,3 +384,158 @@ def test_prefect_served_roles_turn_healthy(image: tuple[Engine, Build], initiali
                f"idle, exit {code} on SIGTERM")
     assert changes == [], f"{role} wrote outside its tmpfs: {changes}"
     assert code == 0, f"{role} did not stop cleanly on SIGTERM (exit {code})"
+
+
+# --- the Helm chart's rendered manifests, run with `podman kube play` ---------------------------------------------
+# podman 4.3's kube play runs Pods and Deployments (one pod each), with ConfigMaps and Secrets; these kinds it does not
+# run, so they are validated as before (tests/deploy/test_helm.py: kubernetes-validate --strict, rules computed).
+KUBE_NOT_PLAYED = {"Job": "the init hook: its command runs as `govwatch init` in the test above",
+                   "Service": "no cluster DNS here", "NetworkPolicy": "no CNI enforces them here",
+                   "PodDisruptionBudget": "no evictions here"}
+KUBE_CONCURRENT = ("enrich", "index", "alert", "notify", "web")
+KUBE_ONE_AT_A_TIME = ("poll", "digests")  # both serve the Prefect runner's health on the chart's fixed port 8080
+KUBE_REGISTRY = "feeds: []\n"  # the served poller must not poll the real feeds of the built-in registry
+
+
+def _kube_values(build: Build, settings, token_hash: str, registry: str) -> dict:  # noqa: ANN001
+    """Values pointing the chart at the local stack, with ports of their own (host network) and ``registry``."""
+    repository, _, tag = build.image.rpartition(":")
+    return {"image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+            "topicPrefix": settings.topic_prefix, "indexPrefix": settings.index_prefix,
+            "kafka": {"bootstrap": settings.kafka_bootstrap}, "prefect": {"apiUrl": settings.prefect_api_url},
+            # The local Elasticsearch has no security plugin: no per-role credential to give.
+            "elasticsearch": {"url": settings.es_url, "auth": "none"},
+            "secrets": {"webAdminTokenHash": token_hash, "webSessionSecret": secrets.token_urlsafe(48)},
+            # Host network: each role's pod gets its own metrics port (one render per role), web its own port.
+            "metrics": {"port": _free_port()}, "web": {"port": _free_port()},
+            "feeds": {"registry": registry},
+            "consumers": {"enrich": {"replicas": 1}},
+            "extraEnv": {"GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32",
+                         "GOVWATCH_SLACK_WEBHOOK_HOSTS": ",".join(settings.slack_webhook_hosts)}}
+
+
+def _kube_manifest(release: str, values: dict, role: str, tmp: Path) -> tuple[Path, dict, list[dict]]:
+    """One role's Deployment with the ConfigMaps, rendered by helm, and the rendered Secrets apart. What kube play
+    cannot take is adapted: on the host network podman refuses containerPort (a port mapping), so the ports go and
+    the probes name their port by number; a Secret that kube play stores itself its secretKeyRef cannot read back
+    (podman 4.3: "not valid JSON"), so the test creates the podman secret (``_create_secret``)."""
+    import yaml
+
+    from tests.deploy.tools import KUBERNETES_VERSION, helm_binary, run
+
+    values_file = tmp / f"values-{role}.yaml"
+    values_file.write_text(yaml.safe_dump(values))
+    proc = run([helm_binary(), "template", release, REPO / "deploy" / "helm" / "govwatch", "--kube-version",
+                KUBERNETES_VERSION, "-f", values_file])
+    assert proc.returncode == 0, proc.stderr
+    docs = [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+    kinds = {doc["kind"] for doc in docs}
+    unknown = kinds - {"Deployment", "Secret", "ConfigMap"} - set(KUBE_NOT_PLAYED)
+    assert not unknown, f"the chart renders kinds this test does not know how to run or skip: {unknown}"
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith(f"-{role}"))
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        ports = {p["name"]: p["containerPort"] for p in container.pop("ports", [])}
+        for probe in ("readinessProbe", "livenessProbe"):
+            get = container.get(probe, {}).get("httpGet")
+            if get:
+                get["port"] = ports.get(get["port"], get["port"])
+    path = tmp / f"kube-{role}.yaml"
+    path.write_text(yaml.safe_dump_all([d for d in docs if d["kind"] == "ConfigMap"] + [deployment]))
+    return path, deployment, [d for d in docs if d["kind"] == "Secret"]
+
+
+def _create_secret(engine: Engine, secret: dict) -> str:
+    """The Kubernetes Secret as podman 4.3's kube play reads a secretKeyRef: a podman secret of the same name holding
+    one JSON object, each key's value base64."""
+    import base64
+
+    data = {**secret.get("data", {}), **{key: base64.b64encode(value.encode()).decode()
+                                         for key, value in (secret.get("stringData") or {}).items()}}
+    name = secret["metadata"]["name"]
+    engine.run("secret", "rm", name, check=False)
+    engine.run("secret", "create", name, "-", stdin=json.dumps(data))
+    return name
+
+
+def _probe_url(deployment: dict, probe: str) -> str:
+    get = deployment["spec"]["template"]["spec"]["containers"][0][probe]["httpGet"]
+    return f"http://127.0.0.1:{get['port']}{get['path']}"
+
+
+def _wait_probe(url: str, engine: Engine, name: str, started: float) -> float:
+    """Seconds until the probe's HTTP GET (what the kubelet does) answers 2xx; fails past the deadline."""
+    while True:
+        try:
+            if httpx.get(url, timeout=10).is_success:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        state = engine.inspect(name)["State"]
+        if not state.get("Running"):
+            raise AssertionError(f"{name} exited ({state.get('ExitCode')}):\n{engine.logs(name)[-3000:]}")
+        assert time.monotonic() - started < HEALTHY_DEADLINE_S, f"{url} never answered; log:\n{engine.logs(name)}"
+        time.sleep(1.0)
+
+
+def test_chart_deployments_run_with_kube_play(image: tuple[Engine, Build], initialized, report: Report,  # noqa: ANN001
+                                              tmp_path: Path) -> None:
+    """Each Deployment of the rendered chart runs under `podman kube play`: its command starts, its environment and
+    Secret values arrive, its security context holds (uid 10001, read-only root, no capabilities, no privilege
+    escalation), its readiness probe answers, and nothing is written outside its emptyDir volumes."""
+    from govwatch.web.auth import hash_token
+
+    engine, build = image
+    if engine.name != "podman":
+        pytest.fail("the chart is run with `podman kube play`; this machine builds with Docker: install podman",
+                    pytrace=False)
+    settings = initialized
+    token = secrets.token_urlsafe(32)
+    token_hash = hash_token(token)
+    release = f"k{settings.topic_prefix}"
+    results: dict[str, str] = {}
+    made_secrets: set[str] = set()
+    for batch in (KUBE_CONCURRENT, *((role,) for role in KUBE_ONE_AT_A_TIME)):
+        played: dict[str, tuple[Path, dict, str, float]] = {}
+        try:
+            for role in batch:
+                values = _kube_values(build, settings, token_hash, KUBE_REGISTRY)
+                path, deployment, rendered_secrets = _kube_manifest(release, values, role, tmp_path)
+                made_secrets |= {_create_secret(engine, secret) for secret in rendered_secrets}
+                name = f"{deployment['metadata']['name']}-pod-0-{role}"
+                played[role] = (path, deployment, name, time.monotonic())  # before: a failed play leaves a pod
+                engine.run("kube", "play", "--network", "host", str(path), timeout=ONE_SHOT_TIMEOUT_S)
+                played[role] = (path, deployment, name, time.monotonic())
+            for role, (_, deployment, name, started) in played.items():
+                took = _wait_probe(_probe_url(deployment, "readinessProbe"), engine, name, started)
+                status = engine.run("exec", name, "cat", "/proc/1/status").stdout
+                for field_re in (r"^Uid:\s+10001\s", r"^CapEff:\s+0+$", r"^CapBnd:\s+0+$", r"^NoNewPrivs:\s+1$"):
+                    assert re.search(field_re, status, re.M), f"{role}: /proc/1/status lacks {field_re}:\n{status}"
+                assert engine.inspect(name)["HostConfig"]["ReadonlyRootfs"], role
+                env = engine.run("exec", name, "printenv").stdout
+                assert f"GOVWATCH_TOPIC_PREFIX={settings.topic_prefix}\n" in env, role
+                if role == "web":  # the admin token's hash came from the Secret: the token logs in
+                    assert f"GOVWATCH_WEB_ADMIN_TOKEN_HASH={token_hash}\n" in env
+                    who = httpx.get(_probe_url(deployment, "readinessProbe").replace("/healthz", "/api/v1/whoami"),
+                                    headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                    assert who.status_code == 200, who.text
+                changes = engine.changes(name)
+                assert changes == [], f"{role} wrote outside its emptyDir volumes: {changes}"
+                liveness = engine.health_test(name)
+                results[role] = (f"ready {took:5.1f} s after kube play; kube play made the liveness probe "
+                                 f"{' '.join(liveness[:3])} ...")
+        finally:
+            for path, deployment, *_ in played.values():
+                engine.run("kube", "down", str(path), check=False)
+                # kube play keeps a volume per ConfigMap volume; kube down leaves it.
+                for volume in deployment["spec"]["template"]["spec"].get("volumes", []):
+                    if "configMap" in volume:
+                        engine.run("volume", "rm", "-f", volume["configMap"]["name"], check=False)
+            for name in made_secrets:
+                engine.run("secret", "rm", name, check=False)
+    for role, line in results.items():
+        report.add(f"kube play {role:7s}: {line}")
+    report.add("kube play: not run (validated by tests/deploy/test_helm.py): "
+               + "; ".join(f"{kind} ({why})" for kind, why in KUBE_NOT_PLAYED.items()))
+    report.add("kube play (podman 4.3) differs from a cluster: emptyDir volumes become podman volumes named after "
+               "the volume (tmp, home); httpGet liveness probes become `curl` health checks (no curl in the image; "
+               "a kubelet probes over HTTP itself, as this test does); a Secret must be a podman secret of JSON")
