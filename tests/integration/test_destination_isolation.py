@@ -8,7 +8,6 @@ Slack-compatible receiver on 127.0.0.1 whose "hostile" webhook answers 429 with 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,12 +19,12 @@ from govwatch.alerts.ledger import Ledger, alert_id
 from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
-from govwatch.consumer import LoopStats, StopFlag, run_loop
 from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
 from govwatch.topics import ALERTS, dlq
 from tests.factories import sid
 from tests.support.kafka_util import read_all
+from tests.support.stages import notify_loop
 
 HOSTILE = "T1/B1/hostileSECRET"
 GOOD = "T2/B2/goodSECRET"
@@ -57,29 +56,12 @@ def wait_for(condition: Callable[[], bool], what: str, check: Callable[[], None]
 def notify_process(settings: Settings) -> Iterator[Callable[[], None]]:
     """What ``consumers/notify.py`` runs (its ``build``, re-drive included) on the real loop, in a thread."""
     producer = kafka_io.make_producer(settings.kafka_bootstrap)
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}.notify",
-                                      [settings.topic(ALERTS)], max_poll_records=20)
     stage = build(settings, producer)
-    stop, errors = StopFlag(), []
-
-    def run() -> None:
-        try:
-            run_loop(consumer, stage, producer, "notify", stop, LoopStats())
-        except BaseException as exc:  # noqa: BLE001 - reported by check() in the test's thread
-            errors.append(exc)
-
-    def check() -> None:
-        assert not errors, f"the notify loop crashed: {errors[0]!r}"
-
-    thread = threading.Thread(target=run, name="notify-loop")
-    thread.start()
     try:
-        yield check
+        with notify_loop(settings, stage, f"{settings.topic_prefix}.notify", max_poll_records=20) as check:
+            yield check
     finally:
-        stop.set()
-        thread.join(timeout=60)
         stage.close()
-        consumer.close(autocommit=False)
         producer.close()
 
 

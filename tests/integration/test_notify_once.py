@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,13 @@ from govwatch.alerts.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Faul
 from govwatch.alerts.slack_send import SlackSender, make_sender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
-from govwatch.consumer import LoopStats, StopFlag, run_loop
 from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.topics import ALERTS, dlq
 from tests.factories import sid
 from tests.support.kafka_util import produce
+from tests.support.stages import notify_loop
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "xoxb-test-notify-once-7c1e"
@@ -70,33 +68,6 @@ class _Record:
 
     def __init__(self, value: bytes) -> None:
         self.value, self.key, self.topic, self.partition, self.offset = value, b"k", "alerts", 0, 0
-
-
-@contextmanager
-def notify_loop(settings: Settings, stage: NotifyStage, group: str) -> Iterator[Callable[[], None]]:
-    """The real consumer loop over the alerts topic in a thread; yields a check that fails if it crashed."""
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, group, [settings.topic(ALERTS)])
-    stop, errors = StopFlag(), []
-
-    def run() -> None:
-        try:
-            run_loop(consumer, stage, producer, "notify", stop, LoopStats())
-        except BaseException as exc:  # noqa: BLE001 - reported by check() in the test's thread
-            errors.append(exc)
-
-    def check() -> None:
-        assert not errors, f"the notify loop crashed: {errors[0]!r}"
-
-    thread = threading.Thread(target=run, name="notify-loop")
-    thread.start()
-    try:
-        yield check
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-        consumer.close(autocommit=False)
-        producer.close()
 
 
 def _committed_and_end(settings: Settings, group: str, topic: str) -> tuple[int, int]:

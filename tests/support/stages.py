@@ -6,8 +6,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from govwatch import es_io, kafka_io
 from govwatch.clusters import ClusterIndex
@@ -18,7 +20,7 @@ from govwatch.fetch import Fetcher
 from govwatch.settings import Settings
 from govwatch.stages.enricher import EnrichStage
 from govwatch.stages.indexer import IndexStage
-from govwatch.topics import ENRICHED, INDEXED, RAW
+from govwatch.topics import ALERTS, ENRICHED, INDEXED, RAW
 
 REPO = Path(__file__).resolve().parents[2]
 _KNOWLEDGE: Knowledge | None = None
@@ -72,3 +74,31 @@ def consumer_process(settings: Settings, name: str, log_path: Path) -> subproces
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the process' lifetime
     return subprocess.Popen([sys.executable, str(REPO / "consumers" / f"{name}.py")], env=env, stdout=log,
                             stderr=subprocess.STDOUT, cwd=REPO)
+
+
+@contextmanager
+def notify_loop(settings: Settings, stage: Any, group: str,  # noqa: ANN401 - a NotifyStage
+                **consumer_options: Any) -> Iterator[Callable[[], None]]:  # noqa: ANN401
+    """The real consumer loop over the alerts topic in a thread; yields a check that fails if it crashed."""
+    producer = kafka_io.make_producer(settings.kafka_bootstrap)
+    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, group, [settings.topic(ALERTS)], **consumer_options)
+    stop, errors = StopFlag(), []
+
+    def run() -> None:
+        try:
+            run_loop(consumer, stage, producer, "notify", stop, LoopStats())
+        except BaseException as exc:  # noqa: BLE001 - reported by check() in the test's thread
+            errors.append(exc)
+
+    def check() -> None:
+        assert not errors, f"the notify loop crashed: {errors[0]!r}"
+
+    thread = threading.Thread(target=run, name="notify-loop")
+    thread.start()
+    try:
+        yield check
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        consumer.close(autocommit=False)
+        producer.close()

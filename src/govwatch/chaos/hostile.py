@@ -13,7 +13,6 @@ once, how late), and the budgets the issue sets: see :data:`GOALS`.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
