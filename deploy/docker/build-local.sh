@@ -119,8 +119,9 @@ make_standin_tar() {
   local mirror work
   mirror=$(debian_mirror)
   work=$(mktemp -d "$CACHE/standin.XXXXXX")
+  # --one-file-system: should debootstrap die with /proc or /dev still mounted in the tree, never delete through them.
   # shellcheck disable=SC2064  # expand $work now: the trap runs after the function returned
-  trap "rm -rf '$work'" EXIT
+  trap "rm -rf --one-file-system '$work'" EXIT
   echo "==> making the stand-in base: debootstrap $STANDIN_SUITE from $mirror (once; about 1-2 minutes)"
   debootstrap --variant=minbase --include="$STANDIN_PACKAGES" "$STANDIN_SUITE" "$work/root" "$mirror" \
     > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
@@ -135,7 +136,7 @@ make_standin_tar() {
   find "$r$STANDIN_VENV" -name __pycache__ -type d -prune -exec rm -rf {} +
   tar -C "$r" --numeric-owner -cf "$STANDIN_TAR.tmp" .
   mv -f "$STANDIN_TAR.tmp" "$STANDIN_TAR"
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
   trap - EXIT
 }
 
