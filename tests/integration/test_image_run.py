@@ -27,7 +27,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,14 +171,14 @@ class Roles:
     def name(self, role: str) -> str:
         return f"gw-{self.prefix}-{role}"
 
-    def _args(self, role: str, env: dict[str, str], mounts: list[str]) -> list[str]:
+    def _args(self, role: str, env: dict[str, str], mounts: Sequence[str]) -> list[str]:
         env_file = _env_file(self.tmp / f"{role}.env", env)
         return ["--name", self.name(role), *self.options, "--env-file", str(env_file), *mounts]
 
-    def run_to_end(self, role: str, command: list[str], env: dict[str, str], mounts: list[str] = (),
+    def run_to_end(self, role: str, command: list[str], env: dict[str, str], mounts: Sequence[str] = (),
                    stdin: str | None = None) -> tuple[str, list[str]]:
         """Run a one-shot role; returns its output and what it changed in the image's filesystem."""
-        args = ["run", *(["-i"] if stdin is not None else []), *self._args(role, env, list(mounts)), self.image,
+        args = ["run", *(["-i"] if stdin is not None else []), *self._args(role, env, mounts), self.image,
                 *command]
         self.started.append(self.name(role))
         proc = self.engine.run(*args, check=False, timeout=ONE_SHOT_TIMEOUT_S, stdin=stdin)
@@ -188,11 +188,11 @@ class Roles:
         self.engine.remove(self.name(role))
         return proc.stdout, changes
 
-    def start(self, role: str, command: list[str], env: dict[str, str], mounts: list[str] = (),
+    def start(self, role: str, command: list[str], env: dict[str, str], mounts: Sequence[str] = (),
               health: str | None = None) -> None:
         extra = ["--health-cmd", health] if health else []
         self.started.append(self.name(role))
-        self.engine.run("run", "-d", *self._args(role, env, list(mounts)), *extra, self.image, *command)
+        self.engine.run("run", "-d", *self._args(role, env, mounts), *extra, self.image, *command)
 
     def cleanup(self) -> None:
         for name in self.started:
