@@ -281,8 +281,12 @@ class HostileRun:
         self._subscription_rows()
         self._destination_rows()
         crashed = [name for name, proc in self.pipeline.procs.items() if proc.poll() is not None]
-        self.report.rows.append(Row("processes", "all of the above", "-", "consumers alive at the end",
-                                    ", ".join(crashed) or "all 4 alive", "no consumer dies", not crashed))
+        peaks = {name: proc_peak_rss_mb(proc.pid) for name, proc in self.pipeline.procs.items() if name not in crashed}
+        self.report.figures["peak_rss_mb"] = {name: round(mb, 1) for name, mb in peaks.items()}
+        self.report.rows.append(Row("processes", "all of the above", "-", "consumers alive at the end, peak RSS",
+                                    ", ".join(crashed) or "all 4 alive: " + ", ".join(
+                                        f"{name} {mb:.0f} MB" for name, mb in peaks.items()),
+                                    "no consumer dies", not crashed))
 
     def _page_rows(self, docs: dict[str, dict[str, Any]], ordinary: dict[str, str], hostile: dict[str, str],
                    poll_started: float, rss_mb: float) -> None:
