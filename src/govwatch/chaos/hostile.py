@@ -32,6 +32,7 @@ from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
 from govwatch.bootstrap import bootstrap, teardown
 from govwatch.chaos.hostile_site import HOSTILE_FEEDS, HOSTILE_PAGES, MORE_HOSTILE_PAGES, ORDINARY_TEXT, HostileSite
+from govwatch.chaos.procfs import vm_hwm_mb
 from govwatch.demo import CONSUMERS, INPUT_TOPIC, REPO, Pipeline, child_env
 from govwatch.identity import story_id
 from govwatch.kafka_partition import murmur2
@@ -120,14 +121,6 @@ def _seconds(start: str, end: str) -> float:
     def parse(text: str) -> datetime:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (parse(end) - parse(start)).total_seconds()
-
-
-def proc_peak_rss_mb(pid: int) -> float:
-    """Peak resident memory of a process (VmHWM) in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class HostileRun:
@@ -275,13 +268,14 @@ class HostileRun:
             time.sleep(1.0)
         docs = self._stories()
         enrich_pid = self.pipeline.procs["enrich"].pid
-        rss = proc_peak_rss_mb(enrich_pid)
+        rss = vm_hwm_mb(enrich_pid) or float("nan")
         self._page_rows(docs, ordinary_ids, hostile_ids, poll_started, rss)
         self._feed_rows(poll, poll_s)
         self._subscription_rows()
         self._destination_rows()
         crashed = [name for name, proc in self.pipeline.procs.items() if proc.poll() is not None]
-        peaks = {name: proc_peak_rss_mb(proc.pid) for name, proc in self.pipeline.procs.items() if name not in crashed}
+        peaks = {name: vm_hwm_mb(proc.pid) or float("nan") for name, proc in self.pipeline.procs.items()
+                 if name not in crashed}
         self.report.figures["peak_rss_mb"] = {name: round(mb, 1) for name, mb in peaks.items()}
         self.report.rows.append(Row("processes", "all of the above", "-", "consumers alive at the end, peak RSS",
                                     ", ".join(crashed) or "all 4 alive: " + ", ".join(
