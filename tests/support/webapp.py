@@ -12,14 +12,13 @@ from __future__ import annotations
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-import httpx
 from pydantic import SecretStr
 
+from govwatch.chaos.webprocess import wait_healthy
 from govwatch.settings import Settings
 
 READY_TIMEOUT_S = 30.0
@@ -64,19 +63,9 @@ def run_web_app(settings: Settings, clock: Callable[[], datetime] | None = None)
     thread = threading.Thread(target=server.run, name=f"govwatch-web-{port}", daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
     try:
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if not thread.is_alive():
-                raise RuntimeError("the web app's server thread stopped before it answered /healthz")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the web app did not answer /healthz within {READY_TIMEOUT_S} s")
-            time.sleep(0.05)  # readiness poll interval, not a wait for something to happen
+        wait_healthy(base_url, READY_TIMEOUT_S, lambda: None if thread.is_alive() else
+                     "the web app's server thread stopped before it answered /healthz")
         yield base_url
     finally:
         server.should_exit = True

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,24 @@ class WebProcess:
     pid: int
     base_url: str
     log: Path
+
+
+def wait_healthy(base_url: str, timeout_s: float, stopped: Callable[[], str | None]) -> None:
+    """Return once ``base_url``/healthz answers 200. ``stopped()`` says why the server is gone (None while it runs):
+    then RuntimeError with that reason; TimeoutError past ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        reason = stopped()
+        if reason is not None:
+            raise RuntimeError(reason)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{base_url}/healthz did not answer within {timeout_s} s")
+        time.sleep(0.05)  # readiness poll interval, not a wait for something to happen
 
 
 def web_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -64,16 +82,8 @@ def serve_web_process(settings: Settings, log: Path, **extra_env: str) -> Iterat
                                 cwd=log.parent)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"govwatch web did not answer /healthz:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)  # readiness poll interval, not a wait for something to happen
+        wait_healthy(base_url, READY_TIMEOUT_S, lambda: None if proc.poll() is None else
+                     f"govwatch web exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         yield WebProcess(proc.pid, base_url, log)
     finally:
         proc.terminate()
