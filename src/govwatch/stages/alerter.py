@@ -127,8 +127,9 @@ class SubscriptionCache:
                 self._refusals.clear()
             for sub in read:
                 key = (sub.query, sub.allow_expensive)
-                why = self._refusals[key] if key in self._refusals else self._refusals.setdefault(
-                    key, refusal(sub, self.limits))
+                if key not in self._refusals:
+                    self._refusals[key] = refusal(sub, self.limits)
+                why = self._refusals[key]
                 if why is None:
                     subs.append(sub)
                 else:
