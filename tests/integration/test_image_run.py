@@ -376,14 +376,18 @@ def test_prefect_served_roles_turn_healthy(image: tuple[Engine, Build], initiali
         took = engine.wait_healthy({roles.name(role): time.monotonic()}, HEALTHY_DEADLINE_S)[roles.name(role)]
         memory = _memory(engine, roles.name(role))
         changes = engine.changes(roles.name(role))
+        stopping = time.monotonic()
         code = engine.stop(roles.name(role))
+        stop_s = time.monotonic() - stopping
+        # A stop that needed SIGKILL is diagnosed from what the process printed while it shut down.
+        tail = "" if code == 0 else "\n".join(engine.logs(roles.name(role)).splitlines()[-60:])
     finally:
         roles.cleanup()
     goal = "within" if took <= HEALTHY_GOAL_S else "OVER"
     report.add(f"role {role:7s}: healthy {took:5.1f} s after start ({goal} the {HEALTHY_GOAL_S} s goal), {memory} "
-               f"idle, exit {code} on SIGTERM")
+               f"idle, exit {code} on SIGTERM after {stop_s:.1f} s")
     assert changes == [], f"{role} wrote outside its tmpfs: {changes}"
-    assert code == 0, f"{role} did not stop cleanly on SIGTERM (exit {code})"
+    assert code == 0, f"{role} did not stop cleanly on SIGTERM (exit {code} after {stop_s:.1f} s); its last lines:\n{tail}"
 
 
 # --- the Helm chart's rendered manifests, run with `podman kube play` ---------------------------------------------
