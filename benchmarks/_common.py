@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from govwatch.chaos.procfs import cpu_seconds, vm_hwm_mb  # noqa: F401 - re-exported for the benchmarks
+from govwatch_dev.chaos.procfs import cpu_seconds, vm_hwm_mb  # noqa: F401 - re-exported for the benchmarks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average  # noqa: E402
 
-from govwatch.chaos.hostile import run_all  # noqa: E402
+from govwatch_dev.chaos.hostile import run_all  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
 
 

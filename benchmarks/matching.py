@@ -127,9 +127,9 @@ def setup(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """Bulk-index the subscriptions and the batches' stories under the private prefix."""
     from elasticsearch.helpers import bulk
 
-    from govwatch.bootstrap import bootstrap
-    from govwatch.es_io import make_client
-    from govwatch.indexing import bulk_index
+    from govwatch.adapters.bootstrap import bootstrap
+    from govwatch.adapters.es_io import make_client
+    from govwatch.adapters.story_index import bulk_index
 
     rng = random.Random(7)
     es = make_client(settings.es_url).options(request_timeout=300)
@@ -268,7 +268,7 @@ def line(label: str, s: dict[str, Any], stories: int) -> str:
 def worker(args: argparse.Namespace) -> int:
     from govwatch.alerts.matcher import candidate_index, fetch_stories, snippets
     from govwatch.alerts.store import SubscriptionStore
-    from govwatch.es_io import make_client
+    from govwatch.adapters.es_io import make_client
     from govwatch.stages.alerter import SubscriptionCache
 
     settings = Settings(topic_prefix=args.worker, index_prefix=args.worker)
@@ -370,7 +370,7 @@ def main() -> int:
         print(f"load average at end: {load_average()}")
         return rc
     finally:
-        from govwatch.bootstrap import teardown
+        from govwatch.adapters.bootstrap import teardown
 
         teardown(settings)
 

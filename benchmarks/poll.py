@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from feedserver import FeedServer, Route  # noqa: E402
 
 import govwatch.feeds.poller as poller_module  # noqa: E402
-from govwatch.bootstrap import bootstrap, teardown  # noqa: E402
+from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.feeds.parse_pool import default_pool  # noqa: E402
 from govwatch.feeds.poller import poll_all  # noqa: E402
 from govwatch.feeds.runtime import build_runtime  # noqa: E402

@@ -35,8 +35,8 @@ def _seed(settings, n_stories: int, max_alerts: int) -> tuple[str, str, int]:  #
     from govwatch.alerts.matcher import fetch_stories, match_batch
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.alerts.subscriptions import Destination, Subscription
-    from govwatch.es_io import make_client
-    from govwatch.indexing import bulk_index
+    from govwatch.adapters.es_io import make_client
+    from govwatch.adapters.story_index import bulk_index
     from govwatch.models import IndexedStory, Trace
     from govwatch.stages.alerter import build_alert
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args(argv)
 
-    from govwatch.bootstrap import bootstrap, teardown
+    from govwatch.adapters.bootstrap import bootstrap, teardown
     from govwatch.settings import Settings
 
     prefix = f"benchweb{uuid.uuid4().hex[:6]}"

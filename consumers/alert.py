@@ -11,14 +11,14 @@ import sys
 
 from kafka import KafkaProducer
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.ledger import Ledger
 from govwatch.alerts.query import query_limits
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.consumer import run_consumer
+from govwatch.loop.consumer import run_consumer
 from govwatch.settings import Settings
 from govwatch.stages.alerter import AlertStage, SubscriptionCache
-from govwatch.topics import ALERTS, INDEXED
+from govwatch.adapters.kafka_topics import ALERTS, INDEXED
 
 
 def build(settings: Settings, producer: KafkaProducer) -> AlertStage:

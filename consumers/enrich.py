@@ -10,14 +10,14 @@ import sys
 
 from kafka import KafkaProducer
 
-from govwatch import es_io
-from govwatch.clusters import ClusterIndex
-from govwatch.consumer import run_consumer
+from govwatch.adapters import es_io
+from govwatch.adapters.clusters import ClusterIndex
+from govwatch.loop.consumer import run_consumer
 from govwatch.enrich.pipeline import Knowledge
-from govwatch.fetch import Fetcher
+from govwatch.adapters.fetch import Fetcher
 from govwatch.settings import Settings
 from govwatch.stages.enricher import EnrichStage
-from govwatch.topics import ENRICHED, RAW
+from govwatch.adapters.kafka_topics import ENRICHED, RAW
 
 
 def build(settings: Settings, producer: KafkaProducer) -> EnrichStage:

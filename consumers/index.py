@@ -10,11 +10,11 @@ import sys
 
 from kafka import KafkaProducer
 
-from govwatch import es_io
-from govwatch.consumer import run_consumer
+from govwatch.adapters import es_io
+from govwatch.loop.consumer import run_consumer
 from govwatch.settings import Settings
 from govwatch.stages.indexer import IndexStage
-from govwatch.topics import ENRICHED, INDEXED
+from govwatch.adapters.kafka_topics import ENRICHED, INDEXED
 
 
 def build(settings: Settings, producer: KafkaProducer) -> IndexStage:

@@ -13,15 +13,15 @@ import sys
 
 from kafka import KafkaProducer
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.ledger import Ledger
 from govwatch.alerts.redrive import Redriver, RedriveThread, kafka_produce
 from govwatch.alerts.slack_send import make_sender
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.consumer import run_consumer
+from govwatch.loop.consumer import run_consumer
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
-from govwatch.topics import ALERTS
+from govwatch.adapters.kafka_topics import ALERTS
 
 
 def build(settings: Settings, producer: KafkaProducer) -> NotifyStage:

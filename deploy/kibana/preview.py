@@ -162,11 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the private indices afterwards")
     args = parser.parse_args(argv)
 
-    from govwatch import indexing
-    from govwatch.bootstrap import bootstrap, teardown
-    from govwatch.clusters import ClusterIndex
+    from govwatch.adapters import story_index
+    from govwatch.adapters.bootstrap import bootstrap, teardown
+    from govwatch.adapters.clusters import ClusterIndex
     from govwatch.enrich.pipeline import Knowledge
-    from govwatch.es_io import make_client
+    from govwatch.adapters.es_io import make_client
     from govwatch.settings import Settings
 
     prefix = f"preview{uuid.uuid4().hex[:8]}"
@@ -175,11 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         es = make_client(settings.es_url)
         stories = ClusterIndex(es, prefix).assign_all(demo_stories(Knowledge.load(settings.relevance_threshold)))
-        rejected = indexing.bulk_index(es, prefix, stories)
+        rejected = story_index.bulk_index(es, prefix, stories)
         if rejected:
             print(f"preview: Elasticsearch refused {len(rejected)} stories: {next(iter(rejected.values()))}")
             return 1
-        times = sorted(indexing.timestamp_of(s) for s in stories)
+        times = sorted(story_index.timestamp_of(s) for s in stories)
         time_range = ((times[0] - timedelta(days=1)).isoformat(), (times[-1] + timedelta(days=1)).isoformat())
         results = panel_rows(es, prefix, time_range, args.interval)
         subtitle = f"demo sample, {len(stories)} stories, {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout as ESConnectionTimeout
@@ -12,21 +15,14 @@ from kafka.errors import KafkaTimeoutError
 from govwatch.errors import GovwatchError
 from govwatch.settings import Settings
 
-
-def _stack(args: argparse.Namespace, settings: Settings) -> int:
-    from govwatch.stack import stack_down, stack_status, stack_up
-
-    if args.action == "up":
-        stack_up(settings, only=args.only)
-        return 0
-    if args.action == "down":
-        stack_down(settings)
-        return 0
-    return 0 if stack_status(settings) else 1
+PRODUCT_COMMANDS = ("poll", "subscriptions", "digest", "dlq", "kibana", "web")  # modules of govwatch.commands
+COMMAND_ENTRY_POINTS = "govwatch.commands"  # where govwatch-dev (devtools/) adds its sub-commands
+DEVELOPMENT_COMMANDS = {"stack": "local Kafka + Elasticsearch + Prefect, no Docker",
+                        "demo": "run the pipeline end to end on the bundled offline news sample"}
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
-    from govwatch.bootstrap import bootstrap
+    from govwatch.adapters.bootstrap import bootstrap
 
     for line in bootstrap(settings):
         print(line)
@@ -37,31 +33,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govwatch", description="AI-governance news monitoring pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    stack = sub.add_parser("stack", help="local Kafka + Elasticsearch + Prefect, no Docker")
-    stack.add_argument("action", choices=["up", "down", "status"])
-    stack.add_argument("--only", action="append", choices=["kafka", "elasticsearch", "prefect"],
-                       help="start only this service (repeatable)")
-    stack.set_defaults(handler=_stack)
-
     init = sub.add_parser("init", help="create Kafka topics and Elasticsearch templates/indices (idempotent)")
     init.set_defaults(handler=_init)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    for name in PRODUCT_COMMANDS:
+        importlib.import_module(f"govwatch.commands.{name}").register(sub)
+    _add_development_commands(sub)
     return parser
 
 
-_EXTRA_COMMANDS: list = []
+def _add_development_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``govwatch stack`` and ``govwatch demo`` come from the govwatch-dev distribution of a checkout (entry point
+    group ``govwatch.commands``). Without it, they still parse and say how to get them."""
+    found = {ep.name: ep for ep in entry_points(group=COMMAND_ENTRY_POINTS)}
+    for name, ep in sorted(found.items()):
+        ep.load()(sub)
+    for name, helptext in DEVELOPMENT_COMMANDS.items():
+        if name not in found:
+            missing = sub.add_parser(name, help=f"{helptext} (development tooling, not installed)")
+            missing.add_argument("rest", nargs=argparse.REMAINDER)
+            missing.set_defaults(handler=_not_installed(name))
 
 
-def register_command(fn):  # noqa: ANN001, ANN201 - decorator used by command modules
-    """Let a command module add its sub-parser (keeps this file small as commands grow)."""
-    _EXTRA_COMMANDS.append(fn)
-    return fn
+def _not_installed(name: str) -> Callable[[argparse.Namespace, Settings], int]:
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        print(f"govwatch: error: `govwatch {name}` is development tooling from the repository checkout and is not "
+              "installed here; in a checkout run `. deploy/bootstrap-env.sh` (or `pip install -e ./devtools`)",
+              file=sys.stderr)
+        return 2
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:
-    _load_command_modules()
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings()
@@ -85,20 +88,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _load_command_modules() -> None:
-    """Import the modules that register more sub-commands (poll, subscriptions, run ...)."""
-    import importlib
-
-    for name in ("govwatch.commands",):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-
-
 if __name__ == "__main__":
-    # Run as `python -m govwatch.cli`: use the imported module, where the command modules register.
-    from govwatch.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

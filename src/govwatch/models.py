@@ -1,6 +1,6 @@
 """Message contracts: the pydantic models are the source of truth for every Kafka message.
 
-Their JSON Schemas are generated into ``schemas/`` by ``python -m govwatch.schemas_gen`` and
+Their JSON Schemas are generated into ``schemas/`` by ``python -m govwatch_dev.schemas_gen`` and
 committed; ``tests/unit/test_schemas.py`` fails with that command when they drift.
 
 Every message carries ``schema_version``, the ``story_id`` (except batch/alert envelopes, which carry

@@ -13,8 +13,8 @@ from govwatch.alerts.ledger import Ledger
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Subscription
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.models import IndexedStory
 from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from govwatch.bootstrap import bootstrap, teardown
+    from govwatch.adapters.bootstrap import bootstrap, teardown
     from govwatch.settings import Settings
     from tests.browser._seed import OWNER, seed
     from tests.browser.webapp_client import start_web_app

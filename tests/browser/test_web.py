@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.es_io import make_client
+from govwatch.adapters.es_io import make_client
 from tests.browser._seed import HOSTILE_TITLE, OWNER, Seeded, seed
 from tests.browser.webapp_client import WebApp, start_web_app
 from tests.integration._alert_helpers import WEBHOOK

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from govwatch.topics import topic_specs
+from govwatch.adapters.kafka_topics import topic_specs
 from tests.deploy.compose_env import COMPOSE_DIR, compose_config
 from tests.deploy.tools import compose_binary, run
 

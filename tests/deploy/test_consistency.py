@@ -11,7 +11,7 @@ import yaml
 
 from govwatch.commands.kibana import KibanaSettings
 from govwatch.settings import Settings
-from govwatch.topics import topic_specs
+from govwatch.adapters.kafka_topics import topic_specs
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "govwatch"
@@ -47,7 +47,7 @@ def test_every_govwatch_variable_is_a_setting() -> None:
 
 
 def test_chart_partition_limits_match_the_topics() -> None:
-    """The chart's replica limits are the partition counts of each consumer's input topic in govwatch.topics."""
+    """The chart's replica limits are the partition counts of each consumer's input topic in govwatch.adapters.kafka_topics."""
     helper = (CHART / "templates" / "_helpers.tpl").read_text()
     block = re.search(r'define "govwatch.partitions" -}}\s*(\{.*?\})', helper, flags=re.S)
     assert block, "govwatch.partitions helper not found"
@@ -73,7 +73,6 @@ def test_role_commands_exist() -> None:
     """Every `python -m X` a deployment file runs names an importable module, every `govwatch X` a CLI command."""
     from govwatch import cli
 
-    cli._load_command_modules()  # noqa: SLF001 - what main() does before parsing
     subcommands = set(cli.build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse has no API
     modules, commands = set(), set()
     for path in DEPLOY_FILES:

@@ -66,7 +66,7 @@ ROLE_CODE = {
     "index": ["consumers/index.py"],
     "alert": ["consumers/alert.py"],
     "notify": ["consumers/notify.py"],
-    "web": ["src/govwatch/web/app.py", "src/govwatch/web/context.py", "src/govwatch/alerts/service.py",
+    "web": ["src/govwatch/web/app.py", "src/govwatch/web/context.py", "src/govwatch/alerts/subscription_service.py",
             "src/govwatch/commands/web.py"],
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from govwatch.topics import topic_specs
+from govwatch.adapters.kafka_topics import topic_specs
 from tests.deploy.tools import KUBERNETES_VERSION, helm_binary, run, venv_script
 
 REPO = Path(__file__).resolve().parents[2]

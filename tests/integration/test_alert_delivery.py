@@ -8,14 +8,14 @@ from html import escape
 import time
 from pathlib import Path
 
-from govwatch import demo
+from govwatch_dev import demo
 from govwatch.alerts.ledger import Ledger
-from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.identity import story_id
 from govwatch.models import DeadLetter
-from govwatch.topics import ALERTS, RAW, dlq
+from govwatch.adapters.kafka_topics import ALERTS, RAW, dlq
 from tests.factories import raw_story
 from tests.support.httpserve import Route, Site, serve
 from tests.support.kafka_util import produce, read_all

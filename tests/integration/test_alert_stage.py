@@ -14,14 +14,14 @@ from structlog.testing import capture_logs
 from govwatch.alerts.ledger import Ledger, alert_id
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Filters
-from govwatch.consumer import LoopStats, StopFlag, run_loop
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index, indexed_batch
-from govwatch.kafka_io import make_consumer, make_producer
+from govwatch.loop.consumer import LoopStats, StopFlag, run_loop
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index, indexed_batch
+from govwatch.adapters.kafka_io import make_consumer, make_producer
 from govwatch.models import Alert, utcnow
 from govwatch.stages.alerter import AlertStage, SubscriptionCache, build_alert
 from govwatch.alerts.matcher import Match
-from govwatch.topics import ALERTS, INDEXED
+from govwatch.adapters.kafka_topics import ALERTS, INDEXED
 from tests.integration._alert_helpers import corpus, story, sub
 
 
@@ -135,7 +135,7 @@ def test_hostile_query_in_the_index_is_flagged_and_others_alerted_once(initializ
     """A 1,000-deep query written straight into the subscriptions index (no validation) next to an ordinary one:
     the ordinary subscription's alerts are recorded and produced once (again after a restart: a replay by a new
     stage), the hostile one is skipped and flagged on its document, and the flag shows in `subscriptions list`."""
-    from govwatch.alerts.service import CLI, SubscriptionService
+    from govwatch.alerts.subscription_service import CLI, SubscriptionService
 
     settings = initialized
     env = Env(settings)

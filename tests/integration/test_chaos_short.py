@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from govwatch.chaos import SCENARIOS, ChaosRun, Params, PrivateStack, table
-from govwatch.stack import procs
+from govwatch_dev.chaos import SCENARIOS, ChaosRun, Params, PrivateStack, table
+from govwatch_dev.stack import procs
 
 STORIES = 30  # plus ~30 % wire copies: enough for several alerts per subscription, small enough for 2 busy cores
 RELEASE_S = 30.0

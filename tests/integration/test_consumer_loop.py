@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
-from govwatch.consumer import MAX_BATCH_ATTEMPTS, LoopStats, RetriesExhausted, StopFlag, run_loop
+from govwatch.loop.consumer import MAX_BATCH_ATTEMPTS, LoopStats, RetriesExhausted, StopFlag, run_loop
 from govwatch.errors import TransientError, Unavailable
-from govwatch.kafka_io import ensure_topics, make_consumer, make_producer
+from govwatch.adapters.kafka_io import ensure_topics, make_consumer, make_producer
 from govwatch.models import DeadLetter
-from govwatch.topics import TopicSpec
+from govwatch.adapters.kafka_topics import TopicSpec
 from tests.support.kafka_util import produce, read_all
 
 # Small group timeouts so that a consumer that stopped polling would be evicted within the test.

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from govwatch import demo
-from govwatch.demo_web import DemoWeb
+from govwatch_dev import demo
+from govwatch_dev.demo_web import DemoWeb
 from govwatch.web.auth import hash_token
 from tests.support.webapp import free_port
 

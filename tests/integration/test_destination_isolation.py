@@ -14,14 +14,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from consumers.notify import build
-from govwatch import demo, kafka_io
+from govwatch_dev import demo
+from govwatch.adapters import kafka_io
 from govwatch.alerts.ledger import Ledger, alert_id
-from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
-from govwatch.topics import ALERTS, dlq
+from govwatch.adapters.kafka_topics import ALERTS, dlq
 from tests.factories import sid
 from tests.support.kafka_util import read_all
 from tests.support.stages import notify_loop
@@ -189,7 +190,7 @@ def test_two_redrives_take_a_due_alert_once_and_an_expired_lease_takes_it_again(
 def test_destination_answering_only_after_the_timeout_does_not_hold_others(initialized) -> None:  # noqa: ANN001
     """A webhook that takes a message and answers only after the send timeout holds its own subscription's alerts,
     not the healthy one's on the same partition; its alerts are deferred with the unknown outcome recorded."""
-    from govwatch.alerts.slack_receiver import Fault
+    from govwatch_dev.slack_receiver import Fault
 
     send_timeout_s = 20.0
     settings = initialized.model_copy(update={"slack_min_interval_s": 0.0, "slack_send_timeout_s": send_timeout_s,

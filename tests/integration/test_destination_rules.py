@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from govwatch import demo
-from govwatch.alerts.service import CLI, Actor, SubscriptionService
+from govwatch_dev import demo
+from govwatch.alerts.subscription_service import CLI, Actor, SubscriptionService
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.errors import InvalidQuery
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.ledger import Ledger, alert_id
-from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.slack_send import MAX_TRANSIENT_ATTEMPTS
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from govwatch import demo
-from govwatch.alerts.slack_receiver import SlackReceiver
+from govwatch_dev import demo
+from govwatch_dev.slack_receiver import SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.demo_site import DemoSite
-from govwatch.kafka_io import admin_client
+from govwatch_dev.demo_site import DemoSite
+from govwatch.adapters.kafka_io import admin_client
 
 SAMPLE = demo.REPO / "deploy" / "demo"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from govwatch.identity import story_id
 from govwatch.models import EnrichedStory
-from govwatch.topics import ENRICHED, RAW
+from govwatch.adapters.kafka_topics import ENRICHED, RAW
 from tests.factories import raw_story
 from tests.support.hostile_http import HostileServer
 from tests.support.kafka_util import produce, read_all

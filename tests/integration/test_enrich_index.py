@@ -8,10 +8,10 @@ import signal
 import time
 from pathlib import Path
 
-from govwatch.es_io import make_client
+from govwatch.adapters.es_io import make_client
 from govwatch.identity import story_id
 from govwatch.models import DeadLetter, EnrichedStory
-from govwatch.topics import ENRICHED, RAW, dlq
+from govwatch.adapters.kafka_topics import ENRICHED, RAW, dlq
 from tests.factories import raw_story
 from tests.support.httpserve import Route, Site, serve
 from tests.support.kafka_util import produce, read_all

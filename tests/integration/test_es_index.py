@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from elasticsearch import BadRequestError
 
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.models import Trace
 from tests.factories import enriched_story, raw_story
 

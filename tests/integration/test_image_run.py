@@ -34,8 +34,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from govwatch.alerts.slack_receiver import SlackReceiver
-from govwatch.demo_site import DemoSite
+from govwatch_dev.slack_receiver import SlackReceiver
+from govwatch_dev.demo_site import DemoSite
 from tests.support.containers import (
     Build,
     Engine,
@@ -268,7 +268,7 @@ def test_story_from_feed_to_slack_with_every_role_in_a_container(image: tuple[En
                                                                  report: Report, tmp_path: Path) -> None:
     """init, poll --once, the four consumers and the web app, each from the image and hardened as in the chart:
     a story from the feed reaches the Slack receiver once, and the web app shows the delivered alert."""
-    from govwatch.bootstrap import teardown
+    from govwatch.adapters.bootstrap import teardown
 
     engine, build = image
     roles = Roles(engine, build.image, settings.topic_prefix, tmp_path)

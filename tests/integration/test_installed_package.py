@@ -25,12 +25,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from govwatch import es_io
-from govwatch.alerts.slack_receiver import SlackReceiver
-from govwatch.bootstrap import teardown
+from govwatch.adapters import es_io
+from govwatch_dev.slack_receiver import SlackReceiver
+from govwatch.adapters.bootstrap import teardown
 from govwatch.identity import story_id
 from govwatch.settings import Settings
-from govwatch.topics import RAW
+from govwatch.adapters.kafka_topics import RAW
 from tests.support.dockerfile import instructions, replay_build_stage, run_install
 from tests.support.httpserve import Route, Site, serve
 from tests.support.kafka_util import read_all

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from govwatch.kafka_io import ensure_topics, make_consumer, make_producer
-from govwatch.topics import TopicSpec
+from govwatch.adapters.kafka_io import ensure_topics, make_consumer, make_producer
+from govwatch.adapters.kafka_topics import TopicSpec
 
 
 def _drain(consumer, want: int, timeout_s: float = 30.0) -> list:  # noqa: ANN001

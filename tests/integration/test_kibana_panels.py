@@ -1,6 +1,6 @@
 """Each dashboard panel's aggregation, translated from its generated Lens state, run on the real index.
 
-Stories go through the real indexing path (indexing.bulk_index) into a private prefix, on both sides
+Stories go through the real indexing path (story_index.bulk_index) into a private prefix, on both sides
 of a month boundary (two monthly indices behind the data view's pattern), and alerts through the real
 ledger. The assertions are the buckets the data implies.
 """
@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from govwatch import indexing
+from govwatch.adapters import story_index
 from govwatch.alerts.ledger import Ledger, alert_id
-from govwatch.es_io import make_client
+from govwatch.adapters.es_io import make_client
 from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
 from govwatch.kibana.queries import dashboard_filters, panel_search, rows
 from govwatch.models import Alert, EntityRef, TopicRef, Trace
@@ -61,7 +61,7 @@ STORIES = [
 def indexed(initialized):  # noqa: ANN001, ANN201
     """The stories above and a few ledger entries in the test's private indices."""
     es = make_client(initialized.es_url)
-    assert indexing.bulk_index(es, initialized.index_prefix, STORIES) == {}
+    assert story_index.bulk_index(es, initialized.index_prefix, STORIES) == {}
     ledger = Ledger(es, initialized.index("alert-ledger"))
 
     def alert(sub: str, story) -> Alert:  # noqa: ANN001

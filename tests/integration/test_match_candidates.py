@@ -7,8 +7,8 @@ import random
 from govwatch.alerts.matcher import MatchStats, candidate_index, fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.stages.alerter import SubscriptionCache
 from tests.integration._alert_helpers import corpus, sub
 

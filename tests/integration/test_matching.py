@@ -9,8 +9,8 @@ from govwatch.alerts import matcher
 from govwatch.alerts.matcher import MatchStats, fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from tests.integration._alert_helpers import corpus, sub
 
 QUERIES = [

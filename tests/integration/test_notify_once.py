@@ -14,16 +14,18 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
-from govwatch import demo, kafka_io
+from govwatch_dev import demo
+
+from govwatch.adapters import kafka_io
 from govwatch.alerts.ledger import Ledger, alert_id
-from govwatch.alerts.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Fault, SlackReceiver
+from govwatch_dev.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Fault, SlackReceiver
 from govwatch.alerts.slack_send import SlackSender, make_sender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
-from govwatch.topics import ALERTS, dlq
+from govwatch.adapters.kafka_topics import ALERTS, dlq
 from tests.factories import sid
 from tests.support.kafka_util import produce
 from tests.support.stages import notify_loop

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from govwatch.demo_site import DemoSite
-from govwatch.topics import RAW
+from govwatch_dev.demo_site import DemoSite
+from govwatch.adapters.kafka_topics import RAW
 from tests.support.kafka_util import read_all
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "demo"

@@ -6,9 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from govwatch.kafka_io import admin_client
+from govwatch.adapters.kafka_io import admin_client
 from govwatch.models import EnrichedStory
-from govwatch.topics import ENRICHED, RAW
+from govwatch.adapters.kafka_topics import ENRICHED, RAW
 from tests.factories import raw_story
 from tests.support.kafka_util import produce, read_all
 from tests.support.stages import consumer_process

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from govwatch.alerts.slack_format import alert_blocks
-from govwatch.alerts.slack_receiver import ScriptedResponse, SlackReceiver
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.breaker import DestinationBusy
 from govwatch.alerts.slack_send import (
     BREAKER_BASE_S,
@@ -196,7 +196,7 @@ def test_dropped_after_receipt_bot_posts_once_webhook_flags_possible_duplicate(r
                                                                                payload: dict) -> None:
     """A connection dropped after Slack took the message: a bot token finds it in history (one message); a webhook
     resends and says possible_duplicate."""
-    from govwatch.alerts.slack_receiver import POST_MESSAGE_PATH, Fault
+    from govwatch_dev.slack_receiver import POST_MESSAGE_PATH, Fault
 
     receiver.fault(POST_MESSAGE_PATH, Fault(drop=True))
     receiver.fault("/services/T1/B1/dropped", Fault(drop=True))

@@ -16,8 +16,8 @@ from govwatch.alerts.query import validate
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.models import utcnow
 from tests.factories import enriched_story, raw_story
 from tests.integration._alert_helpers import WEBHOOK, sub
@@ -151,7 +151,7 @@ def test_cli_refuses_queries_over_the_limits_with_the_limit_and_the_fix(initiali
 def test_only_admins_allow_expensive_queries_and_an_edit_clears_the_flag(initialized) -> None:  # noqa: ANN001
     """A user's allow_expensive is ignored; an admin's approval holds for that query only (a user's edit of the
     query withdraws it); saving an edit clears the alert stage's problem flag."""
-    from govwatch.alerts.service import Actor, SubscriptionService
+    from govwatch.alerts.subscription_service import Actor, SubscriptionService
     from govwatch.alerts.subscriptions import Problem
 
     settings = initialized

@@ -20,10 +20,10 @@ import pytest
 
 from govwatch.alerts.ledger import Ledger
 from govwatch.alerts.matcher import fetch_stories, match_batch
-from govwatch.alerts.slack_receiver import SlackReceiver
+from govwatch_dev.slack_receiver import SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.es_io import make_client
-from govwatch.indexing import bulk_index
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.models import IndexedStory
 from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert
@@ -422,8 +422,8 @@ def test_retry_reopens_a_dead_letter_and_queues_it_for_the_notifier(web: Web) ->
     alerts topic with its usual key; a delivered alert is not retried."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from govwatch.kafka_io import client_config
-    from govwatch.topics import ALERTS
+    from govwatch.adapters.kafka_io import client_config
+    from govwatch.adapters.kafka_topics import ALERTS
 
     seeded = _seed(web.settings)
     topic = web.settings.topic(ALERTS)

@@ -7,7 +7,7 @@ import uuid
 
 from kafka import KafkaConsumer, TopicPartition
 
-from govwatch.kafka_io import make_producer
+from govwatch.adapters.kafka_io import make_producer
 
 
 def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:

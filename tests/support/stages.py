@@ -11,16 +11,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from govwatch import es_io, kafka_io
-from govwatch.clusters import ClusterIndex
-from govwatch.demo import child_env
-from govwatch.consumer import LoopStats, StopFlag, run_loop
+from govwatch.adapters import es_io, kafka_io
+from govwatch.adapters.clusters import ClusterIndex
+from govwatch_dev.demo import child_env
+from govwatch.loop.consumer import LoopStats, StopFlag, run_loop
 from govwatch.enrich.pipeline import Knowledge
-from govwatch.fetch import Fetcher
+from govwatch.adapters.fetch import Fetcher
 from govwatch.settings import Settings
 from govwatch.stages.enricher import EnrichStage
 from govwatch.stages.indexer import IndexStage
-from govwatch.topics import ALERTS, ENRICHED, INDEXED, RAW
+from govwatch.adapters.kafka_topics import ALERTS, ENRICHED, INDEXED, RAW
 
 REPO = Path(__file__).resolve().parents[2]
 _KNOWLEDGE: Knowledge | None = None

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
-from govwatch.chaos.webprocess import wait_healthy
+from govwatch_dev.chaos.webprocess import wait_healthy
 from govwatch.settings import Settings
 
 READY_TIMEOUT_S = 30.0
@@ -43,7 +43,7 @@ def admin_settings(settings: Settings, **extra: object) -> tuple[Settings, str]:
 
 def make_token(settings: Settings, owner: str, admin: bool = False) -> str:
     """A per-user API token stored (hashed) in the settings' web-tokens index."""
-    from govwatch.es_io import make_client
+    from govwatch.adapters.es_io import make_client
     from govwatch.web.auth import TokenStore
 
     return TokenStore(make_client(settings), settings.index("web-tokens")).create(owner, admin)

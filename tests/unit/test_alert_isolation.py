@@ -15,7 +15,7 @@ from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.matcher import MatchStats, local_snippets, which_match
 from govwatch.alerts.prefilter import requirement
 from govwatch.alerts.query import QueryLimits, cost_problems, limit_problems, policy_problems
-from govwatch.alerts.service import CLI, Actor, SubscriptionService
+from govwatch.alerts.subscription_service import CLI, Actor, SubscriptionService
 from govwatch.alerts.subscriptions import Destination, Filters, MatchingView, Subscription
 from govwatch.errors import InvalidQuery, TransientError
 from govwatch.settings import Settings

@@ -9,7 +9,7 @@ import feedparser
 import httpx
 import pytest
 
-from govwatch.demo_site import DemoSite
+from govwatch_dev.demo_site import DemoSite
 from govwatch.feeds.registry import load_registry
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from govwatch.errors import FetchRefused, RateLimited, TransientError
-from govwatch.fetch import Fetcher, parse_max_age, parse_retry_after
+from govwatch.adapters.fetch import Fetcher, parse_max_age, parse_retry_after
 from govwatch.settings import Settings
 
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 import pytest
 
 from govwatch.errors import FetchBudgetExceeded, FetchRefused
-from govwatch.fetch import Fetcher
+from govwatch.adapters.fetch import Fetcher
 from govwatch.settings import Settings
 from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within
 

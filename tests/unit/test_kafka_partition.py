@@ -8,7 +8,7 @@ import random
 from kafka.partitioner.default import DefaultPartitioner
 from kafka.partitioner.default import murmur2 as reference_murmur2
 
-from govwatch.kafka_partition import KeyHashPartitioner, murmur2
+from govwatch.adapters.kafka_partition import KeyHashPartitioner, murmur2
 
 
 class _Cluster:

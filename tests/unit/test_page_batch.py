@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from govwatch.fetch import Fetcher, FetchResult
+from govwatch.adapters.fetch import Fetcher, FetchResult
 from govwatch.settings import Settings
 from govwatch.stages.pagefetch import BatchPageFetcher, Page, host_key
 from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within

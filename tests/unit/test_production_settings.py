@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from govwatch import es_io, kafka_io
+from govwatch.adapters import es_io, kafka_io
 from govwatch.errors import ConfigError
 from govwatch.settings import Settings
 

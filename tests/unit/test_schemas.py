@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from govwatch.models import MESSAGES, RawStory
-from govwatch.schemas_gen import REGENERATE, render
+from govwatch_dev.schemas_gen import REGENERATE, render
 from tests.factories import enriched_story, raw_story
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

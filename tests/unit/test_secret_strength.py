@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from govwatch import cli
 from govwatch.errors import ConfigError
-from govwatch.secret_strength import KEY, MAKE_ONE, PASSWORD, weakness
+from govwatch.web.secret_strength import KEY, MAKE_ONE, PASSWORD, weakness
 from govwatch.settings import Settings
 from govwatch.web.auth import hash_token
 from govwatch.web.startup import check_secrets, secret_problems

@@ -421,7 +421,7 @@ def test_worst_case_fields_still_fit_and_keep_the_story(atom: str) -> None:
 
 def test_trial_message_escapes_the_name_in_the_fallback_text_too() -> None:
     """"Send a test message": a subscription named with control sequences pings nobody, in blocks or fallback."""
-    from govwatch.alerts.service import test_message_payload
+    from govwatch.alerts.subscription_service import test_message_payload
     from govwatch.alerts.subscriptions import Destination, Subscription
 
     sub = Subscription(name=HOSTILE, query="x", destination=Destination(kind="bot", bot_token="xoxb-1", channel="C1"))

@@ -7,9 +7,9 @@ import ipaddress
 import pytest
 
 from govwatch.errors import FetchRefused
-from govwatch.fetch import Fetcher
+from govwatch.adapters.fetch import Fetcher
 from govwatch.settings import Settings
-from govwatch.ssrf import Allowlist, GuardedBackend, blocked_reason, resolve_checked
+from govwatch.adapters.ssrf import Allowlist, GuardedBackend, blocked_reason, resolve_checked
 
 
 @pytest.mark.parametrize(("address", "reason"), [

@@ -12,7 +12,7 @@ import pytest
 
 from govwatch.errors import StackError
 from govwatch.settings import Settings
-from govwatch.stack import procs, provision, stack_status
+from govwatch_dev.stack import procs, provision, stack_status
 
 
 def test_missing_java_home_names_the_setting(tmp_path: Path) -> None:

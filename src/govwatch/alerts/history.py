@@ -19,7 +19,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.ledger import Ledger
 from govwatch.alerts.query import query_string_clause
 from govwatch.alerts.subscriptions import Subscription

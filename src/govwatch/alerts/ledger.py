@@ -35,7 +35,7 @@ from typing import Any
 
 from elasticsearch import ApiError, ConflictError, Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.errors import TransientError
 from govwatch.models import Alert
 

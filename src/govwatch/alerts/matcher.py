@@ -53,7 +53,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts import prefilter
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.query import subscription_query

@@ -16,7 +16,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery
 

@@ -399,7 +399,7 @@ def _key(*parts: str) -> str:
 
 def make_sender(settings: Settings) -> tuple[SlackSender, httpx.Client]:
     """A rate-limited sender whose HTTP client is SSRF-guarded (webhook URLs are user input), and that client."""
-    from govwatch.fetch import guarded_transport
+    from govwatch.adapters.fetch import guarded_transport
 
     # Slack answers in well under a second; past the timeout a send's outcome is unknown (see above).
     client = httpx.Client(transport=guarded_transport(settings), timeout=settings.slack_send_timeout_s,

@@ -11,7 +11,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.subscriptions import MATCHING_FIELDS, MatchingView, Problem, Subscription
 from govwatch.errors import GovwatchError
 from govwatch.models import utcnow

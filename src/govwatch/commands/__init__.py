@@ -1,7 +1,2 @@
-"""Sub-commands beyond stack/init. Each module here registers itself with ``govwatch.cli.register_command``."""
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+"""The sub-commands of ``govwatch`` beyond ``init``: one module each, with a ``register(subparsers)`` function that
+:mod:`govwatch.cli` calls. No module here registers itself on import."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from govwatch.cli import register_command
 from govwatch.settings import Settings
 
 
 def run_digests(settings: Settings, period: str) -> str:
-    from govwatch import es_io
+    from govwatch.adapters import es_io
     from govwatch.alerts.digest import send_digests
     from govwatch.alerts.ledger import Ledger
     from govwatch.alerts.store import SubscriptionStore
@@ -33,7 +32,6 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@register_command
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("digest", help="send pending hourly or daily digests now")
     parser.add_argument("--period", choices=["hourly", "daily"], required=True)

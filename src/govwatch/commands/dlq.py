@@ -6,7 +6,6 @@ import argparse
 from collections import Counter
 from datetime import datetime
 
-from govwatch.cli import register_command
 from govwatch.settings import Settings
 
 REASON_CHARS = 140
@@ -23,7 +22,7 @@ def _since(value: str) -> datetime:
 
 
 def _selected(args: argparse.Namespace, settings: Settings, unreadable: list[str]) -> list:  # noqa: ANN202
-    from govwatch.dlq import LetterFilter, dlq_topics, read_letters
+    from govwatch.adapters.dead_letters import LetterFilter, dlq_topics, read_letters
 
     wanted = LetterFilter(error_type=args.error_type, reason_contains=args.reason, key=args.key, since=args.since)
     topics = dlq_topics(settings.topic_prefix, args.topic)
@@ -48,9 +47,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from govwatch import es_io, kafka_io
+    from govwatch.adapters import es_io, kafka_io
     from govwatch.alerts.ledger import Ledger
-    from govwatch.dlq import replay
+    from govwatch.adapters.dead_letters import replay
     from govwatch.models import utcnow
 
     unreadable: list[str] = []
@@ -69,9 +68,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@register_command
 def register(sub: argparse._SubParsersAction) -> None:
-    from govwatch.dlq import STAGE_TOPICS
+    from govwatch.adapters.dead_letters import STAGE_TOPICS
 
     parser = sub.add_parser("dlq", help="list or replay dead-lettered messages")
     actions = parser.add_subparsers(dest="dlq_action", required=True)

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from govwatch.cli import register_command
 from govwatch.errors import ConfigError
 from govwatch.settings import Settings
 
@@ -41,7 +40,6 @@ def _secret(value: str | None, env: SecretStr | None) -> str | None:
     return env.get_secret_value() if env else None
 
 
-@register_command
 def register(sub: Any) -> None:
     p = sub.add_parser("kibana", help="Kibana data views and dashboards (import into Kibana, or export NDJSON)")
     p.set_defaults(handler=_run)

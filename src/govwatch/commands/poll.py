@@ -11,7 +11,6 @@ import importlib
 import os
 from types import ModuleType
 
-from govwatch.cli import register_command
 from govwatch.errors import ConfigError
 from govwatch.settings import Settings
 
@@ -44,7 +43,6 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@register_command
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("poll", help="poll the feed registry and publish new stories to Kafka")
     mode = parser.add_mutually_exclusive_group(required=True)

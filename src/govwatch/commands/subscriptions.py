@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from govwatch.cli import register_command
 from govwatch.errors import InvalidQuery
 from govwatch.settings import Settings
 
@@ -44,7 +43,6 @@ def _dest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--owner")
 
 
-@register_command
 def register(sub: Any) -> None:
     p = sub.add_parser("subscriptions", help="keyword alert subscriptions (Lucene query syntax, as in Kibana)")
     p.set_defaults(handler=_run)
@@ -74,13 +72,13 @@ def register(sub: Any) -> None:
 
 
 def _filters(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: ANN401 - Filters
-    from govwatch.alerts.service import FILTER_LISTS, merge_filters
+    from govwatch.alerts.subscription_service import FILTER_LISTS, merge_filters
 
     return merge_filters(base, {name: getattr(args, name, None) for name in (*FILTER_LISTS, "min_relevance")})
 
 
 def _destination(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: ANN401 - Destination
-    from govwatch.alerts.service import merge_destination
+    from govwatch.alerts.subscription_service import merge_destination
 
     return merge_destination(base, _secret(args.webhook_url), _secret(args.bot_token), args.channel)
 
@@ -99,7 +97,7 @@ def _print_view(sub: Any) -> None:  # noqa: ANN401
 
 def _resume(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionService
     """Unpause, then release the alerts held while paused as one catch-up digest (again on a re-run)."""
-    from govwatch.alerts.service import CLI
+    from govwatch.alerts.subscription_service import CLI
 
     done = service.resume(CLI, key)
     sub = done.subscription
@@ -115,9 +113,9 @@ def _resume(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionServic
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    """Every action is one call of the service layer the web app uses too (govwatch.alerts.service)."""
-    from govwatch import es_io
-    from govwatch.alerts.service import CLI, SubscriptionService
+    """Every action is one call of the service layer the web app uses too (govwatch.alerts.subscription_service)."""
+    from govwatch.adapters import es_io
+    from govwatch.alerts.subscription_service import CLI, SubscriptionService
     from govwatch.alerts.subscriptions import Subscription
 
     service = SubscriptionService(es_io.make_client(settings), settings)

@@ -11,11 +11,9 @@ import argparse
 import sys
 from typing import Any
 
-from govwatch.cli import register_command
 from govwatch.settings import Settings
 
 
-@register_command
 def register(sub: Any) -> None:  # noqa: ANN401 - argparse sub-parsers
     p = sub.add_parser("web", help="the web app for analysts (subscriptions, previews, alerts, stories, /api/v1)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
@@ -33,7 +31,7 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse sub-parsers
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.web_action == "hash-token":
-        from govwatch.secret_strength import KEY, MAKE_ONE, weakness
+        from govwatch.web.secret_strength import KEY, MAKE_ONE, weakness
         from govwatch.web.auth import hash_token
 
         token = sys.stdin.readline().strip()
@@ -49,7 +47,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(hash_token(token))
         return 0
     if args.web_action == "token":
-        from govwatch import es_io
+        from govwatch.adapters import es_io
         from govwatch.web.auth import TokenStore
 
         store = TokenStore(es_io.make_client(settings), settings.index("web-tokens"))

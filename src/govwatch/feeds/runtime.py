@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from govwatch import es_io, kafka_io
-from govwatch.feeds.adapters import KafkaPublisher, KafkaStateStore, PublishedLedger
+from govwatch.adapters import es_io, kafka_io
+from govwatch.adapters.feed_stores import KafkaPublisher, KafkaStateStore, PublishedLedger
 from govwatch.feeds.poller import HostLimiter, Poller
 from govwatch.feeds.registry import Feed, RegistryProblem, load_registry
-from govwatch.fetch import Fetcher
-from govwatch.kafka_partition import KeyHashPartitioner
+from govwatch.adapters.fetch import Fetcher
+from govwatch.adapters.kafka_partition import KeyHashPartitioner
 from govwatch.log import get_logger
 from govwatch.settings import Settings
-from govwatch.ssrf import Resolver, system_resolver
-from govwatch.topics import FEED_STATE, RAW
+from govwatch.adapters.ssrf import Resolver, system_resolver
+from govwatch.adapters.kafka_topics import FEED_STATE, RAW
 
 log = get_logger("govwatch.poll")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.errors import ConfigError
 
 AGGREGATABLE = frozenset({"keyword", "date", "boolean", "integer", "long", "float", "double", "short", "byte"})

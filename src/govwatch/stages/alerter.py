@@ -43,10 +43,10 @@ from govwatch.alerts.matcher import Fault, Match, MatchStats, candidate_index, d
 from govwatch.alerts.query import QueryLimits, policy_problems
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Matchable, MatchingView, Problem
-from govwatch.consumer import Rejections
+from govwatch.loop.consumer import Rejections
 from govwatch.log import get_logger
 from govwatch.models import Alert, IndexedBatch, IndexedStory, utcnow
-from govwatch.stages.parse import decode_all
+from govwatch.stages.decode import decode_all
 
 log = get_logger("govwatch.stages.alerter")
 
@@ -156,7 +156,7 @@ def build_alert(sub: Matchable, doc: dict[str, Any], match: Match, indexed: Inde
 
 
 class AlertStage:
-    """Batch handler for the consumer loop (see govwatch.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
 
     def __init__(self, es: Elasticsearch, producer: KafkaProducer, subscriptions: SubscriptionCache,
                  ledger: Ledger, stories_alias: str, alerts_topic: str,

@@ -15,22 +15,22 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from govwatch.clusters import ClusterIndex
+from govwatch.adapters.clusters import ClusterIndex
 from govwatch.enrich.cpusplit import CpuSplit
 from govwatch.enrich.pipeline import Knowledge, enrich
 from govwatch.errors import EnrichmentFailed, PermanentError
-from govwatch.fetch import Fetcher
+from govwatch.adapters.fetch import Fetcher
 from govwatch.log import get_logger
 from govwatch.models import EnrichedStory, RawStory
 from govwatch.stages.pagefetch import BatchPageFetcher
-from govwatch.stages.parse import decode_all
+from govwatch.stages.decode import decode_all
 
 log = get_logger("govwatch.enrich")
 ACK_TIMEOUT_S = 30
 
 
 class EnrichStage:
-    """Batch handler for the consumer loop (see govwatch.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
 
     def __init__(self, fetcher: Fetcher, clusters: ClusterIndex, knowledge: Knowledge, producer: KafkaProducer,
                  enriched_topic: str, workers: int = 8, per_host: int | None = None,

@@ -9,15 +9,15 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
 from govwatch.errors import PermanentError
-from govwatch.indexing import bulk_index, indexed_batch
+from govwatch.adapters.story_index import bulk_index, indexed_batch
 from govwatch.models import EnrichedStory, utcnow
-from govwatch.stages.parse import decode_all
+from govwatch.stages.decode import decode_all
 
 ACK_TIMEOUT_S = 30
 
 
 class IndexStage:
-    """Batch handler for the consumer loop (see govwatch.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
 
     def __init__(self, es: Elasticsearch, producer: KafkaProducer, index_prefix: str, indexed_topic: str) -> None:
         self.es = es

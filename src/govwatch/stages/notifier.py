@@ -56,11 +56,11 @@ from govwatch.alerts.slack_format import alert_blocks, digest_blocks
 from govwatch.alerts.slack_send import BeforePost, OutcomeUnknown, SendResult, SlackSender
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
-from govwatch.consumer import Rejections
+from govwatch.loop.consumer import Rejections
 from govwatch.errors import DeliveryRejected, GovwatchError, TransientError
 from govwatch.log import get_logger
 from govwatch.models import Alert, utcnow
-from govwatch.stages.parse import decode_all
+from govwatch.stages.decode import decode_all
 
 log = get_logger("govwatch.notify")
 
@@ -101,7 +101,7 @@ def unknown_since(entry: dict[str, Any]) -> float | None:
 
 
 class NotifyStage:
-    """Batch handler for the consumer loop (see govwatch.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
 
     def __init__(self, store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str,
                  on_close: Callable[[], None] | None = None, *,

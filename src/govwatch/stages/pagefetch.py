@@ -23,7 +23,7 @@ from time import thread_time
 from urllib.parse import urlsplit
 
 from govwatch.errors import GovwatchError
-from govwatch.fetch import DEADLINE_SETTING, Fetcher
+from govwatch.adapters.fetch import DEADLINE_SETTING, Fetcher
 from govwatch.log import get_logger
 
 log = get_logger("govwatch.enrich")

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from govwatch.alerts import history
-from govwatch.alerts.service import merge_destination
+from govwatch.alerts.subscription_service import merge_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscriptions import Destination, Filters, Mode, Problem, Subscription
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError

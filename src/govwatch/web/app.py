@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from govwatch import es_io
-from govwatch.alerts.service import Clock, SubscriptionService
+from govwatch.adapters import es_io
+from govwatch.alerts.subscription_service import Clock, SubscriptionService
 from govwatch.log import get_logger
 from govwatch.models import utcnow
 from govwatch.settings import Settings

@@ -33,7 +33,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.log import get_logger
 from govwatch.models import utcnow
 

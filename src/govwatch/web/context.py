@@ -10,7 +10,7 @@ from fastapi import Request
 from pydantic import SecretStr
 
 from govwatch.alerts import history
-from govwatch.alerts.service import Actor, Clock, SubscriptionService
+from govwatch.alerts.subscription_service import Actor, Clock, SubscriptionService
 from govwatch.alerts.subscriptions import Subscription
 from govwatch.kibana.objects import data_view_id
 from govwatch.settings import Settings
@@ -46,9 +46,9 @@ class WebContext:
 
     def retry(self, actor: Actor, alert_id: str) -> str:
         """Retry one alert of a subscription the actor may see (KeyError when it is not theirs or unknown)."""
-        from govwatch import kafka_io
+        from govwatch.adapters import kafka_io
         from govwatch.alerts.ledger import Ledger
-        from govwatch.topics import ALERTS
+        from govwatch.adapters.kafka_topics import ALERTS
 
         entry = Ledger(self.es, self.ledger_index).get(alert_id)
         if entry is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from govwatch.alerts.service import FILTER_LISTS
+from govwatch.alerts.subscription_service import FILTER_LISTS
 from govwatch.alerts.subscriptions import Filters, Subscription
 
 Form = dict[str, list[str]]

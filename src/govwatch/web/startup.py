@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from govwatch.errors import ConfigError
-from govwatch.secret_strength import KEY, PASSWORD, Kind, refusal, weakness
+from govwatch.web.secret_strength import KEY, PASSWORD, Kind, refusal, weakness
 from govwatch.settings import Settings
 from govwatch.web.auth import hash_problem, is_legacy
 

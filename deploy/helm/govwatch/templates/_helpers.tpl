@@ -1,4 +1,4 @@
-{{/* Partitions of each consumer's input topic (src/govwatch/topics.py): replicas above these would idle. */}}
+{{/* Partitions of each consumer's input topic (src/govwatch/adapters/kafka_topics.py): replicas above these would idle. */}}
 {{- define "govwatch.partitions" -}}
 {"enrich": 6, "index": 6, "alert": 3, "notify": 3}
 {{- end -}}

@@ -1,4 +1,4 @@
-"""Generate ``schemas/*.schema.json`` from the message models: ``python -m govwatch.schemas_gen``."""
+"""Generate ``schemas/*.schema.json`` from the message models: ``python -m govwatch_dev.schemas_gen``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from govwatch.models import MESSAGES
 
-REGENERATE = "python -m govwatch.schemas_gen"
+REGENERATE = "python -m govwatch_dev.schemas_gen"
 
 
 def render() -> dict[str, str]:

@@ -20,14 +20,14 @@ from datetime import datetime
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.enrich.neardup import is_near_duplicate
 from govwatch.enrich.pipeline import parse_signature
 from govwatch.errors import TransientError
 from govwatch.log import get_logger
 from govwatch.models import EnrichedStory
 
-log = get_logger("govwatch.clusters")
+log = get_logger("govwatch.adapters.clusters")
 
 LOOKBACK_DAYS = 7  # wire copies of one event arrive within days, not weeks
 MAX_CANDIDATES = 50

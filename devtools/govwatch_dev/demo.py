@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from govwatch import es_io, kafka_io
+from govwatch.adapters import es_io, kafka_io
 from govwatch.alerts.query import validate
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription

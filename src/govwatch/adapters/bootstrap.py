@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from govwatch import es_io, kafka_io
+from govwatch.adapters import es_io, kafka_io
 from govwatch.settings import Settings
-from govwatch.topics import topic_specs
+from govwatch.adapters.kafka_topics import topic_specs
 
 STATE_INDICES = ("published", "subscriptions", "alert-ledger", "web-tokens")
 
@@ -37,7 +37,7 @@ def teardown(settings: Settings, es=None, groups: list[str] | None = None) -> tu
     listed and named one by one. Consumer groups named in ``groups`` (stopped ones) are deleted too;
     others expire with the broker's offsets retention. Returns the deleted index and topic names.
     """
-    from govwatch.kafka_io import admin_client
+    from govwatch.adapters.kafka_io import admin_client
 
     client = es or es_io.make_client(settings.es_url)
     prefix = settings.index_prefix

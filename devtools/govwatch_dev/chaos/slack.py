@@ -1,10 +1,10 @@
 """The recording Slack-compatible receiver with time-window faults, for the fault-injection suite.
 
-Extends :class:`govwatch.alerts.slack_receiver.SlackReceiver` (everything it records and answers stays the
+Extends :class:`govwatch_dev.slack_receiver.SlackReceiver` (everything it records and answers stays the
 same) with a fault mode that holds for every path until changed: ``"500"`` answers 500 and ``"429"``
 answers 429 with ``Retry-After`` (nothing posted); ``"drop"`` accepts the message and drops the connection
 unanswered, ``"slow"`` accepts it and answers only after the sender's timeout (both use the receiver's own
-:class:`~govwatch.alerts.slack_receiver.Fault`: the message *was* posted, the sender cannot know, which is the
+:class:`~govwatch_dev.slack_receiver.Fault`: the message *was* posted, the sender cannot know, which is the
 documented duplicate window for webhooks; bot tokens can check ``conversations.history``).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler
 
-from govwatch.alerts.slack_receiver import Fault, ReceivedRequest, ScriptedResponse, SlackReceiver
+from govwatch_dev.slack_receiver import Fault, ReceivedRequest, ScriptedResponse, SlackReceiver
 
 RETRY_AFTER_S = 2
 SEND_TIMEOUT_S = 3.0  # the notifiers' GOVWATCH_SLACK_SEND_TIMEOUT_S in chaos runs: short, so runs stay short

@@ -1,6 +1,6 @@
 """The faults, one scenario each, and the table that reports them.
 
-A scenario is a function of a running :class:`~govwatch.chaos.harness.ChaosRun`: it injects its faults
+A scenario is a function of a running :class:`~govwatch_dev.chaos.harness.ChaosRun`: it injects its faults
 while stories are being released and returns once the last fault is over (setting ``run.fault_end``).
 Recovery times are read from the consumers' logs: seconds from a restart (of a consumer after kill -9,
 or of the broker once healthy) to that stage's first finished batch, counted only where work was waiting.
@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from govwatch import kafka_io
-from govwatch.chaos.harness import ChaosRun, Result
-from govwatch.demo import CONSUMERS, INPUT_TOPIC
+from govwatch.adapters import kafka_io
+from govwatch_dev.chaos.harness import ChaosRun, Result
+from govwatch_dev.demo import CONSUMERS, INPUT_TOPIC
 
 BROKER_DOWN_S = 20.0
 ES_DOWN_S = 60.0

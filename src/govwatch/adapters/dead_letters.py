@@ -1,6 +1,6 @@
 """Dead letters: read them back and replay them (``govwatch dlq list | replay``).
 
-Every stage's unprocessable messages are in ``<topic>.dlq`` (see govwatch.consumer) with the reason, the error
+Every stage's unprocessable messages are in ``<topic>.dlq`` (see govwatch.loop.consumer) with the reason, the error
 type, where they came from and the original payload. Replaying produces the payload again to the original
 topic with the original key, so the message goes through the stage again; every sink is idempotent, so a
 replay of something that already went through is absorbed. Two rules make a replay safe to repeat:
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import ValidationError
 
-from govwatch.kafka_io import client_config
+from govwatch.adapters.kafka_io import client_config
 from govwatch.models import Alert, DeadLetter
-from govwatch.topics import ALERTS, ENRICHED, INDEXED, RAW, dlq
+from govwatch.adapters.kafka_topics import ALERTS, ENRICHED, INDEXED, RAW, dlq
 
 if TYPE_CHECKING:
     from govwatch.settings import Settings

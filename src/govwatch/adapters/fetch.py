@@ -32,9 +32,9 @@ from urllib.parse import urljoin
 import httpx
 
 from govwatch.errors import FetchBudgetExceeded, FetchRefused, RateLimited, TransientError
-from govwatch.fetch_deadline import Deadline, DeadlineBackend, active
+from govwatch.adapters.fetch_deadline import Deadline, DeadlineBackend, active
 from govwatch.settings import Settings
-from govwatch.ssrf import Allowlist, GuardedBackend, Resolver, check_scheme, system_resolver
+from govwatch.adapters.ssrf import Allowlist, GuardedBackend, Resolver, check_scheme, system_resolver
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 # Only encodings we can decode with a bounded output; asking for br/zstd would need their own bomb guards.

@@ -1,7 +1,7 @@
 """A private Kafka + Elasticsearch (+ optionally Prefect) for fault injection, never the shared stack.
 
 The shared stack on the default ports serves other people's tests, so the fault-injection suite starts its
-own servers with ``govwatch.stack`` on free ports, with a cache dir of its own (pid files, logs, Kafka data,
+own servers with ``govwatch_dev.stack`` on free ports, with a cache dir of its own (pid files, logs, Kafka data,
 the unpacked Elasticsearch) under one temp directory. The downloads are reused, not fetched again: the
 private cache links to the shared cache's Kafka classpath and Elasticsearch zip. Faults are sent to the
 process group of the recorded pid (Elasticsearch runs as ``runuser`` -> launcher -> server JVM), and
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from govwatch.settings import Settings
-from govwatch.stack import procs, stack_up
-from govwatch.stack.services import Elasticsearch, Kafka, Prefect, Service
+from govwatch_dev.stack import procs, stack_up
+from govwatch_dev.stack.servers import Elasticsearch, Kafka, Prefect, Service
 
 HEAP = "512m"
 KILL_WAIT_S = 30.0

@@ -26,7 +26,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.errors import PermanentError, RateLimited, TransientError, Unavailable
 from govwatch.models import EnrichedStory, IndexedBatch, IndexedStory
 

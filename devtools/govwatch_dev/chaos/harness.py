@@ -25,17 +25,17 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from govwatch import es_io, kafka_io
+from govwatch.adapters import es_io, kafka_io
 from govwatch.alerts.query import subscription_query, validate
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
-from govwatch.bootstrap import bootstrap, teardown
-from govwatch.chaos.private_stack import PrivateStack
-from govwatch.chaos.site import ChaosSite, generate
-from govwatch.chaos.slack import SEND_TIMEOUT_S, FaultySlack
-from govwatch.chaos.workers import Workers
-from govwatch.demo import CONSUMERS, INPUT_TOPIC, child_env
-from govwatch.topics import topic_specs
+from govwatch.adapters.bootstrap import bootstrap, teardown
+from govwatch_dev.chaos.private_stack import PrivateStack
+from govwatch_dev.chaos.site import ChaosSite, generate
+from govwatch_dev.chaos.slack import SEND_TIMEOUT_S, FaultySlack
+from govwatch_dev.chaos.workers import Workers
+from govwatch_dev.demo import CONSUMERS, INPUT_TOPIC, child_env
+from govwatch.adapters.kafka_topics import topic_specs
 
 Say = Callable[[str], None]
 SETTLE_S = 8.0  # no counter moved for this long (and no lag) = drained
@@ -53,7 +53,7 @@ SUBSCRIPTIONS = [  # (name, query, kind): half webhooks, half bot-token destinat
 
 @dataclass
 class Result:
-    """The figures of one scenario (see :func:`govwatch.chaos.report.table`)."""
+    """The figures of one scenario (see :func:`govwatch_dev.chaos.report.table`)."""
 
     scenario: str
     released: int = 0

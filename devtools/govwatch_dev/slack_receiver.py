@@ -16,7 +16,7 @@
   accepted them, as a slow Slack does: the message is recorded first, then the answer comes ``delay_s``
   later, or the connection is dropped without an answer (``drop``).
 
-Run standalone with ``python -m govwatch.alerts.slack_receiver --port 3000``: it prints each message readably.
+Run standalone with ``python -m govwatch_dev.slack_receiver --port 3000``: it prints each message readably.
 """
 
 from __future__ import annotations

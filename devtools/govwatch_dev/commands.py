@@ -1,4 +1,4 @@
-"""``govwatch demo``: the whole pipeline end to end on the bundled offline news sample (README command 1), then the
+"""``govwatch stack`` (the local Kafka, Elasticsearch and Prefect) and ``govwatch demo``: the whole pipeline end to end on the bundled offline news sample (README command 1), then the
 web app on the result (its URL and a demo admin token printed) until Ctrl-C."""
 
 from __future__ import annotations
@@ -7,19 +7,18 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from govwatch import demo
-from govwatch.cli import register_command
-from govwatch.demo_web import DEMO_WEB_PORT
+from govwatch_dev import demo
+from govwatch_dev.demo_web import DEMO_WEB_PORT
 from govwatch.settings import Settings
 
 SAMPLE = demo.REPO / "deploy" / "demo"
 
 
 def _run(args: argparse.Namespace, base: Settings) -> int:
-    from govwatch.alerts.slack_receiver import SlackReceiver
-    from govwatch.bootstrap import bootstrap
-    from govwatch.demo_site import DemoSite
-    from govwatch.stack import stack_up
+    from govwatch_dev.slack_receiver import SlackReceiver
+    from govwatch.adapters.bootstrap import bootstrap
+    from govwatch_dev.demo_site import DemoSite
+    from govwatch_dev.stack import stack_up
 
     say = print
     say("==> 1/6 local stack (Kafka, Elasticsearch, Prefect)")
@@ -76,7 +75,7 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     say("  stop the stack: govwatch stack down   (or ./deploy/demo.sh --down)")
     if args.no_web:
         return 0
-    from govwatch.demo_web import DemoWeb
+    from govwatch_dev.demo_web import DemoWeb
 
     web = DemoWeb(settings, port=args.web_port)
     say("")
@@ -86,11 +85,30 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     return 0
 
 
-@register_command
-def register(sub: argparse._SubParsersAction) -> None:
+def register_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("demo", help="run the pipeline end to end on the bundled offline news sample")
     parser.add_argument("--site-port", type=int, default=demo.DEMO_SITE_PORT, help="port of the sample news site")
     parser.add_argument("--slack-port", type=int, default=demo.DEMO_SLACK_PORT, help="port of the Slack receiver")
     parser.add_argument("--web-port", type=int, default=DEMO_WEB_PORT, help="port of the web app served at the end")
     parser.add_argument("--no-web", action="store_true", help="exit after the summary instead of serving the web app")
     parser.set_defaults(handler=_run)
+
+
+def _stack(args: argparse.Namespace, settings: Settings) -> int:
+    from govwatch_dev.stack import stack_down, stack_status, stack_up
+
+    if args.action == "up":
+        stack_up(settings, only=args.only)
+        return 0
+    if args.action == "down":
+        stack_down(settings)
+        return 0
+    return 0 if stack_status(settings) else 1
+
+
+def register_stack(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    stack = sub.add_parser("stack", help="local Kafka + Elasticsearch + Prefect, no Docker")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("--only", action="append", choices=["kafka", "elasticsearch", "prefect"],
+                       help="start only this service (repeatable)")
+    stack.set_defaults(handler=_stack)

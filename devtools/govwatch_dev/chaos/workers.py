@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from govwatch.demo import CONSUMERS, REPO
+from govwatch_dev.demo import CONSUMERS, REPO
 
 POLL_GAP_S = 1.0  # pause between two poll runs (each run already takes a few seconds to start)
 POLL_CMD = [sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())", "poll", "--once", "--all"]

@@ -11,7 +11,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from govwatch.errors import ConfigError, StackError, TransientError
-from govwatch.topics import TopicSpec
+from govwatch.adapters.kafka_topics import TopicSpec
 
 if TYPE_CHECKING:
     from govwatch.settings import Settings

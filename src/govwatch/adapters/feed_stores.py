@@ -16,10 +16,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from govwatch.errors import TransientError
-from govwatch.es_io import translate
+from govwatch.adapters.es_io import translate
 from govwatch.feeds.batching import GroupCommit
 from govwatch.feeds.state import FeedState
-from govwatch.kafka_io import BOOTSTRAP_TIMEOUT_MS, client_config
+from govwatch.adapters.kafka_io import BOOTSTRAP_TIMEOUT_MS, client_config
 from govwatch.models import RawStory, utcnow
 
 if TYPE_CHECKING:

@@ -26,20 +26,20 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from govwatch import es_io, kafka_io
-from govwatch.alerts.slack_receiver import Fault, ScriptedResponse, SlackReceiver
+from govwatch.adapters import es_io, kafka_io
+from govwatch_dev.slack_receiver import Fault, ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
-from govwatch.bootstrap import bootstrap, teardown
-from govwatch.chaos.hostile_site import HOSTILE_FEEDS, HOSTILE_PAGES, MORE_HOSTILE_PAGES, ORDINARY_TEXT, HostileSite
-from govwatch.chaos.procfs import vm_hwm_mb
-from govwatch.demo import CONSUMERS, INPUT_TOPIC, REPO, Pipeline, child_env
+from govwatch.adapters.bootstrap import bootstrap, teardown
+from govwatch_dev.chaos.hostile_site import HOSTILE_FEEDS, HOSTILE_PAGES, MORE_HOSTILE_PAGES, ORDINARY_TEXT, HostileSite
+from govwatch_dev.chaos.procfs import vm_hwm_mb
+from govwatch_dev.demo import CONSUMERS, INPUT_TOPIC, REPO, Pipeline, child_env
 from govwatch.identity import story_id
-from govwatch.kafka_partition import murmur2
+from govwatch.adapters.kafka_partition import murmur2
 from govwatch.settings import Settings
 
 Say = Callable[[str], None]
-ALERT_PARTITIONS = 3  # govwatch.alerts' partition count (govwatch.topics): the ids below share one partition
+ALERT_PARTITIONS = 3  # govwatch.alerts' partition count (govwatch.adapters.kafka_topics): the ids below share one partition
 BOT_TOKEN = "xoxb-hostile-local"
 READY_TIMEOUT_S = 180.0  # consumers joining their groups on a busy 2-core machine
 DRAIN_TIMEOUT_S = 300.0
@@ -426,7 +426,7 @@ class HostileRun:
             self.report.rows.append(Row("query at save", label, outcome, "-", "", "accepted", ok))
 
     def web_cases(self) -> None:
-        from govwatch.chaos.hostile_web import web_cases
+        from govwatch_dev.chaos.hostile_web import web_cases
 
         self.report.rows.extend(web_cases(self.settings, self.work_dir / "web", self.say, self.logins,
                                           self.login_window_s, self.report.figures))

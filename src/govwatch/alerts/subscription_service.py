@@ -22,7 +22,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from govwatch import es_io
+from govwatch.adapters import es_io
 from govwatch.alerts.backtest import BacktestResult, backtest
 from govwatch.alerts.destinations import check_destination
 from govwatch.alerts.query import HINT_ADMIN, HINT_CLI, HINT_USER, query_limits, validate

@@ -12,7 +12,7 @@ import httpx
 
 from govwatch.errors import StackError
 from govwatch.settings import Settings
-from govwatch.stack import procs, provision
+from govwatch_dev.stack import procs, provision
 
 ES_ROOT_BASE = Path("/var/lib/govwatch")  # ES's user cannot enter /root, so as root its files live here
 
@@ -129,7 +129,7 @@ class Kafka(Service):
     def health(self) -> str | None:
         if procs.port_free(self.port):
             return f"nothing listens on {self.address}"
-        from govwatch.kafka_io import broker_health  # late: keeps `stack status` light when Kafka is down
+        from govwatch.adapters.kafka_io import broker_health  # late: keeps `stack status` light when Kafka is down
 
         return broker_health(self.settings.kafka_bootstrap)
 

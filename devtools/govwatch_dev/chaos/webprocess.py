@@ -5,7 +5,7 @@
         statuses = wrong_logins(web.base_url, 1_000, forwarded_for="203.0.113.9")
         print(cpu_seconds(web.pid) - before)
 
-Used by the hostile-input suite (``govwatch.chaos.hostile_web``) and tests/integration/test_web_bruteforce.py.
+Used by the hostile-input suite (``govwatch_dev.chaos.hostile_web``) and tests/integration/test_web_bruteforce.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from govwatch.chaos.private_stack import free_ports
+from govwatch_dev.chaos.private_stack import free_ports
 from govwatch.settings import Settings
 
 READY_TIMEOUT_S = 60.0

@@ -1,7 +1,7 @@
 """The hostile-input suite's web cases, against a real ``govwatch web`` process on 127.0.0.1.
 
 * a brute-force burst: ``logins`` wrong logins from one address spread over ``window_s`` through the login form
-  (``govwatch.chaos.webprocess.wrong_logins``), while a legitimate user keeps
+  (``govwatch_dev.chaos.webprocess.wrong_logins``), while a legitimate user keeps
   loading a page with a valid API token; the server process' CPU over the burst is read from /proc;
 * malformed bearer tokens (non-ASCII, absurdly long), a non-ASCII CSRF field, oversized JSON and form bodies:
   each must get a 4xx with a message, never a 500.
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from govwatch.chaos.procfs import cpu_seconds
-from govwatch.chaos.webprocess import serve_web_process, wrong_logins
+from govwatch_dev.chaos.procfs import cpu_seconds
+from govwatch_dev.chaos.webprocess import serve_web_process, wrong_logins
 from govwatch.settings import Settings
 
 if TYPE_CHECKING:
-    from govwatch.chaos.hostile import Row, Say
+    from govwatch_dev.chaos.hostile import Row, Say
 
 LEGIT_INTERVAL_S = 0.5  # how often the legitimate user loads a page during the burst
 OVERSIZED_BYTES = 20 * 1024 * 1024
@@ -87,9 +87,9 @@ def malformed(base: str, user_token: str) -> list[tuple[str, int, str]]:
 
 def web_cases(settings: Settings, log_dir: Path, say: Say, logins: int, window_s: float,
               figures: dict[str, Any]) -> list[Row]:
-    from govwatch.chaos.hostile import GOALS, Row
+    from govwatch_dev.chaos.hostile import GOALS, Row
 
-    from govwatch.es_io import make_client
+    from govwatch.adapters.es_io import make_client
     from govwatch.web.auth import TokenStore
 
     user_token = TokenStore(make_client(settings.es_url), settings.index("web-tokens")).create("hostile-suite-user")

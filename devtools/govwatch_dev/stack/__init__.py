@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from govwatch.settings import Settings
-from govwatch.stack import procs
-from govwatch.stack.services import Service, all_services
+from govwatch_dev.stack import procs
+from govwatch_dev.stack.servers import Service, all_services
 
 __all__ = ["stack_down", "stack_status", "stack_up"]
 

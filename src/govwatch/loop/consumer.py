@@ -46,7 +46,7 @@ from govwatch.errors import PermanentError, RateLimited, TransientError, Unavail
 from govwatch.log import get_logger
 from govwatch.models import DeadLetter, utcnow
 
-log = get_logger("govwatch.consumer")
+log = get_logger("govwatch.loop.consumer")
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -530,7 +530,7 @@ def run_consumer(stage: str, input_topic: str, build: Callable[[Any, KafkaProduc
     ``build(settings, producer)`` returns the stage's batch handler; if it has a ``close()`` it is called
     at exit. The consumer group is ``<topic prefix>.<stage>``.
     """
-    from govwatch import kafka_io
+    from govwatch.adapters import kafka_io
     from govwatch.log import configure_logging
     from govwatch.settings import Settings
 

@@ -5,7 +5,7 @@ replaced with the server's own ``http://127.0.0.1:PORT``, so feed links point ba
 an ETag (hash of the served body) and a Last-Modified (the file's mtime) and answer conditional requests with
 304, as real feed hosts do, so the poller's conditional GETs are exercised. Anything else is 404.
 
-    python -m govwatch.demo_site --port 8765
+    python -m govwatch_dev.demo_site --port 8765
 """
 
 from __future__ import annotations

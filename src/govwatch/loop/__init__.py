@@ -1,0 +1,1 @@
+"""The consumer loop: poll a batch, hand it to a stage, dead-letter what the stage rejects, commit."""
