@@ -20,7 +20,7 @@ from pathlib import Path
 
 from govwatch.settings import Settings
 from govwatch_dev.stack import procs, stack_up
-from govwatch_dev.stack.servers import Elasticsearch, Kafka, Prefect, Service
+from govwatch_dev.stack.servers import ElasticsearchServer, KafkaServer, PrefectServer, Service
 
 HEAP = "512m"
 KILL_WAIT_S = 30.0
@@ -71,9 +71,9 @@ class PrivateStack:
             "stack_start_timeout_s": max(shared.stack_start_timeout_s, 240.0)})
         self.with_prefect = prefect
         self.say = say
-        self.kafka = Kafka(self.settings)
-        self.es = Elasticsearch(self.settings)
-        self.prefect = Prefect(self.settings)
+        self.kafka = KafkaServer(self.settings)
+        self.es = ElasticsearchServer(self.settings)
+        self.prefect = PrefectServer(self.settings)
         self._stopped: set[str] = set()
 
     def services(self) -> list[Service]:

@@ -80,7 +80,7 @@ class Service:
         return True
 
 
-class Kafka(Service):
+class KafkaServer(Service):
     marker = "kafka.Kafka"
 
     def __init__(self, settings: Settings) -> None:
@@ -134,7 +134,7 @@ class Kafka(Service):
         return broker_health(self.settings.kafka_bootstrap)
 
 
-class Elasticsearch(Service):
+class ElasticsearchServer(Service):
     marker = "elasticsearch"
 
     def __init__(self, settings: Settings) -> None:
@@ -183,7 +183,7 @@ class Elasticsearch(Service):
         return None if status in ("green", "yellow") else f"cluster status {status}"
 
 
-class Prefect(Service):
+class PrefectServer(Service):
     marker = "prefect"
 
     def __init__(self, settings: Settings) -> None:
@@ -209,4 +209,4 @@ class Prefect(Service):
 
 
 def all_services(settings: Settings) -> list[Service]:
-    return [Kafka(settings), Elasticsearch(settings), Prefect(settings)]
+    return [KafkaServer(settings), ElasticsearchServer(settings), PrefectServer(settings)]
