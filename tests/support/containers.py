@@ -208,9 +208,9 @@ class Engine:
         kib = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
         return kib * 1024
 
-    def stop(self, name: str) -> int:
+    def stop(self, name: str, grace_s: int = STOP_GRACE_S) -> int:
         """SIGTERM, then SIGKILL after the grace period; returns the exit code."""
-        self.run("stop", "-t", str(STOP_GRACE_S), name, check=False, timeout=COMMAND_TIMEOUT_S + STOP_GRACE_S)
+        self.run("stop", "-t", str(grace_s), name, check=False, timeout=COMMAND_TIMEOUT_S + grace_s)
         return int(self.inspect(name)["State"].get("ExitCode", -1))
 
     def remove(self, name: str) -> None:
