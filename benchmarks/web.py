@@ -31,7 +31,7 @@ WORDS = ["AI Act", "Ofcom", "NIST", "deepfakes", "summit", "guidance", "enforcem
 
 
 def _seed(settings, n_stories: int, max_alerts: int) -> tuple[str, str, int]:  # noqa: ANN001 - Settings
-    from govwatch.alerts.ledger import Ledger
+    from govwatch.alerts.ledger import AlertLedger
     from govwatch.alerts.matcher import fetch_stories, match_batch
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.alerts.subscriptions import Destination, Subscription
@@ -61,7 +61,7 @@ def _seed(settings, n_stories: int, max_alerts: int) -> tuple[str, str, int]:  #
     alerts = [build_alert(sub, docs[m.story_id], m, IndexedStory(story_id=m.story_id,
                                                                  cluster_id=by_id[m.story_id].cluster_id,
                                                                  trace=by_id[m.story_id].trace)) for m in matches]
-    Ledger(es, settings.index("alert-ledger")).record(alerts, NOW)
+    AlertLedger(es, settings.index("alert-ledger")).record(alerts, NOW)
     es.indices.refresh(index=settings.index("alert-ledger"))
     return sub.id, alerts[0].story_id, len(alerts)
 

@@ -12,7 +12,7 @@ import sys
 from kafka import KafkaProducer
 
 from govwatch.adapters import es_io
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.query import query_limits
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.loop.consumer import run_consumer
@@ -24,7 +24,7 @@ from govwatch.adapters.kafka_topics import ALERTS, INDEXED
 def build(settings: Settings, producer: KafkaProducer) -> AlertStage:
     es = es_io.make_client(settings)
     cache = SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions")), limits=query_limits(settings))
-    return AlertStage(es, producer, cache, Ledger(es, settings.index("alert-ledger")), settings.index("stories"),
+    return AlertStage(es, producer, cache, AlertLedger(es, settings.index("alert-ledger")), settings.index("stories"),
                       settings.topic(ALERTS), search_timeout_s=settings.alert_search_timeout_s)
 
 

@@ -14,7 +14,7 @@ import sys
 from kafka import KafkaProducer
 
 from govwatch.adapters import es_io
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.redrive import Redriver, RedriveThread, kafka_produce
 from govwatch.alerts.slack_send import make_sender
 from govwatch.alerts.store import SubscriptionStore
@@ -27,7 +27,7 @@ from govwatch.adapters.kafka_topics import ALERTS
 def build(settings: Settings, producer: KafkaProducer) -> NotifyStage:
     """The notify stage, with its re-drive thread running (stopped by the stage's close())."""
     es = es_io.make_client(settings)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     sender, client = make_sender(settings)  # SSRF-guarded, webhook hosts allowlisted: webhook URLs are user input
     redrive = RedriveThread(Redriver(ledger, kafka_produce(producer, settings.topic(ALERTS)))).start()
 

@@ -1,6 +1,6 @@
 """Test data for the browser tests and the screenshot script: stories on both sides of a month boundary, one hostile
 story, subscriptions, and ledger entries in every delivery state — written to the real Elasticsearch through the
-product's own adapters (bulk_index, SubscriptionStore, matcher, Ledger), never as hand-made index documents.
+product's own adapters (bulk_index, SubscriptionStore, matcher, AlertLedger), never as hand-made index documents.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Subscription
@@ -83,7 +83,7 @@ def seed(settings: Settings, now: datetime = NOW) -> Seeded:
     alerts = [build_alert(eu, docs[m.story_id], m, IndexedStory(story_id=m.story_id, cluster_id=by_id[m.story_id].cluster_id,
                                                                 trace=by_id[m.story_id].trace))
               for m in sorted(matches, key=lambda m: order[m.story_id])]
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     ledger.record(alerts, now - timedelta(hours=2))  # story 0 first: its copy joins the entry as "also in"
     ids = {a.story_id: a.alert_id for a in alerts}
     hostile = stories[-1].story_id

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from govwatch_dev import demo
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
@@ -67,7 +67,7 @@ def test_injection_neutralised_and_revoked_webhook_dead_lettered(initialized, tm
 
     [letter] = [DeadLetter.from_bytes(r.value) for r in letters]
     assert letter.stage == "notify" and "410" in letter.reason and "revokedSECRET99" not in letter.reason
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     from govwatch.alerts.ledger import alert_id
 
     assert ledger.get(alert_id(gone.id, raw.story_id))["status"] == "dead_lettered"
@@ -91,7 +91,7 @@ def test_destination_failing_for_good_is_deferred_then_dead_lettered_after_the_r
 
     import httpx
 
-    from govwatch.alerts.ledger import Ledger, alert_id
+    from govwatch.alerts.ledger import AlertLedger, alert_id
     from govwatch.alerts.slack_send import SlackSender
     from govwatch.models import Alert, Trace
     from govwatch.stages.notifier import NotifyStage
@@ -99,7 +99,7 @@ def test_destination_failing_for_good_is_deferred_then_dead_lettered_after_the_r
 
     settings = initialized
     es = demo.es_client(settings)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     now = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]  # the stage's clock and the sender's, moved by the test
     mono = [1000.0]
 

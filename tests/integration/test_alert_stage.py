@@ -11,7 +11,7 @@ from pathlib import Path
 from kafka import TopicPartition
 from structlog.testing import capture_logs
 
-from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Filters
 from govwatch.loop.consumer import LoopStats, StopFlag, run_loop
@@ -33,7 +33,7 @@ class Env:
         self.es = make_client(settings.es_url)
         self.producer = make_producer(settings.kafka_bootstrap)
         self.store = SubscriptionStore(self.es, settings.index("subscriptions"))
-        self.ledger = Ledger(self.es, settings.index("alert-ledger"))
+        self.ledger = AlertLedger(self.es, settings.index("alert-ledger"))
         self.stage = AlertStage(self.es, self.producer, SubscriptionCache(self.store, ttl_s=0.0), self.ledger,
                                 settings.index("stories"), settings.topic(ALERTS),
                                 search_timeout_s=settings.alert_search_timeout_s)

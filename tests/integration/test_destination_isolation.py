@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from consumers.notify import build
 from govwatch_dev import demo
 from govwatch.adapters import kafka_io
-from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
@@ -67,11 +67,12 @@ def notify_process(settings: Settings) -> Iterator[Callable[[], None]]:
 
 
 def _setup(settings: Settings, receiver: SlackReceiver, hostile_n: list[int], good_n: list[int],
-           ) -> tuple[Ledger, list[Alert], list[Alert]]:
+           ) -> tuple[AlertLedger, list[Alert], list[Alert]]:
     """Two subscriptions; every alert on ONE partition, the hostile ones first, so the old code made the good ones
     wait behind them."""
     es = demo.es_client(settings)
-    ledger, store = Ledger(es, settings.index("alert-ledger")), SubscriptionStore(es, settings.index("subscriptions"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
+    store = SubscriptionStore(es, settings.index("subscriptions"))
     hostile = store.add(Subscription(name="hostile", query='"AI Act"', destination=Destination(
         kind="webhook", webhook_url=receiver.webhook_url(HOSTILE))))
     good = store.add(Subscription(name="good", query='"AI Act"', destination=Destination(
@@ -160,7 +161,7 @@ def test_two_redrives_take_a_due_alert_once_and_an_expired_lease_takes_it_again(
 
     settings = initialized
     es = demo.es_client(settings)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     store = SubscriptionStore(es, settings.index("subscriptions"))
     sub = store.add(Subscription(name="deferred", query='"AI Act"', destination=Destination(
         kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))
@@ -224,7 +225,7 @@ def test_an_unreadable_deferred_entry_is_dead_lettered_and_does_not_stop_the_oth
 
     settings = initialized
     es = demo.es_client(settings)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     sub = SubscriptionStore(es, settings.index("subscriptions")).add(Subscription(
         name="deferred", query='"AI Act"', destination=Destination(
             kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))

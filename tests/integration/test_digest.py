@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from govwatch.adapters import es_io
-from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.slack_send import MAX_TRANSIENT_ATTEMPTS
 from govwatch.alerts.store import SubscriptionStore
@@ -56,7 +56,7 @@ def test_hourly_digest_sends_once_with_also_in(initialized, monkeypatch: pytest.
                        "GOVWATCH_SLACK_WEBHOOK_HOSTS": "127.0.0.1"}.items():
         monkeypatch.setenv(key, value)
     es = es_io.make_client(settings.es_url)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     with SlackReceiver() as receiver:
         store = SubscriptionStore(es, settings.index("subscriptions"))
         hourly = store.add(Subscription(name="AI Act hourly", query='"AI Act"', mode="hourly",
@@ -90,7 +90,7 @@ def test_partial_digest_failure_marks_sent_messages_delivered_and_resends_only_t
     settings = initialized
     _use(settings, monkeypatch)
     es = es_io.make_client(settings.es_url)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     with SlackReceiver() as receiver:
         sub = _hourly(SubscriptionStore(es, settings.index("subscriptions")), receiver, f"sub-{sid('p')[:8]}",
                       "AI Act partial")
@@ -127,7 +127,7 @@ def test_one_subscriptions_failing_digest_does_not_stop_the_next(initialized, mo
     settings = initialized
     _use(settings, monkeypatch)
     es = es_io.make_client(settings.es_url)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     with SlackReceiver() as receiver:
         store = SubscriptionStore(es, settings.index("subscriptions"))
         broken = _hourly(store, receiver, "sub-a-broken", "Broken first")  # ids sort: this one is sent first
@@ -152,7 +152,7 @@ def test_oversized_non_ascii_link_is_shortened_and_every_digest_is_sent(initiali
     settings = initialized
     _use(settings, monkeypatch)
     es = es_io.make_client(settings.es_url)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     with SlackReceiver() as receiver:
         store = SubscriptionStore(es, settings.index("subscriptions"))
         first = _hourly(store, receiver, "sub-a-idn", "Non-ASCII first")
@@ -177,7 +177,7 @@ def test_digest_entries_are_dead_lettered_with_the_reason_after_the_attempt_boun
     settings = initialized
     _use(settings, monkeypatch)
     es = es_io.make_client(settings.es_url)
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     with SlackReceiver() as receiver:
         sub = _hourly(SubscriptionStore(es, settings.index("subscriptions")), receiver, "sub-bound", "Bound")
         now = datetime.now(UTC)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from govwatch_dev import demo
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionStore
@@ -34,7 +34,8 @@ def test_dead_lettered_alert_is_listed_replayed_and_delivered_once(initialized, 
     delivers it exactly once, and a second replay delivers nothing more."""
     settings = initialized
     es = demo.es_client(settings)
-    ledger, store = Ledger(es, settings.index("alert-ledger")), SubscriptionStore(es, settings.index("subscriptions"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
+    store = SubscriptionStore(es, settings.index("subscriptions"))
     import httpx
 
     with SlackReceiver() as receiver, httpx.Client(timeout=10) as client:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from govwatch.adapters import story_index
-from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.adapters.es_io import make_client
 from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
 from govwatch.kibana.queries import dashboard_filters, panel_search, rows
@@ -62,7 +62,7 @@ def indexed(initialized):  # noqa: ANN001, ANN201
     """The stories above and a few ledger entries in the test's private indices."""
     es = make_client(initialized.es_url)
     assert story_index.bulk_index(es, initialized.index_prefix, STORIES) == {}
-    ledger = Ledger(es, initialized.index("alert-ledger"))
+    ledger = AlertLedger(es, initialized.index("alert-ledger"))
 
     def alert(sub: str, story) -> Alert:  # noqa: ANN001
         return Alert(alert_id=alert_id(sub, story.cluster_id), subscription_id=sub, subscription_name=sub,

@@ -17,7 +17,7 @@ from kafka import TopicPartition
 from govwatch_dev import demo
 
 from govwatch.adapters import kafka_io
-from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch_dev.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Fault, SlackReceiver
 from govwatch.alerts.slack_send import SlackSender, make_sender
 from govwatch.alerts.store import SubscriptionStore
@@ -82,9 +82,9 @@ def _committed_and_end(settings: Settings, group: str, topic: str) -> tuple[int,
         consumer.close(autocommit=False)
 
 
-def _ledger_and_store(settings: Settings) -> tuple[Ledger, SubscriptionStore]:
+def _ledger_and_store(settings: Settings) -> tuple[AlertLedger, SubscriptionStore]:
     es = demo.es_client(settings)
-    return Ledger(es, settings.index("alert-ledger")), SubscriptionStore(es, settings.index("subscriptions"))
+    return AlertLedger(es, settings.index("alert-ledger")), SubscriptionStore(es, settings.index("subscriptions"))
 
 
 def test_bot_slack_answering_after_the_timeout_gets_exactly_one_message(initialized) -> None:  # noqa: ANN001

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch_dev.slack_receiver import SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
@@ -101,7 +101,7 @@ def _seed(settings: Settings) -> dict[str, Any]:
             st = by_id[m.story_id]
             alerts.append(build_alert(s, docs[m.story_id], m, IndexedStory(story_id=st.story_id,
                                                                            cluster_id=st.cluster_id, trace=st.trace)))
-    ledger = Ledger(es, settings.index("alert-ledger"))
+    ledger = AlertLedger(es, settings.index("alert-ledger"))
     ledger.record(alerts, NOW - timedelta(hours=2))
     ids = {(a.subscription_id, a.story_id): a.alert_id for a in alerts}
     hostile = stories[-1].story_id
@@ -437,7 +437,7 @@ def test_retry_reopens_a_dead_letter_and_queues_it_for_the_notifier(web: Web) ->
         api = web.api(web.tokens["alice"])
         done = api.post(f"/alerts/{seeded['dead']}/retry")
         assert done.status_code == 200 and done.json()["outcome"] == "re-opened and queued for delivery"
-        entry = Ledger(make_client(web.settings), web.settings.index("alert-ledger")).get(seeded["dead"])
+        entry = AlertLedger(make_client(web.settings), web.settings.index("alert-ledger")).get(seeded["dead"])
         assert entry["status"] == "failed" and entry["attempts"] == 0
         assert "replayed from the DLQ; was: Slack answered 404" in entry["last_error"]
         got = next(iter(consumer))  # the first record after the end offsets taken before the retry

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import digest_blocks
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionStore
@@ -62,7 +62,7 @@ class _Outcome:
     error: str | None = None
 
 
-def send_digests(store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str, period: str,
+def send_digests(store: SubscriptionStore, ledger: AlertLedger, sender: SlackSender, api_base: str, period: str,
                  now: datetime) -> DigestSummary:
     """Send the pending digest of every active subscription whose mode is ``period``."""
     if period not in PERIODS:
@@ -86,7 +86,7 @@ def send_digests(store: SubscriptionStore, ledger: Ledger, sender: SlackSender, 
     return summary
 
 
-def _send_subscription(sub: Subscription, ledger: Ledger, sender: SlackSender, api_base: str, label: str,
+def _send_subscription(sub: Subscription, ledger: AlertLedger, sender: SlackSender, api_base: str, label: str,
                        now: datetime) -> _Outcome:
     alerts = ledger.pending_digest(sub.id, now - LOOKBACK)
     if not alerts:
@@ -128,13 +128,13 @@ def _attempts(entries: dict[str, dict[str, Any]], aid: str) -> int:
     return int(entries.get(aid, {}).get("attempts") or 0) + 1
 
 
-def _dead_letter(ledger: Ledger, ids: Sequence[str], entries: dict[str, dict[str, Any]], reason: str,
+def _dead_letter(ledger: AlertLedger, ids: Sequence[str], entries: dict[str, dict[str, Any]], reason: str,
                  now: datetime) -> None:
     for aid in ids:
         ledger.mark_failed(aid, reason, _attempts(entries, aid), permanent=True, at=now)
 
 
-def _retry_later(ledger: Ledger, ids: Sequence[str], entries: dict[str, dict[str, Any]], reason: str,
+def _retry_later(ledger: AlertLedger, ids: Sequence[str], entries: dict[str, dict[str, Any]], reason: str,
                  now: datetime) -> int:
     """Keep ``ids`` pending for the next run with the attempt counted; dead-letter those past the bound.
     Returns how many were dead-lettered."""

@@ -5,7 +5,7 @@ Stories are read with an ``ids`` search over the alias, never a GET on one index
 index of the month it was first seen. "Why did I get this?" is answered by Elasticsearch itself: the
 subscription's own query is run as a highlight query on that one story.
 
-A retry never sends anything itself: a dead-lettered alert is re-opened in the ledger (``Ledger.reopen``, the
+A retry never sends anything itself: a dead-lettered alert is re-opened in the ledger (``AlertLedger.reopen``, the
 path ``govwatch dlq replay`` takes) and the stored alert is produced again to the alerts topic with its usual key,
 so the notifier delivers it under all its once-only rules; a delivered alert is never retried.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import es_io
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.query import query_string_clause
 from govwatch.alerts.subscriptions import Subscription
 from govwatch.models import Alert
@@ -161,7 +161,7 @@ def retry(es: Elasticsearch, ledger_index: str, producer: Any, alerts_topic: str
     """Send a failed or dead-lettered alert through the notifier again; returns what was done, in words.
 
     Raises KeyError for an unknown id and ValueError when the alert is not in a retryable state."""
-    ledger = Ledger(es, ledger_index)
+    ledger = AlertLedger(es, ledger_index)
     entry = ledger.get(alert_id)
     if entry is None:
         raise KeyError(alert_id)

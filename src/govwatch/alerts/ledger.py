@@ -20,8 +20,8 @@ channel history after an unknown outcome), ``last_send_at``, ``posts``; on deliv
 
 Deferral (a destination failing or rate-limited, see ``govwatch.stages.notifier``): the entry is ``failed`` with
 ``next_attempt_at`` (when its destination takes messages again) and ``first_failed_at`` (the start of its retry
-window); the notifier's offset moves on. :meth:`Ledger.due` finds the entries whose time has come and
-:meth:`Ledger.claim` takes one for re-driving with a compare-and-set on ``next_attempt_at`` (a lease: another
+window); the notifier's offset moves on. :meth:`AlertLedger.due` finds the entries whose time has come and
+:meth:`AlertLedger.claim` takes one for re-driving with a compare-and-set on ``next_attempt_at`` (a lease: another
 notifier process skips it; if the re-drive dies, the lease expires and it is taken again).
 """
 
@@ -60,7 +60,7 @@ class Recorded:
     produce: Alert | None
 
 
-class Ledger:
+class AlertLedger:
     """The ledger index adapter (client injected)."""
 
     def __init__(self, es: Elasticsearch, index: str) -> None:

@@ -3,8 +3,8 @@
 The notifier defers an alert whose destination is rate-limited or failing (see ``govwatch.stages.notifier`` for
 why the ledger and not a delay topic). Every notify process runs one :class:`RedriveThread`; each round it
 
-1. reads the due entries (``Ledger.due``: ``failed`` with ``next_attempt_at`` <= now, soonest first),
-2. claims each with a compare-and-set that moves ``next_attempt_at`` one lease ahead (``Ledger.claim``): another
+1. reads the due entries (``AlertLedger.due``: ``failed`` with ``next_attempt_at`` <= now, soonest first),
+2. claims each with a compare-and-set that moves ``next_attempt_at`` one lease ahead (``AlertLedger.claim``): another
    process that read the same entry loses the race and skips it,
 3. produces the stored alert to the alerts topic with its usual key (the subscription id) and waits for the ack.
 
@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.errors import GovwatchError
 from govwatch.log import get_logger
 from govwatch.models import Alert, utcnow
@@ -38,7 +38,7 @@ Produce = Callable[[Alert], None]  # sends one alert to the alerts topic and wai
 class Redriver:
     """One round of re-driving; ``produce`` and the clock injected."""
 
-    def __init__(self, ledger: Ledger, produce: Produce, *, lease_s: float = CLAIM_LEASE_S,
+    def __init__(self, ledger: AlertLedger, produce: Produce, *, lease_s: float = CLAIM_LEASE_S,
                  batch: int = REDRIVE_BATCH, clock: Callable[[], datetime] = utcnow) -> None:
         self.ledger = ledger
         self.produce = produce

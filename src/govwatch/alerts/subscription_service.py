@@ -189,7 +189,7 @@ class SubscriptionService:
 
     def resume(self, actor: Actor, key: str) -> Resumed:
         """Unpause, then release the alerts held while paused as one catch-up digest (again on a later resume)."""
-        from govwatch.alerts.ledger import Ledger
+        from govwatch.alerts.ledger import AlertLedger
         from govwatch.alerts.slack_send import make_sender
         from govwatch.errors import DeliveryRejected, TransientError
         from govwatch.stages.notifier import release_held
@@ -197,7 +197,7 @@ class SubscriptionService:
         sub = self.store.set_paused(self.get(actor, key).id, False)
         sender, client = make_sender(self.settings)
         try:
-            released = release_held(sub, Ledger(self.es, self.settings.index("alert-ledger")), sender,
+            released = release_held(sub, AlertLedger(self.es, self.settings.index("alert-ledger")), sender,
                                     self.settings.slack_api_base, utcnow())
         except (DeliveryRejected, TransientError) as exc:
             return Resumed(sub, 0, str(exc))

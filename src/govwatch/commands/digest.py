@@ -10,7 +10,7 @@ from govwatch.settings import Settings
 def run_digests(settings: Settings, period: str) -> str:
     from govwatch.adapters import es_io
     from govwatch.alerts.digest import send_digests
-    from govwatch.alerts.ledger import Ledger
+    from govwatch.alerts.ledger import AlertLedger
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.models import utcnow
 
@@ -20,7 +20,7 @@ def run_digests(settings: Settings, period: str) -> str:
     sender, client = make_sender(settings)
     try:
         summary = send_digests(SubscriptionStore(es, settings.index("subscriptions")),
-                               Ledger(es, settings.index("alert-ledger")), sender, settings.slack_api_base,
+                               AlertLedger(es, settings.index("alert-ledger")), sender, settings.slack_api_base,
                                period, utcnow())
     finally:
         client.close()

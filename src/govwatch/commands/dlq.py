@@ -48,7 +48,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from govwatch.adapters import es_io, kafka_io
-    from govwatch.alerts.ledger import Ledger
+    from govwatch.alerts.ledger import AlertLedger
     from govwatch.adapters.dead_letters import replay
     from govwatch.models import utcnow
 
@@ -57,7 +57,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         print(f"would replay {len(letters)} dead letters (dry run; nothing sent)")
         return 0
-    ledger = Ledger(es_io.make_client(settings), settings.index("alert-ledger"))
+    ledger = AlertLedger(es_io.make_client(settings), settings.index("alert-ledger"))
     producer = kafka_io.make_producer(settings)
     try:
         summary = replay(letters, producer, lambda aid: ledger.reopen(aid, utcnow()))

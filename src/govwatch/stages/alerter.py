@@ -10,7 +10,7 @@ Exactly-once protocol (notifications, not messages):
 3. **Produce** an ``Alert`` (key = subscription id) for every new immediate entry, and again for any
    existing entry still ``pending`` without ``produced_at`` (a previous attempt crashed or failed after
    step 2). Wait for every ack, then set ``produced_at``. Digest-mode entries are ``digest_pending`` and
-   are not produced: the notifier reads them with ``Ledger.pending_digest``.
+   are not produced: the notifier reads them with ``AlertLedger.pending_digest``.
 4. Return; the consumer loop commits the offsets.
 
 One subscription's failure is never the batch's: a subscription whose stored query is over the save-time limits
@@ -38,7 +38,7 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
 from govwatch.alerts.candidates import CandidateIndex
-from govwatch.alerts.ledger import Ledger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.alerts.matcher import Fault, Match, MatchStats, candidate_index, describe, fetch_stories, match_batch
 from govwatch.alerts.query import QueryLimits, policy_problems
 from govwatch.alerts.store import SubscriptionStore
@@ -159,7 +159,7 @@ class AlertStage:
     """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
 
     def __init__(self, es: Elasticsearch, producer: KafkaProducer, subscriptions: SubscriptionCache,
-                 ledger: Ledger, stories_alias: str, alerts_topic: str,
+                 ledger: AlertLedger, stories_alias: str, alerts_topic: str,
                  clock: Callable[[], datetime] = utcnow, search_timeout_s: float | None = None) -> None:
         self.es = es
         self.producer = producer

@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from govwatch.alerts.ledger import Ledger
+from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import alert_blocks, digest_blocks
 from govwatch.alerts.slack_send import BeforePost, OutcomeUnknown, SendResult, SlackSender
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
@@ -103,7 +103,7 @@ def unknown_since(entry: dict[str, Any]) -> float | None:
 class NotifyStage:
     """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
 
-    def __init__(self, store: SubscriptionStore, ledger: Ledger, sender: SlackSender, api_base: str,
+    def __init__(self, store: SubscriptionStore, ledger: AlertLedger, sender: SlackSender, api_base: str,
                  on_close: Callable[[], None] | None = None, *,
                  retry_window_s: float = DEFAULT_RETRY_WINDOW_S,
                  clock: Callable[[], datetime] = utcnow, parallel: int = SUBSCRIPTIONS_AT_ONCE) -> None:
@@ -234,7 +234,7 @@ class NotifyStage:
         return None
 
 
-def release_held(sub: Subscription, ledger: Ledger, sender: SlackSender, api_base: str, now: datetime) -> int:
+def release_held(sub: Subscription, ledger: AlertLedger, sender: SlackSender, api_base: str, now: datetime) -> int:
     """Send the alerts held while ``sub`` was paused as one catch-up digest; returns how many it covered.
 
     Resuming should neither lose nor flood: every held alert is in the catch-up (the digest formatting caps

@@ -47,10 +47,10 @@ class WebContext:
     def retry(self, actor: Actor, alert_id: str) -> str:
         """Retry one alert of a subscription the actor may see (KeyError when it is not theirs or unknown)."""
         from govwatch.adapters import kafka_io
-        from govwatch.alerts.ledger import Ledger
+        from govwatch.alerts.ledger import AlertLedger
         from govwatch.adapters.kafka_topics import ALERTS
 
-        entry = Ledger(self.es, self.ledger_index).get(alert_id)
+        entry = AlertLedger(self.es, self.ledger_index).get(alert_id)
         if entry is None:
             raise KeyError(alert_id)
         self.service.get(actor, entry["subscription_id"])  # not theirs: SubscriptionNotFound -> 404
