@@ -56,6 +56,19 @@ def test_chart_partition_limits_match_the_topics() -> None:
     assert [partitions[t] for t in CONSUMER_INPUT.values()] == [6, 6, 3, 3]
 
 
+def test_stop_grace_matches_the_chart() -> None:
+    """Compose gives each long-running role the stop grace the chart gives its pod (compose's default is 10 s)."""
+    services = yaml.safe_load((REPO / "deploy" / "compose" / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    templates = {"poll": "flows.yaml", "digests": "flows.yaml", "web": "web.yaml",
+                 **{name: "consumers.yaml" for name in CONSUMER_INPUT}}
+    chart = {name: int(re.search(r"terminationGracePeriodSeconds:\s*(\d+)",
+                                 (CHART / "templates" / template).read_text(encoding="utf-8")).group(1))
+             for name, template in templates.items()}
+    compose = {name: int(str(services[name]["stop_grace_period"]).removesuffix("s")) for name in templates}
+    assert compose == chart
+    assert chart["poll"] == 60 and chart["enrich"] == 30
+
+
 def test_default_replicas_fit_partitions() -> None:
     """Replica counts in the chart's values files and the compose .env.example are within the partition counts."""
     partitions = _partitions()
