@@ -1,4 +1,4 @@
-"""Entity quality on CrossNER politics and AI: today's rules (frozen copy) against the current extractor.
+"""Entity quality on CrossNER politics and AI: today's rules (from git history) against the current extractor.
 
 Usage: python benchmarks/ner_quality.py [CROSSNER_DIR] [--split test|dev|train|all] [--errors] [--repeat N]
 
@@ -7,7 +7,7 @@ per line, blank line between sentences; see its README). The default split is th
 lists the current extractor's false positives and misses and is refused on the test part (errors are read on
 train/dev only, so the test figures stay an honest check).
 
-"before" is benchmarks/ner_baseline (verbatim copy of the rules and data at git cf05eed, before issue 11),
+"before" is the rules and data at git cf05eed (before issue 11), read from git history by benchmarks/_frozen.py,
 "rules" is govwatch.enrich.entities with its CRF switched off (today's rules and data alone), "after" is
 govwatch.enrich.entities as packaged (rules + the CRF of ner_model.py). All run in this process on the same
 sentences.
@@ -47,7 +47,7 @@ from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINE_DIR = Path(__file__).resolve().parent / "ner_baseline"
+BENCHMARKS = Path(__file__).resolve().parent
 LABEL_MAP = {"person": "person", "politician": "person", "researcher": "person",
              "organisation": "org", "politicalparty": "org", "university": "org", "country": "country"}
 TYPES = ("person", "org", "country")
@@ -81,22 +81,24 @@ def read_bio(path: Path, keep_unmapped: bool = False) -> list[tuple[list[str], G
 
 
 def load_baseline() -> ModuleType:
-    """The frozen rules of git cf05eed, imported under benchmark-only names."""
-    sys.path.insert(0, str(BASELINE_DIR))
-    import entities_v1  # type: ignore[import-not-found]
+    """The rules of git cf05eed, read from git history under benchmark-only names."""
+    from _frozen import ner_baseline
 
-    return entities_v1
+    return ner_baseline()
 
 
 def load_current() -> ModuleType:
-    from govwatch.enrich import entities
+    from govwatch.enrich import entities, gazetteer
 
-    return entities
+    mod = ModuleType("current")
+    mod.load_gazetteer = gazetteer.load_gazetteer  # type: ignore[attr-defined]
+    mod.extract_entities = entities.extract_entities  # type: ignore[attr-defined]
+    return mod
 
 
 def load_rules_only() -> ModuleType:
     """The current extractor with the entity CRF switched off: the rules and data as they are today."""
-    from govwatch.enrich import entities, ner_model
+    from govwatch.enrich import entities, gazetteer, ner_model
 
     def extract_entities(title: str, text: str, gaz: Any) -> Any:
         ner_model.use_tagger(None)
@@ -107,7 +109,7 @@ def load_rules_only() -> ModuleType:
             ner_model.use_tagger(None)
 
     mod = ModuleType("rules_only")
-    mod.load_gazetteer = entities.load_gazetteer  # type: ignore[attr-defined]
+    mod.load_gazetteer = gazetteer.load_gazetteer  # type: ignore[attr-defined]
     mod.extract_entities = extract_entities  # type: ignore[attr-defined]
     return mod
 
@@ -210,10 +212,11 @@ import sys, json, yaml
 which, truth = sys.argv[1], sys.argv[2]
 if which != "bare":
     sys.path.insert(0, {repo!r}); sys.path.insert(0, {base!r})
-    mod = __import__("entities_v1") if which == "before" else __import__("govwatch.enrich.entities", fromlist=["x"])
+    mod = (__import__("_frozen").ner_baseline() if which == "before"
+           else __import__("govwatch.enrich.entities", fromlist=["x"]))
     if which == "rules":
         __import__("govwatch.enrich.ner_model", fromlist=["x"])._override.append(None)
-    gaz = mod.load_gazetteer()
+    gaz = (mod if which == "before" else __import__("govwatch.enrich.gazetteer", fromlist=["x"])).load_gazetteer()
     for v in json.load(open(truth, encoding="utf-8")).values():
         mod.extract_entities("", v.get("articleBody", "")[:{chars}], gaz)
 for line in open("/proc/self/status"):
@@ -224,7 +227,7 @@ for line in open("/proc/self/status"):
 
 def peak_rss_mb(which: str) -> float | None:
     truth = REPO.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "ground-truth.json"
-    code = _RSS_CHILD.format(repo=str(REPO / "src"), base=str(BASELINE_DIR), chars=ANALYSIS_CHARS)
+    code = _RSS_CHILD.format(repo=str(REPO / "src"), base=str(BENCHMARKS), chars=ANALYSIS_CHARS)
     out = subprocess.run([sys.executable, "-c", code, which, str(truth)], capture_output=True, text=True, check=True)
     return float(out.stdout.strip()) if out.stdout.strip() else None
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from govwatch.enrich.entities import Entity, extract_entities, load_gazetteer
+from govwatch.enrich.entities import Entity, extract_entities
+from govwatch.enrich.gazetteer import load_gazetteer
 from enrich_golden import GOLDEN, all_stories, load_story
 
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from govwatch.enrich import ner_model
-from govwatch.enrich.entities import extract_entities, load_gazetteer, tokenize
+from govwatch.enrich.entities import extract_entities
+from govwatch.enrich.gazetteer import load_gazetteer, tokenize
 
 
 class FakeTagger:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from govwatch.enrich.entities import Entity, extract_entities, load_gazetteer, tokenize
+from govwatch.enrich.entities import Entity, extract_entities
+from govwatch.enrich.gazetteer import load_gazetteer, tokenize
 from govwatch.enrich.names import first_names
 
 

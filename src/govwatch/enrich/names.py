@@ -16,28 +16,45 @@ cue says what it is:
 A multi-word run with no cue of its own takes the type of a neighbour in a list ("Marvin Minsky and Seymour
 Papert", "Oxfam Trust , Christian Aid"): a person found above makes it a person, else an organisation does.
 Middle initials stay inside a name ("George W. Bush"). A run is cut at "and" unless the "and" sits inside one
-organisation name ("Food and Drug Administration"; see _keeps_and). Conference and journal names are not
+organisation name ("Food and Drug Administration"; see name_runs.py). Conference and journal names are not
 organisations, and "Fellow of X" / "Person of X" keeps only the organisation X. Later surname-only mentions
 ("Altman") are merged into the full name found earlier in the same story, and a surname cued alone ("Mr.
-Garrett") makes the uncued full name in the story ("Myles Garrett") a person. Word lists: name_lexicon.py.
+Garrett") makes the uncued full name in the story ("Myles Garrett") a person. Word lists: name_lexicon.py; runs and
+organisation spans: name_runs.py; word and name shapes: name_shape.py.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 from govwatch.enrich.name_lexicon import (
-    ABBREVIATED_TITLES, ADVERBS, APPOSITIVE_ROLES, BY_VERBS, COMPASS, CONNECTORS, EVENT_HEADS, FAMILY_FIRST,
-    FAMILY_FIRST_WORDS, LIST_SEPARATORS, MAX_PERSON_TOKENS, MEMBER_WORDS, NOBLE_TITLES, NON_PERSON_WORDS, NOT_ORGS,
-    ORG_HEADS, ORG_SUFFIXES, PARTICLES, PARTICLE_NAME_RE, PARTY_TITLES, PERSON_BEFORE, PERSON_VERBS, REGNAL_RE,
-    ROLE_WORDS, SENTENCE_ENDS, SPEECH_AFTER, SPEECH_BEFORE, STOP_CAPS, SUBJECT_VERBS, TITLES, first_names,
+    ABBREVIATED_TITLES,
+    ADVERBS,
+    APPOSITIVE_ROLES,
+    BY_VERBS,
+    COMPASS,
+    CONNECTORS,
+    LIST_SEPARATORS,
+    MAX_PERSON_TOKENS,
+    NOBLE_TITLES,
+    NON_PERSON_WORDS,
+    ORG_HEADS,
+    ORG_SUFFIXES,
+    PARTICLES,
+    PARTY_TITLES,
+    PERSON_BEFORE,
+    PERSON_VERBS,
+    ROLE_WORDS,
+    SPEECH_AFTER,
+    SPEECH_BEFORE,
+    SUBJECT_VERBS,
+    TITLES,
+    first_names,
     surnames,
 )
-
-Token = tuple[str, int, int]  # surface, start, end
+from govwatch.enrich.name_runs import capitalised_runs, org_span
+from govwatch.enrich.name_shape import Token, acronym, join_words, name_shaped, sentence_start
 
 
 @dataclass(frozen=True)
@@ -55,158 +72,12 @@ def _surname_shaped(tokens: list[Token], i: int, j: int, words: list[str], place
     caps = [w for w in words if w != "."]
     if len(caps) == 1:
         w = caps[0]
-        return w in fam and w not in first_names() and _sentence_start(tokens, i) and j < len(tokens) \
+        return w in fam and w not in first_names() and sentence_start(tokens, i) and j < len(tokens) \
             and tokens[j][0] in SUBJECT_VERBS
     # Two words ending in a listed surname are not enough on their own: brands, clubs and places end in them
     # too ("Lockheed Martin", "Wells Fargo", "Real Madrid", "Virginia Beach").
     return False
 
-
-def slug(name: str) -> str:
-    """ascii, lower-case, underscore-separated form of a name, used in pattern ids."""
-    ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_.lower()).strip("_")
-
-
-def _is_cap(tok: str) -> bool:
-    return (tok[:1].isupper() and tok not in STOP_CAPS and any(c.isalpha() for c in tok)) \
-        or PARTICLE_NAME_RE.match(tok) is not None
-
-
-def _name_shaped(words: list[str]) -> bool:
-    """A full name by its shape alone: East Asian family name first, or an Arabic particle name."""
-    if any(PARTICLE_NAME_RE.match(w) for w in words[1:]):
-        return True
-    if len(words) >= 3 and len(words[0]) == 1 and words[0].isupper() and words[1] == "." \
-            and words[-1][:1].isupper() and len(words[-1]) > 1 and (len(words) == 3 or words[2] in first_names()):
-        return True  # an initial first: "Y. Bengio", "J. Michael Straczynski"; not "J. Applied Ontology"
-    rest = words[1:]
-    if words[0] in FAMILY_FIRST_WORDS and len(rest) == 1 and "-" not in rest[0]:
-        return False  # "Park Place", "Moon Express", "Fan Vote"; "Park Geun-hye", "Moon Jae-in" pass
-    return (words[0] in FAMILY_FIRST and 1 <= len(rest) <= 2
-            and all(w.replace("-", "").isalpha() and w[1:].replace("-", "").islower() and len(w) <= 10
-                    for w in rest))
-
-
-def _acronym(word: str, position: int) -> bool:
-    """An all-capitals word that is not an initial or a regnal number after a name ("Charles III")."""
-    return len(word) > 1 and word.isupper() and not (position > 0 and REGNAL_RE.fullmatch(word) is not None)
-
-
-def _is_initial(tokens: list[Token], k: int) -> bool:
-    """A single capital letter ("W" in "George W. Bush"); the dot after it is its own token."""
-    return len(tokens[k][0]) == 1 and tokens[k][0].isupper()
-
-
-def _join(words: list[str]) -> str:
-    """The surface form of a run: re-attach the dot of an initial ("George W. Bush")."""
-    return " ".join(words).replace(" .", ".")
-
-
-def _runs(tokens: list[Token], covered: set[int]) -> list[tuple[int, int]]:
-    """Maximal capitalised runs [i, j), allowing lower-case connectors/particles between capitals."""
-    out: list[tuple[int, int]] = []
-    i, n = 0, len(tokens)
-    while i < n:
-        if i in covered or not _is_cap(tokens[i][0]):
-            i += 1
-            continue
-        j = i + 1
-        while j < n and j not in covered:
-            tok = tokens[j][0]
-            if _is_cap(tok):
-                j += 1
-            elif _is_initial(tokens, j - 1) and tok == "." and j + 1 < n and j + 1 not in covered \
-                    and _is_cap(tokens[j + 1][0]):
-                j += 2  # a middle initial: "George W. Bush", "J. E. Jones"
-            elif tok in ("A", "I") and j + 2 < n and tokens[j + 1][0] == "." and _is_cap(tokens[j + 2][0]) \
-                    and not covered.intersection((j + 1, j + 2)):
-                j += 3  # initials that are also stop words: "Herbert A. Simon", "Gregory I. Piatetsky-Shapiro"
-            elif tok in ("of", "for", "on") and j + 2 < n and tokens[j + 1][0] == "the" \
-                    and tokens[j - 1][0] in ORG_SUFFIXES and not covered.intersection((j + 1, j + 2)) \
-                    and _is_cap(tokens[j + 2][0]):
-                j += 3  # an organisation's complement: "Association for the Advancement of Science", "Party of the Left"
-            elif (tok in CONNECTORS or tok in PARTICLES) and j + 1 < n and j + 1 not in covered \
-                    and _is_cap(tokens[j + 1][0]) \
-                    and not (tok in ("and", "&") and tokens[j + 1][0] in ORG_HEADS):  # two names
-                j += 2
-            else:
-                break
-        out.extend(_split_at_and(tokens, i, j))
-        i = j
-    return out
-
-
-def _keeps_and(before: list[str], after: list[str]) -> bool:
-    """Whether an "and" joins one organisation name rather than two names.
-
-    `before` runs from the start of the current name to the "and", `after` from the "and" to the next one.
-    Kept: the tail of a head-word name when the tail has no organisation word of its own ("Ministry of Science
-    and Technology", "American Academy of Arts and Sciences"), or plain words before "and" with an organisation
-    suffix closing the part after it ("Food and Drug Administration", "Social Democratic and Labour Party").
-    Split: two complete names ("Bright Horizon Trust and Hollow Pine Partners", "Xerox PARC and Stanford
-    University") and two people ("Ottoline Vasquez and Rembert Okafor").
-    """
-    org_words = ORG_SUFFIXES | ORG_HEADS
-    if any(w in org_words for w in after[:-1]):
-        return False
-    if any(w in org_words for w in before):
-        # the "and" sits inside the complement of the head: "Institute of Electrical and Electronics Engineers"
-        heads = [k for k, w in enumerate(before) if w in org_words]
-        return after[-1] not in org_words and any(w in ("of", "for", "on") for w in before[heads[0] + 1:])
-    # one word and a suffix after "and"; a longer part is a name of its own ("X and Bharatiya Janata Party")
-    return len(after) == 2 and after[-1] in ORG_SUFFIXES and before[0] not in first_names() \
-        and not any(w in PARTICLES or (w.isupper() and len(w) > 1) for w in before)
-
-
-def _split_at_and(tokens: list[Token], i: int, j: int) -> list[tuple[int, int]]:
-    """Cut run [i, j) at each "and"/"&" that joins two names rather than one organisation name."""
-    ands = [m for m in range(i + 1, j - 1) if tokens[m][0] in ("and", "&")]
-    out: list[tuple[int, int]] = []
-    start = i
-    for n, m in enumerate(ands):
-        end = ands[n + 1] if n + 1 < len(ands) else j
-        if not _keeps_and([t[0] for t in tokens[start:m]], [t[0] for t in tokens[m + 1:end]]):
-            out.append((start, m))
-            start = m + 1
-    out.append((start, j))
-    return out
-
-
-def _org_span(words: list[str]) -> tuple[int, int] | None:
-    """Sub-span of a run that is an organisation name, or None."""
-    if " ".join(words) in NOT_ORGS:
-        return None
-    if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:])):
-        return None  # "Conference on Neural Information Processing Systems", "Journal of Machine Learning"
-    for k in range(len(words) - 1, 0, -1):  # last suffix word wins: "Bank of England Council"
-        # a capitalised word before the suffix; a suffix word will do when a complement follows ("Alliance
-        # Party of Northern Ireland")
-        complement = k + 1 < len(words) and words[k + 1] in ("of", "for", "on")
-        if words[k] in ORG_SUFFIXES and any(w[:1].isupper() and (w not in ORG_SUFFIXES or complement)
-                                            for w in words[:k]):
-            if words[k - 1] in ("of", "for", "on") and not any(w in ORG_SUFFIXES | ORG_HEADS for w in words[:k]):
-                continue  # the suffix is an object, not the head: "Universal Machine for Assembly"
-            start = 1 if words[0] == "The" else 0
-            # a member word or a person's full name before "of" is not part of the organisation that follows:
-            # "Fellow of Institute of ...", "Fumitada Itakura of Nagoya University"
-            of = next((m for m in range(start + 1, k - 1) if words[m] == "of"), None)
-            before_of = words[start:of] if of is not None else []
-            person_like = 2 <= len(before_of) <= 3 and not any(
-                w in ORG_SUFFIXES or w in ORG_HEADS or w in NON_PERSON_WORDS or not w[:1].isupper() for w in before_of)
-            if of is not None and (all(w in MEMBER_WORDS for w in before_of) or person_like):
-                start = of + 1
-            # "Liberal Party of Canada", "Committee on Computational Linguistics": the complement stays, up to a
-            # full name that follows it ("Liberal Party of Canada Fernand Viau")
-            end = k + 1
-            if k + 1 < len(words) and words[k + 1] in ("of", "for", "on"):
-                given = first_names()
-                end = next((m for m in range(k + 3, len(words) - 1) if words[m] in given
-                            and not any(w in ORG_SUFFIXES or w in CONNECTORS for w in words[m:])), len(words))
-            return start, end
-    if len(words) >= 3 and words[0] in ORG_HEADS and words[1] in ("of", "for", "on"):
-        return 0, len(words)
-    return None
 
 
 def _person_verb_after(tokens: list[Token], j: int) -> bool:
@@ -272,9 +143,6 @@ def _affiliated(tokens: list[Token], j: int, org_starts: set[int]) -> bool:
     return j + 1 in org_starts or (tokens[j + 1][0] == "the" and j + 2 in org_starts)
 
 
-def _sentence_start(tokens: list[Token], i: int) -> bool:
-    return i == 0 or tokens[i - 1][0] in SENTENCE_ENDS
-
 
 def _person_candidates(tokens: list[Token], covered: set[int], orgs: Counter[str], used: set[int],
                        org_runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -286,12 +154,12 @@ def _person_candidates(tokens: list[Token], covered: set[int], orgs: Counter[str
     """
     given = first_names()
     out: list[tuple[int, int]] = []
-    for i, j in _runs(tokens, covered):
+    for i, j in capitalised_runs(tokens, covered):
         words = [t[0] for t in tokens[i:j]]
-        span = _org_span(words)
+        span = org_span(words)
         if span is not None:
             a, b = span
-            orgs[_join(words[a:b]).replace(" ,", ",")] += 1
+            orgs[join_words(words[a:b]).replace(" ,", ",")] += 1
             used.update(range(i + a, i + b))
             org_runs.append((i + a, i + b))
             if a >= 2 and words[a - 1] == "of":
@@ -310,7 +178,7 @@ def _person_candidates(tokens: list[Token], covered: set[int], orgs: Counter[str
             j, words = i + cut, words[:cut]
         if any(w in ORG_SUFFIXES or w in CONNECTORS - PARTICLES for w in words):
             continue
-        if len(words) >= 3 and _sentence_start(tokens, i) and words[0] not in given and words[1] in given:
+        if len(words) >= 3 and sentence_start(tokens, i) and words[0] not in given and words[1] in given:
             i += 1
         out.append((i, j))
     return out
@@ -362,17 +230,17 @@ def find_names(tokens: list[Token], covered: set[int],
         compass_surname = len(caps) == 2 and caps[0] in given and caps[1] in COMPASS  # "Harry West", "Kanye West"
         if any((w in NON_PERSON_WORDS and not compass_surname) or w in ROLE_WORDS for w in caps):
             continue  # "Chief Strategy Officer", "Silicon Valley"
-        if len(caps) > MAX_PERSON_TOKENS or any(_acronym(w, k) for k, w in enumerate(caps)):
+        if len(caps) > MAX_PERSON_TOKENS or any(acronym(w, k) for k, w in enumerate(caps)):
             continue  # shouting headlines and acronyms are not names
         if cued_by_title or _person_cue(tokens, i, j) or (len(caps) >= 2 and (words[0] in given
-                                                                              or _name_shaped(words))) \
+                                                                              or name_shaped(words))) \
                 or _surname_shaped(tokens, i, j, words, places) \
                 or (len(caps) >= 2 and _affiliated(tokens, j, org_starts)
-                    and (caps[0] in given or caps[-1] in surnames() or _name_shaped(words))):
+                    and (caps[0] in given or caps[-1] in surnames() or name_shaped(words))):
             if len(caps) == 1:
                 singles.append(words[0])
             else:
-                people[_join(words)] += 1
+                people[join_words(words)] += 1
             used.update(range(i, j))
             found.append((i, j))
         elif len(caps) >= 2:
@@ -383,7 +251,7 @@ def find_names(tokens: list[Token], covered: set[int],
     cued_surnames = set(singles)
     for i, j in list(pending):
         if tokens[j - 1][0] in cued_surnames:
-            people[_join([t[0] for t in tokens[i:j]])] += 1
+            people[join_words([t[0] for t in tokens[i:j]])] += 1
             used.update(range(i, j))
             found.append((i, j))
             pending.remove((i, j))
@@ -393,20 +261,20 @@ def find_names(tokens: list[Token], covered: set[int],
         if not listed:
             break
         for i, j in listed:
-            people[_join([t[0] for t in tokens[i:j]])] += 1
+            people[join_words([t[0] for t in tokens[i:j]])] += 1
             used.update(range(i, j))
             found.append((i, j))
             pending.remove((i, j))
     # Likewise a multi-word name listed next to an organisation found above is an organisation, unless it is
     # shaped like a person's name ("of Nagoya University and Shuzo Saito").
     pending = [(i, j) for i, j in pending
-               if not (j - i == 2 and (tokens[j - 1][0] in surnames() or _name_shaped([t[0] for t in tokens[i:j]])))]
+               if not (j - i == 2 and (tokens[j - 1][0] in surnames() or name_shaped([t[0] for t in tokens[i:j]])))]
     while pending:
         listed = [(i, j) for i, j in pending if any(_listed_together(tokens, (i, j), run) for run in org_runs)]
         if not listed:
             break
         for i, j in listed:
-            orgs[_join([t[0] for t in tokens[i:j]])] += 1
+            orgs[join_words([t[0] for t in tokens[i:j]])] += 1
             used.update(range(i, j))
             org_runs.append((i, j))
             pending.remove((i, j))

@@ -12,8 +12,9 @@ from htmldate.extractors import get_external_parser
 
 from govwatch.enrich import relevance
 from govwatch.enrich.cpusplit import CpuSplit
-from govwatch.enrich.entities import Gazetteer, extract_entities, load_gazetteer
+from govwatch.enrich.entities import extract_entities
 from govwatch.enrich.extract import Extraction, extract_article, extract_from_feed_only
+from govwatch.enrich.gazetteer import Gazetteer, load_gazetteer
 from govwatch.enrich.language import detect_language
 from govwatch.enrich.neardup import lsh_keys, signature
 from govwatch.enrich.topics import Taxonomy, classify, load_taxonomy

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from govwatch.enrich.entities import extract_entities, load_gazetteer
+from govwatch.enrich.entities import extract_entities
+from govwatch.enrich.gazetteer import load_gazetteer
 from govwatch.enrich.language import detect_language
 from govwatch.enrich.topics import classify, load_taxonomy
 
