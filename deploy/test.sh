@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite (unit + integration) against the real local stack.
-# Installs what is missing, starts Kafka + Elasticsearch + Prefect if they are not running (and stops
-# them again at the end, even when tests fail), creates the topics/indices, runs pytest.
+# Installs what is missing, runs the static checks (ruff, then mypy: either failing fails the run before any test),
+# starts Kafka + Elasticsearch + Prefect if they are not running (and stops them again at the end, even when tests
+# fail), creates the topics/indices, runs pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap-env.sh"
+# Both read their configuration ([tool.ruff], [tool.mypy]: what is checked, how strictly) from pyproject.toml.
+echo "==> ruff check"
+ruff check || { echo "govwatch: ruff check failed (lint errors above); no tests were run" >&2; exit 1; }
+echo "==> mypy"
+mypy || { echo "govwatch: mypy failed (type errors above); no tests were run" >&2; exit 1; }
 started_here=0
 if ! govwatch stack status >/dev/null 2>&1; then
   started_here=1
