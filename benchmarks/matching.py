@@ -191,7 +191,8 @@ def es_cpu_ms(es: Any) -> float:  # noqa: ANN401
 
 def run_design(es: Any, counter: Counting, alias: str, subs: list, index: Any, batches: list[list[str]],  # noqa: ANN401
                current: bool) -> tuple[dict[str, Any], list[set[tuple[str, str]]], list[list]]:
-    from govwatch.alerts.matcher import MatchStats, fetch_stories, match_batch
+    from govwatch.alerts.match_result import MatchStats
+    from govwatch.alerts.matcher import fetch_stories, match_batch
 
     rows, found, all_matches = [], [], []
     es_before = es_cpu_ms(es)
@@ -225,7 +226,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_interleaved(es: Any, counter: Counting, alias: str, subs: list, batches: list[list[str]]):  # noqa: ANN001, ANN201, ANN401
     """The current design and the baseline batch by batch, in alternating order (neither always gets the warm caches)."""
-    from govwatch.alerts.matcher import candidate_index
+    from govwatch.alerts.match_plan import candidate_index
 
     index = candidate_index(subs)
     rows: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -266,7 +267,9 @@ def line(label: str, s: dict[str, Any], stories: int) -> str:
 
 
 def worker(args: argparse.Namespace) -> int:
-    from govwatch.alerts.matcher import candidate_index, fetch_stories, snippets
+    from govwatch.alerts.match_compare import snippets
+    from govwatch.alerts.match_plan import candidate_index
+    from govwatch.alerts.matcher import fetch_stories
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.adapters.es_io import make_client
     from govwatch.stages.alerter import SubscriptionCache

@@ -41,7 +41,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "enrich": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"}}},
     # indexing.py: search ids over stories-*, bulk `index` (a replay overwrites), the next month's index auto-created.
     "index": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read", "index", "auto_configure"}}},
-    # matcher.py msearch; store.py list + flag (partial update); ledger.py bulk create, mget, update.
+    # match_search.py msearch; store.py list + flag (partial update); ledger.py bulk create, mget, update.
     "alert": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"},
                                             ("{prefix}-subscriptions",): {"read", "index"},
                                             ("{prefix}-alert-ledger",): {"read", "index"}}},

@@ -20,7 +20,7 @@ from govwatch.adapters.story_index import bulk_index, indexed_batch
 from govwatch.adapters.kafka_io import make_consumer, make_producer
 from govwatch.models import Alert, utcnow
 from govwatch.stages.alerter import AlertStage, SubscriptionCache, build_alert
-from govwatch.alerts.matcher import Match
+from govwatch.alerts.match_result import Match
 from govwatch.adapters.kafka_topics import ALERTS, INDEXED
 from tests.integration._alert_helpers import corpus, story, sub
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from govwatch.alerts.matcher import MatchStats, candidate_index, fetch_stories, match_batch
+from govwatch.alerts.match_plan import candidate_index
+from govwatch.alerts.match_result import MatchStats
+from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.adapters.es_io import make_client

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from govwatch.alerts import matcher
-from govwatch.alerts.matcher import MatchStats, fetch_stories, match_batch
+from govwatch.alerts import match_bodies, match_plan, match_search
+from govwatch.alerts.match_result import MatchStats
+from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
 from govwatch.adapters.es_io import make_client
@@ -47,7 +48,7 @@ def test_matcher_equals_plain_search_per_subscription(initialized) -> None:  # n
     docs = fetch_stories(es, alias, ids)
     expected = {s.id: _expected(es, alias, s.query, s.filters, ids) for s in subs}
     assert any(expected.values()) and not all(expected.values())  # the batch tells matches from misses
-    index = matcher.candidate_index(subs)
+    index = match_plan.candidate_index(subs)
     for use_prefilter, idx, buckets, local in [(True, index, True, True), (True, None, True, False),
                                                (False, None, True, True), (True, index, False, True),
                                                (False, None, False, False)]:
@@ -109,7 +110,7 @@ def test_broken_subscription_is_isolated_inside_a_chunk(initialized) -> None:  #
     good = [sub(f"g{i}", q, f) for i, (q, f) in enumerate(QUERIES)]
     bad = sub("bad", "relevance:abc OR AI")
     subs = good[:4] + [bad] + good[4:]
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
     for attempt in ("first", "again"):
         stats = MatchStats()
         with capture_logs() as logs:
@@ -124,7 +125,7 @@ def test_broken_subscription_is_isolated_inside_a_chunk(initialized) -> None:  #
             assert stats.splits >= 1 and any(e["event"] == "combined_search_split" for e in logs)
         else:  # remembered: sent alone from the start, no split of the good ones' search
             assert stats.splits == 0
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
 
 
 def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN001
@@ -142,7 +143,7 @@ def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN
     subs = [sub(f"big{i}", " OR ".join(f"w{n}x{i}" for n in range(59)) + f" OR {['Ofcom', 'NIST', 'summit'][i % 3]}")
             for i in range(60)]
     with pytest.raises(Exception):  # noqa: B017,PT011 - the premise: all of them in one search is refused
-        es.search(index=alias, query=matcher.combined_body([(s, ids) for s in subs], ids)["query"], size=0)
+        es.search(index=alias, query=match_bodies.combined_body([(s, ids) for s in subs], ids)["query"], size=0)
     for buckets in (True, False):
         stats = MatchStats()
         got = match_batch(es, alias, subs, docs, stats=stats, chunk=60, by_buckets=buckets)

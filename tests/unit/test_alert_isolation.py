@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from govwatch.alerts import matcher
+from govwatch.alerts import match_plan, match_search, matcher
 from govwatch.alerts.candidates import CandidateIndex
-from govwatch.alerts.matcher import MatchStats, local_snippets, which_match
+from govwatch.alerts.match_result import MatchStats
+from govwatch.alerts.match_search import which_match
+from govwatch.alerts.matcher import local_snippets
 from govwatch.alerts.prefilter import requirement
 from govwatch.alerts.query import QueryLimits, cost_problems, limit_problems, policy_problems
 from govwatch.alerts.subscription_service import CLI, Actor, SubscriptionService
@@ -183,7 +185,7 @@ def test_timed_out_search_is_split_retried_then_a_fault_never_a_no_match() -> No
     others' matches are all found, and every body carries the Elasticsearch timeout."""
     subs = [view(f"s{i}", f"w{i}") for i in range(8)]
     es = TimingOutES({"s5"})
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
     stats = MatchStats()
     found = which_match(es, "alias", [(s, ["story-1"]) for s in subs], ["story-1"], stats, timeout_s=2.0)  # type: ignore[arg-type]
     assert sorted(found) == [f"s{i}" for i in range(8) if i != 5]
@@ -191,7 +193,7 @@ def test_timed_out_search_is_split_retried_then_a_fault_never_a_no_match() -> No
     assert all(b["timeout"] == "2000ms" for b in es.bodies)
     alone = [b for b in es.bodies if list(b["aggs"]["m"]["filters"]["filters"]) == ["s5"]]
     assert len(alone) == 2  # one more try alone before the fault
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
 
 
 @pytest.mark.parametrize(("status", "raises"), [(500, False), (503, True), (429, True)])
@@ -199,7 +201,7 @@ def test_a_5xx_for_one_subscription_is_its_fault_but_busy_or_unavailable_retries
     """A 500 on the search holding one query (others answered) is split down to it, retried once alone, then its
     fault; a 429 (busy) or 503 (shards unavailable) is nobody's query: the batch is retried."""
     subs = [view(f"s{i}", f"w{i}") for i in range(6)]
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
     stats = MatchStats()
     planned = [(s, ["story-1"]) for s in subs]
     if raises:
@@ -210,17 +212,17 @@ def test_a_5xx_for_one_subscription_is_its_fault_but_busy_or_unavailable_retries
         assert sorted(found) == ["s0", "s1", "s3", "s4", "s5"]
         assert [(f.subscription_id, f.stage) for f in stats.faults] == [("s2", "search")]
         assert "failed twice with 500" in stats.faults[0].reason
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
 
 
 def test_when_most_searches_time_out_the_batch_is_retried() -> None:
     """Many subscriptions timing out means a slow node, not slow queries: TransientError, nobody is skipped."""
     subs = [view(f"s{i}", f"w{i}") for i in range(4)]
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
     with pytest.raises(TransientError, match="overloaded"):
         which_match(TimingOutES({"s0", "s1", "s2"}), "alias", [(s, ["story-1"]) for s in subs], ["story-1"],  # type: ignore[arg-type]
                     MatchStats(), timeout_s=1.0)
-    matcher._SOLO.clear()
+    match_search._SOLO.clear()
 
 
 def test_snippet_failure_keeps_the_match_and_faults_only_that_subscription(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -336,6 +338,6 @@ def test_prefilter_failure_sends_the_subscription_to_elasticsearch_for_every_sto
     monkeypatch.setattr(prefilter, "candidates_indexed", exploding)
     docs = {"s1": {"title": "Ofcom fines"}, "s2": {"title": "NIST profile"}}
     stats = MatchStats()
-    planned = matcher.plan([view("a", "boom"), view("b", "ofcom"), view("c", "seoul")], docs, stats=stats)
+    planned = match_plan.plan([view("a", "boom"), view("b", "ofcom"), view("c", "seoul")], docs, stats=stats)
     assert [(s.id, ids) for s, ids in planned] == [("a", ["s1", "s2"]), ("b", ["s1"])]
     assert stats.prefilter_fallbacks == 1

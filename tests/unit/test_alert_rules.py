@@ -133,7 +133,7 @@ def test_indexed_candidates_equal_per_story_check() -> None:
 def test_combined_search_names_each_subscription_query() -> None:
     """A combined search holds each subscription's own query, named by its id, restricted to its candidates only
     when the pre-filter narrowed them; the search covers the union of candidates and reads no source or highlight."""
-    from govwatch.alerts.matcher import combined_body
+    from govwatch.alerts.match_bodies import combined_body
 
     def mk(i: str, q: str, f: Filters | None = None) -> Subscription:
         return Subscription(id=i, name=i, query=q, filters=f or Filters(), destination=Destination(

@@ -14,7 +14,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import es_io
-from govwatch.alerts.matcher import HIGHLIGHT, snippet_of
+from govwatch.alerts.match_bodies import HIGHLIGHT, snippet_of
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery

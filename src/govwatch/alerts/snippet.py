@@ -2,7 +2,7 @@
 
 Whether a story matches is Elasticsearch's decision (``matcher``); the snippet is cosmetic, so it is
 made here, after the fact, in the shape Elasticsearch's unified highlighter gives with
-``matcher.HIGHLIGHT``: one fragment of about ``SNIPPET_CHARS`` characters, matching tokens wrapped in
+``match_bodies.HIGHLIGHT``: one fragment of about ``SNIPPET_CHARS`` characters, matching tokens wrapped in
 ``<em>…</em>`` one by one (a phrase's words each get their own tags, and only where the whole phrase
 occurs), fields tried in the order text, summary, title. A fragment is the sentence run around the best
 passage (most distinct terms, then most hits, then earliest); a sentence longer than the fragment is cut

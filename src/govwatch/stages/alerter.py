@@ -15,7 +15,7 @@ Exactly-once protocol (notifications, not messages):
 
 One subscription's failure is never the batch's: a subscription whose stored query is over the save-time limits
 (or expensive without permission, or an unreadable document) is left out when the list is read; any exception
-or refused/timed-out search while evaluating one subscription is a ``matcher.Fault``; an alert that cannot be
+or refused/timed-out search while evaluating one subscription is a ``match_result.Fault``; an alert that cannot be
 built is skipped. Each is counted and logged, and **flagged on the subscription** (``problem``: stage, reason,
 time; ``SubscriptionStore.flag``), once per new reason, while every other subscription's alerts are recorded
 before the batch commits.
@@ -39,7 +39,9 @@ from kafka import KafkaProducer
 
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.ledger import AlertLedger, alert_id
-from govwatch.alerts.matcher import Fault, Match, MatchStats, candidate_index, describe, fetch_stories, match_batch
+from govwatch.alerts.match_plan import candidate_index
+from govwatch.alerts.match_result import Fault, Match, MatchStats, describe
+from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.query import QueryLimits, policy_problems
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Matchable, MatchingView, Problem
@@ -81,7 +83,7 @@ class SubscriptionCache:
     """Active subscriptions with their candidate index; the store is checked at most every ``ttl_s`` seconds.
 
     A check is one small search (``SubscriptionStore.fingerprint``); the subscriptions are re-read, and
-    the index (``matcher.candidate_index``) rebuilt, only when it changed, or ``full_reread_s`` after the
+    the index (``match_plan.candidate_index``) rebuilt, only when it changed, or ``full_reread_s`` after the
     last read. The index always belongs to the list ``get`` returns. ``refused`` holds the subscriptions left out
     of that list (id -> (stage, reason): ``refusal``, or a stored document that cannot be read) for the stage to
     flag; ``stored_problems`` the reason each read subscription is already flagged with.
