@@ -7,19 +7,25 @@ Two installs, each into a fresh virtualenv in a temporary folder with no reposit
   name, then its RUN line (deploy/docker/install.sh: the wheel with the pinned constraints.txt). The end-to-end pass
   runs there with the image's ENV, and scrapes each consumer's Prometheus endpoint and runs the image's HEALTHCHECK.
 
+The first install's wheel, built from a copy of the whole checkout, is also checked for what it carries: the
+product's packages and none of the development tooling (devtools/), tests or benchmarks.
+
 Every command runs from a directory outside the repository, with topics and indices private to the test.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
+import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import httpx
 import pytest
@@ -33,6 +39,7 @@ from govwatch.settings import Settings
 from govwatch.adapters.kafka_topics import RAW
 from tests.support.dockerfile import instructions, replay_build_stage, run_install
 from tests.support.httpserve import Route, Site, serve
+from tests.support.imports import PRODUCT, modules
 from tests.support.kafka_util import read_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,16 +75,23 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv with Debian 12's pip and govwatch installed from its wheel, without constraints.txt."""
-    root = tmp_path_factory.mktemp("installed")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The product wheel, built by ``pip wheel`` from a copy of the whole checkout (tests/, devtools/ included)."""
+    root = tmp_path_factory.mktemp("wheel")
     source = root / "source"  # a copy: building in the checkout would leave build/ and *.egg-info there
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "tests", "benchmarks", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".env"))
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", ".env"))
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", source], env=_clean_env(),
+         cwd=root, timeout=INSTALL_TIMEOUT_S)
+    (built,) = (root / "dist").glob("govwatch-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with Debian 12's pip and govwatch installed from its wheel, without constraints.txt."""
+    root = tmp_path_factory.mktemp("installed")
     env = _clean_env()
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", source], env=env, cwd=root,
-         timeout=INSTALL_TIMEOUT_S)
-    (wheel,) = (root / "dist").glob("govwatch-*.whl")
     _run([sys.executable, "-m", "venv", root / "venv"], env=env, cwd=root)
     python = root / "venv" / "bin" / "python"
     _run([python, "-m", "pip", "install", "-q", f"pip=={DEBIAN_12_PIP}"], env=env, cwd=root, timeout=INSTALL_TIMEOUT_S)
@@ -139,6 +153,26 @@ def _wait_for(what: str, done: Callable[[], bool], check: Callable[[], None] = l
         check()
         assert time.monotonic() < deadline, f"{what} did not happen within {WAIT_S}s"
         time.sleep(0.5)
+
+
+def _wheel_path(module: str, file: Path) -> str:
+    """Where a module of the checkout lands in the wheel (``govwatch.web.app`` -> ``govwatch/web/app.py``)."""
+    return module.replace(".", "/") + ("/__init__.py" if file.name == "__init__.py" else ".py")
+
+
+def test_wheel_carries_the_product_and_no_development_tooling(wheel: Path) -> None:
+    """Every product package and module is in the wheel; the development tooling, tests and benchmarks are not."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+    print(f"{wheel.name}: {len(names)} files, {wheel.stat().st_size} bytes")
+    tooling = [name for name in names if name.split("/")[0] in ("govwatch_dev", "devtools", "tests", "benchmarks")
+               or {"stack", "chaos"} & set(name.split("/")[:-1])
+               or fnmatch.fnmatch(PurePosixPath(name).name, "demo*.py")
+               or PurePosixPath(name).name in ("slack_receiver.py", "schemas_gen.py")]
+    assert tooling == []
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    assert [p for p in packages if not any(name.startswith(p.replace(".", "/") + "/") for name in names)] == []
+    assert sorted({_wheel_path(module, file) for module, file in modules(PRODUCT).items()} - set(names)) == []
 
 
 def test_pip_23_install_imports_trafilatura(venv: Path, outside: Path) -> None:
