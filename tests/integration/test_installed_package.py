@@ -32,11 +32,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from govwatch.adapters import es_io
-from govwatch_dev.slack_receiver import SlackReceiver
 from govwatch.adapters.bootstrap import teardown
+from govwatch.adapters.kafka_topics import RAW
 from govwatch.identity import story_id
 from govwatch.settings import Settings
-from govwatch.adapters.kafka_topics import RAW
+from govwatch_dev.slack_receiver import SlackReceiver
 from tests.support.dockerfile import instructions, replay_build_stage, run_install
 from tests.support.httpserve import Route, Site, serve
 from tests.support.imports import PRODUCT, modules

@@ -90,7 +90,7 @@ def imports(packages: dict[str, Path], known: dict[str, Path] | None = None) -> 
         constants = _string_constants(tree)
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         for node in ast.walk(tree):
-            targets: list[str] = []
+            targets: list[str]
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -104,5 +104,7 @@ def imports(packages: dict[str, Path], known: dict[str, Path] | None = None) -> 
             elif isinstance(node, ast.Call):
                 target = _import_module_target(node, constants)
                 targets = [target] if target else []
+            else:
+                continue
             for target in dict.fromkeys(targets):
                 yield Import(module, target, path, node.lineno)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-
 from tests.support.imports import DEVTOOLS, PRODUCT, Import, imports, modules
 
 # layer: the modules in it (a name stands for that module and everything under it)

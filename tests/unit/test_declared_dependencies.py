@@ -22,7 +22,7 @@ DEV_PACKAGE = "govwatch_dev"
 
 
 def _normalise(requirement: str) -> str:
-    """The distribution a requirement names (``"kafka-python[crc32c]>=3"`` -> ``kafka-python``), as PEP 503 compares it."""
+    """The distribution a requirement names (``"kafka-python[crc32c]>=3"``: ``kafka-python``), PEP 503-normalised."""
     name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
     assert name, requirement
     return re.sub(r"[-_.]+", "-", name.group(1)).lower()
