@@ -46,7 +46,7 @@ def _add_development_commands(sub: argparse._SubParsersAction) -> None:  # type:
     """``govwatch stack`` and ``govwatch demo`` come from the govwatch-dev distribution of a checkout (entry point
     group ``govwatch.commands``). Without it, they still parse and say how to get them."""
     found = {ep.name: ep for ep in entry_points(group=COMMAND_ENTRY_POINTS)}
-    for name, ep in sorted(found.items()):
+    for _name, ep in sorted(found.items()):
         ep.load()(sub)
     for name, helptext in DEVELOPMENT_COMMANDS.items():
         if name not in found:

@@ -17,8 +17,9 @@
 The consumer loop (govwatch.loop.consumer) is the one place that acts on this tree: permanent errors go
 to the stage's dead-letter topic with their reason; transient ones are retried, and the offset is
 not committed until the work is done. Retries of errors that are not outages are bounded: a record that keeps
-failing is dead-lettered with the last reason (``RetriesExhausted``) and can be replayed with ``govwatch dlq``. Adapters translate library exceptions at the edge with
-``raise ... from exc`` so nothing above them needs to know httpx, kafka-python or elasticsearch.
+failing is dead-lettered with the last reason (``RetriesExhausted``) and can be replayed with ``govwatch dlq``.
+Adapters translate library exceptions at the edge with ``raise ... from exc`` so nothing above them needs to know
+httpx, kafka-python or elasticsearch.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def batch_retry(stage: str, outage: bool) -> None:
     BATCH_RETRIES.labels(stage, "outage" if outage else "failure").inc()
 
 
-def record_lag(stage: str, consumer: Any, records: Sequence[Any]) -> None:
+def record_lag(stage: str, consumer: Any, records: Sequence[Any]) -> None:  # noqa: ANN401 - a kafka-python consumer
     """Per partition of the batch: the consumer's known log end minus the next offset to commit."""
     next_offsets: dict[tuple[str, int], int] = {}
     for rec in records:

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xms/-Xmx)")
     es_heap: str = Field("768m", description="Elasticsearch JVM heap (-Xms/-Xmx)")
     es_base_dir: Path | None = Field(
-        None, description="Where Elasticsearch is unpacked with its data (default: /var/lib/govwatch as root, else the cache dir)")
+        None, description="Where Elasticsearch is unpacked with its data "
+                          "(default: /var/lib/govwatch as root, else the cache dir)")
     es_user: str = Field("govwatch-es", description="OS user Elasticsearch runs as when started by root")
     java_home: Path | None = Field(None, description="JDK for Kafka and Elasticsearch (default: java on PATH)")
     es_replicas: int = Field(0, description="Replicas of govwatch indices (0 on a single node; 1+ on a cluster)")
@@ -82,9 +83,11 @@ class Settings(BaseSettings):
     fetch_per_host: int = Field(
         3, ge=1, description="Article pages one enrich process fetches at once from one host (host:port)")
     enrich_fetch_budget_s: float = Field(
-        30.0, gt=0, description="Wall-clock budget for fetching the pages of one enrich batch; later pages use the feed's text")
+        30.0, gt=0, description="Wall-clock budget for fetching the pages of one enrich batch; later pages use "
+                                "the feed's text")
     enrich_page_max_bytes: int = Field(
-        5_000_000, gt=0, description="Cap on a decoded article page (a larger page is not an article: the feed's text is used)")
+        5_000_000, gt=0, description="Cap on a decoded article page (a larger page is not an article: "
+                                     "the feed's text is used)")
 
     # --- polling --------------------------------------------------------------------------
     feeds_file: Path = Field(default_factory=_default_feeds_file,
@@ -148,7 +151,8 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS")
     kafka_ssl_keyfile: Path | None = Field(None, description="Client private key (PEM) for mutual TLS")
     kafka_replication_factor: int = Field(
-        1, ge=1, description="Replication factor of topics `govwatch init` creates (1 on a single broker; 3 on a cluster)")
+        1, ge=1, description="Replication factor of topics `govwatch init` creates "
+                             "(1 on a single broker; 3 on a cluster)")
     es_api_key: SecretStr | None = Field(None, description="Elasticsearch API key, the encoded form (secret)")
     es_username: str | None = Field(None, description="Elasticsearch user (basic auth; instead of an API key)")
     es_password: SecretStr | None = Field(None, description="Elasticsearch password (secret)")

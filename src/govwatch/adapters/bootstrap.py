@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from govwatch.adapters import es_io, kafka_io
-from govwatch.settings import Settings
 from govwatch.adapters.kafka_topics import topic_specs
+from govwatch.settings import Settings
 
 STATE_INDICES = ("published", "subscriptions", "alert-ledger", "web-tokens")
 

@@ -61,7 +61,8 @@ class ClusterIndex:
         return bool(story.neardup_signature and story.text.strip())
 
     def _decide(self, story: EnrichedStory, indexed: list[Seen]) -> EnrichedStory:
-        me = Seen(story.story_id, story.story_id, story.raw.trace.first_seen_at, parse_signature(story.neardup_signature))
+        signature = parse_signature(story.neardup_signature)
+        me = Seen(story.story_id, story.story_id, story.raw.trace.first_seen_at, signature)
         keys = set(story.neardup_keys)
         local = {sid: self.recent[sid][0] for sid in set().union(*(self.by_key.get(k, set()) for k in keys))}
         candidates = {**{c.story_id: c for c in indexed}, **local}
@@ -111,7 +112,7 @@ class ClusterIndex:
             })
         try:
             resp = self.es.msearch(searches=searches)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:
             raise es_io.translate(exc, "near-duplicate lookup") from exc
         out: dict[str, list[Seen]] = {}
         for story, result in zip(stories, resp["responses"], strict=True):

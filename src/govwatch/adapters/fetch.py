@@ -31,10 +31,10 @@ from urllib.parse import urljoin
 
 import httpx
 
-from govwatch.errors import FetchBudgetExceeded, FetchRefused, RateLimited, TransientError
 from govwatch.adapters.fetch_deadline import Deadline, DeadlineBackend, active
-from govwatch.settings import Settings
 from govwatch.adapters.ssrf import Allowlist, GuardedBackend, Resolver, check_scheme, system_resolver
+from govwatch.errors import FetchBudgetExceeded, FetchRefused, RateLimited, TransientError
+from govwatch.settings import Settings
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 # Only encodings we can decode with a bounded output; asking for br/zstd would need their own bomb guards.
@@ -104,7 +104,9 @@ class _BoundedDecoder:
         self.parts: list[bytes] = []
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise FetchRefused(f"refused {url}: unsupported Content-Encoding {encoding!r} (we ask for {ACCEPT_ENCODING})")
+            raise FetchRefused(
+                f"refused {url}: unsupported Content-Encoding {encoding!r} (we ask for {ACCEPT_ENCODING})"
+            )
         self.coding = codings[0] if codings else None
         self.zobj = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.coding in ("gzip", "x-gzip") else (
             zlib.decompressobj() if self.coding == "deflate" else None)

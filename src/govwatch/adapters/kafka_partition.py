@@ -41,7 +41,7 @@ class KeyHashPartitioner(DefaultPartitioner):
     """DefaultPartitioner's choice (murmur2 of the key, positive, modulo the partition count; random without a
     key), with the faster hash and without listing available partitions when a key decides."""
 
-    def partition(self, topic, key, serialized_key, value, serialized_value, cluster):  # noqa: ANN001, ANN201, PLR0913
+    def partition(self, topic, key, serialized_key, value, serialized_value, cluster):  # noqa: ANN001, ANN201
         if topic not in cluster.topics():
             raise ValueError(f"Topic {topic} not found in ClusterMetadata")
         all_partitions = sorted(cluster.partitions_for_topic(topic))

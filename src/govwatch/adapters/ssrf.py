@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import httpcore
@@ -24,6 +24,8 @@ from govwatch.errors import FetchRefused
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
+# One socket option as httpcore's backends take it: (level, option, value) or (level, option, None, length).
+SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 FIX_HINT = "if this target is intended (tests, an offline run), add it to GOVWATCH_SSRF_ALLOWLIST"
@@ -126,7 +128,7 @@ def system_resolver(host: str, port: int) -> list[str]:
         from govwatch.errors import TransientError
 
         raise TransientError(f"cannot resolve {host!r}: {exc}") from exc
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def resolve_checked(host: str, port: int, allowlist: Allowlist, resolver: Resolver = system_resolver) -> list[str]:
@@ -161,20 +163,19 @@ class GuardedBackend(httpcore.NetworkBackend):
         self.inner = inner or httpcore.SyncBackend()
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Sequence | None = None) -> httpcore.NetworkStream:
+                    socket_options: Iterable[SocketOption] | None = None) -> httpcore.NetworkStream:
         addresses = resolve_checked(host, port, self.allowlist, self.resolver)
-        last: Exception | None = None
+        failures: list[Exception] = []  # resolve_checked returns at least one address
         for address in addresses:
             try:
                 return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
                                               socket_options=socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
+                failures.append(exc)
+        raise failures[-1]
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Sequence | None = None) -> httpcore.NetworkStream:
+                            socket_options: Iterable[SocketOption] | None = None) -> httpcore.NetworkStream:
         raise FetchRefused("refused: unix sockets are never fetched")
 
     def sleep(self, seconds: float) -> None:

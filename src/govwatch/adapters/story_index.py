@@ -60,7 +60,7 @@ def existing_locations(es: Elasticsearch, prefix: str, story_ids: Sequence[str])
     try:
         resp = es.search(index=f"{prefix}-stories-*", query={"ids": {"values": list(story_ids)}}, source=False,
                          size=len(story_ids), ignore_unavailable=True, allow_no_indices=True)
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+    except Exception as exc:
         raise es_io.translate(exc, "locate stories") from exc
     found: dict[str, str] = {}
     for hit in resp["hits"]["hits"]:
@@ -137,7 +137,7 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
         try:
             refresh = "true" if len(stories) <= FORCE_REFRESH_MAX_BATCH else "wait_for"
             resp = es.bulk(operations=ops, refresh=refresh)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:
             raise es_io.translate(exc, "bulk index") from exc
         busy: list[int] = []
         for i, item in zip(pending, resp["items"], strict=True):

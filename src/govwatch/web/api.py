@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from govwatch.alerts import history
-from govwatch.alerts.subscription_service import merge_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
+from govwatch.alerts.subscription_service import merge_destination
 from govwatch.alerts.subscriptions import Destination, Filters, Mode, Problem, Subscription
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError
 from govwatch.web.context import actor_of, ctx_of, principal_of

@@ -42,7 +42,7 @@ LEGACY_ALGORITHM = "pbkdf2_sha256"  # hashes made before; still verified, per-us
 ITERATIONS = 200_000  # PBKDF2's work factor for a human-chosen secret: ~0.1 s per check on this 2-core machine
 SALT_BYTES = 16
 TOKEN_BYTES = 32  # 256 bits of secret per token
-TOKEN_PREFIX = "gwt"
+TOKEN_PREFIX = "gwt"  # noqa: S105 - the public marker of a token, not a secret
 VERIFIED_TTL_S = 60.0
 SESSION_TTL_S = 12 * 3600  # a working day; then log in again
 MAX_TOKEN_CHARS = 512  # ours have 61; anything much longer is not a token
@@ -160,7 +160,7 @@ class TokenStore:
                "created_at": utcnow().isoformat(), "revoked": False}
         try:
             self.es.create(index=self.index, id=token_id, document=doc, refresh="wait_for")
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:
             raise es_io.translate(exc, "store web token") from exc
         return token
 
@@ -168,7 +168,7 @@ class TokenStore:
         try:
             resp = self.es.options(ignore_status=404).update(index=self.index, id=token_id,
                                                              doc={"revoked": True}, refresh="wait_for")
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:
             raise es_io.translate(exc, "revoke web token") from exc
         return resp.get("result") in ("updated", "noop")
 
@@ -176,14 +176,14 @@ class TokenStore:
         """Replace a token's stored hash (the migration from PBKDF2); revocation is a separate field, kept."""
         try:
             self.es.update(index=self.index, id=token_id, doc={"hash": new_hash})
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:
             raise es_io.translate(exc, "rehash web token") from exc
 
     def lookup(self, token_id: str) -> dict[str, Any] | None:
         """The stored record of an active (not revoked) token id, or None."""
         try:
             resp = self.es.options(ignore_status=404).get(index=self.index, id=token_id)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:
             raise es_io.translate(exc, "read web token") from exc
         if not resp.get("found") or resp["_source"].get("revoked"):
             return None

@@ -34,7 +34,7 @@ class SubscriptionForm:
     query: str = ""
     owner: str = ""
     mode: str = "immediate"
-    filters: dict[str, str] = field(default_factory=lambda: {name: "" for name in (*FILTER_LISTS, "min_relevance")})
+    filters: dict[str, str] = field(default_factory=lambda: dict.fromkeys((*FILTER_LISTS, "min_relevance"), ""))
     allow_expensive: bool = False
     days: str = str(DEFAULT_DAYS)
     webhook_url: str = ""  # secrets: read, never shown back

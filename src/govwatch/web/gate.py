@@ -69,7 +69,7 @@ def cookies_of(scope: Scope) -> dict[str, str]:
         if name == b"cookie":
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header is simply no cookie
+            except Exception:  # noqa: BLE001, S112 - a malformed cookie header is simply no cookie
                 continue
     return {k: m.value for k, m in jar.items()}
 
@@ -132,7 +132,7 @@ class Gate:
         except BadBody as exc:
             if not started:
                 await self._refuse(scope, send_with_headers, exc.status, str(exc))
-        except Exception:  # noqa: BLE001 - an error page with our headers, the details only in the log
+        except Exception:
             log.exception("web_request_failed", path=scope.get("path"), method=scope.get("method"))
             if not started:
                 await _text(send_with_headers, 500, "internal error (see the web app's log)")
@@ -149,8 +149,8 @@ class Gate:
             if principal is False:
                 return  # refused by the rate limit: answered
             if principal is None:
-                await _json(send_with_headers, 401, {"detail": "authentication required: Authorization: Bearer <token>"},
-                            [(b"www-authenticate", b"Bearer")])
+                refusal = {"detail": "authentication required: Authorization: Bearer <token>"}
+                await _json(send_with_headers, 401, refusal, [(b"www-authenticate", b"Bearer")])
                 return
             state["principal"] = principal
             if method not in SAFE_METHODS:
@@ -203,7 +203,7 @@ class Gate:
             if give_back:
                 self.throttle.release(client)
 
-    async def _bearer(self, scope: Scope, send: Send) -> Principal | None | bool:
+    async def _bearer(self, scope: Scope, send: Send) -> Principal | bool | None:
         """The caller's principal, None without a valid token, False when the rate limit answered (429)."""
         value = header_of(scope, b"authorization") or ""
         scheme, _, token = value.partition(" ")
@@ -236,10 +236,10 @@ class Gate:
                 principal, csrf = self.signer.read(cookie)
             except BadToken:
                 principal = None
-            if principal is not None:
-                if principal.token_id is None or await anyio.to_thread.run_sync(self.auth.token_active,
-                                                                                principal.token_id):
-                    return principal, csrf
+            if principal is not None and (
+                principal.token_id is None or await anyio.to_thread.run_sync(self.auth.token_active, principal.token_id)
+            ):
+                return principal, csrf
         if self.proxy_header is not None and (not self.proxies.trusted or self.proxies.trusts(scope["state"]["peer"])):
             # With GOVWATCH_WEB_TRUSTED_PROXIES set, only those peers may name the user (anyone else reaching the
             # app directly could claim any name); without it, the operator's network must keep clients away.

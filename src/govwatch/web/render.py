@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from importlib.resources import files
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -52,7 +51,7 @@ def highlighted(fragment: object) -> Markup:
         out.append(str(escape(rest[:start])))
         out.append(f"<mark>{escape(rest[start + len(PRE):end])}</mark>")
         rest = rest[end + len(POST):]
-    return Markup("".join(out))
+    return Markup("".join(out))  # noqa: S704 - every piece was escaped above
 
 
 def plain(fragment: object) -> str:
@@ -97,5 +96,5 @@ def make_environment() -> Environment:
     return env
 
 
-def render(env: Environment, name: str, **context: Any) -> str:
+def render(env: Environment, name: str, **context: object) -> str:
     return env.get_template(name).render(**context)

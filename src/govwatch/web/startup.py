@@ -11,9 +11,9 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from govwatch.errors import ConfigError
-from govwatch.web.secret_strength import KEY, PASSWORD, Kind, refusal, weakness
 from govwatch.settings import Settings
 from govwatch.web.auth import hash_problem, is_legacy
+from govwatch.web.secret_strength import KEY, PASSWORD, Kind, refusal, weakness
 
 # The secrets the web role reads, and how strong each must be.
 CHECKED: tuple[tuple[str, Kind], ...] = (

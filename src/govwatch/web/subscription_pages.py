@@ -1,8 +1,8 @@
 """The subscription pages: list, new, view/edit, pause/resume/delete/test, and the preview/check used by app.js.
 
-Every operation is one call of the service layer the CLI uses (govwatch.alerts.subscription_service). Everything also works
-with plain form posts; ``/subscriptions/preview`` and ``/subscriptions/check`` are what the small script calls
-to preview and check the query without reloading (same session and CSRF checks as any form).
+Every operation is one call of the service layer the CLI uses (govwatch.alerts.subscription_service). Everything
+also works with plain form posts; ``/subscriptions/preview`` and ``/subscriptions/check`` are what the small script
+calls to preview and check the query without reloading (same session and CSRF checks as any form).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from govwatch.alerts.subscription_service import Actor, merge_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
+from govwatch.alerts.subscription_service import Actor, merge_destination
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError
 from govwatch.web.context import WebContext, actor_of, ctx_of, secret_text
