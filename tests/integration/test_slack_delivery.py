@@ -12,13 +12,8 @@ import pytest
 from govwatch.alerts.slack_format import alert_blocks
 from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.breaker import DestinationBusy
-from govwatch.alerts.slack_send import (
-    BREAKER_BASE_S,
-    BREAKER_MAX_S,
-    MAX_INLINE_WAIT_S,
-    DestinationDown,
-    SlackSender,
-)
+from govwatch.alerts.slack_outcome import DestinationDown
+from govwatch.alerts.slack_send import BREAKER_BASE_S, BREAKER_MAX_S, MAX_INLINE_WAIT_S, SlackSender
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 from govwatch.models import Alert, Trace
 

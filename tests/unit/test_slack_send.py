@@ -10,16 +10,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from govwatch.alerts.breaker import DestinationBusy
-from govwatch.alerts.slack_send import (
-    ALERT_EVENT_TYPE,
-    DEFAULT_WEBHOOK_HOSTS,
-    MAX_TRANSIENT_ATTEMPTS,
-    DestinationDown,
-    OutcomeUnknown,
-    SlackSender,
-    WebhookHostRefused,
-    webhook_host_problem,
-)
+from govwatch.alerts.slack_destination import DEFAULT_WEBHOOK_HOSTS, WebhookHostRefused, webhook_host_problem
+from govwatch.alerts.slack_history import ALERT_EVENT_TYPE
+from govwatch.alerts.slack_outcome import DestinationDown, OutcomeUnknown
+from govwatch.alerts.slack_send import MAX_TRANSIENT_ATTEMPTS, SlackSender
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 
 API = "https://slack.test/api"

@@ -1,4 +1,5 @@
-"""Save-time rules for a subscription's Slack destination (the send-time twin is in ``slack_send``).
+"""Save-time rules for a subscription's Slack destination (the send-time twin is in ``slack_send``; the host rule is
+shared, in ``slack_destination``).
 
 * **Webhook hosts.** A webhook URL must point at a host in ``GOVWATCH_SLACK_WEBHOOK_HOSTS`` (default: Slack's
   own). A destination is user input: without this, anyone who may create a subscription could make the notifier
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from govwatch.alerts.slack_send import webhook_host_problem
+from govwatch.alerts.slack_destination import webhook_host_problem
 from govwatch.alerts.subscriptions import Destination
 from govwatch.errors import InvalidQuery
 from govwatch.settings import Settings

@@ -34,15 +34,14 @@ What it decides, and nothing more:
   returns at once, so nothing sleeps between Slack accepting a message and the caller recording it.
 
 Webhook URLs and tokens are secrets (Slack revokes leaked webhooks): they never appear in logs or exception
-messages, only :func:`mask_secret` forms (host plus the last 4 characters); the limiter keys on a hash.
+messages, only :func:`~govwatch.alerts.slack_destination.mask_secret` forms (host plus the last 4 characters); the
+limiter keys on a hash.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,9 +49,19 @@ import httpx
 
 from govwatch import metrics
 from govwatch.alerts.breaker import DestinationGate
-from govwatch.errors import DeliveryRejected, RateLimited, TransientError
+from govwatch.alerts.slack_destination import WebhookHostRefused, destination_key, mask_secret, webhook_host_problem
+from govwatch.alerts.slack_history import ALERT_EVENT_TYPE, HISTORY_SKEW_S, find_in_history
+from govwatch.alerts.slack_outcome import (
+    NOT_SENT,
+    DestinationDown,
+    Outcome,
+    OutcomeUnknown,
+    SendResult,
+    classify_api,
+    classify_status,
+)
+from govwatch.errors import DeliveryRejected, RateLimited
 from govwatch.log import get_logger
-from govwatch.settings import Settings
 
 MAX_TRANSIENT_ATTEMPTS = 4  # 1 try + 3 retries ≈ 0.5+1+2 s of backoff: rides out a blip, not an outage
 BACKOFF_BASE_S = 0.5
@@ -63,128 +72,8 @@ MAX_RATE_LIMIT_WAITS = 3  # honoured 429s per message before the destination's c
 MAX_INLINE_WAIT_S = 2.0
 BREAKER_BASE_S = 5.0  # first cooldown of an open circuit (doubling per failure in a row)
 BREAKER_MAX_S = 60.0  # longest cooldown, whatever Retry-After says: a recovered destination is seen within 1 min
-DEFAULT_WEBHOOK_HOSTS = ("hooks.slack.com", "slack.com")  # where Slack's incoming webhooks live
-DEFAULT_RETRY_AFTER_S = 1.0  # Slack always sends Retry-After; a proxy's 429 may not
-REASON_CHARS = 120  # Slack's error bodies are short codes; never echo a long (possibly HTML) body
-
-# Web API errors that may succeed later; every other ``ok: false`` error is a refusal of this request
-# (invalid_auth, channel_not_found, not_in_channel, account_inactive, token_revoked, invalid_blocks, ...).
-_API_TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-_API_RATE_LIMITED = "ratelimited"
-
-ALERT_EVENT_TYPE = "govwatch_alert"  # Slack message metadata event_type; event_payload.alert_id is the ledger key
-HISTORY_PAGE = 200  # Slack's recommended page size for conversations.history
-HISTORY_MAX_PAGES = 5  # a busier channel than 1,000 messages since the unknown send: stop reading, fall back
-HISTORY_SKEW_S = 120.0  # our clock vs Slack's message ts: start the window this much before the first unknown send
-HISTORY_SCOPES = "channels:history (public channels) or groups:history (private channels)"
-
-# Failures where no byte of the request reached the peer: known not-delivered, safe to retry.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-             httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 log = get_logger(__name__)
-
-
-def mask_secret(secret: str) -> str:
-    """``hooks.slack.com/…abcd`` for a URL, ``…abcd`` for a token: enough to tell destinations apart."""
-    tail = f"…{secret[-4:]}" if len(secret) >= 12 else "…"  # a short secret would be mostly revealed
-    host = urlsplit(secret).hostname if "://" in secret else None
-    return f"{host}/{tail}" if host else tail
-
-
-def _reason(response: httpx.Response) -> str:
-    text = response.text.strip().splitlines()[0] if response.text.strip() else ""
-    return f"HTTP {response.status_code} {text[:REASON_CHARS]}".strip()
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)), 0.0)
-    except ValueError:  # an HTTP-date form; Slack only sends seconds
-        return DEFAULT_RETRY_AFTER_S
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What one HTTP exchange means for the delivery (a tagged value, so the loop reads as a table)."""
-
-    kind: str  # "ok" | "permanent" | "transient" | "rate_limited"
-    reason: str = ""
-    retry_after: float = 0.0
-
-
-def _classify_status(response: httpx.Response) -> _Outcome:
-    status = response.status_code
-    if status == 429:
-        return _Outcome("rate_limited", _reason(response), _retry_after(response))
-    if status >= 500 or status == 408:
-        return _Outcome("transient", _reason(response))
-    if status >= 400 or status < 200:
-        return _Outcome("permanent", _reason(response))
-    return _Outcome("ok")
-
-
-def _classify_api(response: httpx.Response) -> _Outcome:
-    outcome = _classify_status(response)
-    if outcome.kind != "ok":
-        return outcome
-    try:
-        body = response.json()
-    except ValueError:  # a 200 that is not the Web API answering (wrong api_base, captive proxy)
-        return _Outcome("permanent", f"HTTP {response.status_code} non-JSON answer from the Web API")
-    if not isinstance(body, dict):
-        return _Outcome("permanent", "unexpected Web API answer")
-    if body.get("ok") is True:
-        return _Outcome("ok")
-    error = str(body.get("error", "unknown_error"))[:REASON_CHARS]
-    if error == _API_RATE_LIMITED:
-        return _Outcome("rate_limited", error, _retry_after(response))
-    return _Outcome("transient" if error in _API_TRANSIENT else "permanent", error)
-
-
-class DestinationDown(TransientError):
-    """Sends to the destination failed (5xx, timeouts, connection refused) past the inline budget; its circuit is
-    open for ``retry_after`` seconds. Known not delivered (an unknown outcome raises :class:`OutcomeUnknown`)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class WebhookHostRefused(DeliveryRejected):
-    """A webhook URL whose host is not in ``GOVWATCH_SLACK_WEBHOOK_HOSTS``."""
-
-
-def webhook_host_problem(url: str, allowed_hosts: frozenset[str] | tuple[str, ...]) -> str | None:
-    """Why a webhook URL may not be posted to (scheme or host), or None. Never quotes the URL (a secret)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return "not an http(s) URL"
-    host = (parts.hostname or "").lower().rstrip(".")
-    if host not in {h.lower().rstrip(".") for h in allowed_hosts}:
-        return (f"host {host or '(none)'!r} is not an allowed webhook host; allowed: {', '.join(sorted(allowed_hosts))}"
-                " (setting GOVWATCH_SLACK_WEBHOOK_HOSTS)")
-    return None
-
-
-class OutcomeUnknown(TransientError):
-    """Delivery did not succeed, and a request may have reached Slack unanswered (``since``: epoch seconds of
-    the first such send). The caller records it, so that its next attempt checks before sending again."""
-
-    def __init__(self, message: str, since: float, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.since = since
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """How a delivery ended: ``posts`` requests made; ``found_in_history`` = an earlier unknown send had
-    arrived, nothing was posted now; ``possible_duplicate`` = a post followed an unknown outcome unchecked."""
-
-    posts: int
-    possible_duplicate: bool = False
-    found_in_history: bool = False
 
 
 BeforePost = Callable[[int], None]  # called with the post's number (1, 2, ...) just before each POST
@@ -205,7 +94,7 @@ class SlackSender:
         self._clock = clock
         self._wall = wall  # epoch seconds, comparable with Slack's message ts
         # None: no host check, for a caller that vetted its URLs (tests). Every production sender comes from
-        # make_sender, which passes GOVWATCH_SLACK_WEBHOOK_HOSTS.
+        # govwatch.wiring.clients.slack_sender, which passes GOVWATCH_SLACK_WEBHOOK_HOSTS.
         self._webhook_hosts = frozenset(webhook_hosts) if webhook_hosts is not None else None
         self._max_wait_s = max(max_wait_s, min_interval_s)  # pacing alone must never defer a message
         self.gate = DestinationGate(min_interval_s=min_interval_s, max_wait_s=self._max_wait_s,
@@ -224,7 +113,7 @@ class SlackSender:
             log.warning("slack.webhook_host_refused", destination=masked, reason=problem)
             metrics.slack_delivery("rejected")
             raise WebhookHostRefused(f"webhook {masked} refused: {problem}")
-        return self._deliver(_key("webhook", url), masked, _classify_status,
+        return self._deliver(destination_key("webhook", url), masked, classify_status,
                              lambda: self._client.post(url, json=payload), None, unknown_since, before_post)
 
     def post_message(self, token: str, channel: str, payload: dict[str, Any], api_base: str, *,
@@ -244,56 +133,15 @@ class SlackSender:
             body["metadata"] = {"event_type": ALERT_EVENT_TYPE, "event_payload": {"alert_id": dedup_id}}
 
             def checker(oldest: float) -> bool | None:
-                return self._find_in_history(f"{base}/conversations.history", token, channel, masked, dedup_id,
-                                             oldest)
-        return self._deliver(_key("api", token, channel), masked, _classify_api,
+                return find_in_history(self._client, f"{base}/conversations.history", token, channel, masked,
+                                       dedup_id, oldest)
+        return self._deliver(destination_key("api", token, channel), masked, classify_api,
                              lambda: self._client.post(endpoint, json=body, headers=headers),
                              checker, unknown_since, before_post)
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _find_in_history(self, endpoint: str, token: str, channel: str, masked: str, dedup_id: str,
-                         oldest: float) -> bool | None:
-        """True: a message tagged ``dedup_id`` is in the channel since ``oldest``; False: it is not;
-        None: we cannot tell (no history scope, another refusal, too many messages) -> at-least-once."""
-        params: dict[str, str | int] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": HISTORY_PAGE,
-                                        "include_all_metadata": "true"}
-        headers = {"Authorization": f"Bearer {token}"}
-        for _ in range(HISTORY_MAX_PAGES):
-            try:
-                response = self._client.get(endpoint, params=params, headers=headers)
-            except httpx.TransportError as exc:
-                raise OutcomeUnknown(f"could not read the history of {masked} to check an earlier send whose "
-                                     f"outcome is unknown ({type(exc).__name__}); not resending yet", oldest) from exc
-            outcome = _classify_api(response)
-            if outcome.kind in ("transient", "rate_limited"):
-                raise OutcomeUnknown(f"could not read the history of {masked} to check an earlier send whose "
-                                     f"outcome is unknown ({outcome.reason}); not resending yet", oldest,
-                                     retry_after=outcome.retry_after or None)
-            if outcome.kind == "permanent":
-                body = _json_or_empty(response)
-                if outcome.reason == "missing_scope":
-                    needed = str(body.get("needed") or HISTORY_SCOPES)[:REASON_CHARS]
-                    log.warning("slack.history_scope_missing", destination=masked, needed=needed,
-                                fix=f"add the {needed} scope to the Slack app (OAuth & Permissions) and reinstall "
-                                    "it; until then a send whose outcome is unknown is resent and may post twice")
-                else:
-                    log.warning("slack.history_unavailable", destination=masked, reason=outcome.reason)
-                return None
-            body = _json_or_empty(response)
-            for message in body.get("messages") or []:
-                meta = message.get("metadata") if isinstance(message, dict) else None
-                if (isinstance(meta, dict) and meta.get("event_type") == ALERT_EVENT_TYPE
-                        and (meta.get("event_payload") or {}).get("alert_id") == dedup_id):
-                    return True
-            cursor = (body.get("response_metadata") or {}).get("next_cursor")
-            if not body.get("has_more") or not cursor:
-                return False
-            params["cursor"] = cursor
-        log.warning("slack.history_window_exceeded", destination=masked, pages=HISTORY_MAX_PAGES)
-        return None
-
-    def _deliver(self, key: str, masked: str, classify: Callable[[httpx.Response], _Outcome],
+    def _deliver(self, key: str, masked: str, classify: Callable[[httpx.Response], Outcome],
                  request: Callable[[], httpx.Response], checker: Callable[[float], bool | None] | None,
                  unknown_since: float | None, before_post: BeforePost | None) -> SendResult:
         started = self._clock()
@@ -328,11 +176,11 @@ class SlackSender:
             cause: Exception | None = None
             try:
                 outcome = classify(request())
-            except _NOT_SENT as exc:
+            except NOT_SENT as exc:
                 # only the type name: httpx messages are URL-free today, but the secret must not depend on that
-                cause, outcome = exc, _Outcome("transient", f"connection failed ({type(exc).__name__})")
+                cause, outcome = exc, Outcome("transient", f"connection failed ({type(exc).__name__})")
             except httpx.TransportError as exc:  # read timeout, dropped after sending: Slack may have it
-                cause, outcome = exc, _Outcome("transient", f"no answer ({type(exc).__name__})")
+                cause, outcome = exc, Outcome("transient", f"no answer ({type(exc).__name__})")
                 unknown_since = posted_at if unknown_since is None else unknown_since
             # Space from when the answer came back, not from when the slot was reserved: Slack (and the
             # receiver) see the request arrive later than we decided to send it.
@@ -382,29 +230,3 @@ class SlackSender:
             log.info("slack.retry", destination=masked, reason=outcome.reason, wait_s=delay)
             metrics.slack_retry("transient")
             self.gate.push_back(key, delay)
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _key(*parts: str) -> str:
-    # Hashed so that a dump of the limiter (debugger, repr in a log) cannot leak a webhook URL or token.
-    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
-
-
-def make_sender(settings: Settings) -> tuple[SlackSender, httpx.Client]:
-    """A rate-limited sender whose HTTP client is SSRF-guarded (webhook URLs are user input), and that client."""
-    from govwatch.adapters.fetch import guarded_transport
-
-    # Slack answers in well under a second; past the timeout a send's outcome is unknown (see above).
-    client = httpx.Client(transport=guarded_transport(settings), timeout=settings.slack_send_timeout_s,
-                          follow_redirects=False, trust_env=False)
-    return SlackSender(client, min_interval_s=settings.slack_min_interval_s,
-                       webhook_hosts=tuple(settings.slack_webhook_hosts),
-                       breaker_base_s=settings.slack_breaker_base_s,
-                       breaker_max_s=settings.slack_breaker_max_s), client

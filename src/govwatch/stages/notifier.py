@@ -53,7 +53,8 @@ from typing import Any
 
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import alert_blocks, digest_blocks
-from govwatch.alerts.slack_send import BeforePost, OutcomeUnknown, SendResult, SlackSender
+from govwatch.alerts.slack_outcome import OutcomeUnknown, SendResult
+from govwatch.alerts.slack_send import BeforePost, SlackSender
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.loop.consumer import Rejections
