@@ -40,11 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from feedserver import FeedServer, Route  # noqa: E402
 
-import govwatch.feeds.poller as poller_module  # noqa: E402
 from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
-from govwatch.feeds.parse_pool import default_pool  # noqa: E402
+from govwatch.feeds.parser_pool import ParserPool  # noqa: E402
 from govwatch.feeds.poller import poll_all  # noqa: E402
-from govwatch.feeds.runtime import build_runtime  # noqa: E402
+from govwatch.wiring.poll import build_runtime  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
 
 ITEMS = 20
@@ -104,9 +103,9 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
-def workers_cpu() -> float:
+def workers_cpu(parser: ParserPool) -> float:
     total = 0.0
-    for pid in default_pool().worker_pids():
+    for pid in parser.worker_pids():
         try:
             total += process_cpu(pid)
         except OSError:
@@ -147,11 +146,12 @@ def instrument(runtime, meter: CpuMeter) -> None:  # noqa: ANN001 - a PollRuntim
     """Wrap the poller's adapters so each call's thread CPU lands in its component."""
     poller = runtime.poller
     poller.fetcher.fetch = meter.wrap("fetch (httpx, SSRF guard)", poller.fetcher.fetch)
-    poller_module.parse_feed = meter.wrap("parse: hand-off to worker (poller side)", poller_module.parse_feed)
+    poller.parser.parse = meter.wrap("parse: hand-off to worker (poller side)", poller.parser.parse)
     poller.stories_from = meter.wrap("stories: identity + RawStory", poller.stories_from)
-    poller.ledger.already_published = meter.wrap("dedupe lookup (ES mget)", poller.ledger.already_published)
+    poller.published_ids.already_published = meter.wrap("dedupe lookup (ES mget)",
+                                                        poller.published_ids.already_published)
     poller.publisher.publish = meter.wrap("publish (serialise, Kafka send, ack wait)", poller.publisher.publish)
-    poller.ledger.record = meter.wrap("ledger record (ES bulk create)", poller.ledger.record)
+    poller.published_ids.record = meter.wrap("ledger record (ES bulk create)", poller.published_ids.record)
     poller.states.put = meter.wrap("feed state (Kafka send, ack wait)", poller.states.put)
     poller.poll_feed = meter.wrap("poll thread total", poller.poll_feed)
 
@@ -186,10 +186,9 @@ import json, resource, sys, time
 import logging, structlog
 logging.disable(logging.INFO)
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-import govwatch.feeds.runtime as runtime
+import govwatch.wiring.poll as runtime
 runtime.build_runtime.__defaults__ = (lambda host, port: ["127.0.0.1"], None)
 from govwatch.commands.poll import load_flow_module
-from govwatch.feeds.parse_pool import shutdown_default_pool
 flow = load_flow_module()
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -197,7 +196,7 @@ def cpu():
 started, before = time.monotonic(), cpu()
 result = flow.poll_feeds(force=True, overrides=json.loads(sys.argv[1]))
 elapsed, run_cpu = time.monotonic() - started, cpu() - before
-shutdown_default_pool()  # reaped workers count in RUSAGE_CHILDREN
+# the flow closed its runtime, whose parser pool reaped the workers: their CPU counts in RUSAGE_CHILDREN
 usage = resource.getrusage(resource.RUSAGE_SELF)
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"elapsed_s": elapsed, "run_cpu_s": run_cpu, "polled": result["polled"],
@@ -313,9 +312,9 @@ def main() -> None:
                         round_two.set()
                         ready.get(timeout=60)  # the server has swapped the even feeds' bodies
                     meter.reset()
-                    cpu, wcpu, scpu = process_cpu(), workers_cpu(), servers_cpu(pids)
+                    cpu, wcpu, scpu = process_cpu(), workers_cpu(runtime.poller.parser), servers_cpu(pids)
                     summary, outcomes = poll_all(runtime.poller, runtime.feeds, args.concurrency)
-                    cpu, wcpu = process_cpu() - cpu, workers_cpu() - wcpu
+                    cpu, wcpu = process_cpu() - cpu, workers_cpu(runtime.poller.parser) - wcpu
                     scpu = {name: value - scpu[name] for name, value in servers_cpu(pids).items()}
                     lat = [o.elapsed_s for o in outcomes]
                     rates.append(summary.feeds_polled / summary.elapsed_s)
@@ -325,7 +324,7 @@ def main() -> None:
                           f"errors {dict(summary.errors) or 'none'}), p95 per-feed latency {p95(lat) * 1000:.0f} ms, "
                           f"{summary.elapsed_s:.1f}s")
                     print_split(meter, cpu, wcpu, summary.feeds_polled, scpu)
-                workers = [peak_rss_mb(pid) for pid in default_pool().worker_pids()]
+                workers = [peak_rss_mb(pid) for pid in runtime.poller.parser.worker_pids()]
                 print(f"  peak RSS: polling process {peak_rss_mb():.0f} MB, parse workers "
                       f"{', '.join(f'{w:.0f}' for w in workers) or '-'} MB")
             finally:

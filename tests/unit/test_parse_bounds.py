@@ -15,6 +15,7 @@ import pytest
 
 from govwatch.errors import FeedParseError
 from govwatch.feeds.parse import parse_feed
+from govwatch.feeds.parser_pool import ParserPool
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 NORMAL = (FIXTURES / "theverge-2025-07-01.atom.xml").read_bytes()
@@ -42,62 +43,60 @@ def _alive(pid: int) -> bool:
 def test_more_hung_parses_than_workers_still_let_a_normal_feed_parse() -> None:
     """Six never-ending parses (more than the workers) each fail with the timeout reason, then a normal feed parses."""
     hung = _hung_feed()
-    with ThreadPoolExecutor(max_workers=6) as callers:
-        futures = [callers.submit(parse_feed, hung, timeout_s=HUNG_TIMEOUT_S) for _ in range(6)]
-        for future in futures:
-            with pytest.raises(FeedParseError, match=r"feed parse exceeded 1 s; the feed was skipped"):
-                future.result()
-    parsed = parse_feed(NORMAL, timeout_s=NORMAL_TIMEOUT_S)
-    assert len(parsed.entries) == 10 and parsed.title
+    pool = ParserPool()
+    try:
+        with ThreadPoolExecutor(max_workers=6) as callers:
+            futures = [callers.submit(pool.parse, hung, timeout_s=HUNG_TIMEOUT_S) for _ in range(6)]
+            for future in futures:
+                with pytest.raises(FeedParseError, match=r"feed parse exceeded 1 s; the feed was skipped"):
+                    future.result()
+        parsed = pool.parse(NORMAL, timeout_s=NORMAL_TIMEOUT_S)
+        assert len(parsed.entries) == 10 and parsed.title
+    finally:
+        pool.close()
 
 
 def test_timed_out_workers_are_killed_and_reaped_and_close_leaves_no_process() -> None:
     """The worker of a timed-out parse is gone at once, a fresh one parses the next feed, close() stops the rest."""
-    from govwatch.feeds.parse_pool import ParsePool
-
-    pool = ParsePool(workers=2)
+    pool = ParserPool(workers=2)
     try:
-        parse_feed(NORMAL, pool=pool, timeout_s=NORMAL_TIMEOUT_S)
+        pool.parse(NORMAL, timeout_s=NORMAL_TIMEOUT_S)
         (first,) = pool.worker_pids()
         with pytest.raises(FeedParseError, match="exceeded 1 s"):
-            parse_feed(_hung_feed(), pool=pool, timeout_s=HUNG_TIMEOUT_S)
+            pool.parse(_hung_feed(), timeout_s=HUNG_TIMEOUT_S)
         assert first not in pool.worker_pids() and not _alive(first)
-        assert len(parse_feed(NORMAL, pool=pool, timeout_s=NORMAL_TIMEOUT_S).entries) == 10
+        assert len(pool.parse(NORMAL, timeout_s=NORMAL_TIMEOUT_S).entries) == 10
         survivors = pool.worker_pids()
         assert survivors and first not in survivors
     finally:
         pool.close()
     assert pool.worker_pids() == [] and not any(_alive(pid) for pid in survivors)
     with pytest.raises(FeedParseError, match="shut down"):
-        parse_feed(NORMAL, pool=pool)
+        pool.parse(NORMAL)
 
 
 def test_memory_bomb_is_refused_with_the_memory_reason_and_the_next_parse_works() -> None:
     """A feed whose parse outgrows the worker's address-space limit fails with the memory reason; the pool recovers."""
-    from govwatch.feeds.parse_pool import ParsePool
-
     # feedparser holds several copies of an 8 MB title (decoded text, joined pieces, the entry): far past 24 MiB.
     bomb = (b'<rss version="2.0"><channel><title>t</title><item><title>' + b"a" * 8_000_000
             + b"</title></item></channel></rss>")
-    pool = ParsePool(workers=1, memory_bytes=24 * 2**20)
+    pool = ParserPool(workers=1, memory_bytes=24 * 2**20)
     try:
         with pytest.raises(FeedParseError, match=r"exceeded the memory limit \(24 MiB\); the feed was skipped"):
-            parse_feed(bomb, pool=pool, timeout_s=NORMAL_TIMEOUT_S)
-        assert len(parse_feed(NORMAL, pool=pool, timeout_s=NORMAL_TIMEOUT_S).entries) == 10
+            pool.parse(bomb, timeout_s=NORMAL_TIMEOUT_S)
+        assert len(pool.parse(NORMAL, timeout_s=NORMAL_TIMEOUT_S).entries) == 10
     finally:
         pool.close()
 
 
 def test_parser_errors_and_crashes_keep_their_reason_across_the_process_boundary() -> None:
     """A body that is not a feed is reported as such by the worker, and the same worker parses the next feed."""
-    from govwatch.feeds.parse_pool import ParsePool
-
-    pool = ParsePool(workers=1)
+    pool = ParserPool(workers=1)
     try:
         with pytest.raises(FeedParseError, match="^not a feed"):
-            parse_feed(b"<html><body>hello</body></html>", pool=pool)
+            pool.parse(b"<html><body>hello</body></html>")
         (pid,) = pool.worker_pids()
-        assert len(parse_feed(NORMAL, pool=pool).entries) == 10 and pool.worker_pids() == [pid]
+        assert len(pool.parse(NORMAL).entries) == 10 and pool.worker_pids() == [pid]
     finally:
         pool.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from kafka.errors import KafkaTimeoutError
 from govwatch.errors import FetchRefused, TransientError
 from govwatch.adapters.feed_stores import KafkaPublisher
 from govwatch.feeds.parse import parse_feed
+from govwatch.feeds.parser_pool import ParserPool
 from govwatch.feeds.poller import HostLimiter, Poller
 from govwatch.feeds.registry import Feed
 from govwatch.feeds.state import FeedState
@@ -22,6 +24,13 @@ FEED_BYTES = (Path(__file__).resolve().parents[1] / "fixtures" / "feeds" / "heis
 FEED = Feed(id="heise", name="heise", url="https://heise.example/atom", country="DE", language="de", kind="news",
             needs_relevance_filter=True)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+PARSER = ParserPool()  # workers start on the first parse
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_parser() -> Iterator[None]:
+    yield
+    PARSER.close()
 
 
 class FakeFetcher:
@@ -46,7 +55,7 @@ class FakeStates:
         self.states[state.feed_id] = state
 
 
-class FakeLedger:
+class FakePublishedIds:
     def __init__(self) -> None:
         self.ids: set[str] = set()
 
@@ -75,8 +84,8 @@ def ok(body: bytes = FEED_BYTES, status: int = 200, etag: str | None = '"v1"') -
 
 
 def poller(fetcher, publisher=None):  # noqa: ANN001, ANN201
-    return Poller(Settings(poll_host_spacing_s=0), fetcher, FakeStates(), FakeLedger(), publisher or FakePublisher(),
-                  clock=lambda: NOW)
+    return Poller(Settings(poll_host_spacing_s=0), fetcher, FakeStates(), FakePublishedIds(),
+                  publisher or FakePublisher(), PARSER, clock=lambda: NOW)
 
 
 def test_new_entries_are_published_once_then_deduplicated() -> None:
@@ -103,7 +112,7 @@ def test_publish_failure_does_not_advance_state() -> None:
     p = poller(FakeFetcher(ok()), FakePublisher(fail=True))
     with pytest.raises(TransientError):
         p.poll_feed(FEED, final_attempt=False)
-    assert p.states.get(FEED.id).etag is None and p.ledger.ids == set()
+    assert p.states.get(FEED.id).etag is None and p.published_ids.ids == set()
 
 
 def test_final_transient_failure_is_recorded_with_backoff() -> None:

@@ -1,4 +1,4 @@
-"""The poller's adapters: feed state in the compacted Kafka topic, the published-ids ledger in Elasticsearch,
+"""The poller's adapters: feed state in the compacted Kafka topic, the published story ids in Elasticsearch,
 and the raw-story publisher. Library errors become govwatch errors here (``raise ... from exc``)."""
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from govwatch.errors import TransientError
 from govwatch.adapters.es_io import translate
 from govwatch.feeds.batching import GroupCommit
 from govwatch.feeds.state import FeedState
-from govwatch.adapters.kafka_io import BOOTSTRAP_TIMEOUT_MS, client_config
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S, BOOTSTRAP_TIMEOUT_MS, client_config
 from govwatch.models import RawStory, utcnow
 
 if TYPE_CHECKING:
     from govwatch.settings import Settings
 
-ACK_TIMEOUT_S = 30.0
 # mget in slices so one huge feed cannot build a multi-MB request.
 MGET_SLICE = 500
 # A bulk item rejected with 429 (write queue full) is sent again up to this often, after 2, 4, 8 s.
@@ -99,7 +98,7 @@ class KafkaStateStore:
             self._states[state.feed_id] = state
 
 
-class PublishedLedger:
+class EsPublishedIds:
     """Ids already published, in ``<prefix>-published`` (create-only docs, _id = story id).
 
     Concurrent feeds' lookups and records are coalesced (govwatch.feeds.batching): one ``_mget`` / ``_bulk``

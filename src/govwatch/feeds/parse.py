@@ -1,11 +1,13 @@
-"""Feed bytes -> normalised entries. Pure: feedparser only ever sees bytes we already fetched.
+"""Feed bytes -> normalised entries. Pure: feedparser only ever sees bytes we already fetched, in this process.
 
 Defences, in order: a byte cap before parsing (on the decoded body: the fetcher decompresses under the same
 cap, and feedparser never decompresses a stream); DOCTYPEs that declare entities are refused (billion laughs,
-external entities: feedparser would mostly neutralise them, but "mostly" is not a policy); the parse runs in
-a worker process with an address-space limit, killed and replaced when it overruns its wall-clock bound
-(govwatch.feeds.parse_pool), so a hung or memory-hungry feed is reported and the poller moves on; a cap on
-entries. Bozo feeds keep their good entries and the reason is returned for the log.
+external entities: feedparser would mostly neutralise them, but "mostly" is not a policy); a cap on entries.
+Bozo feeds keep their good entries and the reason is returned for the log.
+
+Nothing here bounds time or memory: the poller parses through govwatch.feeds.parser_pool.ParserPool, which runs
+``parse_body`` in worker processes with an address-space limit, killed and replaced when a parse overruns its
+wall-clock bound, so a hung or memory-hungry feed is reported and the poller moves on.
 """
 
 from __future__ import annotations
@@ -23,11 +25,9 @@ from urllib.parse import urljoin
 import feedparser
 
 from govwatch.errors import FeedParseError
-from govwatch.feeds.parse_pool import ParsePool, default_pool
 
 # A feed dated this far ahead is not "scheduled", it is wrong (time zones explain at most ~14 h).
 FUTURE_TOLERANCE = timedelta(hours=26)
-DEFAULT_PARSE_TIMEOUT_S = 10.0
 DEFAULT_MAX_BYTES = 10_000_000
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 # A comment is not a word break, and an unclosed one hides the rest of the text (as in a browser).
@@ -74,6 +74,16 @@ def clean_text(value: str | None) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def refuse_hostile(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """FeedParseError for a body over ``max_bytes``, an empty one, or one whose DOCTYPE declares entities."""
+    if len(body) > max_bytes:
+        raise FeedParseError(f"feed body of {len(body)} bytes exceeds the {max_bytes}-byte cap")
+    if not body.strip():
+        raise FeedParseError("empty body")
+    if _has_entity_declaration(body):
+        raise FeedParseError("refused: the DOCTYPE declares entities (entity expansion / external entity risk)")
+
+
 def _has_entity_declaration(body: bytes) -> bool:
     head = body[:65536]
     if _ENTITY_DECL.search(head):
@@ -101,7 +111,7 @@ def _entry(raw: Any, now: datetime, base_url: str | None) -> ParsedEntry:
     content = " ".join(clean_text(c.get("value")) for c in contents if isinstance(c, dict))
     link = (raw.get("link") or "").strip() or None
     if link and base_url and not link.lower().startswith(("http://", "https://")):
-        link = urljoin(base_url, link)  # relative to the feed's URL (feedparser no longer sees it: see _parse)
+        link = urljoin(base_url, link)  # relative to the feed's URL (feedparser no longer sees it: see parse_body)
     if link and not link.lower().startswith(("http://", "https://")):
         link = None  # javascript:, mailto:, relative links with nothing to resolve them against
     guid = (raw.get("id") or raw.get("guid") or "").strip() or None
@@ -111,8 +121,9 @@ def _entry(raw: Any, now: datetime, base_url: str | None) -> ParsedEntry:
                        published_at_suspect=suspect)
 
 
-def _parse(body: bytes, content_type: str | None, base_url: str | None, max_entries: int,
-           now: datetime) -> ParsedFeed:
+def parse_body(body: bytes, content_type: str | None, base_url: str | None, max_entries: int,
+               now: datetime) -> ParsedFeed:
+    """Parse a body that refuse_hostile let through; FeedParseError when nothing usable comes out."""
     # Without a type feedparser flags every feed bozo; XML lets the document's own declaration decide.
     # No content-location: given a base URL, feedparser joins it into every element's xml:base (a urljoin per
     # tag, ~35% of the parse); the one relative URI we keep, the entry link, is resolved in _entry instead
@@ -138,16 +149,7 @@ def _parse(body: bytes, content_type: str | None, base_url: str | None, max_entr
 
 
 def parse_feed(body: bytes, *, content_type: str | None = None, base_url: str | None = None,
-               max_entries: int = 200, max_bytes: int = DEFAULT_MAX_BYTES,
-               timeout_s: float = DEFAULT_PARSE_TIMEOUT_S, now: datetime | None = None,
-               pool: ParsePool | None = None) -> ParsedFeed:
-    """Parse feed bytes in a parse worker (``pool``, else the process-wide one); FeedParseError when nothing
-    usable comes out, the input is hostile, or the parse overruns ``timeout_s`` or the workers' memory limit."""
-    if len(body) > max_bytes:
-        raise FeedParseError(f"feed body of {len(body)} bytes exceeds the {max_bytes}-byte cap")
-    if not body.strip():
-        raise FeedParseError("empty body")
-    if _has_entity_declaration(body):
-        raise FeedParseError("refused: the DOCTYPE declares entities (entity expansion / external entity risk)")
-    return (pool or default_pool()).run(_parse, body, content_type, base_url, max_entries, now or datetime.now(UTC),
-                                        timeout_s=timeout_s)
+               max_entries: int = 200, max_bytes: int = DEFAULT_MAX_BYTES, now: datetime | None = None) -> ParsedFeed:
+    """Parse feed bytes in this process; FeedParseError when the input is hostile or nothing usable comes out."""
+    refuse_hostile(body, max_bytes)
+    return parse_body(body, content_type, base_url, max_entries, now or datetime.now(UTC))

@@ -1,9 +1,11 @@
 """Poll orchestration: which feeds are due, per-host politeness, and one feed's
-fetch -> parse -> dedup -> publish -> record -> state. Adapters are injected; Prefect lives in flows/.
+fetch -> parse -> dedup -> publish -> record -> state. Adapters and the feed parser (a ParserPool: parses in
+killable worker processes) are injected; Prefect lives in flows/.
 
-Ordering is what makes publishing once-only: stories are acknowledged by Kafka before they are recorded
-in the ledger, and the feed's state (validators, body hash) advances only after both. A crash in between
-re-sends at most the stories of one feed, which the ledger or the consumers' idempotent sinks absorb.
+Ordering is what makes publishing once-only: stories are acknowledged by Kafka before their ids are recorded
+as published (PublishedIds), and the feed's state (validators, body hash) advances only after both. A crash in
+between re-sends at most the stories of one feed, which the published ids or the consumers' idempotent sinks
+absorb.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from govwatch.errors import FeedParseError, FetchRefused, GovwatchError, RateLimited, TransientError
-from govwatch.feeds.parse import ParsedEntry, parse_feed
+from govwatch.feeds.parse import ParsedEntry, ParsedFeed
 from govwatch.feeds.registry import Feed
 from govwatch.feeds.state import FeedState, IntervalPolicy, after_failure, after_success, validators_for
 from govwatch.identity import canonical_url, guid_story_id, id_of_canonical
@@ -34,9 +36,18 @@ class StateStore(Protocol):
     def put(self, state: FeedState) -> None: ...
 
 
-class Ledger(Protocol):
+class PublishedIds(Protocol):
+    """Which story ids were already published; ``record`` adds the ones just published."""
+
     def already_published(self, ids: list[str]) -> set[str]: ...
     def record(self, stories: Iterable[RawStory]) -> int: ...
+
+
+class FeedParser(Protocol):
+    """Feed bytes -> ParsedFeed, bounded in time and memory (govwatch.feeds.parser_pool.ParserPool)."""
+
+    def parse(self, body: bytes, *, content_type: str | None, base_url: str | None, max_entries: int,
+              max_bytes: int) -> ParsedFeed: ...
 
 
 class Publisher(Protocol):
@@ -137,12 +148,15 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class Poller:
-    """Polls feeds with injected fetcher, state store, ledger and publisher. Thread-safe per feed."""
+    """Polls feeds with injected fetcher, state store, published ids, publisher and parser. Thread-safe per feed."""
 
-    def __init__(self, settings, fetcher, states: StateStore, ledger: Ledger, publisher: Publisher,  # noqa: ANN001
-                 limiter: HostLimiter | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, settings, fetcher, states: StateStore, published_ids: PublishedIds,  # noqa: ANN001
+                 publisher: Publisher, parser: FeedParser, limiter: HostLimiter | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
-        self.fetcher, self.states, self.ledger, self.publisher = fetcher, states, ledger, publisher
+        self.fetcher, self.states, self.publisher = fetcher, states, publisher
+        self.published_ids = published_ids
+        self.parser = parser
         self.limiter = limiter or HostLimiter(settings.poll_host_spacing_s)
         self.policy = IntervalPolicy.from_settings(settings)
         self.clock = clock
@@ -187,16 +201,17 @@ class Poller:
                 etag=result.etag or etag, last_modified=result.last_modified or last_modified, body_hash=old_hash,
                 pinned_interval=feed.interval_s, url=feed.url))
             return FeedOutcome(feed.id, "not_modified" if result.not_modified else "unchanged")
-        parsed = parse_feed(result.body, content_type=result.headers.get("content-type"), base_url=result.final_url,
-                            max_entries=self.settings.poll_max_entries, max_bytes=self.settings.http_max_bytes)
+        parsed = self.parser.parse(result.body, content_type=result.headers.get("content-type"),
+                                   base_url=result.final_url, max_entries=self.settings.poll_max_entries,
+                                   max_bytes=self.settings.http_max_bytes)
         if parsed.bozo_reason:
             log.warning("feed_bozo", feed_id=feed.id, reason=parsed.bozo_reason, entries=len(parsed.entries))
         candidates = self.stories_from(feed, parsed.entries, now)
-        seen = self.ledger.already_published(list(candidates))
+        seen = self.published_ids.already_published(list(candidates))
         fresh = [s for sid, s in candidates.items() if sid not in seen]
         if fresh:
             sent = self.publisher.publish(fresh)
-            self.ledger.record(sent)
+            self.published_ids.record(sent)
         server_min = max(server_min or 0.0, parsed.ttl_s or 0.0) or None
         self.states.put(after_success(
             state, now, policy=self.policy, new_stories=len(fresh),

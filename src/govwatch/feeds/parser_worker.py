@@ -1,5 +1,5 @@
-"""A feed-parse worker process (``python -m govwatch.feeds.parse_worker <fd> <memory_bytes>``), run by
-govwatch.feeds.parse_pool. It caps its own address space, then answers jobs on the socket ``fd`` until the
+"""A feed-parse worker process (``python -m govwatch.feeds.parser_worker <fd> <memory_bytes>``), run by
+govwatch.feeds.parser_pool. It caps its own address space, then answers jobs on the socket ``fd`` until the
 parent says stop, the parent goes away, or memory runs out.
 
 Protocol (multiprocessing Connection framing, pickles both ways): first the parent's ``sys.path``; then

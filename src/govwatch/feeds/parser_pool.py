@@ -1,23 +1,25 @@
 """Feed parses in killable worker processes: a hung or memory-hungry parse costs one worker, never the poller.
 
 A thread cannot be stopped, so a parse that never ends used to hold its pool thread for good (four hostile
-feeds and every later feed "timed out"). Here each parse runs in one of a few long-lived worker processes
-(govwatch.feeds.parse_worker):
+feeds and every later feed "timed out"). Here each parse (govwatch.feeds.parse.parse_body, after the cheap
+refusals of refuse_hostile in the caller's process) runs in one of a few long-lived worker processes
+(govwatch.feeds.parser_worker):
 
 - on timeout the worker is killed (SIGKILL) and reaped; a fresh one takes its slot on the next parse;
 - each worker caps its own address space (``RLIMIT_AS``), so a memory bomb raises MemoryError (or kills)
   inside that worker only; it reports, exits and is replaced;
-- workers are fresh interpreters (``python -m govwatch.feeds.parse_worker``, i.e. the ``spawn`` model, not
+- workers are fresh interpreters (``python -m govwatch.feeds.parser_worker``, i.e. the ``spawn`` model, not
   ``fork``): the poller runs inside Prefect with threads, and a forked child could inherit a lock another
   thread holds. Unlike multiprocessing's spawn/forkserver they do not re-import the caller's ``__main__``
   (a flow file, a benchmark, or ``python -`` where that fails outright);
-- the pool starts workers lazily and reuses them (a process per feed would cost far more than the parse),
-  and is shut down at interpreter exit: idle workers are told to stop, busy ones killed, all reaped.
+- the pool starts workers lazily and reuses them (a process per feed would cost far more than the parse).
+  It is an explicit object: whoever wires the poller (govwatch.wiring.poll) creates one and closes it with the
+  poll runtime: idle workers are told to stop, busy ones killed, all reaped. A worker whose parent goes away
+  without closing sees its socket end and exits.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import socket
@@ -26,11 +28,13 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from govwatch.errors import FeedParseError
+from govwatch.feeds.parse import DEFAULT_MAX_BYTES, ParsedFeed, parse_body, refuse_hostile
 
 # Address space a worker may add above its size once the parser is imported. A legitimate 10 MB feed peaks
 # at a few hundred MB of Python objects in feedparser (measured ~25-30x the body for many small entries);
@@ -39,6 +43,7 @@ DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024
 # Parses are CPU-bound and short (~10-20 ms); more workers than cores buys nothing but memory. Two at least,
 # so one slow feed never serialises the others.
 DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))
+DEFAULT_PARSE_TIMEOUT_S = 10.0
 # How long an idle worker told to stop may take before it is killed (it exits at once).
 _STOP_GRACE_S = 5.0
 _SRC = str(Path(__file__).resolve().parents[2])  # the directory holding the govwatch package
@@ -50,14 +55,13 @@ class _Worker:
     conn: Connection
 
 
-class ParsePool:
-    """A few long-lived worker processes; ``run`` gives one job a worker and a wall-clock bound. Thread-safe."""
+class ParserPool:
+    """A few long-lived worker processes; ``parse`` gives one feed a worker and a wall-clock bound. Thread-safe."""
 
     def __init__(self, workers: int = DEFAULT_WORKERS, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
         if workers < 1:
             raise ValueError(f"a parse pool needs at least 1 worker, got {workers}")
         self.size, self.memory_bytes = workers, memory_bytes
-        self.pid = os.getpid()
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._workers: dict[int, _Worker] = {}  # every live worker, idle or busy (by id), for close()
@@ -68,6 +72,16 @@ class ParsePool:
         """Process ids of the live workers (idle or busy)."""
         with self._cond:
             return [w.process.pid for w in self._workers.values()]
+
+    def parse(self, body: bytes, *, content_type: str | None = None, base_url: str | None = None,
+              max_entries: int = 200, max_bytes: int = DEFAULT_MAX_BYTES,
+              timeout_s: float = DEFAULT_PARSE_TIMEOUT_S, now: datetime | None = None) -> ParsedFeed:
+        """Parse feed bytes in a worker; FeedParseError when nothing usable comes out, the input is hostile, or the
+        parse overruns ``timeout_s`` or the workers' memory limit."""
+        refuse_hostile(body, max_bytes)
+        parsed: ParsedFeed = self.run(parse_body, body, content_type, base_url, max_entries, now or datetime.now(UTC),
+                                      timeout_s=timeout_s)
+        return parsed
 
     def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
         """``fn(*args)`` in a worker. FeedParseError on timeout, memory limit, worker death or any exception."""
@@ -154,7 +168,7 @@ class ParsePool:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")])))
         try:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-                [sys.executable, "-m", "govwatch.feeds.parse_worker", str(child_sock.fileno()),
+                [sys.executable, "-m", "govwatch.feeds.parser_worker", str(child_sock.fileno()),
                  str(self.memory_bytes)], pass_fds=(child_sock.fileno(),), env=env, stdin=subprocess.DEVNULL)
         except OSError as exc:
             parent_sock.close()
@@ -205,34 +219,3 @@ def _exit_reason(exitcode: int | None) -> str:
             return f"killed by signal {-exitcode}"
     return f"exit code {exitcode}"
 
-
-_default: ParsePool | None = None
-_default_lock = threading.Lock()
-
-
-def default_pool() -> ParsePool:
-    """The process-wide pool (created on first use, replaced in a forked child, closed at exit)."""
-    global _default
-    with _default_lock:
-        if _default is None or _default.pid != os.getpid():
-            _default = ParsePool()
-        return _default
-
-
-def shutdown_default_pool() -> None:
-    """Stop the process-wide pool's workers (registered with atexit; safe to call more than once)."""
-    global _default
-    with _default_lock:
-        pool, _default = _default, None
-    if pool is not None and pool.pid == os.getpid():
-        pool.close()
-
-
-def _after_fork_in_child() -> None:
-    global _default, _default_lock
-    _default, _default_lock = None, threading.Lock()  # the parent's workers and lock are not ours
-
-
-atexit.register(shutdown_default_pool)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
