@@ -9,27 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from kafka import KafkaProducer
-
-from govwatch.adapters import es_io
-from govwatch.alerts.ledger import AlertLedger
-from govwatch.alerts.query import query_limits
-from govwatch.alerts.store import SubscriptionStore
-from govwatch.loop.consumer import run_consumer
-from govwatch.settings import Settings
-from govwatch.stages.alerter import AlertStage, SubscriptionCache
-from govwatch.adapters.kafka_topics import ALERTS, INDEXED
-
-
-def build(settings: Settings, producer: KafkaProducer) -> AlertStage:
-    es = es_io.make_client(settings)
-    cache = SubscriptionCache(SubscriptionStore(es, settings.index("subscriptions")), limits=query_limits(settings))
-    return AlertStage(es, producer, cache, AlertLedger(es, settings.index("alert-ledger")), settings.index("stories"),
-                      settings.topic(ALERTS), search_timeout_s=settings.alert_search_timeout_s)
+from govwatch.adapters.kafka_topics import INDEXED
+from govwatch.loop.process import run_consumer
+from govwatch.wiring.alert import build_alert_stage
 
 
 def main() -> int:
-    return run_consumer("alert", INDEXED, build, max_poll_records=20)
+    return run_consumer("alert", INDEXED, build_alert_stage, max_poll_records=20)
 
 
 if __name__ == "__main__":

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from kafka import KafkaProducer
-
-from govwatch.adapters import es_io
-from govwatch.loop.consumer import run_consumer
-from govwatch.settings import Settings
-from govwatch.stages.indexer import IndexStage
-from govwatch.adapters.kafka_topics import ENRICHED, INDEXED
-
-
-def build(settings: Settings, producer: KafkaProducer) -> IndexStage:
-    return IndexStage(es_io.make_client(settings), producer, settings.index_prefix, settings.topic(INDEXED))
+from govwatch.adapters.kafka_topics import ENRICHED
+from govwatch.loop.process import run_consumer
+from govwatch.wiring.index import build_index_stage
 
 
 def main() -> int:
-    return run_consumer("index", ENRICHED, build, max_poll_records=200)
+    return run_consumer("index", ENRICHED, build_index_stage, max_poll_records=200)
 
 
 if __name__ == "__main__":

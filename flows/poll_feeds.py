@@ -17,8 +17,8 @@ from prefect.types.entrypoint import EntrypointType
 
 from govwatch.feeds.poller import FeedOutcome, RunSummary, chunked, poll_chunk
 from govwatch.feeds.registry import Feed
-from govwatch.feeds.runtime import PollRuntime, build_runtime
 from govwatch.settings import Settings
+from govwatch.wiring.poll import PollRuntime, build_runtime
 
 RETRIES = 2
 RETRY_DELAYS_S = [2, 10]  # short: the run is one tick; a feed still failing is rescheduled by its state
@@ -87,4 +87,5 @@ if __name__ == "__main__":
 
     # Run as a script or with -m, this module is __main__, a name the runner cannot import: hand over to the
     # installed module so the served flow is govwatch_flows.poll_feeds.poll_feeds.
-    importlib.import_module("govwatch_flows.poll_feeds").main(serve="--serve" in sys.argv[1:], force="--all" in sys.argv[1:])
+    args = sys.argv[1:]
+    importlib.import_module("govwatch_flows.poll_feeds").main(serve="--serve" in args, force="--all" in args)

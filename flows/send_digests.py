@@ -1,7 +1,7 @@
 """send_digests: the alert ledger's digest_pending entries -> one Slack message per subscription and period.
 
 Two schedules on the stack's Prefect server: hourly digests every hour, daily digests at 07:00 UTC.
-Every decision is in govwatch.alerts.digest.
+Every decision is in govwatch.alerts.digest; the run (clients and all) is govwatch.wiring.digests, as for the CLI.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 from prefect import flow, serve
 from prefect.types.entrypoint import EntrypointType
 
-from govwatch.commands.digest import run_digests
 from govwatch.settings import Settings
+from govwatch.wiring.digests import run_digests
 
 
 @flow(name="send-digests", log_prints=True)

@@ -35,7 +35,7 @@ S = "{prefix}-stories"
 EXPECTED: dict[str, dict[str, Any]] = {
     # bootstrap.py: put/get index template, create indices, get/put mappings (additive upgrades).
     "init": {"cluster": {"manage_index_templates"}, "indices": {("{prefix}-*",): {"manage"}}},
-    # feeds/adapters.py PublishedLedger: realtime mget, bulk `create` (create-only ids).
+    # adapters/feed_stores.py EsPublishedIds: realtime mget, bulk `create` (create-only ids).
     "poll": {"cluster": set(), "indices": {("{prefix}-published",): {"read", "create_doc"}}},
     # clusters.py: msearch on the stories alias.
     "enrich": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"}}},
@@ -60,14 +60,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
 }
 # Where each role's Elasticsearch work starts: the index names these files pass to the client.
 ROLE_CODE = {
-    "poll": ["src/govwatch/feeds/runtime.py"],
-    "digests": ["src/govwatch/commands/digest.py"],
-    "enrich": ["consumers/enrich.py"],
-    "index": ["consumers/index.py"],
-    "alert": ["consumers/alert.py"],
-    "notify": ["consumers/notify.py"],
+    "poll": ["src/govwatch/wiring/poll.py"],
+    "digests": ["src/govwatch/wiring/digests.py"],
+    "enrich": ["src/govwatch/wiring/enrich.py"],
+    "index": ["src/govwatch/wiring/index.py"],
+    "alert": ["src/govwatch/wiring/alert.py"],
+    "notify": ["src/govwatch/wiring/notify.py"],
     "web": ["src/govwatch/web/app.py", "src/govwatch/web/context.py", "src/govwatch/alerts/subscription_service.py",
-            "src/govwatch/commands/web.py"],
+            "src/govwatch/commands/web.py", "src/govwatch/wiring/web.py"],
 }
 
 

@@ -135,7 +135,8 @@ def test_hostile_query_in_the_index_is_flagged_and_others_alerted_once(initializ
     """A 1,000-deep query written straight into the subscriptions index (no validation) next to an ordinary one:
     the ordinary subscription's alerts are recorded and produced once (again after a restart: a replay by a new
     stage), the hostile one is skipped and flagged on its document, and the flag shows in `subscriptions list`."""
-    from govwatch.alerts.subscription_service import CLI, SubscriptionService
+    from govwatch.alerts.subscription_service import CLI
+    from govwatch.wiring.web import subscription_service
 
     settings = initialized
     env = Env(settings)
@@ -152,10 +153,10 @@ def test_hostile_query_in_the_index_is_flagged_and_others_alerted_once(initializ
     assert stats.counts["processed"] == 2 and stats.counts["dead_lettered"] == 0
 
     assert [(a.subscription_id, a.story_id) for a in env.alerts()] == [(act.id, stories[0].story_id)]
-    flagged = SubscriptionService(env.es, settings).get(CLI, hostile.id)
+    flagged = subscription_service(settings, env.es).get(CLI, hostile.id)
     assert flagged.problem is not None and flagged.problem.stage == "limits"
     assert "nested 1000 deep" in flagged.problem.reason
-    assert SubscriptionService(env.es, settings).get(CLI, act.id).problem is None
+    assert subscription_service(settings, env.es).get(CLI, act.id).problem is None
 
     restarted = Env(settings)  # a new process: fresh cache, reads the flag from the store, produces nothing twice
     restarted.run(f"g{unique}-replay", records=2)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from consumers.notify import build
+from govwatch.wiring.notify import build_notify_stage
 from govwatch_dev import demo
 from govwatch.adapters import kafka_io
 from govwatch.alerts.ledger import AlertLedger, alert_id
@@ -55,9 +55,9 @@ def wait_for(condition: Callable[[], bool], what: str, check: Callable[[], None]
 
 @contextmanager
 def notify_process(settings: Settings) -> Iterator[Callable[[], None]]:
-    """What ``consumers/notify.py`` runs (its ``build``, re-drive included) on the real loop, in a thread."""
+    """What ``consumers/notify.py`` runs (``build_notify_stage``, re-drive included) on the real loop, in a thread."""
     producer = kafka_io.make_producer(settings.kafka_bootstrap)
-    stage = build(settings, producer)
+    stage = build_notify_stage(settings, producer)
     try:
         with notify_loop(settings, stage, f"{settings.topic_prefix}.notify", max_poll_records=20) as check:
             yield check

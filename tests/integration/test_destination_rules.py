@@ -7,9 +7,10 @@ import pytest
 from pydantic import SecretStr
 
 from govwatch_dev import demo
-from govwatch.alerts.subscription_service import CLI, Actor, SubscriptionService
+from govwatch.alerts.subscription_service import CLI, Actor
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.errors import InvalidQuery
+from govwatch.wiring.web import subscription_service
 
 ORG_TOKEN = "xoxb-organisation-bot-token-0002"
 
@@ -24,7 +25,7 @@ def test_refused_destinations_are_not_saved_and_a_stored_one_cannot_be_moved_ins
     nothing is stored; an edit that points a saved subscription at an internal host is refused too."""
     settings = initialized.model_copy(update={"slack_bot_token": SecretStr(ORG_TOKEN),
                                               "slack_webhook_hosts": ["hooks.slack.com", "slack.com"]})
-    service = SubscriptionService(demo.es_client(settings), settings)
+    service = subscription_service(settings, demo.es_client(settings))
     alice = Actor(owner="alice")
     internal = Destination(kind="webhook", webhook_url="http://127.0.0.1:9200/govwatch-subscriptions/_doc/x")
     with pytest.raises(InvalidQuery, match="GOVWATCH_SLACK_WEBHOOK_HOSTS"):

@@ -19,12 +19,13 @@ from govwatch_dev import demo
 from govwatch.adapters import kafka_io
 from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch_dev.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Fault, SlackReceiver
-from govwatch.alerts.slack_send import SlackSender, make_sender
+from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
+from govwatch.wiring.clients import slack_sender
 from govwatch.adapters.kafka_topics import ALERTS, dlq
 from tests.factories import sid
 from tests.support.kafka_util import produce
@@ -101,7 +102,7 @@ def test_bot_slack_answering_after_the_timeout_gets_exactly_one_message(initiali
             wait_for(lambda: len(receiver.deliveries) >= 1, "the receiver to hold the first post")
             time.sleep(seconds)
 
-        _, client = make_sender(settings)  # the SSRF-guarded client with the 0.5 s answer timeout
+        _, client = slack_sender(settings)  # the SSRF-guarded client with the 0.5 s answer timeout
         with client:
             stage = NotifyStage(store, ledger, SlackSender(client, min_interval_s=0.0, sleep=after_receipt),
                                 receiver.api_base)

@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from govwatch.commands.poll import load_flow_module
 from govwatch.feeds.poller import poll_all
-from govwatch.feeds.runtime import build_runtime
+from govwatch.wiring.poll import build_runtime
 from govwatch.identity import story_id
 from govwatch.models import RawStory
 

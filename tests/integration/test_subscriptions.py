@@ -151,11 +151,12 @@ def test_cli_refuses_queries_over_the_limits_with_the_limit_and_the_fix(initiali
 def test_only_admins_allow_expensive_queries_and_an_edit_clears_the_flag(initialized) -> None:  # noqa: ANN001
     """A user's allow_expensive is ignored; an admin's approval holds for that query only (a user's edit of the
     query withdraws it); saving an edit clears the alert stage's problem flag."""
-    from govwatch.alerts.subscription_service import Actor, SubscriptionService
+    from govwatch.alerts.subscription_service import Actor
     from govwatch.alerts.subscriptions import Problem
+    from govwatch.wiring.web import subscription_service
 
     settings = initialized
-    service = SubscriptionService(make_client(settings.es_url), settings)
+    service = subscription_service(settings, make_client(settings.es_url))
     user, admin = Actor(owner="ann"), Actor(owner="root", admin=True)
     with pytest.raises(InvalidQuery, match="only an administrator can allow an expensive query"):
         service.create(user, sub("r", "ai AND title:a/.*/", allow_expensive=True))

@@ -85,7 +85,7 @@ def test_limits_name_the_limit_and_the_fix() -> None:
 
 def test_non_admin_cannot_allow_an_expensive_query() -> None:
     """A web/API user's allow_expensive is ignored: the regex is refused with a message saying only an admin may."""
-    service = SubscriptionService(es=None, settings=Settings())  # type: ignore[arg-type] - refused before any search
+    service = SubscriptionService(es=None, settings=Settings(), store=None, ledger=None, slack=None)  # type: ignore[arg-type] - refused before any search
     sub = Subscription(name="x", query="a/.*/", allow_expensive=True,
                        destination=Destination(kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/X"))
     with pytest.raises(InvalidQuery, match="only an administrator can allow an expensive query"):
@@ -315,7 +315,7 @@ def test_a_users_list_reads_only_their_own_subscriptions() -> None:
             asked.append(owner)
             return []
 
-    service = SubscriptionService(es=None, settings=Settings())  # type: ignore[arg-type]
+    service = SubscriptionService(es=None, settings=Settings(), store=None, ledger=None, slack=None)  # type: ignore[arg-type]
     service.store = Store()  # type: ignore[assignment]
     service.list(Actor(owner="ann"))
     service.list(Actor(owner="root", admin=True))

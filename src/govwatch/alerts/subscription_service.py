@@ -16,14 +16,16 @@ stays the one an admin approved. Every query is bounded (length, nesting, terms:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import es_io
 from govwatch.alerts.backtest import BacktestResult, backtest
+from govwatch.alerts.delivery import deliver, release_held
 from govwatch.alerts.destinations import check_destination
 from govwatch.alerts.query import HINT_ADMIN, HINT_CLI, HINT_USER, query_limits, validate
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
@@ -32,7 +34,13 @@ from govwatch.errors import InvalidQuery
 from govwatch.models import utcnow
 from govwatch.settings import Settings
 
+if TYPE_CHECKING:
+    from govwatch.alerts.ledger import AlertLedger
+    from govwatch.alerts.slack_send import SlackSender
+
 Clock = Callable[[], datetime]
+# A Slack sender for one operation (a test message, a resume's release), its HTTP client closed when it ends.
+SenderSession = Callable[[], AbstractContextManager["SlackSender"]]
 FILTER_LISTS = ("topics", "entity_ids", "countries", "sources", "languages")
 MAX_PREVIEW_DAYS = 365  # a year of daily buckets is still one small aggregation
 MAX_PREVIEW_TOP = 50
@@ -94,13 +102,17 @@ def test_message_payload(sub: Subscription) -> dict[str, Any]:
 
 
 class SubscriptionService:
-    """The operations; Elasticsearch client, settings and clock injected (tests pass the real ES, a fixed clock)."""
+    """The operations; the Elasticsearch client, the subscription store, the alert ledger, the Slack sender
+    sessions, settings and clock injected (govwatch.wiring.web builds them; tests pass the real ES, a fixed clock)."""
 
-    def __init__(self, es: Elasticsearch, settings: Settings, clock: Clock = utcnow) -> None:
+    def __init__(self, es: Elasticsearch, settings: Settings, store: SubscriptionStore, ledger: AlertLedger,
+                 slack: SenderSession, clock: Clock = utcnow) -> None:
         self.es = es
         self.settings = settings
+        self.store = store
+        self.ledger = ledger
+        self.slack = slack
         self.clock = clock
-        self.store = SubscriptionStore(es, settings.index("subscriptions"))
         self.alias = settings.index("stories")
 
     # --- reading ----------------------------------------------------------------------------------------------
@@ -124,9 +136,9 @@ class SubscriptionService:
         query = {"bool": {"filter": [{"terms": {"subscription_id": sub_ids}},
                                      {"range": {"matched_at": {"gte": since}}}]}}
         try:
-            resp = self.es.search(index=self.settings.index("alert-ledger"), query=query, size=0,
+            resp = self.es.search(index=self.ledger.index, query=query, size=0,
                                   aggs={"per": {"terms": {"field": "subscription_id", "size": len(sub_ids)}}})
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert counts") from exc
         return {b["key"]: b["doc_count"] for b in resp["aggregations"]["per"]["buckets"]}
 
@@ -189,20 +201,14 @@ class SubscriptionService:
 
     def resume(self, actor: Actor, key: str) -> Resumed:
         """Unpause, then release the alerts held while paused as one catch-up digest (again on a later resume)."""
-        from govwatch.alerts.ledger import AlertLedger
-        from govwatch.alerts.slack_send import make_sender
         from govwatch.errors import DeliveryRejected, TransientError
-        from govwatch.stages.notifier import release_held
 
         sub = self.store.set_paused(self.get(actor, key).id, False)
-        sender, client = make_sender(self.settings)
         try:
-            released = release_held(sub, AlertLedger(self.es, self.settings.index("alert-ledger")), sender,
-                                    self.settings.slack_api_base, utcnow())
+            with self.slack() as sender:
+                released = release_held(sub, self.ledger, sender, self.settings.slack_api_base, utcnow())
         except (DeliveryRejected, TransientError) as exc:
             return Resumed(sub, 0, str(exc))
-        finally:
-            client.close()
         return Resumed(sub, released)
 
     def delete(self, actor: Actor, key: str) -> Subscription:
@@ -212,13 +218,7 @@ class SubscriptionService:
         """Post a test message to the subscription's destination; returns where it went (masked).
 
         Raises DeliveryRejected / TransientError with the sender's reason (which never holds the secret)."""
-        from govwatch.alerts.slack_send import make_sender
-        from govwatch.stages.notifier import deliver
-
         sub = self.get(actor, key)
-        sender, client = make_sender(self.settings)
-        try:
+        with self.slack() as sender:
             deliver(sender, sub.destination, test_message_payload(sub), self.settings.slack_api_base)
-        finally:
-            client.close()
         return sub.destination.masked()

@@ -47,22 +47,14 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from govwatch.adapters import es_io, kafka_io
-    from govwatch.alerts.ledger import AlertLedger
-    from govwatch.adapters.dead_letters import replay
-    from govwatch.models import utcnow
+    from govwatch.wiring.dlq import replay_letters
 
     unreadable: list[str] = []
     letters = _selected(args, settings, unreadable)
     if args.dry_run:
         print(f"would replay {len(letters)} dead letters (dry run; nothing sent)")
         return 0
-    ledger = AlertLedger(es_io.make_client(settings), settings.index("alert-ledger"))
-    producer = kafka_io.make_producer(settings)
-    try:
-        summary = replay(letters, producer, lambda aid: ledger.reopen(aid, utcnow()))
-    finally:
-        producer.close()
+    summary = replay_letters(settings, letters)
     summary.unreadable = len(unreadable)
     print(summary.render())
     return 0

@@ -114,11 +114,11 @@ def _resume(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionServic
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Every action is one call of the service layer the web app uses too (govwatch.alerts.subscription_service)."""
-    from govwatch.adapters import es_io
-    from govwatch.alerts.subscription_service import CLI, SubscriptionService
+    from govwatch.alerts.subscription_service import CLI
     from govwatch.alerts.subscriptions import Subscription
+    from govwatch.wiring.web import subscription_service
 
-    service = SubscriptionService(es_io.make_client(settings), settings)
+    service = subscription_service(settings)
     try:
         if args.action == "add":
             sub = Subscription(name=args.name, query=args.query, filters=_filters(args),

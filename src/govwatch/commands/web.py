@@ -47,10 +47,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(hash_token(token))
         return 0
     if args.web_action == "token":
-        from govwatch.adapters import es_io
         from govwatch.web.auth import TokenStore
+        from govwatch.wiring.clients import elasticsearch
 
-        store = TokenStore(es_io.make_client(settings), settings.index("web-tokens"))
+        store = TokenStore(elasticsearch(settings), settings.index("web-tokens"))
         if args.token_action == "create":
             print(store.create(args.owner, args.admin))
             print(f"(token for {args.owner}{' (admin)' if args.admin else ''}: shown once, stored only as a hash)",

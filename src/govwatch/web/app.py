@@ -9,8 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from govwatch.adapters import es_io
-from govwatch.alerts.subscription_service import Clock, SubscriptionService
+from govwatch.alerts.subscription_service import Clock
 from govwatch.log import get_logger
 from govwatch.models import utcnow
 from govwatch.settings import Settings
@@ -23,6 +22,7 @@ from govwatch.web.proxy import ProxyResolver
 from govwatch.web.render import make_environment
 from govwatch.web.startup import check_secrets
 from govwatch.web.throttle import Throttle
+from govwatch.wiring.web import subscription_service
 
 log = get_logger("govwatch.web")
 # How uvicorn serves the app (``govwatch web`` and the test servers alike). Its own X-Forwarded-* handling trusts
@@ -47,10 +47,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     for warning in check_secrets(settings):  # raises ConfigError for a placeholder or guessable secret
         log.warning("web_secret_weak", detail=warning)
     proxies = ProxyResolver(settings.web_trusted_proxies, settings.web_public_url)
-    es = es_io.make_client(settings)
+    service = subscription_service(settings, clock=clock)
     admin_hash = (secret_text(settings.web_admin_token_hash) or "").strip() or None
-    auth = Authenticator(TokenStore(es, settings.index("web-tokens")), admin_hash)
-    ctx = WebContext(settings=settings, es=es, service=SubscriptionService(es, settings, clock), auth=auth,
+    auth = Authenticator(TokenStore(service.es, settings.index("web-tokens")), admin_hash)
+    ctx = WebContext(settings=settings, es=service.es, service=service, auth=auth,
                      signer=SessionSigner(session_secret(settings)), clock=clock, env=make_environment())
 
     app = FastAPI(title="govwatch web", docs_url=None, redoc_url=None, openapi_url=None)

@@ -46,20 +46,16 @@ class WebContext:
 
     def retry(self, actor: Actor, alert_id: str) -> str:
         """Retry one alert of a subscription the actor may see (KeyError when it is not theirs or unknown)."""
-        from govwatch.adapters import kafka_io
-        from govwatch.alerts.ledger import AlertLedger
         from govwatch.adapters.kafka_topics import ALERTS
+        from govwatch.wiring.clients import producer_session
 
-        entry = AlertLedger(self.es, self.ledger_index).get(alert_id)
+        entry = self.service.ledger.get(alert_id)
         if entry is None:
             raise KeyError(alert_id)
         self.service.get(actor, entry["subscription_id"])  # not theirs: SubscriptionNotFound -> 404
-        producer = kafka_io.make_producer(self.settings)
-        try:
+        with producer_session(self.settings) as producer:
             return history.retry(self.es, self.ledger_index, producer, self.settings.topic(ALERTS), alert_id,
                                  self.clock())
-        finally:
-            producer.close()
 
     def story_subscriptions(self, actor: Actor, rows: list[history.AlertRow]) -> list[Subscription]:
         """The subscriptions behind these ledger rows that still exist and the actor may see."""

@@ -1,22 +1,26 @@
-"""Wiring: Settings -> a ready Poller (registry loaded, state rebuilt from Kafka, ledger and publisher).
+"""The poll process: Settings -> a ready Poller (registry loaded, state rebuilt from Kafka, published ids,
+publisher, and the parser pool whose worker processes end with the runtime).
 
-Used by the Prefect flow, the CLI and the benchmark so that each of them stays a few lines long.
+Used by the Prefect flow (govwatch_flows.poll_feeds) and the benchmark so that each of them stays a few lines long.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from govwatch.adapters import es_io, kafka_io
-from govwatch.adapters.feed_stores import KafkaPublisher, KafkaStateStore, PublishedLedger
-from govwatch.feeds.poller import HostLimiter, Poller
-from govwatch.feeds.registry import Feed, RegistryProblem, load_registry
+from govwatch.adapters import kafka_io
+from govwatch.adapters.feed_stores import EsPublishedIds, KafkaPublisher, KafkaStateStore
 from govwatch.adapters.fetch import Fetcher
 from govwatch.adapters.kafka_partition import KeyHashPartitioner
+from govwatch.adapters.kafka_topics import FEED_STATE, RAW
+from govwatch.adapters.ssrf import Resolver, system_resolver
+from govwatch.feeds.parser_pool import ParserPool
+from govwatch.feeds.poller import HostLimiter, Poller
+from govwatch.feeds.registry import Feed, RegistryProblem, load_registry
 from govwatch.log import get_logger
 from govwatch.settings import Settings
-from govwatch.adapters.ssrf import Resolver, system_resolver
-from govwatch.adapters.kafka_topics import FEED_STATE, RAW
+from govwatch.wiring.clients import elasticsearch
 
 log = get_logger("govwatch.poll")
 
@@ -26,7 +30,7 @@ class PollRuntime:
     poller: Poller
     feeds: list[Feed]
     problems: list[RegistryProblem]
-    _closers: list = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -43,9 +47,10 @@ def build_runtime(settings: Settings, resolver: Resolver = system_resolver,
     # Same partitions as kafka-python's default partitioner, with a cheaper hash (20 records per feed).
     producer = kafka_io.make_producer(settings, partitioner=KeyHashPartitioner())
     fetcher = Fetcher(settings, resolver=resolver, max_connections=max(settings.poll_concurrency * 2, 10))
-    es = es_io.make_client(settings)
+    es = elasticsearch(settings)
     states = KafkaStateStore(settings, settings.topic(FEED_STATE), producer)
     states.load()
-    poller = Poller(settings, fetcher, states, PublishedLedger(es, settings.index("published")),
-                    KafkaPublisher(producer, settings.topic(RAW)), limiter=limiter)
-    return PollRuntime(poller, feeds, problems, [producer.close, es.close, fetcher.close])
+    parser = ParserPool()
+    poller = Poller(settings, fetcher, states, EsPublishedIds(es, settings.index("published")),
+                    KafkaPublisher(producer, settings.topic(RAW)), parser, limiter=limiter)
+    return PollRuntime(poller, feeds, problems, [parser.close, producer.close, es.close, fetcher.close])
