@@ -14,7 +14,7 @@
         ├── Unavailable        a dependency (Elasticsearch, Kafka) is unreachable: waited out, never counted
         └── RateLimited        the peer asked us to wait `retry_after` seconds (waited out, never counted)
 
-The consumer loop (govwatch.loop.consumer) is the one place that acts on this tree: permanent errors go
+The consumer loop (govwatch.loop) is the one place that acts on this tree: permanent errors go
 to the stage's dead-letter topic with their reason; transient ones are retried, and the offset is
 not committed until the work is done. Retries of errors that are not outages are bounded: a record that keeps
 failing is dead-lettered with the last reason (``RetriesExhausted``) and can be replayed with ``govwatch dlq``.

@@ -14,7 +14,9 @@ from structlog.testing import capture_logs
 from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Filters
-from govwatch.loop.consumer import LoopStats, StopFlag, run_loop
+from govwatch.loop.batch import LoopStats
+from govwatch.loop.batch_loop import run_loop
+from govwatch.loop.stop import StopFlag
 from govwatch.adapters.es_io import make_client
 from govwatch.adapters.story_index import bulk_index, indexed_batch
 from govwatch.adapters.kafka_io import make_consumer, make_producer

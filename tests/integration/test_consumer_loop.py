@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
-from govwatch.loop.consumer import MAX_BATCH_ATTEMPTS, LoopStats, RetriesExhausted, StopFlag, run_loop
+from govwatch.loop.batch import LoopStats
+from govwatch.loop.batch_loop import run_loop
+from govwatch.loop.policy import MAX_BATCH_ATTEMPTS, RetriesExhausted
+from govwatch.loop.stop import StopFlag
 from govwatch.errors import TransientError, Unavailable
 from govwatch.adapters.kafka_io import ensure_topics, make_consumer, make_producer
 from govwatch.models import DeadLetter

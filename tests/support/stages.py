@@ -14,7 +14,9 @@ from typing import Any
 from govwatch.adapters import es_io, kafka_io
 from govwatch.adapters.clusters import ClusterIndex
 from govwatch_dev.demo import child_env
-from govwatch.loop.consumer import LoopStats, StopFlag, run_loop
+from govwatch.loop.batch import LoopStats
+from govwatch.loop.batch_loop import run_loop
+from govwatch.loop.stop import StopFlag
 from govwatch.enrich.pipeline import Knowledge
 from govwatch.adapters.fetch import Fetcher
 from govwatch.settings import Settings

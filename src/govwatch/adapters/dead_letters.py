@@ -1,8 +1,8 @@
-"""Dead letters: read them back and replay them (``govwatch dlq list | replay``).
+"""Dead letters: send them (the consumer loop), read them back and replay them (``govwatch dlq list | replay``).
 
-Every stage's unprocessable messages are in ``<topic>.dlq`` (see govwatch.loop.consumer) with the reason, the error
-type, where they came from and the original payload. Replaying produces the payload again to the original
-topic with the original key, so the message goes through the stage again; every sink is idempotent, so a
+Every stage's unprocessable messages are in ``<topic>.dlq`` (:func:`dead_letter`, called by govwatch.loop) with the
+reason, the error type, where they came from and the original payload. Replaying produces the payload again to
+the original topic with the original key, so the message goes through the stage again; every sink is idempotent, so a
 replay of something that already went through is absorbed. Two rules make a replay safe to repeat:
 
 * one original message (topic, partition, offset) is replayed once per run, however often it was dead-lettered;
@@ -21,11 +21,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
-from govwatch.adapters.kafka_io import client_config
-from govwatch.models import Alert, DeadLetter
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S, client_config
 from govwatch.adapters.kafka_topics import ALERTS, ENRICHED, INDEXED, RAW, dlq
+from govwatch.models import Alert, DeadLetter, utcnow
 
 if TYPE_CHECKING:
     from govwatch.settings import Settings
@@ -67,6 +68,18 @@ class ReplaySummary:
         if self.unreadable:
             extra.append(f"{self.unreadable} unreadable DLQ records left as they are")
         return "replayed: " + ", ".join(parts) + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def dead_letter(producer: KafkaProducer, stage: str, record: ConsumerRecord, error: Exception) -> None:
+    """Send one record to its topic's dead-letter topic with its reason and original payload; waits for the ack."""
+    value = record.value if isinstance(record.value, bytes) else bytes(record.value or b"")
+    key = record.key.decode("utf-8", "replace") if isinstance(record.key, bytes) else record.key
+    letter = DeadLetter(
+        stage=stage, reason=str(error)[:2000], error_type=type(error).__name__, topic=record.topic,
+        partition=record.partition, offset=record.offset, key=key, payload=value.decode("utf-8", "replace"),
+        story_id=key if key and len(key) == 64 else None, failed_at=utcnow(),
+    )
+    producer.send(dlq(record.topic), key=record.key, value=letter.to_bytes()).get(timeout=ACK_TIMEOUT_S)
 
 
 def read_letters(bootstrap: str | Settings, dlq_topics: Sequence[str], unreadable: Callable[[str], None] | None = None,
@@ -124,7 +137,7 @@ def replay(letters: Sequence[DeadLetter], producer: KafkaProducer, reopen_alert:
         key = dl.key.encode("utf-8") if dl.key is not None else None
         futures.append((dl.topic, producer.send(dl.topic, key=key, value=dl.payload.encode("utf-8"))))
     for topic, future in futures:
-        future.get(timeout=30)
+        future.get(timeout=ACK_TIMEOUT_S)
         summary.replayed[topic] += 1
     return summary
 

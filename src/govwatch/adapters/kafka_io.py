@@ -31,6 +31,9 @@ HEARTBEAT_INTERVAL_MS = 3_000
 # The consumer loop keeps polling (partitions paused) while a batch is worked on or waits for a retry, so this
 # is a bound on the loop itself, not on a batch; stated because it is also the rebalance timeout.
 MAX_POLL_INTERVAL_MS = 300_000
+# How long a producer waits for a broker's acknowledgement of what it sent (stages wait for it before their input
+# offsets are committed; a dead letter and a feed state are acknowledged before they count as kept).
+ACK_TIMEOUT_S = 30
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from govwatch.alerts.delivery import deliver
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import digest_blocks
 from govwatch.alerts.slack_send import SlackSender
@@ -33,7 +34,6 @@ from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Subscription
 from govwatch.errors import DeliveryRejected, TransientError
 from govwatch.log import get_logger
-from govwatch.stages.notifier import deliver
 
 log = get_logger("govwatch.alerts.digest")
 

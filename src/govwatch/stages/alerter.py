@@ -37,6 +37,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.alerts.match_plan import candidate_index
@@ -45,14 +46,13 @@ from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.query import QueryLimits, policy_problems
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Matchable, MatchingView, Problem
-from govwatch.loop.consumer import Rejections
 from govwatch.log import get_logger
 from govwatch.models import Alert, IndexedBatch, IndexedStory, utcnow
+from govwatch.stages.contract import Rejections
 from govwatch.stages.decode import decode_all
 
 log = get_logger("govwatch.stages.alerter")
 
-ACK_TIMEOUT_S = 30
 # New or edited subscriptions apply within this many seconds, without a query per batch.
 SUBSCRIPTION_TTL_S = 5.0
 # Re-reading 100,000 subscriptions costs seconds of CPU, so within this many seconds they are re-read
@@ -158,7 +158,7 @@ def build_alert(sub: Matchable, doc: dict[str, Any], match: Match, indexed: Inde
 
 
 class AlertStage:
-    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.stages.contract)."""
 
     def __init__(self, es: Elasticsearch, producer: KafkaProducer, subscriptions: SubscriptionCache,
                  ledger: AlertLedger, stories_alias: str, alerts_topic: str,

@@ -16,21 +16,22 @@ from typing import Any
 from kafka import KafkaProducer
 
 from govwatch.adapters.clusters import ClusterIndex
+from govwatch.adapters.fetch import Fetcher
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.enrich.cpusplit import CpuSplit
 from govwatch.enrich.pipeline import Knowledge, enrich
-from govwatch.errors import EnrichmentFailed, PermanentError
-from govwatch.adapters.fetch import Fetcher
+from govwatch.errors import EnrichmentFailed
 from govwatch.log import get_logger
 from govwatch.models import EnrichedStory, RawStory
-from govwatch.stages.pagefetch import BatchPageFetcher
+from govwatch.stages.contract import Rejections
 from govwatch.stages.decode import decode_all
+from govwatch.stages.pagefetch import BatchPageFetcher
 
 log = get_logger("govwatch.enrich")
-ACK_TIMEOUT_S = 30
 
 
 class EnrichStage:
-    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.stages.contract)."""
 
     def __init__(self, fetcher: Fetcher, clusters: ClusterIndex, knowledge: Knowledge, producer: KafkaProducer,
                  enriched_topic: str, workers: int = 8, per_host: int | None = None,
@@ -49,7 +50,7 @@ class EnrichStage:
             budget_s=fetch_budget_s or settings.enrich_fetch_budget_s,
             max_bytes=page_max_bytes or settings.enrich_page_max_bytes)
 
-    def __call__(self, records: Sequence[Any]) -> dict[int, PermanentError]:
+    def __call__(self, records: Sequence[Any]) -> Rejections:
         cpu = CpuSplit()
         decoded, rejected = decode_all(records, RawStory)
         cpu.lap("deserialise")

@@ -8,16 +8,15 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
-from govwatch.errors import PermanentError
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.adapters.story_index import bulk_index, indexed_batch
 from govwatch.models import EnrichedStory, utcnow
+from govwatch.stages.contract import Rejections
 from govwatch.stages.decode import decode_all
-
-ACK_TIMEOUT_S = 30
 
 
 class IndexStage:
-    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.stages.contract)."""
 
     def __init__(self, es: Elasticsearch, producer: KafkaProducer, index_prefix: str, indexed_topic: str) -> None:
         self.es = es
@@ -25,7 +24,7 @@ class IndexStage:
         self.prefix = index_prefix
         self.indexed_topic = indexed_topic
 
-    def __call__(self, records: Sequence[Any]) -> dict[int, PermanentError]:
+    def __call__(self, records: Sequence[Any]) -> Rejections:
         decoded, rejected = decode_all(records, EnrichedStory)
         if not decoded:
             return rejected

@@ -16,9 +16,9 @@ Once, where Slack lets us know:
   ``possible_duplicate: true``.
 
 A paused subscription's alerts are ``held`` in the ledger (not sent, not dead-lettered); ``govwatch
-subscriptions resume`` releases them as one catch-up digest (:func:`release_held`), not a flood. A destination
-that refuses for good (revoked webhook, 404/410, channel_not_found) dead-letters that alert only, with the
-ledger status ``dead_lettered``: the other subscriptions of the batch are unaffected.
+subscriptions resume`` releases them as one catch-up digest (:func:`govwatch.alerts.delivery.release_held`), not a
+flood. A destination that refuses for good (revoked webhook, 404/410, channel_not_found) dead-letters that alert
+only, with the ledger status ``dead_lettered``: the other subscriptions of the batch are unaffected.
 
 **A failing destination is deferred, never waited for** (issue 22: one webhook answering 429 with
 ``Retry-After: 60`` used to hold every subscription of its partition for minutes). The sender waits at most
@@ -51,16 +51,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from govwatch.alerts.delivery import deliver
 from govwatch.alerts.ledger import AlertLedger
-from govwatch.alerts.slack_format import alert_blocks, digest_blocks
-from govwatch.alerts.slack_outcome import OutcomeUnknown, SendResult
-from govwatch.alerts.slack_send import BeforePost, SlackSender
+from govwatch.alerts.slack_format import alert_blocks
+from govwatch.alerts.slack_outcome import OutcomeUnknown
+from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
-from govwatch.alerts.subscriptions import Destination, Subscription
-from govwatch.loop.consumer import Rejections
 from govwatch.errors import DeliveryRejected, GovwatchError, TransientError
 from govwatch.log import get_logger
 from govwatch.models import Alert, utcnow
+from govwatch.stages.contract import Rejections
 from govwatch.stages.decode import decode_all
 
 log = get_logger("govwatch.notify")
@@ -70,23 +70,6 @@ DEFAULT_RETRY_WINDOW_S = 3600.0  # GOVWATCH_SLACK_RETRY_WINDOW_S
 # Subscriptions of one batch delivered at once (each one's alerts in order): a destination that answers only at the
 # send timeout holds its own subscription's alerts, not the others'. Small: Slack paces per channel anyway.
 SUBSCRIPTIONS_AT_ONCE = 8
-
-
-def deliver(sender: SlackSender, destination: Destination, payload: dict[str, Any], api_base: str, *,
-            dedup_id: str | None = None, unknown_since: float | None = None,
-            before_post: BeforePost | None = None) -> SendResult:
-    """Send one payload to a subscription's destination (webhook or bot token + channel).
-
-    ``dedup_id`` tags a bot-token message so that a send with an unknown outcome can be found again;
-    ``unknown_since`` (epoch seconds) says an earlier send of it may have arrived unanswered."""
-    if destination.kind == "webhook" and destination.webhook_url is not None:
-        return sender.send_webhook(destination.webhook_url.get_secret_value(), payload,
-                                   unknown_since=unknown_since, before_post=before_post)
-    if destination.bot_token is not None and destination.channel:
-        return sender.post_message(destination.bot_token.get_secret_value(), destination.channel, payload,
-                                   api_base, dedup_id=dedup_id, unknown_since=unknown_since,
-                                   before_post=before_post)
-    raise DeliveryRejected("subscription has no usable destination")  # the model validator prevents this
 
 
 def _parse(value: object) -> datetime | None:
@@ -102,7 +85,7 @@ def unknown_since(entry: dict[str, Any]) -> float | None:
 
 
 class NotifyStage:
-    """Batch handler for the consumer loop (see govwatch.loop.consumer)."""
+    """Batch handler for the consumer loop (see govwatch.stages.contract)."""
 
     def __init__(self, store: SubscriptionStore, ledger: AlertLedger, sender: SlackSender, api_base: str,
                  on_close: Callable[[], None] | None = None, *,
@@ -233,25 +216,3 @@ class NotifyStage:
         log.info("notify_deferred", error=str(exc)[:300], retry_in_s=round(delay, 3), attempts=attempts,
                  failing_s=round(failing_s, 3), outcome_unknown=unknown, **context)
         return None
-
-
-def release_held(sub: Subscription, ledger: AlertLedger, sender: SlackSender, api_base: str, now: datetime) -> int:
-    """Send the alerts held while ``sub`` was paused as one catch-up digest; returns how many it covered.
-
-    Resuming should neither lose nor flood: every held alert is in the catch-up (the digest formatting caps
-    its size and counts the rest as "…and N more"), and each is marked ``delivered`` (``via: catch_up``) only
-    after Slack accepted the messages; a failure leaves them ``held`` for the next ``resume``."""
-    alerts = ledger.held(sub.id)
-    if not alerts:
-        return 0
-    entries = ledger.get_many([a.alert_id for a in alerts])
-    also_in = {a.cluster_id: int(entries.get(a.alert_id, {}).get("also_in_count", 0)) for a in alerts}
-    label = f"held while paused, {alerts[0].trace.first_seen_at:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
-    for message in digest_blocks(sub.name, label, alerts, also_in):
-        # digest_blocks yields payload dicts, or DigestMessage objects carrying one (newer slack_format)
-        payload = getattr(message, "payload", message)
-        deliver(sender, sub.destination, payload, api_base)
-    for alert in alerts:
-        ledger.mark_delivered(alert.alert_id, now, via="catch_up")
-    log.info("held_released", subscription=sub.id, alerts=len(alerts), destination=sub.destination.masked())
-    return len(alerts)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from time import thread_time
 from urllib.parse import urlsplit
 
-from govwatch.errors import GovwatchError
 from govwatch.adapters.fetch import DEADLINE_SETTING, Fetcher
+from govwatch.errors import GovwatchError
 from govwatch.log import get_logger
 
 log = get_logger("govwatch.enrich")
