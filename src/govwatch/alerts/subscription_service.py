@@ -26,7 +26,6 @@ from elasticsearch import Elasticsearch
 from govwatch.adapters import es_io
 from govwatch.alerts.backtest import BacktestResult, backtest
 from govwatch.alerts.delivery import deliver, release_held
-from govwatch.alerts.delivery import deliver, release_held
 from govwatch.alerts.destinations import check_destination
 from govwatch.alerts.query import HINT_ADMIN, HINT_CLI, HINT_USER, query_limits, validate
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
