@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return args.handler(args, settings)
+        status: int = args.handler(args, settings)
+        return status
     except GovwatchError as exc:
         print(f"govwatch: error: {exc}", file=sys.stderr)
         return 2

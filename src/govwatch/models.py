@@ -11,11 +11,11 @@ messages alone.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 ExtractionStatus = Literal["extracted", "extracted_fallback", "feed_content", "feed_summary", "empty"]
 EntityType = Literal["person", "org", "country", "law", "event", "product"]
@@ -34,7 +34,7 @@ class _Message(BaseModel):
         return self.model_dump_json(exclude_none=False).encode("utf-8")
 
     @classmethod
-    def from_bytes(cls, data: bytes):  # noqa: ANN206 - returns cls
+    def from_bytes(cls, data: bytes) -> Self:
         """Parse a Kafka value; raises pydantic.ValidationError on contract violations."""
         return cls.model_validate_json(data)
 

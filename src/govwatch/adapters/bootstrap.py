@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from elasticsearch import Elasticsearch
+
 from govwatch.adapters import es_io, kafka_io
 from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.settings import Settings
@@ -11,7 +13,7 @@ from govwatch.settings import Settings
 STATE_INDICES = ("published", "subscriptions", "alert-ledger", "web-tokens")
 
 
-def bootstrap(settings: Settings, es=None) -> list[str]:  # noqa: ANN001 - optional injected client
+def bootstrap(settings: Settings, es: Elasticsearch | None = None) -> list[str]:
     """Bring Kafka and Elasticsearch to the documented layout; returns one line per object."""
     lines = [f"kafka topic {name}: {state}"
              for name, state in kafka_io.ensure_topics(settings, topic_specs(settings.topic_prefix)).items()]
@@ -30,7 +32,9 @@ def bootstrap(settings: Settings, es=None) -> list[str]:  # noqa: ANN001 - optio
     return lines
 
 
-def teardown(settings: Settings, es=None, groups: list[str] | None = None) -> tuple[list[str], list[str]]:  # noqa: ANN001
+def teardown(
+    settings: Settings, es: Elasticsearch | None = None, groups: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Delete everything ``bootstrap`` made under this settings' prefixes (for tests and benchmarks).
 
     The local stack refuses wildcard deletes (``action.destructive_requires_name``), so indices are

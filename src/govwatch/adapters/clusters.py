@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -98,7 +99,7 @@ class ClusterIndex:
         """Indexed stories sharing an LSH band with each story: one ``_msearch`` for the whole batch."""
         if not stories:
             return {}
-        searches: list[dict] = []
+        searches: list[dict[str, Any]] = []
         for story in stories:
             searches.append({"index": self.alias})
             searches.append({

@@ -94,7 +94,7 @@ def translate(exc: Exception, what: str) -> Exception:
 def load_schema(name: str, prefix: str) -> dict[str, Any]:
     """A JSON body from schemas/elasticsearch with ``{prefix}`` substituted; ``_comment`` keys dropped."""
     text = (SCHEMAS_DIR / name).read_text(encoding="utf-8").replace("{prefix}", prefix)
-    body = json.loads(text)
+    body: dict[str, Any] = json.loads(text)
     body.pop("_comment", None)
     return body
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import struct
 
+from kafka.cluster import ClusterMetadata
 from kafka.partitioner.default import DefaultPartitioner
 
 _SEED, _M, _MASK = 0x9747B28C, 0x5BD1E995, 0xFFFFFFFF
@@ -37,15 +38,16 @@ def murmur2(data: bytes) -> int:
     return h ^ (h >> 15)
 
 
-class KeyHashPartitioner(DefaultPartitioner):
+class KeyHashPartitioner(DefaultPartitioner):  # type: ignore[misc]  # kafka-python ships no types
     """DefaultPartitioner's choice (murmur2 of the key, positive, modulo the partition count; random without a
     key), with the faster hash and without listing available partitions when a key decides."""
 
-    def partition(self, topic, key, serialized_key, value, serialized_value, cluster):  # noqa: ANN001, ANN201
+    def partition(self, topic: str, key: object, serialized_key: bytes | None, value: object,
+                  serialized_value: bytes | None, cluster: ClusterMetadata) -> int:
         if topic not in cluster.topics():
             raise ValueError(f"Topic {topic} not found in ClusterMetadata")
-        all_partitions = sorted(cluster.partitions_for_topic(topic))
+        all_partitions: list[int] = sorted(cluster.partitions_for_topic(topic))
         if serialized_key is not None:
             return all_partitions[(murmur2(bytes(serialized_key)) & 0x7FFFFFFF) % len(all_partitions)]
-        available = list(cluster.available_partitions_for_topic(topic))
+        available: list[int] = list(cluster.available_partitions_for_topic(topic))
         return random.choice(available or all_partitions)  # noqa: S311 - load spreading, not security

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -40,7 +41,7 @@ class MappingRejected(PermanentError):
     """Elasticsearch refused the document itself (mapping/parse error): dead-letter it."""
 
 
-def timestamp_of(story: EnrichedStory):  # noqa: ANN201 - datetime
+def timestamp_of(story: EnrichedStory) -> datetime:
     """Kibana's time field: the publication date, unless missing or suspect, else first-seen."""
     raw = story.raw
     if story.published_at is not None and not raw.published_at_suspect:
@@ -164,7 +165,7 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
     raise RateLimited(f"Elasticsearch still busy (429) for {len(pending)} stories after {BULK_429_RETRIES} retries")
 
 
-def indexed_batch(prefix: str, stories: Sequence[EnrichedStory], indexed_at) -> IndexedBatch:  # noqa: ANN001
+def indexed_batch(prefix: str, stories: Sequence[EnrichedStory], indexed_at: datetime) -> IndexedBatch:
     """The "indexed" message for the stories that are now searchable."""
     ids = [s.story_id for s in stories]
     batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]

@@ -119,8 +119,8 @@ def import_ndjson(text: str, base_url: str, space: str | None = None, *, api_key
         auth = httpx.BasicAuth(username, password or "")
     files = {"file": ("govwatch.ndjson", text.encode("utf-8"), "application/ndjson")}
     try:
-        with httpx.Client(timeout=IMPORT_TIMEOUT_S, transport=transport) as client:
-            resp = client.post(url, headers=headers, files=files, auth=auth)
+        with httpx.Client(timeout=IMPORT_TIMEOUT_S, transport=transport, auth=auth) as client:
+            resp = client.post(url, headers=headers, files=files)
     except httpx.HTTPError as exc:
         raise ConfigError(f"Kibana at {base_url} did not answer ({type(exc).__name__}: {exc}); check --url "
                           "or GOVWATCH_KIBANA_URL and that Kibana is running") from exc

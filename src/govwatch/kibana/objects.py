@@ -184,7 +184,8 @@ def ndjson(prefix: str = "govwatch") -> str:
 
 def panels_of(dashboard_obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The decoded ``panelsJSON`` of a dashboard saved object."""
-    return json.loads(dashboard_obj["attributes"]["panelsJSON"])
+    panels: list[dict[str, Any]] = json.loads(dashboard_obj["attributes"]["panelsJSON"])
+    return panels
 
 
 def lens_panels(prefix: str = "govwatch") -> dict[str, tuple[Dashboard, dict[str, Any], dict[str, Any]]]:

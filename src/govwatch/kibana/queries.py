@@ -20,7 +20,7 @@ _METRIC_AGG = {"unique_count": "cardinality", "max": "max", "sum": "sum"}
 
 def layer_of(attributes: dict[str, Any]) -> dict[str, Any]:
     """The single data layer of a govwatch Lens panel."""
-    layers = attributes["state"]["datasourceStates"]["formBased"]["layers"]
+    layers: dict[str, dict[str, Any]] = attributes["state"]["datasourceStates"]["formBased"]["layers"]
     (layer,) = layers.values()
     return layer
 
@@ -28,7 +28,8 @@ def layer_of(attributes: dict[str, Any]) -> dict[str, Any]:
 def column_name(column: dict[str, Any]) -> str:
     """A readable key for a column in rows: the field of a bucket, ``op`` or ``op(field)`` of a metric."""
     if column["isBucketed"]:
-        return column["sourceField"]
+        field: str = column["sourceField"]
+        return field
     if column["operationType"] == "count":
         return "count"
     return f"{column['operationType']}({column['sourceField']})"

@@ -187,7 +187,8 @@ class TokenStore:
             raise es_io.translate(exc, "read web token") from exc
         if not resp.get("found") or resp["_source"].get("revoked"):
             return None
-        return resp["_source"]
+        record: dict[str, Any] = resp["_source"]
+        return record
 
 
 class Authenticator:

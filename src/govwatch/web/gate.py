@@ -77,7 +77,8 @@ def cookies_of(scope: Scope) -> dict[str, str]:
 def header_of(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
-            return value.decode("latin-1")
+            decoded: str = value.decode("latin-1")
+            return decoded
     return None
 
 
@@ -175,7 +176,7 @@ class Gate:
         """Run the app; for an unsafe method only after the form's CSRF token matched ``expected``."""
         if scope["method"] not in SAFE_METHODS:
             form, receive = await self._read_form(scope, receive)
-            if not csrf_matches(expected, (form.get("csrf") or [None])[0]):
+            if not csrf_matches(expected, next(iter(form.get("csrf") or []), None)):
                 await _text(send, 403, "the form's CSRF token is missing or wrong: reload the page")
                 return
             scope["state"]["form"] = form
