@@ -5,14 +5,14 @@ from __future__ import annotations
 import gzip
 import os
 import statistics
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from govwatch_dev.chaos.procfs import cpu_seconds, vm_hwm_mb  # noqa: F401 - re-exported for the benchmarks
+from govwatch_dev.localserver import LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,15 +68,8 @@ def _handler(pages: dict[str, Page]) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serve_pages(pages: Sequence[Page]) -> Iterator[str]:
     """A threaded HTTP server on 127.0.0.1 (ephemeral port) serving ``pages``; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler({p.key: p for p in pages}))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="page-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LocalServer(_handler({p.key: p for p in pages}), name="page-server") as server:
+        yield server.url
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -17,8 +17,10 @@ import threading
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from govwatch_dev.localserver import LocalServer
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "deploy" / "demo"
 BASE_PLACEHOLDER = "{base}"
@@ -76,8 +78,7 @@ class DemoSite:
         self.port = port
         self.base_url = ""
         self.resources: dict[str, Resource] = {}
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     def start(self) -> str:
         site = self
@@ -117,23 +118,16 @@ class DemoSite:
             def log_message(self, *args: object) -> None:
                 pass  # the demo prints its own progress; per-request lines would drown it
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.resources = load_resources(self.root, self.base_url)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="demo-site", daemon=True)
-        self._thread.start()
-        return self.base_url
+        self._server = LocalServer(Handler, self.port, name="demo-site")
+        self.port = self._server.port
+        self.base_url = self._server.url
+        self.resources = load_resources(self.root, self.base_url)  # the feeds name the base URL: known once bound
+        return self._server.start()
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def registry_path(self, tmp_dir: Path) -> Path:
         """Write the sample's feed registry with ``{base}`` filled in; returns its path (for GOVWATCH_FEEDS_FILE)."""

@@ -30,9 +30,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from govwatch_dev.localserver import LocalServer
 
 MAX_BODY_BYTES = 1_000_000  # far above any valid Slack payload; stops a runaway test from eating memory
 WEBHOOK_PREFIX = "/services/"
@@ -97,7 +99,6 @@ class SlackReceiver:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, echo: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._host = host
         self._clock = clock
         self._echo = echo
         self._lock = threading.Lock()
@@ -109,23 +110,18 @@ class SlackReceiver:
         self._channels: dict[str, list[dict[str, Any]]] = {}  # channel -> stored messages, oldest first
         self._last_ts = 0.0
         self._stopping = threading.Event()  # ends scripted delays at stop()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
         # A short poll interval makes stop() (and so every test teardown) near-instant instead of ~0.5 s.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="slack-receiver", daemon=True)
+        self._server = LocalServer(self._handler_class(), port, host=host, name="slack-receiver", poll_interval=0.05)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> SlackReceiver:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop()
 
     def __enter__(self) -> SlackReceiver:
         return self.start()
@@ -137,7 +133,7 @@ class SlackReceiver:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self._host}:{self._server.server_port}"
+        return self._server.url
 
     @property
     def api_base(self) -> str:

@@ -8,12 +8,12 @@ import base64
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
+from govwatch_dev.localserver import LocalServer
 from tests.deploy.compose_env import GOVWATCH_ROLES, ROLES_DIR, SETUP, env_values
 from tests.deploy.tools import run
 
@@ -67,13 +67,11 @@ class _SecurityApi:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LocalServer(Handler, name="security-api")
+        self.url = self.server.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 def _setup_users(values: dict[str, str], api: _SecurityApi) -> subprocess.CompletedProcess[str]:

@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +22,7 @@ import pytest
 
 from govwatch.errors import ConfigError
 from govwatch.kibana import import_ndjson, ndjson, saved_objects
+from govwatch_dev.localserver import LocalServer
 
 MISSING_REFERENCES = {"successCount": 0, "success": False, "warnings": [], "errors": [
     {"id": "govwatch-coverage", "type": "dashboard", "meta": {"title": "govwatch: Coverage", "icon": "dashboardApp"},
@@ -103,15 +103,9 @@ def fake_kibana() -> Iterator[FakeKibana]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    kibana.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LocalServer(Handler, name="fake-kibana") as server:
+        kibana.base = server.url
         yield kibana
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _govwatch(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import yaml
 
+from govwatch_dev.localserver import LocalServer
+
 TRICKLE_S = 0.5  # one byte per half second: every socket read returns long before any read timeout
 STREAM_LIMIT_S = 120.0  # an endless writer gives up after this long even if the client never does
 CHUNK = 64 * 1024
@@ -78,7 +80,7 @@ class HostileSite:
     outlet: str = ""  # the ordinary outlet: its feed and its own pages, on another port (another host to a fetcher)
     hits: dict[str, int] = field(default_factory=dict)
     open_streams: int = 0
-    _servers: list[socketserver.ThreadingTCPServer] = field(default_factory=list)
+    _servers: list[LocalServer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -141,24 +143,14 @@ class HostileSite:
             def handle(self) -> None:
                 site._serve(self.request)
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        bases = []
-        for name in ("hostile-site", "outlet"):
-            server = Server(("127.0.0.1", 0), Handler)
-            self._servers.append(server)
-            bases.append(f"http://127.0.0.1:{server.server_address[1]}")
-            threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
-        self.base, self.outlet = bases
+        self._servers = [LocalServer(Handler, name=name) for name in ("hostile-site", "outlet")]
+        self.base, self.outlet = (server.start() for server in self._servers)
         return self.base
 
     def stop(self) -> None:
         self._stop.set()
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(10)

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import yaml
 
 from govwatch.identity import story_id
+from govwatch_dev.localserver import LocalServer
 
 SPAN_H = 30  # published dates run from boundary - SPAN_H to boundary + SPAN_H hours
 WIRE_SHARE = 0.3  # share of stories with a syndicated near-copy on the wire feed
@@ -190,8 +191,7 @@ class ChaosSite:
         self._lock = threading.Lock()
         self.base_url = ""
         self.requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     @property
     def released(self) -> list[Story]:
@@ -249,18 +249,13 @@ class ChaosSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="chaos-site", daemon=True)
-        self._thread.start()
+        self._server = LocalServer(Handler, name="chaos-site", poll_interval=0.1)
+        self.base_url = self._server.start()
         return self.base_url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def registry(self, directory: Path) -> Path:
