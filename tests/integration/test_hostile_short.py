@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from govwatch_dev.chaos.hostile import GOALS, RETRY_AFTER_S, run_all
+from govwatch_dev.chaos.hostile import RETRY_AFTER_S, run_all
+from govwatch_dev.chaos.hostile_report import GOALS
 
 # The feed's five items are dated 10-14 minutes before this clock: on both sides of a month boundary, on any day.
 CLOCK = datetime(2026, 3, 1, 0, 12, tzinfo=UTC)

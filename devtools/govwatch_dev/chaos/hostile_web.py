@@ -14,16 +14,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from govwatch.settings import Settings
+from govwatch_dev.chaos.hostile_report import GOALS, Row, Say
 from govwatch_dev.chaos.procfs import cpu_seconds
 from govwatch_dev.chaos.webprocess import serve_web_process, wrong_logins
-from govwatch.settings import Settings
-
-if TYPE_CHECKING:
-    from govwatch_dev.chaos.hostile import Row, Say
 
 LEGIT_INTERVAL_S = 0.5  # how often the legitimate user loads a page during the burst
 OVERSIZED_BYTES = 20 * 1024 * 1024
@@ -87,8 +85,6 @@ def malformed(base: str, user_token: str) -> list[tuple[str, int, str]]:
 
 def web_cases(settings: Settings, log_dir: Path, say: Say, logins: int, window_s: float,
               figures: dict[str, Any]) -> list[Row]:
-    from govwatch_dev.chaos.hostile import GOALS, Row
-
     from govwatch.adapters.es_io import make_client
     from govwatch.web.auth import TokenStore
 
