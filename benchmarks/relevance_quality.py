@@ -1,4 +1,4 @@
-"""Relevance and topic quality on the labelled set, today's scorer (frozen copy) against the current one.
+"""Relevance and topic quality on the labelled set, today's scorer (from git history) against the current one.
 
 Usage: python benchmarks/relevance_quality.py [--split test|dev|all] [--errors] [--repeat N]
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baseline import topics_v1
+from _frozen import RELEVANCE_COMMIT, relevance_baseline
 
 from govwatch.enrich import topics as current
 from govwatch.enrich.pipeline import ANALYSIS_CHARS
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     langs = Counter(it.lang for it in items)
     print(f"split {args.split}: {len(items)} items, {sum(it.label for it in items)} relevant; "
           f"kinds {dict(Counter(it.kind for it in items))}; languages {dict(sorted(langs.items()))}")
-    report("today's scorer (frozen copy, benchmarks/baseline/topics_v1.py)", scorer_of(topics_v1),
+    report(f"today's scorer (govwatch.enrich.topics at git {RELEVANCE_COMMIT[:7]})", scorer_of(relevance_baseline()),
            BASELINE_THRESHOLD, items, args.repeat)
     threshold = Settings.model_fields["relevance_threshold"].default
     preds = report("current scorer (govwatch.enrich.topics / relevance)", scorer_of(current), threshold, items,
