@@ -98,9 +98,7 @@ def imports(packages: dict[str, Path], known: dict[str, Path] | None = None) -> 
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, *([base] if base else [])])
-                for alias in node.names:
-                    candidate = f"{base}.{alias.name}"
-                    targets.append(candidate if candidate in known else base)
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
             elif isinstance(node, ast.Call):
                 target = _import_module_target(node, constants)
                 targets = [target] if target else []
