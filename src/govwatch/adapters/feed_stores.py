@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from elastic_transport import ConnectionError as ESConnectionError
@@ -15,12 +15,12 @@ from elasticsearch import ApiError, Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from govwatch.errors import TransientError
 from govwatch.adapters.es_io import translate
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S, BOOTSTRAP_TIMEOUT_MS, client_config
+from govwatch.errors import TransientError
 from govwatch.feeds.batching import GroupCommit
 from govwatch.feeds.state import FeedState
-from govwatch.adapters.kafka_io import ACK_TIMEOUT_S, BOOTSTRAP_TIMEOUT_MS, client_config
-from govwatch.models import RawStory, utcnow
+from govwatch.models import RawStory, Trace, utcnow
 
 if TYPE_CHECKING:
     from govwatch.settings import Settings
@@ -138,14 +138,16 @@ class EsPublishedIds:
         again after a backoff, as helpers.bulk's ``max_retries`` did; other failures fail their own feed only."""
         pending = [(n, _create_lines(self.index, story)) for n, request in enumerate(requests) for story in request]
         created = [0] * len(requests)
-        failed: dict[int, list[dict]] = {}
+        failed: dict[int, list[dict[str, Any]]] = {}
         for attempt in range(RECORD_RETRIES + 1):
             if not pending:
                 break
             if attempt:
                 time.sleep(RECORD_BACKOFF_S * 2 ** (attempt - 1))
             try:
-                response = self.es.bulk(operations=b"".join(lines for _, lines in pending), filter_path=_BULK_FILTER)
+                # the client sends a bytes body as it is (its stubs only name the list form)
+                response = self.es.bulk(operations=b"".join(lines for _, lines in pending),  # type: ignore[arg-type]
+                                        filter_path=_BULK_FILTER)
             except (ApiError, ESConnectionError, ConnectionTimeout) as exc:
                 if isinstance(exc, ApiError) and exc.status_code == 429 and attempt < RECORD_RETRIES:
                     continue
@@ -185,7 +187,7 @@ class KafkaPublisher:
         futures = []
         try:
             # One stamp per call: a feed's stories share their trace, so it is copied once, not per story.
-            now, traces = utcnow(), {}
+            now, traces = utcnow(), dict[int, Trace]()
             for story in stories:
                 trace = traces.get(id(story.trace))
                 if trace is None:

@@ -100,9 +100,9 @@ def _rank(el: HtmlElement) -> int | None:
     """Which AUTHOR_XPATHS expression (0 specific, 1 generic, 2 last resort) finds the element first, if any."""
     tag, get = el.tag, el.get
     cls = get("class") or ""
-    if tag == "author" or tag in _SPECIFIC_TAGS and (
+    if tag == "author" or (tag in _SPECIFIC_TAGS and (
             any(get(name) == value for name, value in _SPECIFIC_EXACT) or _SPECIFIC_CLASS_RE.search(cls)
-            or any(child.tag == "rel" and child.text_content() == "me" for child in el)):  # XPath rel='me'
+            or any(child.tag == "rel" and child.text_content() == "me" for child in el))):  # XPath rel='me'
         return 0
     ident, itemprop = get("id") or "", get("itemprop") or ""
     if tag in _GENERIC_TAGS and (cls in _GENERIC_CLASSES or "author" in itemprop or _GENERIC_ID_RE.search(ident)

@@ -21,6 +21,7 @@ from configparser import ConfigParser
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import unescape
+from typing import Any
 
 import trafilatura
 from lxml import etree
@@ -249,6 +250,7 @@ def _parse(source: str) -> HtmlElement | None:
     beginning = source[:50].lower()
     source = repair_faulty_html(source, beginning)
     reparsed = False
+    tree: HtmlElement | None
     try:
         tree = lxml_html.fromstring(source, parser=_HTML_PARSER)
     except ValueError:  # a str carrying an XML encoding declaration: libxml2 wants bytes
@@ -283,9 +285,10 @@ def _page_text(tree: HtmlElement, url: str) -> tuple[str, str]:
         return main, "extracted"
     candidates = []
     try:
-        opts = {"url": url, "include_comments": False, "favor_recall": True, "config": TRAFILATURA_CONFIG}
+        opts: dict[str, Any] = {"url": url, "include_comments": False, "favor_recall": True,
+                                "config": TRAFILATURA_CONFIG}
         candidates += [trafilatura.extract(tree, **opts) or "", trafilatura.baseline(tree)[1]]
-    except Exception:  # noqa: BLE001 -- fallbacks are best effort
+    except Exception:  # noqa: BLE001, S110 -- fallbacks are best effort
         pass
     best = max(candidates, key=len, default="").strip()
     # The candidate must be article-sized and clearly longer: a longer dump of navigation is not better.

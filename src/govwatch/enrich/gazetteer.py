@@ -189,13 +189,13 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
     brand is the same company ("Apple Inc").
     """
     generic = any(t.lower() in ORG_SUFFIXES_LOWER for t in alias.tokens)
-    if a > 0 and (a - 1) not in starts and (generic or (a - 1) not in places):
-        if _proper_before(tokens, a - 1) and (generic or (a >= 2 and _proper_before(tokens, a - 2)
-                                                           and not _line_break(tokens, a - 2, a))):
-            # a brand needs two capitalised words before it on its line ("International Phonetic Alphabet"),
-            # not one: headlines, German nouns and Italian articles are capitalised ("the Recent Anthropic
-            # Settlement", "Start-up Mistral AI", "Il Garante")
-            return True
+    if a > 0 and (a - 1) not in starts and (generic or (a - 1) not in places) \
+            and _proper_before(tokens, a - 1) and (generic or (a >= 2 and _proper_before(tokens, a - 2)
+                                                               and not _line_break(tokens, a - 2, a))):
+        # a brand needs two capitalised words before it on its line ("International Phonetic Alphabet"),
+        # not one: headlines, German nouns and Italian articles are capitalised ("the Recent Anthropic
+        # Settlement", "Start-up Mistral AI", "Il Garante")
+        return True
     if not generic:
         # a capitalised run right after the brand that ends in an organisation word: "Toyota Industries",
         # "IEEE Computer Society", "Microsoft Research"
@@ -206,11 +206,8 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
             if tok in ORG_SUFFIXES and tok not in LEGAL_SUFFIXES:
                 return True
         return False
-    if alias.tokens[-1].lower() in ORG_SUFFIXES_LOWER and b + 1 < len(tokens) and tokens[b][0] in ("of", "for") \
-            and tokens[b + 1][0][:1].isupper() \
-            and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS:
-        return True
-    return False
+    return alias.tokens[-1].lower() in ORG_SUFFIXES_LOWER and b + 1 < len(tokens) and tokens[b][0] in ("of", "for") \
+        and tokens[b + 1][0][:1].isupper() and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS
 
 
 def _proper_before(tokens: list[tuple[str, int, int]], k: int) -> bool:

@@ -1,7 +1,8 @@
 """Language identification (ISO 639-1), offline: py3langid (BSD-3, the langid.py model bundled in the wheel).
 
 py3langid was chosen over langdetect (non-deterministic without a seed, ~10x slower) and fastText-based
-packages (model download or large wheels); measured 1.5-16 ms per story on the shared 2-core dev machine (load-dependent).
+packages (model download or large wheels); measured 1.5-16 ms per story on the shared 2-core dev machine
+(load-dependent).
 """
 
 from __future__ import annotations

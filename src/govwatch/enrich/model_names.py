@@ -8,6 +8,7 @@ rule organisation the CRF calls a conference loses those mentions (drop_vetoed).
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import replace
 
@@ -57,7 +58,7 @@ def model_names(view: RuleView, known_people: set[str]) -> tuple[list[NameHit], 
                 w in NON_PERSON_WORDS or w in ROLE_WORDS or acronym(w, k) for k, w in enumerate(proper))):
             continue  # "Hayes Street", "Chief Strategy Officer", "NBC"
         if label == "ORG" and (words[0] in EVENT_HEADS or " ".join(words) in NOT_ORGS
-                               or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:]))):
+                               or any(a == "Journal" and b == "of" for a, b in itertools.pairwise(words))):
             continue  # as the rules: "Conference on ...", "Journal of ...", "Soviet Union"
         if label == "PER" and len(words) > 1 and _in_list(tokens, i, j) \
                 and not (words[0] in first_names() or name_shaped(words)):

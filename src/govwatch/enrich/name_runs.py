@@ -9,6 +9,8 @@ organisations, and "Fellow of X" / "Person of X" keeps only the organisation X.
 
 from __future__ import annotations
 
+import itertools
+
 from govwatch.enrich.name_lexicon import (
     CONNECTORS,
     EVENT_HEADS,
@@ -98,7 +100,7 @@ def org_span(words: list[str]) -> tuple[int, int] | None:
     """Sub-span of a run that is an organisation name, or None."""
     if " ".join(words) in NOT_ORGS:
         return None
-    if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in zip(words, words[1:])):
+    if words[0] in EVENT_HEADS or any(a == "Journal" and b == "of" for a, b in itertools.pairwise(words)):
         return None  # "Conference on Neural Information Processing Systems", "Journal of Machine Learning"
     for k in range(len(words) - 1, 0, -1):  # last suffix word wins: "Bank of England Council"
         # a capitalised word before the suffix; a suffix word will do when a complement follows ("Alliance

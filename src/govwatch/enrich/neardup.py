@@ -64,7 +64,7 @@ def signature(text: str) -> tuple[int, ...]:
     encoded = [w.encode() for w in words]
     # The UTF-8 of " ".join(shingle), hashed as _h64 does; the digests read back as little-endian uint64.
     digests = b"".join([blake2b(b" ".join(shingle), digest_size=8).digest()
-                        for shingle in zip(*(encoded[j:] for j in range(k)))])
+                        for shingle in zip(*(encoded[j:] for j in range(k)), strict=False)])
     hashes = np.frombuffer(digests, dtype="<u8")
     minima = np.full(NUM_PERM, _EMPTY, dtype=np.uint64)
     np.minimum.at(minima, hashes % NUM_PERM, hashes // NUM_PERM)  # bin = h mod NUM_PERM keeps min(h div NUM_PERM)
@@ -96,9 +96,9 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Estimated Jaccard similarity of the two texts' shingle sets (fraction of equal MinHash bins)."""
     if len(a) != len(b) or not a:
         raise ValueError("signatures must be non-empty and of equal length")
-    if a[0] == _EMPTY and len(set(a)) == 1 or b[0] == _EMPTY and len(set(b)) == 1:
+    if (a[0] == _EMPTY and len(set(a)) == 1) or (b[0] == _EMPTY and len(set(b)) == 1):
         return 0.0  # an empty text duplicates nothing
-    return sum(x == y for x, y in zip(a, b)) / len(a)
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
 def is_near_duplicate(a: tuple[int, ...], b: tuple[int, ...], threshold: float = NEAR_DUP_THRESHOLD) -> bool:

@@ -21,9 +21,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
+from typing import Any, cast
 
 from govwatch.enrich.name_lexicon import (
-    ORG_HEADS, ORG_SUFFIXES, SENTENCE_ENDS, SPEECH_AFTER, STOP_CAPS, TITLES, first_names, surnames,
+    ORG_HEADS,
+    ORG_SUFFIXES,
+    SENTENCE_ENDS,
+    SPEECH_AFTER,
+    STOP_CAPS,
+    TITLES,
+    first_names,
+    surnames,
 )
 
 MODEL_FILE = "ner_crf.crfsuite"
@@ -59,7 +67,7 @@ def _default_tagger() -> object | None:
     with resources.as_file(ref) as path:
         tagger = pycrfsuite.Tagger()
         tagger.open(str(path))  # crfsuite reads the whole model into memory at open
-    return tagger
+    return cast(object, tagger)  # pycrfsuite has no type information
 
 
 def use_tagger(tagger: object | None) -> None:
@@ -78,7 +86,7 @@ def tagger() -> object | None:
 def _word(tok: str) -> tuple[str, ...]:
     """Features of a word on its own (cached: news repeats its words)."""
     low = tok.lower()
-    shape = []
+    shape: list[str] = []
     for c in tok[:8]:
         s = "X" if c.isupper() else "x" if c.islower() else "d" if c.isdigit() else c
         if not shape or shape[-1] != s:
@@ -161,8 +169,8 @@ def features(words: Sequence[str], rule_tags: Sequence[str], a: int, b: int) -> 
 def spans_from_labels(labels: Sequence[str], offset: int) -> list[tuple[str, int, int]]:
     """(label, i, j) spans of a BIO sequence starting at token `offset`; a stray I- starts a span."""
     out: list[tuple[str, int, int]] = []
-    cur: list = []
-    for k, lab in enumerate(list(labels) + ["O"]):
+    cur: list[Any] = []  # [kind, start] of the open span
+    for k, lab in enumerate([*labels, "O"]):
         kind = lab[2:] if lab != "O" else ""
         if cur and (lab == "O" or lab.startswith("B-") or kind != cur[0]):
             out.append((cur[0], offset + cur[1], offset + k))

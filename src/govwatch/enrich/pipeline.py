@@ -7,6 +7,7 @@ against Elasticsearch (govwatch.adapters.clusters).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from htmldate.extractors import get_external_parser
 
@@ -55,8 +56,9 @@ def extraction_for(raw: RawStory, html: bytes | None, cpu: CpuSplit | None = Non
     Dates are judged plausible against the story's first sight, not the wall clock: a replay of the same
     message a month later must decide the same date (and so the same Kibana time) as the first pass.
     """
-    feed = dict(feed_title=raw.title, feed_summary=raw.summary, feed_content=raw.content,
-                feed_published=raw.published_at, feed_author=raw.author, now=raw.trace.first_seen_at)
+    feed: dict[str, Any] = {"feed_title": raw.title, "feed_summary": raw.summary, "feed_content": raw.content,
+                            "feed_published": raw.published_at, "feed_author": raw.author,
+                            "now": raw.trace.first_seen_at}
     if html:
         return extract_article(html, raw.url, **feed, cpu=cpu)
     extraction = extract_from_feed_only(raw.url, **feed)

@@ -9,6 +9,7 @@ the feed has already said: here the caller says what it still needs.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,10 +71,9 @@ def page_metadata(tree: HtmlElement, url: str, *, find_author: bool, extensive_d
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:  # as trafilatura: a lone word is a handle, not a name
         meta.author = None
-    try:
+    # trafilatura's JSON-LD walker has bugs on odd schemas; it skips them too
+    with contextlib.suppress(Exception):
         meta = extract_meta_json(tree, meta)
-    except Exception:  # noqa: BLE001, S110 -- trafilatura's JSON-LD walker has bugs on odd schemas; it skips them too
-        pass
     if not meta.title:
         meta.title = extract_title(tree)
     if find_author and not meta.author:

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -76,7 +77,8 @@ class PhraseMatcher:
         self._seen: dict[str, bool] = {}  # token -> in the lexicon (prefix tests are the costly part)
         self.cjk = re.compile("|".join(sorted(map(re.escape, cjk), key=len, reverse=True))) if cjk else None
 
-    def _single(self, tok: str) -> bool:
+    def single(self, tok: str) -> bool:
+        """Whether one token is a one-word phrase of this matcher (a listed word or a prefix* match)."""
         hit = self._seen.get(tok)
         if hit is None:
             hit = tok in self.words or any(tok[:n] in self.prefixes for n in self.prefix_lengths if len(tok) >= n)
@@ -102,7 +104,7 @@ class PhraseMatcher:
                 if len(tail) == k and all(a == b for a, b in zip(tail[:-1], rest[:-1], strict=True)) and (
                         tail[-1].startswith(rest[-1]) if star else tail[-1] == rest[-1]):
                     width = max(width, k + 1)
-            if not width and (self._single(tok) or ("-" in tok and any(self._single(x) for x in tok.split("-")))):
+            if not width and (self.single(tok) or ("-" in tok and any(self.single(x) for x in tok.split("-")))):
                 width = 1
             if width:
                 n += 1
@@ -133,8 +135,8 @@ class Scanner:
         hit = cache.get(tok)
         if hit is None:
             parts = tok.split("-") if "-" in tok else ()
-            hit = tuple(i for i in idx if self.matchers[i]._single(tok)
-                        or any(self.matchers[i]._single(x) for x in parts))
+            hit = tuple(i for i in idx if self.matchers[i].single(tok)
+                        or any(self.matchers[i].single(x) for x in parts))
             if len(cache) >= SEEN_MAX:
                 cache.clear()
             cache[tok] = hit
@@ -200,7 +202,7 @@ class Lexicon:
     scanner: Scanner | None = None  # every matcher but the neutral one and the context cues, in one pass
 
 
-def compile_lexicon(doc: dict) -> Lexicon:
+def compile_lexicon(doc: dict[str, Any]) -> Lexicon:
     ai, gov, senses = doc["ai"], doc["governance"], doc["senses"]
     lex = Lexicon(
         ai_terms=PhraseMatcher(ai["terms"]), ai_acronyms=PhraseMatcher(ai["acronyms"], case_sensitive=True),
@@ -210,7 +212,8 @@ def compile_lexicon(doc: dict) -> Lexicon:
         actors_cs=PhraseMatcher(gov["actors_case_sensitive"], case_sensitive=True),
         actions=PhraseMatcher(gov["actions"]), weak=PhraseMatcher(gov["weak"]),
         neutral=PhraseMatcher(doc["neutral"]), negative=PhraseMatcher(doc["negative"]),
-        general_law=PhraseMatcher(GENERAL_LAW), bill=PhraseMatcher(["bill", "bills"]), bill_cues=PhraseMatcher(senses["bill_cues"]),
+        general_law=PhraseMatcher(GENERAL_LAW), bill=PhraseMatcher(["bill", "bills"]),
+        bill_cues=PhraseMatcher(senses["bill_cues"]),
         summit=PhraseMatcher(["summit", "summits", "峰会", "峰會"]), summit_cues=PhraseMatcher(senses["summit_cues"]),
         customer_words=PhraseMatcher(["government*", "agency", "agencies", "federal", "public sector"]),
         customer_cues=PhraseMatcher(senses["customer_cues"]),
@@ -262,7 +265,8 @@ def sentence_evidence(sentence: str, lex: Lexicon) -> SentenceEvidence:
     neutral: list[int] = []
     lex.neutral.count(low, sentence, hits=neutral)
     skip = frozenset(neutral)
-    assert lex.scanner is not None
+    if lex.scanner is None:
+        raise RuntimeError("a Lexicon without its scanner: build it with compile_lexicon")
     c = lex.scanner.count(toks, low, sentence, skip)
     ai = c["ai_terms"] + c["ai_acronyms"] + c["ai_names"]
     instruments = c["instruments"] + c["instruments_cs"]
@@ -350,7 +354,7 @@ class RelevanceModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def model_from_dict(doc: dict) -> RelevanceModel:
+def model_from_dict(doc: dict[str, Any]) -> RelevanceModel:
     if tuple(doc["features"]) != FEATURES:
         raise ValueError(f"relevance model features {doc['features']} do not match the code's {FEATURES}")
     return RelevanceModel(tuple(float(w) for w in doc["weights"]), float(doc["bias"]))

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -87,14 +88,14 @@ def _trie(words: list[str]) -> str:
     """
     if not words:
         return "(?!x)x"
-    tree: dict = {}
+    tree: dict[str, Any] = {}
     for word in words:
         node = tree
         for char in word:
             node = node.setdefault(char, {})
         node[""] = {}  # end of a keyword
 
-    def emit(node: dict) -> str:
+    def emit(node: dict[str, Any]) -> str:
         ends = "" in node
         branches = [re.escape(char) + emit(child) for char, child in node.items() if char]
         if not branches:
@@ -114,7 +115,7 @@ def _alternation(words: set[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])(" + latin + r")(?:s|es)?(?![\w-])|(" + cjk + ")")
 
 
-def _compile(doc: dict) -> Taxonomy:
+def _compile(doc: dict[str, Any]) -> Taxonomy:
     labels: dict[str, str] = {}
     owners: dict[str, list[str]] = {}
     plain: set[str] = set()
@@ -156,7 +157,7 @@ def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceMode
     ``evidence`` is ``relevance.evidence(title, text, lexicon)`` when the caller has already computed it (the
     enrich pipeline does, to book its CPU apart from the topics').
     """
-    raw: Counter[str] = Counter()
+    raw: defaultdict[str, float] = defaultdict(float)
     distinct: dict[str, set[str]] = {}
     titled_ai = bool(AI_CUE_RE.search(title or ""))
     for part, weight in ((title or "", TITLE_WEIGHT), (text or "", BODY_WEIGHT)):

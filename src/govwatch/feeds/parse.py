@@ -16,7 +16,9 @@ import calendar
 import html
 import io
 import re
+import time
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,13 +91,10 @@ def _has_entity_declaration(body: bytes) -> bool:
     if _ENTITY_DECL.search(head):
         return True
     # UTF-16/32 documents spell it with NULs between the letters.
-    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
-        if "<!ENTITY".encode(encoding) in head:
-            return True
-    return False
+    return any("<!ENTITY".encode(encoding) in head for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
 
 
-def _to_utc(parsed: Any) -> datetime | None:
+def _to_utc(parsed: time.struct_time | None) -> datetime | None:
     if not parsed:
         return None
     try:
@@ -104,7 +103,7 @@ def _to_utc(parsed: Any) -> datetime | None:
         return None
 
 
-def _entry(raw: Any, now: datetime, base_url: str | None) -> ParsedEntry:
+def _entry(raw: Mapping[str, Any], now: datetime, base_url: str | None) -> ParsedEntry:
     published = _to_utc(raw.get("published_parsed") or raw.get("updated_parsed") or raw.get("created_parsed"))
     suspect = published is not None and published > now + FUTURE_TOLERANCE
     contents = raw.get("content") or []

@@ -20,6 +20,7 @@ refusals of refuse_hostile in the caller's process) runs in one of a few long-li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, cast
 
 from govwatch.errors import FeedParseError
 from govwatch.feeds.parse import DEFAULT_MAX_BYTES, ParsedFeed, parse_body, refuse_hostile
@@ -44,6 +45,7 @@ DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024
 # so one slow feed never serialises the others.
 DEFAULT_WORKERS = max(2, min(4, os.cpu_count() or 2))
 DEFAULT_PARSE_TIMEOUT_S = 10.0
+R = TypeVar("R")
 # How long an idle worker told to stop may take before it is killed (it exits at once).
 _STOP_GRACE_S = 5.0
 _SRC = str(Path(__file__).resolve().parents[2])  # the directory holding the govwatch package
@@ -51,7 +53,7 @@ _SRC = str(Path(__file__).resolve().parents[2])  # the directory holding the gov
 
 @dataclass(eq=False)
 class _Worker:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     conn: Connection
 
 
@@ -79,11 +81,10 @@ class ParserPool:
         """Parse feed bytes in a worker; FeedParseError when nothing usable comes out, the input is hostile, or the
         parse overruns ``timeout_s`` or the workers' memory limit."""
         refuse_hostile(body, max_bytes)
-        parsed: ParsedFeed = self.run(parse_body, body, content_type, base_url, max_entries, now or datetime.now(UTC),
-                                      timeout_s=timeout_s)
-        return parsed
+        return self.run(parse_body, body, content_type, base_url, max_entries, now or datetime.now(UTC),
+                        timeout_s=timeout_s)
 
-    def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
+    def run(self, fn: Callable[..., R], *args: object, timeout_s: float) -> R:
         """``fn(*args)`` in a worker. FeedParseError on timeout, memory limit, worker death or any exception."""
         for attempt in (1, 2):
             worker = self._acquire()
@@ -95,10 +96,10 @@ class ParserPool:
                 if attempt == 2:
                     raise FeedParseError("feed parse worker could not be started; the feed was skipped") from None
                 continue
-            return self._await(worker, timeout_s)
+            return cast(R, self._await(worker, timeout_s))
         raise AssertionError("unreachable")
 
-    def _await(self, worker: _Worker, timeout_s: float) -> Any:
+    def _await(self, worker: _Worker, timeout_s: float) -> object:
         healthy = False
         try:
             if not worker.conn.poll(timeout_s):
@@ -131,10 +132,8 @@ class ParserPool:
             busy = [w for w in self._workers.values() if all(w is not i for i in idle)]
             self._cond.notify_all()
         for worker in idle:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
         for worker in idle:
             _reap(worker.process)
             self._discard(worker)
@@ -201,7 +200,7 @@ class ParserPool:
             self._cond.notify_all()
 
 
-def _reap(process: subprocess.Popen) -> int | None:
+def _reap(process: subprocess.Popen[bytes]) -> int | None:
     """The worker's exit code once it has exited (waiting up to the grace period), else None."""
     try:
         return process.wait(_STOP_GRACE_S)

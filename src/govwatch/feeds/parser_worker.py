@@ -14,13 +14,11 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
-try:
+if sys.platform != "win32":  # POSIX: resource limits (elsewhere workers run without them)
     import resource
-except ImportError:  # pragma: no cover - not POSIX: no address-space limit
-    resource = None  # type: ignore[assignment]
 
 def _address_space_bytes() -> int | None:
     try:
@@ -32,7 +30,7 @@ def _address_space_bytes() -> int | None:
 
 def limit_memory(extra_bytes: int) -> None:
     """Cap this process's address space at its current size plus ``extra_bytes`` (absolute where unknown)."""
-    if resource is None:
+    if sys.platform == "win32":
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = (_address_space_bytes() or 0) + extra_bytes
@@ -49,7 +47,7 @@ JOB_CPU_LIMIT_S = 60
 
 def limit_job_cpu(seconds: int) -> None:
     """Let the next job use at most ``seconds`` of CPU beyond what this process has used so far."""
-    if resource is None:
+    if sys.platform == "win32":
         return
     used = resource.getrusage(resource.RUSAGE_SELF)
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
@@ -59,7 +57,7 @@ def limit_job_cpu(seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
 
 
-def _answer(fn: Any, args: tuple) -> tuple[str, Any]:
+def _answer(fn: Callable[..., object], args: tuple[object, ...]) -> tuple[str, object]:
     from govwatch.errors import FeedParseError
 
     try:

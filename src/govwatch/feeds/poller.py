@@ -27,8 +27,36 @@ from govwatch.feeds.state import FeedState, IntervalPolicy, after_failure, after
 from govwatch.identity import canonical_url, guid_story_id, id_of_canonical
 from govwatch.log import get_logger
 from govwatch.models import RawStory, Trace, utcnow
+from govwatch.settings import Settings
 
 log = get_logger("govwatch.poller")
+
+
+class FetchedFeed(Protocol):
+    """What the poller reads of one conditional GET (govwatch.adapters.fetch.FetchResult)."""
+
+    @property
+    def final_url(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def body_hash(self) -> str: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def etag(self) -> str | None: ...
+    @property
+    def last_modified(self) -> str | None: ...
+    @property
+    def not_modified(self) -> bool: ...
+    @property
+    def max_age(self) -> float | None: ...
+    @property
+    def retry_after(self) -> float | None: ...
+
+
+class Fetcher(Protocol):
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchedFeed: ...
 
 
 class StateStore(Protocol):
@@ -106,7 +134,7 @@ class RunSummary:
     not_modified: int = 0
     unchanged: int = 0
     new_stories: int = 0
-    errors: Counter = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
     error_details: list[tuple[str, str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -150,7 +178,7 @@ def is_transient(exc: BaseException) -> bool:
 class Poller:
     """Polls feeds with injected fetcher, state store, published ids, publisher and parser. Thread-safe per feed."""
 
-    def __init__(self, settings, fetcher, states: StateStore, published_ids: PublishedIds,  # noqa: ANN001
+    def __init__(self, settings: Settings, fetcher: Fetcher, states: StateStore, published_ids: PublishedIds,
                  publisher: Publisher, parser: FeedParser, limiter: HostLimiter | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
@@ -269,7 +297,7 @@ def poll_chunk(poller: Poller, feeds: Iterable[Feed], *, final_attempt: bool) ->
                 again.append(feed)
             else:
                 outcomes.append(FeedOutcome(feed.id, "error", error_kind=error_kind(exc), error=str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a bug on one feed's input is reported as that feed's error
+        except Exception as exc:  # a bug on one feed's input is reported (with its trace) as that feed's error
             log.exception("feed_poll_crashed", feed_id=feed.id)
             outcomes.append(FeedOutcome(feed.id, "error", error_kind="other", error=f"{type(exc).__name__}: {exc}"))
     return outcomes, again

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -59,7 +58,7 @@ def slugify(name: str) -> str:
     return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]+", "-", name.lower())).strip("-")[:80]
 
 
-def _entry(raw: Any) -> Feed:
+def _entry(raw: object) -> Feed:
     if not isinstance(raw, dict):
         raise ValueError(f"expected a mapping, got {type(raw).__name__}")
     feed_id = raw.get("id")
@@ -69,8 +68,7 @@ def _entry(raw: Any) -> Feed:
     if not isinstance(name, str) or not name.strip():
         raise ValueError("`name` is required")
     url = raw.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(url, str) or (parts := urlsplit(url)).scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"`url` must be an absolute http(s) URL, got {url!r}")
     kind = raw.get("kind", "news")
     if kind not in KINDS:
@@ -95,7 +93,7 @@ def _entry(raw: Any) -> Feed:
                 enabled=enabled, confidence=raw.get("confidence"), note=raw.get("note"))
 
 
-def parse_registry(data: Any) -> tuple[list[Feed], list[RegistryProblem]]:
+def parse_registry(data: object) -> tuple[list[Feed], list[RegistryProblem]]:
     """Valid enabled feeds and the problems of the rest (duplicates keep the first)."""
     entries = data.get("feeds") if isinstance(data, dict) else None
     if not isinstance(entries, list):
@@ -132,7 +130,8 @@ def load_registry(path: Path) -> tuple[list[Feed], list[RegistryProblem]]:
             try:
                 data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(f"cannot read feed registry {candidate}: {exc}; fix the file or GOVWATCH_FEEDS_FILE") from exc
+                raise ConfigError(f"cannot read feed registry {candidate}: {exc}; "
+                                  "fix the file or GOVWATCH_FEEDS_FILE") from exc
             return parse_registry(data)
     raise ConfigError(f"feed registry {path} not found (looked in {', '.join(map(str, candidates))}); "
                       "set GOVWATCH_FEEDS_FILE")

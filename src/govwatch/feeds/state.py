@@ -9,12 +9,16 @@ are minimums: we never ask sooner than the server said.
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from govwatch.settings import Settings
 
 # Consecutive failures after which a feed counts as dead and drops to the slow retry.
 DEAD_AFTER = 8
@@ -31,7 +35,7 @@ class IntervalPolicy:
     dead_s: float
 
     @classmethod
-    def from_settings(cls, settings: Any) -> IntervalPolicy:
+    def from_settings(cls, settings: Settings) -> IntervalPolicy:
         return cls(settings.poll_min_interval_s, settings.poll_max_interval_s, settings.poll_dead_interval_s)
 
     def clamp(self, seconds: float) -> float:
@@ -66,7 +70,7 @@ class FeedState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> FeedState:
         data = json.loads(raw)
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         data = {k: v for k, v in data.items() if k in known}
         for key in ("last_attempt_at", "last_success_at", "next_due_at"):
             if data.get(key):
@@ -79,7 +83,7 @@ def cadence_s(entry_times: Sequence[datetime]) -> float | None:
     times = sorted({t for t in entry_times if t is not None}, reverse=True)[:CADENCE_WINDOW]
     if len(times) < 2:
         return None
-    gaps = [(a - b).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(times)]
     return statistics.median(gaps)
 
 
