@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from enrich_golden import GOLDEN, all_stories, load_story
 
 from govwatch.enrich.entities import Entity, extract_entities
 from govwatch.enrich.gazetteer import load_gazetteer
-from enrich_golden import GOLDEN, all_stories, load_story
 
 
 def _by_name(title: str, text: str) -> dict[str, Entity]:
@@ -85,7 +85,8 @@ def test_middle_initials_and_list_neighbours() -> None:
 
 def test_uncued_capitalised_words_are_not_people() -> None:
     """Capitalised words without a cue, job titles and place names do not become people."""
-    ents = _by_name("", "Silicon Valley said nothing. Meanwhile Chief Strategy Officer roles grew. The White House said no.")
+    ents = _by_name("", "Silicon Valley said nothing. Meanwhile Chief Strategy Officer roles grew. "
+                        "The White House said no.")
     assert not [e for e in ents.values() if e.type == "person"]
 
 
@@ -97,7 +98,8 @@ def test_entities_sorted_by_mentions() -> None:
 
 
 def test_senate_story_finds_senators() -> None:
-    """The real Verge Senate-moratorium story yields Ted Cruz (gazetteer, merged surnames) and Marsha Blackburn (pattern)."""
+    """The real Verge Senate-moratorium story yields Ted Cruz (gazetteer, merged surnames) and Marsha Blackburn
+    (pattern)."""
     story = load_story("verge-senate-ai-moratorium")
     ents = _by_name(story["title"], story["text"])
     assert ents["Ted Cruz"].source == "gazetteer" and ents["Ted Cruz"].mentions >= 2

@@ -38,8 +38,8 @@ def _spawn(group: GroupCommit, items: list[int], results: dict) -> threading.Thr
 
 def _wait_queued(group: GroupCommit, n: int) -> None:
     """Readiness wait: until ``n`` requests sit in the queue behind the running call."""
-    with group._cond:  # noqa: SLF001 - the test inspects the queue it filled
-        assert group._cond.wait_for(lambda: len(group._queue) == n, timeout=10)  # noqa: SLF001
+    with group._cond:  # the test inspects the queue it filled
+        assert group._cond.wait_for(lambda: len(group._queue) == n, timeout=10)
 
 
 def test_requests_arriving_during_a_call_share_the_next_one() -> None:

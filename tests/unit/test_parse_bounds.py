@@ -93,7 +93,7 @@ def test_parser_errors_and_crashes_keep_their_reason_across_the_process_boundary
     """A body that is not a feed is reported as such by the worker, and the same worker parses the next feed."""
     pool = ParserPool(workers=1)
     try:
-        with pytest.raises(FeedParseError, match="^not a feed"):
+        with pytest.raises(FeedParseError, match=r"^not a feed"):
             pool.parse(b"<html><body>hello</body></html>")
         (pid,) = pool.worker_pids()
         assert len(pool.parse(NORMAL).entries) == 10 and pool.worker_pids() == [pid]
@@ -103,5 +103,5 @@ def test_parser_errors_and_crashes_keep_their_reason_across_the_process_boundary
 
 def test_compressed_bodies_are_not_inflated_by_the_parser() -> None:
     """feedparser never decompresses a body we pass it, so the byte cap (applied to decoded bytes) is what it sees."""
-    with pytest.raises(FeedParseError, match="^not a feed"):
+    with pytest.raises(FeedParseError, match=r"^not a feed"):
         parse_feed(gzip.compress(NORMAL), content_type="application/atom+xml")

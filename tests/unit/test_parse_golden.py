@@ -30,7 +30,8 @@ def test_parse_matches_golden(name: str) -> None:
 
 def test_clean_text_strips_markup_and_entities() -> None:
     """Titles and summaries lose tags, scripts and entities, and whitespace is collapsed."""
-    assert clean_text("<p>AI&nbsp;Act&amp;  <b>news</b></p>\n<script>alert(1)</script> &#8217;ok") == "AI Act& news \u2019ok"
+    assert clean_text("<p>AI&nbsp;Act&amp;  <b>news</b></p>\n<script>alert(1)</script> &#8217;ok") \
+        == "AI Act& news \u2019ok"
 
 
 def test_far_future_date_is_flagged() -> None:

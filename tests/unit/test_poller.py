@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from kafka.errors import KafkaTimeoutError
 
-from govwatch.errors import FetchRefused, TransientError
 from govwatch.adapters.feed_stores import KafkaPublisher
+from govwatch.adapters.fetch import FetchResult
+from govwatch.errors import FetchRefused, TransientError
 from govwatch.feeds.parse import parse_feed
 from govwatch.feeds.parser_pool import ParserPool
 from govwatch.feeds.poller import HostLimiter, Poller
 from govwatch.feeds.registry import Feed
 from govwatch.feeds.state import FeedState
-from govwatch.adapters.fetch import FetchResult
 from govwatch.settings import Settings
 
 FEED_BYTES = (Path(__file__).resolve().parents[1] / "fixtures" / "feeds" / "heise-developer-2016.atom.xml").read_bytes()

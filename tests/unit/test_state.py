@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from govwatch.feeds.state import (DEAD_AFTER, FeedState, IntervalPolicy, after_failure, after_success, cadence_s,
-                                  failure_delay, next_interval, validators_for)
+from govwatch.feeds.state import (
+    DEAD_AFTER,
+    FeedState,
+    IntervalPolicy,
+    after_failure,
+    after_success,
+    cadence_s,
+    failure_delay,
+    next_interval,
+    validators_for,
+)
 
 POLICY = IntervalPolicy(min_s=300, max_s=3600, dead_s=86400)
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
