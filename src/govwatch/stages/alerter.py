@@ -21,8 +21,8 @@ time; ``SubscriptionStore.flag``), once per new reason, while every other subscr
 before the batch commits.
 
 Any other failure (Elasticsearch or Kafka away, busy) raises, so the loop retries the batch: step 2 finds the
-entries (409), step 3 re-produces the ones that never got ``produced_at``. The only duplicate this allows is an Alert message
-produced twice (ack received, crash before ``produced_at``); the notifier checks the ledger status
+entries (409), step 3 re-produces the ones that never got ``produced_at``. The only duplicate this allows is an Alert
+message produced twice (ack received, crash before ``produced_at``); the notifier checks the ledger status
 and skips alerts already ``delivered``, so a Slack message is still sent once per (subscription,
 cluster). Ledger first, produce second means nothing is lost: a produced alert always has an entry.
 """

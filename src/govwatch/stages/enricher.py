@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kafka import KafkaProducer
+from structlog.contextvars import bound_contextvars
 
 from govwatch.adapters.clusters import ClusterIndex
 from govwatch.adapters.fetch import Fetcher
@@ -78,14 +79,14 @@ class EnrichStage:
         futures = []
         for (pos, _), story in zip(enriched, decided, strict=True):
             rec = records[pos]
-            log.info("enriched", story_id=story.story_id, partition=rec.partition, offset=rec.offset,
-                     status=story.extraction_status, relevance=story.relevance, cluster=story.cluster_id[:12],
-                     entities=len(story.entities))
-            cpu.lap("logging")
-            value = story.to_bytes()
-            cpu.lap("serialise")
-            futures.append(self.producer.send(self.topic, key=story.story_id.encode(), value=value))
-            cpu.lap("kafka_produce")
+            with bound_contextvars(story_id=story.story_id, partition=rec.partition, offset=rec.offset):
+                log.info("enriched", status=story.extraction_status, relevance=story.relevance,
+                         cluster=story.cluster_id[:12], entities=len(story.entities))
+                cpu.lap("logging")
+                value = story.to_bytes()
+                cpu.lap("serialise")
+                futures.append(self.producer.send(self.topic, key=story.story_id.encode(), value=value))
+                cpu.lap("kafka_produce")
         for fut in futures:
             fut.get(timeout=ACK_TIMEOUT_S)  # acknowledged before the loop commits the input offsets
         cpu.lap("kafka_produce")

@@ -51,6 +51,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
+
 from govwatch.alerts.delivery import deliver
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import alert_blocks
@@ -132,35 +134,36 @@ class NotifyStage:
         rejected: Rejections = {}
         for pos, alert in group:
             rec = records[pos]
-            context = dict(alert_id=alert.alert_id[:16], subscription=alert.subscription_id,
-                           story_id=alert.story_id, partition=rec.partition, offset=rec.offset)
-            error = self._notify(alert, context)
+            # Every log line of this alert's delivery carries these, bound once.
+            with bound_contextvars(alert_id=alert.alert_id[:16], subscription=alert.subscription_id,
+                                   story_id=alert.story_id, partition=rec.partition, offset=rec.offset):
+                error = self._notify(alert)
             if error is not None:
                 rejected[pos] = error
         return rejected
 
-    def _notify(self, alert: Alert, context: dict[str, Any]) -> DeliveryRejected | None:
+    def _notify(self, alert: Alert) -> DeliveryRejected | None:
         """Deliver one alert; returns the refusal that dead-letters it, raises TransientError to retry the batch."""
         entry = self.ledger.get(alert.alert_id)
         if entry is None:
             entry = self.ledger.ensure(alert, utcnow())
             log.warning("ledger_entry_recreated", reason="no ledger entry for this alert; re-created from it "
-                        "before sending", **context)
+                        "before sending")
         status = entry.get("status")
         if status in ("delivered", "dead_lettered"):
-            log.info("notify_skipped", reason=f"already {status}", **context)
+            log.info("notify_skipped", reason=f"already {status}")
             return None
         attempts = int(entry.get("attempts", 0)) + 1
         try:
             sub = self.store.get(alert.subscription_id)
         except SubscriptionNotFound:
             self.ledger.mark_failed(alert.alert_id, "subscription deleted before delivery", attempts, True)
-            log.info("notify_skipped", reason="subscription deleted", **context)
+            log.info("notify_skipped", reason="subscription deleted")
             return None
         if sub.paused:
             if status != "held":
                 self.ledger.mark_held(alert.alert_id, attempts - 1, utcnow())
-            log.info("notify_held", reason="subscription paused; released on resume", **context)
+            log.info("notify_held", reason="subscription paused; released on resume")
             return None
         since = unknown_since(entry)
         first_post = _parse(entry.get("send_started_at"))
@@ -180,7 +183,7 @@ class NotifyStage:
             return exc
         except TransientError as exc:
             unknown = isinstance(exc, OutcomeUnknown) or since is not None
-            return self._defer(alert, entry, exc, attempts, unknown, context)
+            return self._defer(alert, entry, exc, attempts, unknown)
         except GovwatchError as exc:
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=True)
             return DeliveryRejected(str(exc))
@@ -190,11 +193,11 @@ class NotifyStage:
                                    possible_duplicate=duplicate)
         latency = (now - alert.trace.first_seen_at).total_seconds()
         log.info("delivered", destination=sub.destination.masked(), first_seen_to_slack_s=round(latency, 3),
-                 found_in_history=result.found_in_history, possible_duplicate=duplicate, **context)
+                 found_in_history=result.found_in_history, possible_duplicate=duplicate)
         return None
 
     def _defer(self, alert: Alert, entry: dict[str, Any], exc: TransientError, attempts: int,
-               unknown: bool, context: dict[str, Any]) -> DeliveryRejected | None:
+               unknown: bool) -> DeliveryRejected | None:
         """Defer an alert whose destination cannot take it now; dead-letter it when its retry window is over."""
         now = self._clock()
         # A destination that is only busy (a burst to one channel, paced at ~1/s) is not failing: that deferral
@@ -208,11 +211,11 @@ class NotifyStage:
             maybe = " (a post may have reached Slack unanswered)" if unknown else ""
             reason = f"gave up after {attempts} attempts over {failing_s:.0f}s{maybe}: {exc}"
             self.ledger.mark_failed(alert.alert_id, reason, attempts, True, now, outcome_unknown=unknown)
-            log.warning("notify_gave_up", reason=reason[:300], **context)
+            log.warning("notify_gave_up", reason=reason[:300])
             return DeliveryRejected(reason)
         delay = max(float(getattr(exc, "retry_after", None) or 0.0), MIN_DEFER_S)
         due = now + timedelta(seconds=delay)
         self.ledger.defer(alert.alert_id, str(exc), attempts, now, due, first_failed, outcome_unknown=unknown)
         log.info("notify_deferred", error=str(exc)[:300], retry_in_s=round(delay, 3), attempts=attempts,
-                 failing_s=round(failing_s, 3), outcome_unknown=unknown, **context)
+                 failing_s=round(failing_s, 3), outcome_unknown=unknown)
         return None
