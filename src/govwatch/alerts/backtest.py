@@ -6,9 +6,8 @@ user sees the alert volume before saving.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -18,7 +17,6 @@ from govwatch.alerts.match_bodies import HIGHLIGHT, snippet_of
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery
-
 
 FULL_CALENDAR_DAYS = 31
 # Client deadline over the Elasticsearch ``timeout``: the node stops collecting at the timeout, then answers.
@@ -70,8 +68,8 @@ def backtest(es: Elasticsearch, alias: str, query: str, filters: Filters, days: 
     caller's clock decides, and a test can put the window across a month boundary on purpose.
 
     With ``timeout_s`` the search carries an Elasticsearch ``timeout`` (and the request a client deadline a little
-    above it); an answer that timed out is partial, so it raises ``InvalidQuery`` (too costly for this window) instead of
-    showing low counts.
+    above it); an answer that timed out is partial, so it raises ``InvalidQuery`` (too costly for this window)
+    instead of showing low counts.
     """
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     # Whole UTC days, today included, so the histogram has exactly `days` buckets.
@@ -90,8 +88,8 @@ def backtest(es: Elasticsearch, alias: str, query: str, filters: Filters, days: 
         client = es.options(request_timeout=timeout_s + REQUEST_GRACE_S)
     try:
         resp = client.search(index=alias, query=body, aggs=aggs, size=top, highlight=HIGHLIGHT,
-                             _source=["title", "source", "@timestamp"], track_total_hits=True, **extra)
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+                             source={"includes": ["title", "source", "@timestamp"]}, track_total_hits=True, **extra)
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "backtest search") from exc
     if resp.get("timed_out") or (resp.get("_shards") or {}).get("failed"):
         raise InvalidQuery(f"the preview search did not finish within {timeout_s} s (or some shards failed), so "

@@ -91,7 +91,7 @@ class DestinationGate:
             state = self._state(key)
             state.streak += 1
             state.reason = reason
-            backoff = self.base_open_s * 2 ** min(state.streak - 1, 30)
+            backoff = self.base_open_s * 2.0 ** min(state.streak - 1, 30)
             cooldown = min(max(retry_after, backoff), self.max_open_s)
             state.slot = max(state.slot, self._clock() + cooldown)
             return cooldown

@@ -53,7 +53,8 @@ def _keys(req: Requirement, frequency: Frequency) -> tuple[float, tuple[str, ...
         return frequency(req), (req,)
     kind, parts = req
     if kind == "any":
-        cost, keys = 0.0, []
+        cost = 0.0
+        keys: list[str] = []
         for part in parts:
             found = _keys(part, frequency)
             if found is None:

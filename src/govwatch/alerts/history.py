@@ -80,7 +80,7 @@ def list_alerts(es: Elasticsearch, ledger_index: str, subscription_ids: Sequence
     try:
         resp = es.search(index=ledger_index, query={"bool": {"filter": flt}}, size=limit,
                          sort=[{"matched_at": "desc"}, {"alert_id": "asc"}], track_total_hits=False)
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "alert ledger list") from exc
     return [AlertRow.of(h["_source"]) for h in resp["hits"]["hits"]]
 
@@ -89,8 +89,8 @@ def get_story(es: Elasticsearch, alias: str, story_id: str) -> dict[str, Any] | 
     """The indexed document of one story (an ids search over the alias), or None."""
     try:
         resp = es.search(index=alias, query={"ids": {"values": [story_id]}}, size=1, track_total_hits=False,
-                         _source_excludes=["neardup_keys", "neardup_signature"])
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+                         source_excludes=["neardup_keys", "neardup_signature"])
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "story read") from exc
     hits = resp["hits"]["hits"]
     return hits[0]["_source"] if hits else None
@@ -102,8 +102,9 @@ def cluster_copies(es: Elasticsearch, alias: str, story: dict[str, Any]) -> list
         resp = es.search(index=alias, size=MAX_COPIES, track_total_hits=False,
                          query={"bool": {"filter": [{"term": {"cluster_id": story["cluster_id"]}}],
                                          "must_not": [{"ids": {"values": [story["story_id"]]}}]}},
-                         sort=[{"@timestamp": "asc"}], _source=["story_id", "title", "source", "url", "@timestamp"])
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+                         sort=[{"@timestamp": "asc"}],
+                         source={"includes": ["story_id", "title", "source", "url", "@timestamp"]})
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "cluster copies") from exc
     return [h["_source"] for h in resp["hits"]["hits"]]
 
@@ -121,7 +122,7 @@ def entries_for_story(es: Elasticsearch, ledger_index: str, story: dict[str, Any
     try:
         resp = es.search(index=ledger_index, query={"bool": {"filter": flt}}, size=100, track_total_hits=False,
                          sort=[{"matched_at": "desc"}])
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "story alerts") from exc
     return [AlertRow.of(h["_source"]) for h in resp["hits"]["hits"]]
 
@@ -147,7 +148,7 @@ def explain(es: Elasticsearch, alias: str, story_id: str, subs: Sequence[Subscri
                                        "highlight_query": query_string_clause(sub.query, sub.allow_expensive)}})
     try:
         resp = es.msearch(searches=searches)
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "explain highlight") from exc
     out: list[Explanation] = []
     for sub, result in zip(subs, resp["responses"], strict=True):

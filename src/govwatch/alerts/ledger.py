@@ -82,7 +82,7 @@ class AlertLedger:
             ops.append(self._document(alert, now))
         try:
             resp = self.es.bulk(operations=ops)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger create") from exc
         out: list[Recorded] = []
         created_now: set[str] = set()
@@ -117,7 +117,7 @@ class AlertLedger:
             got = self._get(alert.alert_id)
             if got is None:
                 raise TransientError(f"ledger entry {alert.alert_id} vanished after a 409")
-            entry = got["_source"]
+            entry: dict[str, Any] = got["_source"]
             if alert.story_id == entry["story_id"] or alert.story_id in entry["also_in"]:
                 return entry  # the same story again (a replay): nothing to record
             entry["also_in"] = [*entry["also_in"], alert.story_id]
@@ -130,16 +130,16 @@ class AlertLedger:
                 return entry
             except ConflictError:
                 continue  # someone else changed it between our get and write: read again
-            except Exception as exc:  # noqa: BLE001 - translated at the edge
+            except Exception as exc:  # translated at the edge
                 raise es_io.translate(exc, "alert ledger also_in") from exc
         raise TransientError(f"ledger entry {alert.alert_id} kept changing; retrying the batch")
 
     def _get(self, aid: str) -> dict[str, Any] | None:
         try:  # GET by id is real-time: it sees a create before any refresh
             resp = self.es.options(ignore_status=404).get(index=self.index, id=aid)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger get") from exc
-        return resp if resp.get("found") else None
+        return resp.body if resp.get("found") else None
 
     def get(self, aid: str) -> dict[str, Any] | None:
         """The ledger entry (source) of an alert id, or None."""
@@ -153,7 +153,7 @@ class AlertLedger:
             return {}
         try:
             resp = self.es.mget(index=self.index, ids=unique)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger mget") from exc
         found: dict[str, dict[str, Any]] = {}
         for doc in resp["docs"]:
@@ -170,7 +170,7 @@ class AlertLedger:
             if exc.meta.status == 404:
                 raise KeyError(f"no ledger entry {aid}") from exc
             raise es_io.translate(exc, "alert ledger update") from exc
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger update") from exc
 
     def mark_produced(self, alert_ids: Sequence[str], at: datetime) -> None:
@@ -183,7 +183,7 @@ class AlertLedger:
             ops.append({"doc": {"produced_at": at.isoformat()}})
         try:
             resp = self.es.bulk(operations=ops)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger mark produced") from exc
         if resp.get("errors"):
             bad = [i["update"] for i in resp["items"] if i["update"].get("status", 500) >= 300]
@@ -199,7 +199,7 @@ class AlertLedger:
         try:
             self.es.options(ignore_status=409).create(index=self.index, id=alert.alert_id, document=document,
                                                       refresh=False)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger re-create") from exc
         entry = self.get(alert.alert_id)
         if entry is None:
@@ -248,7 +248,7 @@ class AlertLedger:
         try:
             resp = self.es.search(index=self.index, query=query, size=limit, seq_no_primary_term=True,
                                   sort=[{"next_attempt_at": "asc"}, {"alert_id": "asc"}])
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger due read") from exc
         return list(resp["hits"]["hits"])
 
@@ -264,7 +264,7 @@ class AlertLedger:
             if exc.meta.status == 404:
                 return False
             raise es_io.translate(exc, "alert ledger claim") from exc
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger claim") from exc
         return True
 
@@ -276,9 +276,9 @@ class AlertLedger:
         if entry is None or entry.get("status") != "dead_lettered":
             return False
         # No next_attempt_at: the replay itself produces the alert; a new retry window starts at its next failure.
+        was = f"replayed from the DLQ; was: {entry.get('last_error') or ''}"[:MAX_ERROR_CHARS]
         self._update(aid, {"status": "failed", "attempts": 0, "updated_at": at.isoformat(),
-                           "next_attempt_at": None, "first_failed_at": None,
-                           "last_error": f"replayed from the DLQ; was: {entry.get('last_error') or ''}"[:MAX_ERROR_CHARS]})
+                           "next_attempt_at": None, "first_failed_at": None, "last_error": was})
         return True
 
     def mark_held(self, aid: str, attempts: int, at: datetime) -> None:
@@ -302,7 +302,7 @@ class AlertLedger:
                 if len(hits) < DIGEST_LIMIT:
                     return out
                 after = hits[-1]["sort"]
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger held read") from exc
 
     def mark_digest_retry(self, aid: str, error: str, attempts: int, at: datetime) -> None:
@@ -320,7 +320,7 @@ class AlertLedger:
             self.es.indices.refresh(index=self.index)  # digests are rare: make the latest matches visible
             resp = self.es.search(index=self.index, query=query, size=DIGEST_LIMIT,
                                   sort=[{"matched_at": "asc"}, {"alert_id": "asc"}])
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger digest read") from exc
         return [Alert.model_validate(h["_source"]["alert"]) for h in resp["hits"]["hits"]]
 

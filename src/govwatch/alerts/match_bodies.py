@@ -89,7 +89,7 @@ def bucket_hits(result: Mapping[str, Any]) -> dict[str, list[str]] | None:
 
 def snippet_of(hit: Mapping[str, Any]) -> str:
     """The first highlighted fragment, preferring the body over the summary and the title."""
-    hl = hit.get("highlight") or {}
+    hl: Mapping[str, list[str]] = hit.get("highlight") or {}
     for name in SNIPPET_ORDER:
         if hl.get(name):
             return hl[name][0]

@@ -68,11 +68,12 @@ ALERT_FIELDS = ["story_id", "cluster_id", "title", "url", "source", "published_a
                 "topic_labels", "@timestamp"]
 
 
-def fetch_stories(es: Elasticsearch, alias: str, ids: Sequence[str], with_text: bool = True) -> dict[str, dict]:
+def fetch_stories(es: Elasticsearch, alias: str, ids: Sequence[str],
+                  with_text: bool = True) -> dict[str, dict[str, Any]]:
     """The documents of ``ids`` (one search: mget cannot read an alias over several monthly indices)."""
     source: Any = True if with_text else ALERT_FIELDS
     try:
-        resp = es.search(index=alias, query={"ids": {"values": list(ids)}}, size=len(ids), _source=source,
+        resp = es.search(index=alias, query={"ids": {"values": list(ids)}}, size=len(ids), source=source,
                          track_total_hits=False)
     except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "fetch batch stories") from exc

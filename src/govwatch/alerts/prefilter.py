@@ -42,6 +42,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from govwatch.alerts.subscriptions import Filters
@@ -91,7 +92,7 @@ def _leaf(kind: str, value: str) -> Requirement:
     if not words:
         return None
     exact = not suffix.startswith("~") and all(_PHRASE_CHUNK.fullmatch(chunk) for chunk in chunks)
-    pairs = [f"{a} {b}" for a, b in zip(words, words[1:])] if exact else []
+    pairs = [f"{a} {b}" for a, b in pairwise(words)] if exact else []
     return ("all", tuple(sys.intern(t) for t in words + pairs))
 
 
@@ -185,7 +186,7 @@ def satisfied(req: Requirement, tokens: set[str] | frozenset[str]) -> bool:
     return any(satisfied(p, tokens) for p in parts)
 
 
-def _strings(value: Any) -> Iterable[str]:
+def _strings(value: object) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
@@ -203,7 +204,8 @@ def story_tokens(doc: Mapping[str, Any]) -> frozenset[str]:
         previous = ""
         for run in _RUN.findall(text.lower()):
             out.add(run)
-            pieces = [run[i:i + MAX_TOKEN_LEN] for i in range(0, len(run), MAX_TOKEN_LEN)] if len(run) > MAX_TOKEN_LEN else [run]
+            pieces = ([run[i:i + MAX_TOKEN_LEN] for i in range(0, len(run), MAX_TOKEN_LEN)] if len(run) > MAX_TOKEN_LEN
+                      else [run])
             out.update(pieces)
             for piece in pieces:  # bigrams of consecutive tokens of this string (see the module docstring)
                 if previous:
@@ -242,7 +244,8 @@ def filters_allow(filters: Filters, story: StoryFacts) -> bool:
     return filters.min_relevance is None or story.relevance + RELEVANCE_SLACK >= filters.min_relevance
 
 
-def candidates(req: Requirement, filters: Filters, stories: list[StoryFacts], batch_tokens: frozenset[str]) -> list[str]:
+def candidates(req: Requirement, filters: Filters, stories: list[StoryFacts],
+               batch_tokens: frozenset[str]) -> list[str]:
     """Ids of the stories a subscription may match (the batch-wide token check short-cuts most)."""
     if not satisfied(req, batch_tokens):
         return []

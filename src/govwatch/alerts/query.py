@@ -20,6 +20,7 @@ from govwatch.adapters import es_io
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery
 
+
 def query_string_clause(query: str, allow_expensive: bool = False) -> dict[str, Any]:
     """The ``query_string`` clause for a subscription query (no fields: the index default applies)."""
     return {"query_string": {"query": query, "default_operator": "OR", "analyze_wildcard": True,
@@ -255,7 +256,7 @@ def validate(es: Elasticsearch, alias: str, query: str, filters: Filters, allow_
     client = es.options(request_timeout=timeout_s) if timeout_s else es
     try:
         resp = client.indices.validate_query(index=alias, query=body, explain=True)
-    except Exception as exc:  # noqa: BLE001 - translated at the edge
+    except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, "query validation") from exc
     if resp.get("valid"):
         return

@@ -92,7 +92,7 @@ class RedriveThread:
                 self.redriver.run_once()
             except GovwatchError as exc:  # Elasticsearch or Kafka away: the entries wait for the next round
                 log.warning("redrive_retry", error=f"{type(exc).__name__}: {exc}"[:300])
-            except Exception as exc:  # noqa: BLE001 - a bug must not end re-driving for the process's lifetime
+            except Exception as exc:  # a bug must not end re-driving for the process's lifetime
                 log.error("redrive_failed", error=f"{type(exc).__name__}: {exc}"[:300], exc_info=True)
 
 

@@ -219,7 +219,7 @@ def payload_size(payload: dict[str, Any]) -> int:
     return len(json.dumps(payload))
 
 
-def _text_objects(node: Any) -> list[str]:
+def _text_objects(node: object) -> list[str]:
     """Every text object's text in a block tree."""
     if isinstance(node, list):
         return [t for item in node for t in _text_objects(item)]

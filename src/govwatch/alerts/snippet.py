@@ -100,7 +100,7 @@ def query_terms(query: str) -> Terms:
 class FieldText:
     """One field's text analysed once (token spans, sentence starts), for the snippets of all its matches."""
 
-    __slots__ = ("text", "spans", "starts")
+    __slots__ = ("spans", "starts", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -185,15 +185,15 @@ def field_snippet(text: str | FieldText, terms: Terms, size: int = SNIPPET_CHARS
     hits = _hits(field, terms)
     if not hits:
         return ""
-    best: tuple[tuple[int, int, int], tuple[int, int]] | None = None
-    for s, e, _ in hits:
+
+    def scored(s: int, e: int) -> tuple[tuple[int, int, int], tuple[int, int]]:
         start, end = _passage(field, s, e, size)
         inside = [h for h in hits if h[0] >= start and h[1] <= end]
-        score = (len({h[2] for h in inside}), len(inside), -start)
-        if best is None or score > best[0]:
-            best = (score, (start, end))
-    assert best is not None
-    return _mark(field.text, *best[1], hits)
+        return (len({h[2] for h in inside}), len(inside), -start), (start, end)
+
+    # The first best-scored passage (max keeps the first of equals).
+    _, (start, end) = max((scored(s, e) for s, e, _ in hits), key=lambda candidate: candidate[0])
+    return _mark(field.text, start, end, hits)
 
 
 class StoryText:

@@ -6,6 +6,7 @@ the alert stage (which re-reads active subscriptions every few seconds) picks it
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,7 @@ class SubscriptionStore:
             if exc.meta.status == 409:
                 raise SubscriptionExists(f"subscription {sub.id} already exists; use `edit` to change it") from exc
             raise es_io.translate(exc, "add subscription") from exc
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "add subscription") from exc
         return sub
 
@@ -50,7 +51,7 @@ class SubscriptionStore:
         sub = sub.model_copy(update={"updated_at": utcnow()})
         try:
             self.es.index(index=self.index, id=sub.id, document=sub.storage_document(), refresh="wait_for")
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "save subscription") from exc
         return sub
 
@@ -58,11 +59,11 @@ class SubscriptionStore:
         """By id, else by exact name (names are for humans; ids are what alerts carry)."""
         try:
             resp = self.es.options(ignore_status=404).get(index=self.index, id=key)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "get subscription") from exc
         if resp.get("found"):
             return Subscription.from_document(resp["_source"])
-        named = [s for s in self._search({"term": {"name": key}}, limit=2)]
+        named: list[Subscription] = self._search({"term": {"name": key}}, limit=2)
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -73,7 +74,7 @@ class SubscriptionStore:
         sub = self.get(key)
         try:
             self.es.delete(index=self.index, id=sub.id, refresh="wait_for")
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "delete subscription") from exc
         return sub
 
@@ -100,18 +101,18 @@ class SubscriptionStore:
         """
         try:
             resp = self.es.search(index=self.index, size=1, sort=[{"_seq_no": "desc"}], seq_no_primary_term=True,
-                                  track_total_hits=True, _source=False)
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+                                  track_total_hits=True, source=False)
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "subscriptions fingerprint") from exc
         hits = resp["hits"]["hits"]
         top = (hits[0]["_index"], hits[0].get("_seq_no"), hits[0].get("_primary_term")) if hits else (None, None, None)
         return (resp["hits"]["total"]["value"], *top)
 
-    def active(self) -> list[Subscription]:
+    def active(self) -> builtins.list[Subscription]:
         """Subscriptions that are not paused (what the alert stage matches against)."""
         return self.list(include_paused=False)
 
-    def active_for_matching(self, broken: dict[str, str] | None = None) -> list[MatchingView]:
+    def active_for_matching(self, broken: dict[str, str] | None = None) -> builtins.list[MatchingView]:
         """The active subscriptions as the alert stage needs them (``MatchingView``: no secrets read).
 
         With ``broken``, a stored document that cannot be read (written around the validation) is left out and
@@ -128,13 +129,14 @@ class SubscriptionStore:
         try:
             resp = self.es.options(ignore_status=404).update(index=self.index, id=sub_id, retry_on_conflict=3,
                                                              doc={"problem": problem.model_dump(mode="json")})
-        except Exception as exc:  # noqa: BLE001 - translated at the edge
+        except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "flag subscription") from exc
         return resp.meta.status != 404
 
     def _search(self, query: dict[str, Any], limit: int | None = None,
                 build: Callable[[dict[str, Any]], Any] = Subscription.from_document,
-                source: list[str] | None = None, broken: dict[str, str] | None = None) -> list[Any]:
+                source: builtins.list[str] | None = None,
+                broken: dict[str, str] | None = None) -> builtins.list[Any]:
         out: list[Any] = []
         after: list[Any] | None = None
         while True:
@@ -144,7 +146,7 @@ class SubscriptionStore:
                     kwargs["source_includes"] = source
                 resp = self.es.search(index=self.index, query=query, size=min(PAGE, limit or PAGE),
                                       sort=[{"id": "asc"}], track_total_hits=False, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - translated at the edge
+            except Exception as exc:  # translated at the edge
                 raise es_io.translate(exc, "list subscriptions") from exc
             hits = resp["hits"]["hits"]
             if broken is None:
