@@ -22,8 +22,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import es_io
-from govwatch.enrich.neardup import is_near_duplicate
-from govwatch.enrich.pipeline import parse_signature
+from govwatch.enrich.neardup import is_near_duplicate, parse_signature
 from govwatch.errors import TransientError
 from govwatch.log import get_logger
 from govwatch.models import EnrichedStory

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import orjson
 from elastic_transport import ConnectionError as ESConnectionError
@@ -16,10 +16,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from govwatch.adapters.es_io import translate
+from govwatch.adapters.group_commit import GroupCommit
 from govwatch.adapters.kafka_io import ACK_TIMEOUT_S, BOOTSTRAP_TIMEOUT_MS, client_config
 from govwatch.errors import TransientError
-from govwatch.feeds.batching import GroupCommit
-from govwatch.feeds.state import FeedState
 from govwatch.models import RawStory, Trace, utcnow
 
 if TYPE_CHECKING:
@@ -37,15 +36,29 @@ _MGET_FILTER = "docs._id,docs.found"
 BATCH_ITEMS = 2000
 
 
-class KafkaStateStore:
-    """Latest FeedState per feed, rebuilt from the compacted topic and written after every poll."""
+class FeedRecord(Protocol):
+    """A feed's state as the store keeps it: keyed by feed id, written as bytes (govwatch.feeds.state.FeedState)."""
 
-    def __init__(self, bootstrap: str | Settings, topic: str, producer: KafkaProducer) -> None:
+    @property
+    def feed_id(self) -> str: ...
+    def to_bytes(self) -> bytes: ...
+
+
+S = TypeVar("S", bound=FeedRecord)
+
+
+class KafkaStateStore(Generic[S]):
+    """Latest state per feed, rebuilt from the compacted topic and written after every poll. The state type is the
+    caller's: ``decode`` reads a record's value, ``new`` makes the state of a feed never polled."""
+
+    def __init__(self, bootstrap: str | Settings, topic: str, producer: KafkaProducer, *,
+                 decode: Callable[[bytes], S], new: Callable[[str], S]) -> None:
         self.bootstrap, self.topic, self.producer = bootstrap, topic, producer
-        self._states: dict[str, FeedState] = {}
+        self.decode, self.new = decode, new
+        self._states: dict[str, S] = {}
         self._lock = threading.Lock()
 
-    def load(self, timeout_s: float = 30.0) -> dict[str, FeedState]:
+    def load(self, timeout_s: float = 30.0) -> dict[str, S]:
         """Read the topic from the beginning to its end offsets (the log end at call time)."""
         try:
             consumer = KafkaConsumer(**client_config(self.bootstrap), enable_auto_commit=False, group_id=None,
@@ -60,7 +73,7 @@ class KafkaStateStore:
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             end = consumer.end_offsets(tps)
-            states: dict[str, FeedState] = {}
+            states: dict[str, S] = {}
             deadline = time.monotonic() + timeout_s
             while any(consumer.position(tp) < end[tp] for tp in tps):
                 if time.monotonic() > deadline:
@@ -71,7 +84,7 @@ class KafkaStateStore:
                         if record.value is None:
                             states.pop(key, None)
                         else:
-                            states[key] = FeedState.from_bytes(record.value)
+                            states[key] = self.decode(record.value)
         except KafkaError as exc:
             raise TransientError(f"cannot read feed state from {self.topic}: {exc}") from exc
         finally:
@@ -80,15 +93,15 @@ class KafkaStateStore:
             self._states = states
         return dict(states)
 
-    def get(self, feed_id: str) -> FeedState:
+    def get(self, feed_id: str) -> S:
         with self._lock:
-            return self._states.get(feed_id) or FeedState(feed_id=feed_id)
+            return self._states.get(feed_id) or self.new(feed_id)
 
-    def all(self) -> dict[str, FeedState]:
+    def all(self) -> dict[str, S]:
         with self._lock:
             return dict(self._states)
 
-    def put(self, state: FeedState) -> None:
+    def put(self, state: S) -> None:
         """Write and wait for the broker's ack, then update memory."""
         try:
             self.producer.send(self.topic, key=state.feed_id.encode(), value=state.to_bytes()).get(ACK_TIMEOUT_S)
@@ -101,7 +114,7 @@ class KafkaStateStore:
 class EsPublishedIds:
     """Ids already published, in ``<prefix>-published`` (create-only docs, _id = story id).
 
-    Concurrent feeds' lookups and records are coalesced (govwatch.feeds.batching): one ``_mget`` / ``_bulk``
+    Concurrent feeds' lookups and records are coalesced (govwatch.adapters.group_commit): one ``_mget`` / ``_bulk``
     serves every feed that asked while the previous one was in flight, each feed getting its own answer."""
 
     def __init__(self, es: Elasticsearch, index: str) -> None:

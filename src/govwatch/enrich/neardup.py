@@ -104,3 +104,13 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 def is_near_duplicate(a: tuple[int, ...], b: tuple[int, ...], threshold: float = NEAR_DUP_THRESHOLD) -> bool:
     """True when the estimated Jaccard similarity reaches the threshold (wire copy or light rewrite)."""
     return similarity(a, b) >= threshold
+
+
+def signature_hex(sig: tuple[int, ...]) -> str:
+    """A MinHash signature as one hex string (stored unindexed in ES to verify LSH candidates)."""
+    return "".join(f"{v:016x}" for v in sig)
+
+
+def parse_signature(text: str) -> tuple[int, ...]:
+    """The signature signature_hex wrote."""
+    return tuple(int(text[i:i + 16], 16) for i in range(0, len(text), 16))

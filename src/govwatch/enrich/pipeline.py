@@ -17,7 +17,7 @@ from govwatch.enrich.entities import extract_entities
 from govwatch.enrich.extract import Extraction, extract_article, extract_from_feed_only
 from govwatch.enrich.gazetteer import Gazetteer, load_gazetteer
 from govwatch.enrich.language import detect_language
-from govwatch.enrich.neardup import lsh_keys, signature
+from govwatch.enrich.neardup import lsh_keys, signature, signature_hex
 from govwatch.enrich.topics import Taxonomy, classify, load_taxonomy
 from govwatch.models import EnrichedStory, EntityRef, RawStory, TopicRef, Trace, utcnow
 
@@ -65,15 +65,6 @@ def extraction_for(raw: RawStory, html: bytes | None, cpu: CpuSplit | None = Non
     if cpu is not None:
         cpu.lap("extraction")
     return extraction
-
-
-def signature_hex(sig: tuple[int, ...]) -> str:
-    """A MinHash signature as one hex string (stored unindexed in ES to verify LSH candidates)."""
-    return "".join(f"{v:016x}" for v in sig)
-
-
-def parse_signature(text: str) -> tuple[int, ...]:
-    return tuple(int(text[i:i + 16], 16) for i in range(0, len(text), 16))
 
 
 def enrich(raw: RawStory, html: bytes | None, fetch_error: str | None, knowledge: Knowledge,

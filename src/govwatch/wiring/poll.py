@@ -18,6 +18,7 @@ from govwatch.adapters.ssrf import Resolver, system_resolver
 from govwatch.feeds.parser_pool import ParserPool
 from govwatch.feeds.poller import HostLimiter, Poller
 from govwatch.feeds.registry import Feed, RegistryProblem, load_registry
+from govwatch.feeds.state import FeedState
 from govwatch.log import get_logger
 from govwatch.settings import Settings
 from govwatch.wiring.clients import elasticsearch
@@ -48,7 +49,7 @@ def build_runtime(settings: Settings, resolver: Resolver = system_resolver,
     producer = kafka_io.make_producer(settings, partitioner=KeyHashPartitioner())
     fetcher = Fetcher(settings, resolver=resolver, max_connections=max(settings.poll_concurrency * 2, 10))
     es = elasticsearch(settings)
-    states = KafkaStateStore(settings, settings.topic(FEED_STATE), producer)
+    states = KafkaStateStore(settings, settings.topic(FEED_STATE), producer, decode=FeedState.from_bytes, new=FeedState)
     states.load()
     parser = ParserPool()
     poller = Poller(settings, fetcher, states, EsPublishedIds(es, settings.index("published")),

@@ -1,4 +1,4 @@
-"""Group commit of concurrent ledger requests (govwatch.feeds.batching)."""
+"""Group commit of concurrent published-ids requests (govwatch.adapters.group_commit)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from govwatch.feeds.batching import GroupCommit
+from govwatch.adapters.group_commit import GroupCommit
 
 
 class Gate:
