@@ -47,4 +47,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A bound logger; ``name`` ends up in the ``logger_name`` key."""
-    return structlog.get_logger(logger_name=name) if name else structlog.get_logger()
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(logger_name=name) if name else structlog.get_logger()
+    return logger

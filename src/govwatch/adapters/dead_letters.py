@@ -53,7 +53,7 @@ class LetterFilter:
 
 @dataclass
 class ReplaySummary:
-    replayed: Counter = field(default_factory=Counter)  # original topic -> messages produced again
+    replayed: Counter[str] = field(default_factory=Counter)  # original topic -> messages produced again
     skipped_repeats: int = 0  # further dead letters of a message already replayed in this run
     reopened_alerts: int = 0
     unreadable: int = 0  # DLQ records that are not DeadLetter messages (reported, never replayed)

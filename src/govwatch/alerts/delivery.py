@@ -51,9 +51,7 @@ def release_held(sub: Subscription, ledger: AlertLedger, sender: SlackSender, ap
     also_in = {a.cluster_id: int(entries.get(a.alert_id, {}).get("also_in_count", 0)) for a in alerts}
     label = f"held while paused, {alerts[0].trace.first_seen_at:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
     for message in digest_blocks(sub.name, label, alerts, also_in):
-        # digest_blocks yields payload dicts, or DigestMessage objects carrying one (newer slack_format)
-        payload = getattr(message, "payload", message)
-        deliver(sender, sub.destination, payload, api_base)
+        deliver(sender, sub.destination, message.payload, api_base)
     for alert in alerts:
         ledger.mark_delivered(alert.alert_id, now, via="catch_up")
     log.info("held_released", subscription=sub.id, alerts=len(alerts), destination=sub.destination.masked())
