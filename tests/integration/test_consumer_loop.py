@@ -12,23 +12,23 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
+from govwatch.adapters.kafka_io import ensure_topics, make_consumer, make_producer
+from govwatch.adapters.kafka_topics import TopicSpec, dlq
+from govwatch.errors import TransientError, Unavailable
 from govwatch.loop.batch import LoopStats
 from govwatch.loop.batch_loop import run_loop
 from govwatch.loop.policy import MAX_BATCH_ATTEMPTS, RetriesExhausted
 from govwatch.loop.stop import StopFlag
-from govwatch.errors import TransientError, Unavailable
-from govwatch.adapters.kafka_io import ensure_topics, make_consumer, make_producer
 from govwatch.models import DeadLetter
-from govwatch.adapters.kafka_topics import TopicSpec
 from tests.support.kafka_util import produce, read_all
 
 # Small group timeouts so that a consumer that stopped polling would be evicted within the test.
-FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=1000, max_poll_interval_ms=6000)
+FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "max_poll_interval_ms": 6000}
 
 
 def _topic(settings, name: str, partitions: int = 1) -> str:  # noqa: ANN001
     topic = f"{settings.topic_prefix}.{name}"
-    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, partitions), TopicSpec(f"{topic}.dlq", 1)])
+    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, partitions), TopicSpec(dlq(topic), 1)])
     return topic
 
 
@@ -43,7 +43,7 @@ def _committed(settings, group: str, topic: str, partitions: int = 1) -> int:  #
 class _Runner:
     """One real loop in a thread (its own consumer and producer), stopped by the test."""
 
-    def __init__(self, settings, topic: str, group: str, handler: Callable, **consumer_over: Any) -> None:  # noqa: ANN001
+    def __init__(self, settings, topic: str, group: str, handler: Callable, **consumer_over: int | str) -> None:  # noqa: ANN001
         self.producer = make_producer(settings.kafka_bootstrap)
         self.consumer = make_consumer(settings.kafka_bootstrap, group, [topic], **consumer_over)
         self.stop, self.stats = StopFlag(), LoopStats()
@@ -88,7 +88,7 @@ def test_a_record_that_keeps_failing_is_dead_lettered_and_the_rest_flows(initial
     finally:
         runner.close()
     assert done == Counter({b"v0": 1, b"v1": 1, b"v3": 1, b"v4": 1})
-    letters = [DeadLetter.from_bytes(r.value) for r in read_all(settings.kafka_bootstrap, f"{topic}.dlq", expect=1)]
+    letters = [DeadLetter.from_bytes(r.value) for r in read_all(settings.kafka_bootstrap, dlq(topic), expect=1)]
     assert [(dl.payload, dl.error_type) for dl in letters] == [("v2", RetriesExhausted.__name__)]
     assert "downstream refuses v2" in letters[0].reason and "gave up after" in letters[0].reason
     assert calls["attempts"] >= MAX_BATCH_ATTEMPTS

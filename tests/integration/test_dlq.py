@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from govwatch_dev import demo
+from govwatch.adapters.kafka_topics import ALERTS
 from govwatch.alerts.ledger import AlertLedger
-from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.stages.notifier import NotifyStage
-from govwatch.adapters.kafka_topics import ALERTS
+from govwatch_dev import demo
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from tests.integration.test_notify_once import _alert, _committed_and_end, notify_loop, wait_for
 from tests.support.kafka_util import produce
 
