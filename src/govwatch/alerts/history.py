@@ -20,6 +20,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import es_io
+from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.query import query_string_clause
 from govwatch.alerts.subscriptions import Subscription
@@ -170,5 +171,5 @@ def retry(es: Elasticsearch, ledger_index: str, producer: Any, alerts_topic: str
         raise ValueError(f"the alert is {entry.get('status')}: only failed or dead-lettered alerts are retried")
     reopened = ledger.reopen(alert_id, now)  # dead_lettered -> failed, attempts start over (as a DLQ replay)
     alert = Alert.model_validate(entry["alert"])
-    producer.send(alerts_topic, key=alert.subscription_id.encode(), value=alert.to_bytes()).get(timeout=30)
+    producer.send(alerts_topic, key=alert.subscription_id.encode(), value=alert.to_bytes()).get(timeout=ACK_TIMEOUT_S)
     return "re-opened and queued for delivery" if reopened else "queued for delivery again"
