@@ -45,8 +45,6 @@ from govwatch.enrich.name_shape import slug
 from govwatch.enrich.names import NameHit
 from govwatch.enrich.rule_view import rule_view
 
-ENTITY_TYPES = ("person", "org", "country", "law", "event", "product")
-
 
 @dataclass(frozen=True)
 class Entity:
