@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from govwatch.adapters import story_index
     from govwatch.adapters.bootstrap import bootstrap, teardown
-    from govwatch.adapters.clusters import ClusterIndex
+    from govwatch.enrich.clusters import ClusterIndex
     from govwatch.enrich.pipeline import Knowledge
     from govwatch.adapters.es_io import make_client
     from govwatch.settings import Settings

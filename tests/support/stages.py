@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from govwatch.adapters import es_io, kafka_io
-from govwatch.adapters.clusters import ClusterIndex
+from govwatch.enrich.clusters import ClusterIndex
 from govwatch_dev.demo import child_env
 from govwatch.loop.batch import LoopStats
 from govwatch.loop.batch_loop import run_loop

@@ -1,7 +1,7 @@
 """Raw story (+ the page we fetched, if any) -> enriched story, minus the cluster decision.
 
 Pure: no I/O. The enrich stage fetches the page, calls :func:`enrich`, then decides the cluster
-against Elasticsearch (govwatch.adapters.clusters).
+against Elasticsearch (govwatch.enrich.clusters).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafka import KafkaProducer
 
-from govwatch.adapters.clusters import ClusterIndex
+from govwatch.enrich.clusters import ClusterIndex
 from govwatch.adapters.fetch import Fetcher
 from govwatch.adapters.kafka_topics import ENRICHED
 from govwatch.enrich.pipeline import Knowledge

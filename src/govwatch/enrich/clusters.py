@@ -1,4 +1,4 @@
-"""Near-duplicate clusters, decided against what is already indexed (Elasticsearch adapter).
+"""Near-duplicate clusters, decided against what is already indexed (read through govwatch.adapters.es_io).
 
 A new story's LSH band keys are looked up with one ``terms`` query over recent stories; candidates are
 verified with the MinHash similarity (govwatch.enrich.neardup). Among the story and its verified
@@ -27,7 +27,7 @@ from govwatch.errors import TransientError
 from govwatch.log import get_logger
 from govwatch.models import EnrichedStory
 
-log = get_logger("govwatch.adapters.clusters")
+log = get_logger("govwatch.enrich.clusters")
 
 LOOKBACK_DAYS = 7  # wire copies of one event arrive within days, not weeks
 MAX_CANDIDATES = 50
