@@ -44,7 +44,8 @@ def poll_feeds(force: bool = False, overrides: dict[str, Any] | None = None) -> 
     try:
         pending = runtime.poller.due(runtime.feeds, force=force)
         summary, started = RunSummary(feeds_due=len(pending)), time.monotonic()
-        with ThreadPoolTaskRunner(max_workers=settings.poll_concurrency) as runner:
+        runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=settings.poll_concurrency)
+        with runner:
             for attempt in range(RETRIES + 1):  # retry policy: transient errors only (is_transient), per feed
                 if attempt:
                     time.sleep(RETRY_DELAYS_S[attempt - 1])

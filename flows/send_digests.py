@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import cast
 
 from prefect import flow, serve
+from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
@@ -28,11 +30,12 @@ def main() -> None:
     os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
     # MODULE_PATH: the runner re-imports govwatch_flows.send_digests for each run, wherever govwatch is installed.
     module_path = EntrypointType.MODULE_PATH
+    # to_deployment is sync-compatible: called outside an event loop it returns the deployment itself.
     serve(
-        send_digests.to_deployment(name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False,
-                                   entrypoint_type=module_path),
-        send_digests.to_deployment(name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False,
-                                   entrypoint_type=module_path),
+        cast(RunnerDeployment, send_digests.to_deployment(
+            name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False, entrypoint_type=module_path)),
+        cast(RunnerDeployment, send_digests.to_deployment(
+            name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False, entrypoint_type=module_path)),
     )
 
 

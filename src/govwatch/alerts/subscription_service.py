@@ -15,7 +15,7 @@ stays the one an admin approved. Every query is bounded (length, nesting, terms:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -128,7 +128,7 @@ class SubscriptionService:
         # A user's page reads only their own subscriptions (not every owner's, filtered here).
         return self.store.list() if actor.admin else self.store.list(owner=actor.owner)
 
-    def alerts_last_days(self, sub_ids: list[str], days: int = 7) -> dict[str, int]:
+    def alerts_last_days(self, sub_ids: Sequence[str], days: int = 7) -> dict[str, int]:
         """Alerts recorded in the ledger per subscription over the last ``days`` days of the clock."""
         if not sub_ids:
             return {}

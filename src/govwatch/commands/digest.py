@@ -14,7 +14,7 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("digest", help="send pending hourly or daily digests now")
     parser.add_argument("--period", choices=["hourly", "daily"], required=True)
     parser.set_defaults(handler=_digest)

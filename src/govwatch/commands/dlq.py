@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from govwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from govwatch.models import DeadLetter
 
 REASON_CHARS = 140
 
@@ -15,13 +19,14 @@ def _since(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--since takes an ISO date or time such as 2026-12-01T08:00Z, not {value!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"--since takes an ISO date or time such as 2026-12-01T08:00Z, not {value!r}") from exc
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"--since needs a time zone (add Z for UTC): {value!r}")
     return parsed
 
 
-def _selected(args: argparse.Namespace, settings: Settings, unreadable: list[str]) -> list:  # noqa: ANN202
+def _selected(args: argparse.Namespace, settings: Settings, unreadable: list[str]) -> list[DeadLetter]:
     from govwatch.adapters.dead_letters import LetterFilter, dlq_topics, read_letters
 
     wanted = LetterFilter(error_type=args.error_type, reason_contains=args.reason, key=args.key, since=args.since)
@@ -60,7 +65,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from govwatch.adapters.dead_letters import STAGE_TOPICS
 
     parser = sub.add_parser("dlq", help="list or replay dead-lettered messages")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,7 +39,7 @@ def _secret(value: str | None, env: SecretStr | None) -> str | None:
     return env.get_secret_value() if env else None
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("kibana", help="Kibana data views and dashboards (import into Kibana, or export NDJSON)")
     p.set_defaults(handler=_run)
     acts = p.add_subparsers(dest="action", required=True)

@@ -43,7 +43,7 @@ def _dest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--owner")
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("subscriptions", help="keyword alert subscriptions (Lucene query syntax, as in Kibana)")
     p.set_defaults(handler=_run)
     acts = p.add_subparsers(dest="action", required=True)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from govwatch.settings import Settings
 
 
-def register(sub: Any) -> None:  # noqa: ANN401 - argparse sub-parsers
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("web", help="the web app for analysts (subscriptions, previews, alerts, stories, /api/v1)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
     p.add_argument("--port", type=int, default=None, help="port (default: GOVWATCH_WEB_PORT, 8088)")
@@ -31,8 +30,8 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse sub-parsers
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.web_action == "hash-token":
-        from govwatch.web.secret_strength import KEY, MAKE_ONE, weakness
         from govwatch.web.auth import hash_token
+        from govwatch.web.secret_strength import KEY, MAKE_ONE, weakness
 
         token = sys.stdin.readline().strip()
         if not token:
@@ -51,7 +50,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from govwatch.wiring.clients import elasticsearch
 
         store = TokenStore(elasticsearch(settings), settings.index("web-tokens"))
-        if args.token_action == "create":
+        if args.token_action == "create":  # noqa: S105 - a sub-command's name, not a secret
             print(store.create(args.owner, args.admin))
             print(f"(token for {args.owner}{' (admin)' if args.admin else ''}: shown once, stored only as a hash)",
                   file=sys.stderr)

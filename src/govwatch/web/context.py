@@ -71,11 +71,13 @@ def secret_text(value: object) -> str | None:
 
 
 def ctx_of(request: Request) -> WebContext:
-    return request.app.state.ctx
+    ctx: WebContext = request.app.state.ctx
+    return ctx
 
 
 def principal_of(request: Request) -> Principal:
-    return request.state.principal
+    principal: Principal = request.state.principal
+    return principal
 
 
 def actor_of(request: Request) -> Actor:
