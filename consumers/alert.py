@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from govwatch.adapters.kafka_topics import INDEXED
-from govwatch.loop.process import run_consumer
+from govwatch.wiring.consumer import run_consumer
 from govwatch.wiring.alert import build_alert_stage
 
 

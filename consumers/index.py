@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from govwatch.adapters.kafka_topics import ENRICHED
-from govwatch.loop.process import run_consumer
+from govwatch.wiring.consumer import run_consumer
 from govwatch.wiring.index import build_index_stage
 
 

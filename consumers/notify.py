@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from govwatch.adapters.kafka_topics import ALERTS
-from govwatch.loop.process import run_consumer
+from govwatch.wiring.consumer import run_consumer
 from govwatch.wiring.notify import build_notify_stage
 
 

@@ -1,4 +1,6 @@
-"""A consumer process: settings, logging, signals, Kafka clients, the loop, a clean exit."""
+"""A consumer process wired from settings: logging, signals, metrics, its Kafka clients, the loop, a clean exit.
+
+Every ``consumers/<stage>.py`` is one call of :func:`run_consumer` with its stage's builder from this package."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from govwatch.loop.policy import BACKOFF_MAX_S, BACKOFF_START_S, describe
 from govwatch.loop.stop import StopFlag
 from govwatch.stages.contract import BatchHandler
 
-log = get_logger("govwatch.loop.process")
+log = get_logger("govwatch.wiring.consumer")
 
 
 def connect(stage: str, stop: StopFlag, make: Callable[[], Any]) -> Any:  # noqa: ANN401 - a Kafka client
