@@ -26,16 +26,16 @@ from typing import Any
 from pydantic import SecretStr
 
 from govwatch.adapters import es_io, kafka_io
+from govwatch.adapters.bootstrap import bootstrap, teardown
+from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.alerts.query import subscription_query, validate
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
-from govwatch.adapters.bootstrap import bootstrap, teardown
 from govwatch_dev.chaos.private_stack import PrivateStack
 from govwatch_dev.chaos.site import ChaosSite, generate
 from govwatch_dev.chaos.slack import SEND_TIMEOUT_S, FaultySlack
 from govwatch_dev.chaos.workers import Workers
 from govwatch_dev.demo import CONSUMERS, INPUT_TOPIC, child_env
-from govwatch.adapters.kafka_topics import topic_specs
 
 Say = Callable[[str], None]
 SETTLE_S = 8.0  # no counter moved for this long (and no lag) = drained
@@ -53,7 +53,7 @@ SUBSCRIPTIONS = [  # (name, query, kind): half webhooks, half bot-token destinat
 
 @dataclass
 class Result:
-    """The figures of one scenario (see :func:`govwatch_dev.chaos.report.table`)."""
+    """The figures of one scenario (see :func:`govwatch_dev.chaos.scenarios.table`)."""
 
     scenario: str
     released: int = 0
@@ -209,7 +209,7 @@ class ChaosRun:
         pattern = f"{self.settings.index_prefix}-stories-*"
         try:
             self.es.options(ignore_status=404).indices.refresh(index=pattern)
-            resp = self.es.search(index=pattern, size=10_000, source=["url", "cluster_id"], query={"match_all": {}})
+            resp = self.es.search(index=pattern, size=10_000, source_includes=["url", "cluster_id"], query={"match_all": {}})
         except Exception:  # noqa: BLE001 - Elasticsearch may still be coming back
             return []
         return [{"id": h["_id"], "index": h["_index"], **h["_source"]} for h in resp["hits"]["hits"]]
@@ -284,7 +284,7 @@ class ChaosRun:
         store = SubscriptionStore(self.es, self.settings.index("subscriptions"))
         expected: set[tuple[str, str]] = set()
         for sub in store.active():
-            resp = self.es.search(index=self.settings.index("stories"), size=10_000, source=["cluster_id"],
+            resp = self.es.search(index=self.settings.index("stories"), size=10_000, source_includes=["cluster_id"],
                                   query=subscription_query(sub.query, sub.filters, sub.allow_expensive))
             expected |= {(sub.id, h["_source"]["cluster_id"]) for h in resp["hits"]["hits"]}
         cluster_of = {d["url"]: d["cluster_id"] for d in docs}
