@@ -22,16 +22,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from govwatch import demo  # noqa: E402
-from govwatch_dev.slack_receiver import SlackReceiver  # noqa: E402
+from tests.support.httpserve import Route, Site, serve  # noqa: E402
+
+from govwatch_dev import demo  # noqa: E402
+from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
+from govwatch.adapters.kafka_io import make_producer  # noqa: E402
 from govwatch.alerts.store import SubscriptionStore  # noqa: E402
 from govwatch.alerts.subscriptions import Destination, Subscription  # noqa: E402
-from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.identity import story_id  # noqa: E402
-from govwatch.adapters.kafka_io import make_producer  # noqa: E402
 from govwatch.models import RawStory, Trace, utcnow  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
-from tests.support.httpserve import Route, Site, serve  # noqa: E402
+from govwatch_dev.slack_receiver import SlackReceiver  # noqa: E402
 
 PAGE = """<html lang="en"><head><title>{title}</title></head><body><article><h1>{title}</h1>
 <p>Regulators in Brussels said on {n} that the artificial intelligence rules under the AI Act would be enforced

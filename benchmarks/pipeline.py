@@ -39,15 +39,24 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CoordinatorNotAvailableError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
-    REPO_ROOT, Page, cpu_seconds, load_average, load_pages, machine_cpu, percentile, serve_pages, vm_hwm_mb)
+from _common import (
+    REPO_ROOT,
+    Page,
+    cpu_seconds,
+    load_average,
+    load_pages,
+    machine_cpu,
+    percentile,
+    serve_pages,
+    vm_hwm_mb,
+)
 
-from govwatch import kafka_io  # noqa: E402
-from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
-from govwatch.identity import story_id  # noqa: E402
-from govwatch.models import DeadLetter, IndexedBatch, RawStory, Trace, utcnow  # noqa: E402
-from govwatch.settings import Settings  # noqa: E402
-from govwatch.adapters.kafka_topics import ENRICHED, INDEXED, RAW, dlq  # noqa: E402
+from govwatch.adapters import kafka_io
+from govwatch.adapters.bootstrap import bootstrap, teardown
+from govwatch.adapters.kafka_topics import ENRICHED, INDEXED, RAW, dlq
+from govwatch.identity import story_id
+from govwatch.models import DeadLetter, IndexedBatch, RawStory, Trace, utcnow
+from govwatch.settings import Settings
 
 DEFAULT_PAGES = REPO_ROOT.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "html"
 GOAL_STORIES_PER_S = 50.0  # the goals
