@@ -1,5 +1,6 @@
-"""``govwatch stack`` (the local Kafka, Elasticsearch and Prefect) and ``govwatch demo``: the whole pipeline end to end on the bundled offline news sample (README command 1), then the
-web app on the result (its URL and a demo admin token printed) until Ctrl-C."""
+"""``govwatch stack`` (the local Kafka, Elasticsearch and Prefect) and ``govwatch demo``: the whole pipeline end to end
+on the bundled offline news sample (README command 1), then the web app on the result (its URL and a demo admin
+token printed) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from govwatch.settings import Settings
 from govwatch_dev import demo
 from govwatch_dev.demo_web import DEMO_WEB_PORT
-from govwatch.settings import Settings
 
 SAMPLE = demo.REPO / "deploy" / "demo"
 
 
 def _run(args: argparse.Namespace, base: Settings) -> int:
-    from govwatch_dev.slack_receiver import SlackReceiver
     from govwatch.adapters.bootstrap import bootstrap
     from govwatch_dev.demo_site import DemoSite
+    from govwatch_dev.slack_receiver import SlackReceiver
     from govwatch_dev.stack import stack_up
 
     say = print
@@ -85,7 +86,7 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     return 0
 
 
-def register_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="run the pipeline end to end on the bundled offline news sample")
     parser.add_argument("--site-port", type=int, default=demo.DEMO_SITE_PORT, help="port of the sample news site")
     parser.add_argument("--slack-port", type=int, default=demo.DEMO_SLACK_PORT, help="port of the Slack receiver")
@@ -106,7 +107,7 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stack_status(settings) else 1
 
 
-def register_stack(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = sub.add_parser("stack", help="local Kafka + Elasticsearch + Prefect, no Docker")
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.add_argument("--only", action="append", choices=["kafka", "elasticsearch", "prefect"],

@@ -209,7 +209,8 @@ class ChaosRun:
         pattern = f"{self.settings.index_prefix}-stories-*"
         try:
             self.es.options(ignore_status=404).indices.refresh(index=pattern)
-            resp = self.es.search(index=pattern, size=10_000, source_includes=["url", "cluster_id"], query={"match_all": {}})
+            resp = self.es.search(index=pattern, size=10_000, source_includes=["url", "cluster_id"],
+                                  query={"match_all": {}})
         except Exception:  # noqa: BLE001 - Elasticsearch may still be coming back
             return []
         return [{"id": h["_id"], "index": h["_index"], **h["_source"]} for h in resp["hits"]["hits"]]

@@ -13,7 +13,8 @@ Written on raw sockets (not ``http.server``) so that each route controls every b
 * ``/pages/huge-headers``: 200 with ~1 MB of response headers.
 * ``/pages/length-lie``: ``Content-Encoding: gzip`` with a Content-Length of 50 GB.
 * ``/feeds/<name>.xml``: the ordinary feed (whose five items point at two ordinary and three hostile pages), a
-  well-formed feed of three more hostile pages (redirect loop, huge headers, length lie), and hostile feeds (endless, trickle, gzip bomb, redirect loop, huge headers, entity expansion, not XML at all).
+  well-formed feed of three more hostile pages (redirect loop, huge headers, length lie), and hostile feeds (endless,
+  trickle, gzip bomb, redirect loop, huge headers, entity expansion, not XML at all).
 
 Every endless writer stops when the client closes the connection, when the site is stopped, or after
 ``STREAM_LIMIT_S``, whichever comes first: the suite's traffic is bounded in time and stays on loopback.
@@ -103,7 +104,8 @@ class HostileSite:
             f"<pubDate>{format_datetime(self.now - timedelta(minutes=10 + n))}</pubDate></item>"
             for n, (slug, title, summary) in enumerate(items))
         return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Ordinary outlet</title>'
-                f"<link>{self.outlet}/</link><description>AI policy news</description>{entries}</channel></rss>").encode()
+                f"<link>{self.outlet}/</link><description>AI policy news</description>{entries}"
+                "</channel></rss>").encode()
 
     def article(self, slug: str) -> bytes:
         return self.article_of(*ORDINARY_TEXT[slug])
@@ -196,8 +198,11 @@ class HostileSite:
             "/feeds/not-xml.xml": lambda s: self._send(s, 200, xml, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64),
         }
         for slug in ORDINARY_TEXT:
-            routes[f"/pages/{slug}"] = lambda s, slug=slug: self._send(s, 200, html, self.article(slug))
+            routes[f"/pages/{slug}"] = self._article_route(slug, html)
         return routes
+
+    def _article_route(self, slug: str, headers: dict[str, str]) -> Callable[[socket.socket], None]:
+        return lambda s: self._send(s, 200, headers, self.article(slug))
 
     @staticmethod
     def _head(status: int, headers: dict[str, str]) -> bytes:
@@ -258,7 +263,7 @@ BOMB_DECODED_BYTES = 1 << 30  # 1 GiB of zeros: about 1 MB compressed
 
 def _gzip_bomb_body() -> bytes:
     """1 GiB of zeros, gzip-compressed (made once per process, about 1 MB)."""
-    global _BOMB  # noqa: PLW0603 - a process-wide cache of a costly constant
+    global _BOMB
     with _BOMB_LOCK:
         if _BOMB is None:
             import zlib
@@ -272,4 +277,5 @@ def _gzip_bomb_body() -> bytes:
 _ENTITY_EXPANSION = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">'
                      + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10)
                                 for i in range(9))
-                     + b']><rss version="2.0"><channel><title>&j;</title><item><title>&j;</title></item></channel></rss>')
+                     + b']><rss version="2.0"><channel><title>&j;</title><item><title>&j;</title></item>'
+                       b'</channel></rss>')

@@ -66,11 +66,11 @@ def malformed(base: str, user_token: str) -> list[tuple[str, int, str]]:
         api = "/api/v1/subscriptions"
         cases: list[tuple[str, Callable[[], httpx.Response]]] = [
             ("non-ASCII bearer token",
-             lambda: client.get(api, headers={"Authorization": "Bearer gwt_\u00e9\u00e9".encode()})),
+             lambda: client.get(api, headers={b"Authorization": "Bearer gwt_\u00e9\u00e9".encode()})),
             ("64 KB bearer token", lambda: client.get(api, headers={"Authorization": "Bearer " + "a" * 65536})),
             ("non-ASCII CSRF field and cookie",
              lambda: client.post("/login", data={"csrf": "\u00e9" * 32, "token": "x"},
-                                 headers={"Cookie": ("gw_login_csrf=" + "\u00e9" * 32).encode()})),
+                                 headers={b"Cookie": ("gw_login_csrf=" + "\u00e9" * 32).encode()})),
             ("20 MB JSON body", lambda: client.post(api, content=oversized, headers=bearer)),
             ("JSON that is not an object", lambda: client.post(api, content=b"[[[[[[[[", headers=bearer)),
         ]

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from govwatch_dev.chaos.private_stack import free_ports
 from govwatch.settings import Settings
+from govwatch_dev.chaos.private_stack import free_ports
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -106,7 +106,9 @@ def wrong_logins(base_url: str, attempts: int, *, forwarded_for: str | None = No
     def attacker(n: int) -> None:
         with httpx.Client(base_url=base_url, timeout=60, headers=headers) as client:
             page = client.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert found is not None, "the login form carries a CSRF field"
+            csrf = found.group(1)
             started = time.monotonic()
             for k, i in enumerate(range(n, attempts, threads)):
                 # The k-th attempt of this connection is due k * threads * (spread / attempts) after the start.

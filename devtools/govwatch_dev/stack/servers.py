@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ class ElasticsearchServer(Service):
         default = ES_ROOT_BASE if os.geteuid() == 0 else settings.cache_dir / "state"
         self.base = settings.es_base_dir or default
         self.home = self.base / f"elasticsearch-{settings.es_version}"
-        self.user = None
+        self.user: pwd.struct_passwd | None = None
 
     def ports(self) -> list[tuple[int, str]]:
         return [(self.port, "es_port"), (self.settings.es_transport_port, "es_transport_port")]

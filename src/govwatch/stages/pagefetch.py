@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -76,7 +77,7 @@ class BatchPageFetcher:
             if pending:
                 index = pending.popleft()
                 future = self.pool.submit(self._fetch_one, urls[index], end)
-                future.add_done_callback(lambda f, i=index, h=host: finished(i, h, f))
+                future.add_done_callback(functools.partial(finished, index, host))
 
         def finished(index: int, host: str, future: Future[Page]) -> None:
             done.put((index, future.result()))  # _fetch_one never raises
