@@ -41,7 +41,7 @@ def _handler(pages: dict[str, Page]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real site would allow the fetcher's pooled client
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             # /p/<n>/<key>.html: <n> makes each story's URL (and so its story id) unique.
             page = pages.get(self.path.rsplit("/", 1)[-1].removesuffix(".html"))
             if page is None:

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average  # noqa: E402
+from _common import load_average
 
-from govwatch_dev.chaos import SCENARIOS, ChaosRun, Params, PrivateStack, table  # noqa: E402
+from govwatch_dev.chaos import SCENARIOS, ChaosRun, Params, PrivateStack, table
 
 DEFAULT_ORDER = ["consumer-kill", "broker-bounce", "es-pause", "es-kill", "slack-500", "slack-drop", "slack-429",
                  "slack-slow", "notify-kill-slow"]

@@ -28,9 +28,9 @@ from pathlib import Path
 import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scoring import Scores, snippet_scores, zyte_scores  # noqa: E402
+from _scoring import Scores, snippet_scores, zyte_scores
 
-from govwatch.enrich.extract import extract_article  # noqa: E402
+from govwatch.enrich.extract import extract_article
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "eval-data" / "extraction"

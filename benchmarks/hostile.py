@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average  # noqa: E402
+from _common import load_average
 
-from govwatch_dev.chaos.hostile import run_all  # noqa: E402
-from govwatch.settings import Settings  # noqa: E402
+from govwatch.settings import Settings
+from govwatch_dev.chaos.hostile import run_all
 
 
 def main(argv: list[str] | None = None) -> int:

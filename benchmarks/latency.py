@@ -24,7 +24,6 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.httpserve import Route, Site, serve  # noqa: E402
 
-from govwatch_dev import demo  # noqa: E402
 from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.adapters.kafka_io import make_producer  # noqa: E402
 from govwatch.alerts.store import SubscriptionStore  # noqa: E402
@@ -32,6 +31,7 @@ from govwatch.alerts.subscriptions import Destination, Subscription  # noqa: E40
 from govwatch.identity import story_id  # noqa: E402
 from govwatch.models import RawStory, Trace, utcnow  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
+from govwatch_dev import demo  # noqa: E402
 from govwatch_dev.slack_receiver import SlackReceiver  # noqa: E402
 
 PAGE = """<html lang="en"><head><title>{title}</title></head><body><article><h1>{title}</h1>
@@ -109,7 +109,8 @@ def main() -> int:
         stages["enriched -> indexed"].append((t["indexed_at"] - t["enriched_at"]).total_seconds())
         stages["indexed -> delivered"].append((delivered - t["indexed_at"]).total_seconds())
         stages["first_seen -> delivered"].append((delivered - t["first_seen_at"]).total_seconds())
-    print(f"latency: {args.stories} stories trickled at {args.rate}/s; delivered {len(stages['first_seen -> delivered'])}")
+    print(f"latency: {args.stories} stories trickled at {args.rate}/s; "
+          f"delivered {len(stages['first_seen -> delivered'])}")
     for name, values in stages.items():
         print(row(name, values))
     e2e = stages["first_seen -> delivered"]

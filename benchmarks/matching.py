@@ -41,10 +41,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test factories build valid stories
 
-from benchmarks._common import load_average, vm_hwm_mb  # noqa: E402
-from govwatch.alerts.subscriptions import Destination, Filters, Subscription  # noqa: E402
-from govwatch.models import EntityRef, TopicRef, utcnow  # noqa: E402
-from govwatch.settings import Settings  # noqa: E402
+from benchmarks._common import load_average, vm_hwm_mb
+
+from govwatch.alerts.subscriptions import Destination, Filters, Subscription
+from govwatch.models import EnrichedStory, EntityRef, TopicRef, utcnow
+from govwatch.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "govwatch" / "data"
 FILLER = ("the government said on monday that new rules would apply to developers of large models while critics "
@@ -99,7 +100,7 @@ def zipf_weights(n: int, s: float = 1.1) -> list[float]:
 
 
 def gen_stories(batch: int, size: int, rng: random.Random, kws: list[str], names: list[str], topics: list[str],
-                kw_weights: list[float], name_weights: list[float]):  # noqa: ANN201
+                kw_weights: list[float], name_weights: list[float]) -> list[EnrichedStory]:
     from tests.factories import enriched_story, raw_story
 
     out = []
@@ -113,7 +114,8 @@ def gen_stories(batch: int, size: int, rng: random.Random, kws: list[str], names
         title = f"{rng.choices(names, name_weights)[0]} {rng.choices(kws, kw_weights)[0]} {rng.choice(FILLER)}"
         raw = raw_story(n, title=title, summary=" ".join(words[:30]), published_at=utcnow())
         out.append(enriched_story(n, text=" ".join(words), raw=raw, relevance=rng.random(),
-                                  entities=[EntityRef(id=c, name=c, type="country") for c in rng.sample(["GB", "US", "FR", "DE", "CN"], 2)],
+                                  entities=[EntityRef(id=c, name=c, type="country")
+                                            for c in rng.sample(["GB", "US", "FR", "DE", "CN"], 2)],
                                   topics=[TopicRef(id=rng.choice(topics), label="t", score=0.5)]))
     return out
 
@@ -138,7 +140,7 @@ def setup(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     t0 = time.perf_counter()
     subs = gen_subs(args.subs, rng, kws, names, topics)
     sub_index = settings.index("subscriptions")
-    ok, errors = bulk(es, ({"_index": sub_index, "_id": s.id, "_source": s.storage_document()} for s in subs),
+    ok, _errors = bulk(es, ({"_index": sub_index, "_id": s.id, "_source": s.storage_document()} for s in subs),
                       chunk_size=5000, refresh="wait_for", raise_on_error=True)
     print(f"{ok} subscriptions generated and bulk-indexed in {time.perf_counter() - t0:.1f} s; examples:")
     for s in subs[:3]:
@@ -224,8 +226,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             **{k: mean(k) for k in rows[0]}}
 
 
-def run_interleaved(es: Any, counter: Counting, alias: str, subs: list, batches: list[list[str]]):  # noqa: ANN001, ANN201, ANN401
-    """The current design and the baseline batch by batch, in alternating order (neither always gets the warm caches)."""
+def run_interleaved(es: Any, counter: Counting, alias: str, subs: list, batches: list[list[str]]):  # noqa: ANN201, ANN401
+    """The current design and the baseline batch by batch, in alternating order (neither always gets the warm
+    caches)."""
     from govwatch.alerts.match_plan import candidate_index
 
     index = candidate_index(subs)
@@ -260,18 +263,19 @@ def line(label: str, s: dict[str, Any], stories: int) -> str:
             f"({stories / (s['p95_ms'] / 1000):.0f} stories/s at p95); ES HTTP requests/batch {s['requests']:.1f} "
             f"({s['searches']:.0f} searches, {s['splits']:.1f} splits); woken {s['woken']:.0f}, candidates after "
             f"pre-filter {s['planned']:.0f}; matches {s['matches']:.0f} ({s['subs_matched']:.0f} subscriptions); "
-            f"time split avg: fetch {s['fetch'] * 1000:.0f} ms, index+pre-filter CPU {s['prefilter_cpu'] * 1000:.0f} ms, "
+            f"time split avg: fetch {s['fetch'] * 1000:.0f} ms, "
+            f"index+pre-filter CPU {s['prefilter_cpu'] * 1000:.0f} ms, "
             f"pass 1 {s['pass1'] * 1000:.0f} ms (local CPU {s['pass1_cpu'] * 1000:.0f} ms), snippets "
             f"{s['snippet'] * 1000:.0f} ms; alert-process CPU {s['cpu'] * 1000:.0f} ms, Elasticsearch CPU "
             f"{s['es_cpu_s'] * 1000:.0f} ms per batch (node-wide: includes other clients of the shared node)")
 
 
 def worker(args: argparse.Namespace) -> int:
+    from govwatch.adapters.es_io import make_client
     from govwatch.alerts.match_compare import snippets
     from govwatch.alerts.match_plan import candidate_index
     from govwatch.alerts.matcher import fetch_stories
     from govwatch.alerts.store import SubscriptionStore
-    from govwatch.adapters.es_io import make_client
     from govwatch.stages.alerter import SubscriptionCache
 
     settings = Settings(topic_prefix=args.worker, index_prefix=args.worker)
@@ -300,12 +304,13 @@ def worker(args: argparse.Namespace) -> int:
         n = len(batches) if size <= 10_000 else args.baseline_batches
         if size < len(subs):  # side by side, interleaved batch by batch
             small, base = run_interleaved(es, counter, alias, part, batches[:n])
-            print(line(f"current design, {len(part)} subscriptions (interleaved with the baseline)", small, len(batches[0])))
+            print(line(f"current design, {len(part)} subscriptions (interleaved with the baseline)", small,
+                       len(batches[0])))
             print(line(f"baseline (previous design), {len(part)} subscriptions, {n} batches", base, len(batches[0])))
             continue
         base, base_found, _ = run_design(es, counter, alias, part, None, batches[:n], False)
         print(line(f"baseline (previous design), {len(part)} subscriptions, {n} batches", base, len(batches[0])))
-        same = all(a == b for a, b in zip(cur_found, base_found))
+        same = all(a == b for a, b in zip(cur_found, base_found, strict=False))
         print(f"same (subscription, story) pairs as the baseline on its {n} batches: {same}")
     if args.compare:
         diffs = pairs = 0
@@ -319,19 +324,22 @@ def worker(args: argparse.Namespace) -> int:
             diffs += len(truth ^ got)
             pairs += len(truth)
             print(f"--compare batch {b}: exact per-subscription check ({len(subs)} searches, {took:.1f} s): "
-                  f"{len(truth)} pairs; current design {len(got)}; missing {len(truth - got)}, extra {len(got - truth)}")
+                  f"{len(truth)} pairs; current design {len(got)}; missing {len(truth - got)}, "
+                  f"extra {len(got - truth)}")
             # Snippets: the local ones against Elasticsearch's highlight of the same matches (cosmetic).
             docs = fetch_stories(es, alias, batches[b])
             by_id = {s.id: s for s in subs}
             found: dict[str, list[str]] = {}
             for m in cur_matches[b]:
                 found.setdefault(m.subscription_id, []).append(m.story_id)
-            searched = {(m.subscription_id, m.story_id): m.snippet for m in snippets(es, alias, found, by_id, list(docs))}
+            searched = {(m.subscription_id, m.story_id): m.snippet
+                        for m in snippets(es, alias, found, by_id, list(docs))}
             for m in cur_matches[b]:
                 total_snip += 1
                 theirs = searched.get((m.subscription_id, m.story_id))
                 same_snip += theirs == m.snippet
-                if theirs != m.snippet and len(examples) < 4 and all(e[0] != by_id[m.subscription_id].query for e in examples):
+                if (theirs != m.snippet and len(examples) < 4
+                        and all(e[0] != by_id[m.subscription_id].query for e in examples)):
                     examples.append((by_id[m.subscription_id].query, m.snippet, theirs))
         print(f"--compare: {diffs} differences in {pairs} exact (subscription, story) pairs over "
               f"{min(args.compare_batches, len(batches))} batches; local snippets equal to Elasticsearch's highlight: "

@@ -44,7 +44,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from govwatch.enrich.entities import Entity
+    from govwatch.enrich.gazetteer import Gazetteer
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = Path(__file__).resolve().parent
@@ -60,7 +64,7 @@ def read_bio(path: Path, keep_unmapped: bool = False) -> list[tuple[list[str], G
     """Sentences as (tokens, gold spans [(our_type, surface)]); with keep_unmapped, the spans of CrossNER types
     we do not score instead, as (crossner_type, surface)."""
     out, toks, tags = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if line.strip():
             tok, _, tag = line.partition("\t")
             toks.append(tok)
@@ -68,7 +72,7 @@ def read_bio(path: Path, keep_unmapped: bool = False) -> list[tuple[list[str], G
             continue
         if toks:
             spans, cur, cur_type = [], [], None
-            for tok, tag in list(zip(toks, tags)) + [("", "O")]:
+            for tok, tag in [*zip(toks, tags, strict=False), ("", "O")]:
                 if tag.startswith("I-") and cur:
                     cur.append(tok)
                     continue
@@ -100,7 +104,7 @@ def load_rules_only() -> ModuleType:
     """The current extractor with the entity CRF switched off: the rules and data as they are today."""
     from govwatch.enrich import entities, gazetteer, ner_model
 
-    def extract_entities(title: str, text: str, gaz: Any) -> Any:
+    def extract_entities(title: str, text: str, gaz: Gazetteer) -> list[Entity]:
         ner_model.use_tagger(None)
         ner_model._override.append(None)  # tagger() -> None: no model spans, no vetoes
         try:
@@ -160,7 +164,7 @@ class Scorer:
         return p, r, f, a, b, c
 
 
-def _surface_forms(gaz: Any) -> dict[tuple[str, str], set[str]]:
+def _surface_forms(gaz: Gazetteer) -> dict[tuple[str, str], set[str]]:
     """(type, canonical name) -> lower-cased alias surfaces, re-joined the way CrossNER tokenises (spaces).
 
     Compared case-insensitively with the gold span: case-insensitive aliases are stored lower-case, and the
@@ -177,7 +181,7 @@ def _surface_forms(gaz: Any) -> dict[tuple[str, str], set[str]]:
 
 def print_quality(domain: str, scorers: dict[str, Scorer]) -> None:
     print(f"{'type':8} {'system':7} {'P':>6} {'R':>6} {'F1':>6} {'tp':>5} {'fp':>5} {'fn':>5}   {'fp~':>4} {'P~':>6}")
-    for t in TYPES + ("ALL",):
+    for t in (*TYPES, "ALL"):
         for name, sc in scorers.items():
             p, r, f, a, b, c = sc.row(t)
             u = sum(sc.fp_unmodelled.values()) if t == "ALL" else sc.fp_unmodelled[t]
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         scorers = {name: Scorer(mod) for name, mod in modules.items()}
         n = 0
         for path in files:
-            for (toks, gold), (_, unmapped) in zip(read_bio(path), read_bio(path, keep_unmapped=True)):
+            for (toks, gold), (_, unmapped) in zip(read_bio(path), read_bio(path, keep_unmapped=True), strict=False):
                 n += 1
                 for name, sc in scorers.items():
                     sc.sentence(toks, gold, keep_errors=args.errors and name == "after", unmapped=unmapped)

@@ -35,13 +35,15 @@ def main() -> None:
     full = spacy.load(MODEL)
     ner = spacy.load(MODEL, exclude=NON_NER)
     print(f"spaCy {spacy.__version__}, {MODEL}; {len(bodies)} bodies, {words / len(bodies):.0f} words each")
-    for name, nlp, cut in (("full pipeline", full, None), ("ner only", ner, None), (f"ner, first {CUT} chars", ner, CUT)):
+    runs = (("full pipeline", full, None), ("ner only", ner, None), (f"ner, first {CUT} chars", ner, CUT))
+    for name, nlp, cut in runs:
         start = time.process_time()
         found = sum(len(nlp(b if cut is None else b[:cut]).ents) for b in bodies)
         spent = time.process_time() - start
         print(f"{name:24} {1000 * spent / len(bodies):7.1f} ms/story {1e6 * spent / words:7.1f} ms/1000 words"
               f"  {found} entities")
-    peak = next(int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    peak = next(int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmHWM:"))
     print(f"peak RSS with both pipelines loaded: {peak:.0f} MiB")
 
 

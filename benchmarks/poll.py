@@ -20,14 +20,15 @@ chunk of feeds), in a child process on fresh topics, with that process's CPU and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import subprocess
 import multiprocessing as mp
 import os
 import resource
 import statistics
-import threading
+import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,8 @@ from feedserver import FeedServer, Route  # noqa: E402
 from govwatch.adapters.bootstrap import bootstrap, teardown  # noqa: E402
 from govwatch.feeds.parser_pool import ParserPool  # noqa: E402
 from govwatch.feeds.poller import poll_all  # noqa: E402
-from govwatch.wiring.poll import build_runtime  # noqa: E402
 from govwatch.settings import Settings  # noqa: E402
+from govwatch.wiring.poll import build_runtime  # noqa: E402
 
 ITEMS = 20
 
@@ -106,10 +107,8 @@ def peak_rss_mb(pid: int | None = None) -> float:
 def workers_cpu(parser: ParserPool) -> float:
     total = 0.0
     for pid in parser.worker_pids():
-        try:
+        with contextlib.suppress(OSError):  # a worker replaced mid-round: its CPU is lost to the split, not to the run
             total += process_cpu(pid)
-        except OSError:
-            pass  # a worker that was replaced mid-round; its CPU is lost to the split, not to the run
     return total
 
 
@@ -224,7 +223,8 @@ def flow_round(feeds: int, port: int, concurrency: int, registry: Path) -> str:
         teardown(settings)
     cpu = r["run_cpu_s"] + r["workers_cpu_s"]
     return (f"  cold round via the Prefect flow (own process, Prefect server {settings.prefect_api_url}): "
-            f"{r['polled'] / r['elapsed_s']:7.1f} feeds/s ({r['new_stories']} stories, errors {r['errors'] or 'none'}), "
+            f"{r['polled'] / r['elapsed_s']:7.1f} feeds/s "
+            f"({r['new_stories']} stories, errors {r['errors'] or 'none'}), "
             f"{r['elapsed_s']:.1f}s; CPU {cpu / r['polled'] * 1000:.1f} ms per feed (flow run {r['run_cpu_s']:.1f} s, "
             f"parse workers {r['workers_cpu_s']:.1f} s; the process in all {r['cpu_s']:.1f} s with imports and "
             "start-up); "
@@ -260,7 +260,8 @@ def serve_feeds(feeds: int, ready: mp.Queue, round_two, stop) -> None:  # noqa: 
     """Child process: serve the feeds; after ``round_two`` is set, even feeds carry 2 more entries."""
     with FeedServer() as server:
         for i in range(feeds):
-            server.routes[f"/f{i}"] = Route(rss(i, 0, ITEMS), etag=f'"{i}-a"', headers={"Content-Type": "application/rss+xml"})
+            server.routes[f"/f{i}"] = Route(rss(i, 0, ITEMS), etag=f'"{i}-a"',
+                                            headers={"Content-Type": "application/rss+xml"})
         ready.put(server.port)
         round_two.wait()
         for i in range(0, feeds, 2):

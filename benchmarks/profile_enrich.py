@@ -23,12 +23,12 @@ from pathlib import Path
 import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, load_average, load_pages  # noqa: E402
+from _common import REPO_ROOT, load_average, load_pages
 
-from govwatch.enrich.cpusplit import CpuSplit  # noqa: E402
-from govwatch.enrich.pipeline import Knowledge, enrich  # noqa: E402
-from govwatch.identity import story_id  # noqa: E402
-from govwatch.models import RawStory, Trace, utcnow  # noqa: E402
+from govwatch.enrich.cpusplit import CpuSplit
+from govwatch.enrich.pipeline import Knowledge, enrich
+from govwatch.identity import story_id
+from govwatch.models import RawStory, Trace, utcnow
 
 DEFAULT_PAGES = REPO_ROOT.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "html"
 GOAL_CPU_RATIO = 1.3  # enrich CPU per story <= 1.3x bare extraction's

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 from _frozen import RELEVANCE_COMMIT, relevance_baseline
 
@@ -77,7 +77,7 @@ def load_items(split: str) -> list[Item]:
 Scorer = Callable[[str, str], Prediction]
 
 
-def scorer_of(module: Any) -> Scorer:
+def scorer_of(module: ModuleType) -> Scorer:
     """The relevance/topics decision of a topics module (the frozen baseline or govwatch.enrich.topics)."""
     taxonomy = module.load_taxonomy()
 

@@ -23,20 +23,20 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test factories and the app fixture
-from tests.factories import enriched_story, raw_story  # noqa: E402
-from tests.support.webapp import admin_settings, make_token, run_web_app  # noqa: E402
+from tests.factories import enriched_story, raw_story
+from tests.support.webapp import admin_settings, make_token, run_web_app
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 WORDS = ["AI Act", "Ofcom", "NIST", "deepfakes", "summit", "guidance", "enforcement", "fine", "lawmakers"]
 
 
 def _seed(settings, n_stories: int, max_alerts: int) -> tuple[str, str, int]:  # noqa: ANN001 - Settings
+    from govwatch.adapters.es_io import make_client
+    from govwatch.adapters.story_index import bulk_index
     from govwatch.alerts.ledger import AlertLedger
     from govwatch.alerts.matcher import fetch_stories, match_batch
     from govwatch.alerts.store import SubscriptionStore
     from govwatch.alerts.subscriptions import Destination, Subscription
-    from govwatch.adapters.es_io import make_client
-    from govwatch.adapters.story_index import bulk_index
     from govwatch.models import IndexedStory, Trace
     from govwatch.stages.alerter import build_alert
 
@@ -54,10 +54,10 @@ def _seed(settings, n_stories: int, max_alerts: int) -> tuple[str, str, int]:  #
         name="bench", query='"AI Act" OR Ofcom OR NIST', owner="analyst",
         destination=Destination(kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))
     alias = settings.index("stories")
-    picked = [s for s in stories[: max_alerts * 3]]
+    picked = list(stories[: max_alerts * 3])
     docs = fetch_stories(es, alias, [s.story_id for s in picked])
     by_id = {s.story_id: s for s in picked}
-    matches = [m for m in match_batch(es, alias, [sub], docs)][:max_alerts]
+    matches = list(match_batch(es, alias, [sub], docs))[:max_alerts]
     alerts = [build_alert(sub, docs[m.story_id], m, IndexedStory(story_id=m.story_id,
                                                                  cluster_id=by_id[m.story_id].cluster_id,
                                                                  trace=by_id[m.story_id].trace)) for m in matches]
@@ -102,14 +102,16 @@ def main(argv: list[str] | None = None) -> int:
             cases = [
                 ("GET /healthz (baseline)", pages, "GET", "/healthz", {}),
                 ("GET /api/v1/subscriptions", api, "GET", "/api/v1/subscriptions", {}),
-                ("POST /api/v1/query/check", api, "POST", "/api/v1/query/check", {"json": {"query": '"AI Act" AND fine'}}),
+                ("POST /api/v1/query/check", api, "POST", "/api/v1/query/check",
+                 {"json": {"query": '"AI Act" AND fine'}}),
                 ("POST /api/v1/preview (30 days)", api, "POST", "/api/v1/preview",
                  {"json": {"query": '"AI Act" OR Ofcom', "days": 30, "top": 5}}),
                 ("GET /subscriptions (page)", pages, "GET", "/subscriptions", {}),
                 (f"GET /alerts (page, {min(n_alerts, 100)} rows)", pages, "GET", f"/alerts?subscription={sub_id}", {}),
                 ("GET /stories/{id} (page)", pages, "GET", f"/stories/{story_id}", {}),
             ]
-            print(f"{args.stories} stories, {n_alerts} alerts in the ledger, {args.requests} sequential requests per endpoint")
+            print(f"{args.stories} stories, {n_alerts} alerts in the ledger, "
+                  f"{args.requests} sequential requests per endpoint")
             print(f"{'endpoint':40} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7}")
             for label, client, method, path, kwargs in cases:
                 _time(client, 3, method, path, **kwargs)  # warm-up: first-use costs (PBKDF2, caches) are not latency

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 
 from govwatch.adapters.kafka_topics import INDEXED
-from govwatch.wiring.consumer import run_consumer
 from govwatch.wiring.alert import build_alert_stage
+from govwatch.wiring.consumer import run_consumer
 
 
 def main() -> int:

@@ -26,7 +26,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -67,7 +67,8 @@ OUTLETS = [
 
 PICKS = [
     # The Verge, 1 July 2025: the whole feed (10 entries) as published.
-    Pick("theverge", "https://www.theverge.com/?p=695495", "verge-senate-drops-state-ai-law-moratorium", "ai-governance"),
+    Pick("theverge", "https://www.theverge.com/?p=695495", "verge-senate-drops-state-ai-law-moratorium",
+         "ai-governance"),
     Pick("theverge", "https://www.theverge.com/?p=695290", "verge-music-industry-ai-napster", "ai-governance"),
     Pick("theverge", "https://www.theverge.com/?p=695501", "verge-cloudflare-blocks-ai-crawlers", "ai-governance"),
     Pick("theverge", "https://www.theverge.com/?p=695582", "verge-tinder-facial-recognition-check", "adjacent"),
@@ -125,8 +126,8 @@ def read_source(path: Path) -> etree._Element:
 
 def entry_key_texts(entry: etree._Element) -> str:
     """Everything a pick may match on: guid/id, link(s) and title."""
-    bits = [t for t in entry.xpath("./*[local-name()='guid' or local-name()='id' or local-name()='title' "
-                                   "or local-name()='link']/text()")]
+    bits = list(entry.xpath("./*[local-name()='guid' or local-name()='id' or local-name()='title' "
+                            "or local-name()='link']/text()"))
     bits += entry.xpath("./*[local-name()='link']/@href")
     return " ".join(b.strip() for b in bits)
 
@@ -157,7 +158,7 @@ def parse_date(value: str) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -309,7 +310,7 @@ PAGE = """<!doctype html>
 </footer>
 </body>
 </html>
-"""
+"""  # noqa: E501 - the page's lines as served
 
 
 def article_page(story: Story, body_html: str) -> str:

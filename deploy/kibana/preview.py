@@ -164,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from govwatch.adapters import story_index
     from govwatch.adapters.bootstrap import bootstrap, teardown
+    from govwatch.adapters.es_io import make_client
     from govwatch.enrich.clusters import ClusterIndex
     from govwatch.enrich.pipeline import Knowledge
-    from govwatch.adapters.es_io import make_client
     from govwatch.settings import Settings
 
     prefix = f"preview{uuid.uuid4().hex[:8]}"

@@ -137,8 +137,8 @@ def ensure_subscriptions(settings: Settings, es: Any, path: Path, webhook_url: s
 
 def poll_once(env: dict[str, str], log: Path) -> str:
     """Run the Prefect poll flow once in its own process; returns its summary line(s)."""
-    proc = subprocess.run([sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())", "poll", "--once"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())",
+                           "poll", "--once"], env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RuntimeError(f"poll failed (exit {proc.returncode}); see {log}:\n{proc.stderr[-2000:]}")
@@ -160,7 +160,8 @@ def wait_until_drained(settings: Settings, es: Any, pipeline: Pipeline, say: Say
         if done and time.monotonic() - stable_since >= SETTLE_S:
             return now
         if time.monotonic() > deadline:
-            raise RuntimeError(f"pipeline did not drain within {timeout_s:.0f}s: {now.line()}; logs in {pipeline.log_dir}")
+            raise RuntimeError(f"pipeline did not drain within {timeout_s:.0f}s: {now.line()}; "
+                               f"logs in {pipeline.log_dir}")
         time.sleep(1.0)
 
 

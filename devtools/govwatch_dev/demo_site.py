@@ -15,8 +15,8 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def load_resources(root: Path, base: str) -> dict[str, Resource]:
     for kind, pattern in (("feeds", "*.xml"), ("articles", "*.html")):
         for path in sorted((root / kind).glob(pattern)):
             body = path.read_bytes().replace(BASE_PLACEHOLDER.encode(), base.encode())
-            mtime = datetime.fromtimestamp(int(path.stat().st_mtime), tz=timezone.utc)
+            mtime = datetime.fromtimestamp(int(path.stat().st_mtime), tz=UTC)
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             resources[f"/{kind}/{path.name}"] = Resource(body, _content_type(kind, body), etag, mtime)
     return resources
@@ -65,7 +65,7 @@ def not_modified(resource: Resource, if_none_match: str | None, if_modified_sinc
         except (TypeError, ValueError):
             return False
         if since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
+            since = since.replace(tzinfo=UTC)
         return resource.last_modified <= since
     return False
 
@@ -86,10 +86,10 @@ class DemoSite:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 self._answer(send_body=True)
 
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+            def do_HEAD(self) -> None:
                 self._answer(send_body=False)
 
             def _answer(self, send_body: bool) -> None:

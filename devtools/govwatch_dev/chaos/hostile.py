@@ -40,7 +40,8 @@ from govwatch_dev.chaos.procfs import vm_hwm_mb
 from govwatch_dev.demo import CONSUMERS, INPUT_TOPIC, REPO, Pipeline, child_env
 from govwatch_dev.slack_receiver import Fault, ScriptedResponse, SlackReceiver
 
-ALERT_PARTITIONS = 3  # govwatch.alerts' partition count (govwatch.adapters.kafka_topics): the ids below share one partition
+# govwatch.alerts' partition count (govwatch.adapters.kafka_topics): the ids below share one partition
+ALERT_PARTITIONS = 3
 BOT_TOKEN = "xoxb-hostile-local"
 READY_TIMEOUT_S = 180.0  # consumers joining their groups on a busy 2-core machine
 DRAIN_TIMEOUT_S = 300.0
@@ -252,7 +253,8 @@ class HostileRun:
                 ok=bool(doc) and (status == "extracted" or (status.startswith("feed_") and bool(error)))))
         self.report.rows.append(Row(
             "page", "3 hostile of 5 items", "-", "both ordinary stories indexed, from their pages",
-            "never" if worst is None else f"{worst:.1f} s from the poll's publish to indexed (worst)", f"<= {GOALS['indexed_s']:.0f} s",
+            "never" if worst is None else f"{worst:.1f} s from the poll's publish to indexed (worst)",
+            f"<= {GOALS['indexed_s']:.0f} s",
             worst is not None and worst <= GOALS["indexed_s"]
             and all(docs[s].get("extraction_status") == "extracted" for s in ordinary), timed=True))
         self.report.rows.append(Row("page", "3 hostile of 5 items", "-", "enrich process peak RSS",

@@ -42,7 +42,8 @@ def free_ports(n: int) -> list[int]:
 
 
 def _link_downloads(shared: Settings, cache: Path) -> None:
-    """Point the private cache at the shared cache's Kafka libs and ES zip (when they exist) instead of re-downloading."""
+    """Point the private cache at the shared cache's Kafka libs and ES zip (when they exist) instead of
+    re-downloading."""
     libs = shared.cache_dir / f"kafka-{shared.kafka_version}" / "libs"
     if (libs / ".complete").exists():
         (cache / f"kafka-{shared.kafka_version}").mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,8 @@ class PrivateStack:
         _link_downloads(shared, cache)
         kafka, controller, es, transport, pf = free_ports(5)
         self.settings = shared.model_copy(update={
-            "cache_dir": cache, "es_base_dir": self.root / "es", "kafka_port": kafka, "kafka_controller_port": controller,
+            "cache_dir": cache, "es_base_dir": self.root / "es", "kafka_port": kafka,
+            "kafka_controller_port": controller,
             "es_port": es, "es_transport_port": transport, "prefect_port": pf, "kafka_heap": HEAP, "es_heap": HEAP,
             "kafka_bootstrap": f"127.0.0.1:{kafka}", "es_url": f"http://127.0.0.1:{es}",
             "prefect_api_url": f"http://127.0.0.1:{pf}/api" if prefect else shared.prefect_api_url,

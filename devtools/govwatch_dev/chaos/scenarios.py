@@ -60,7 +60,7 @@ def consumer_kill(run: ChaosRun, p: Params) -> None:
     _recovery_after_restarts(run, restarts)
 
 
-def _recovery_after_restarts(run: ChaosRun, restarts: list) -> None:  # noqa: ANN001
+def _recovery_after_restarts(run: ChaosRun, restarts: list) -> None:
     """Seconds from each restarted consumer's start to its first batch (only where lag was waiting)."""
     run.result.notes.append("first batch: restarts that found work waiting; partitions: every restart")
     for name, inc, _lag in restarts:  # a replacement is back in the flow once it holds partitions again

@@ -15,7 +15,7 @@ import hashlib
 import random
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler
@@ -52,7 +52,8 @@ VERBS = ["proposes", "tightens", "opens a consultation on", "delays", "finalises
          "signs an agreement on", "publishes a code of practice for", "votes on", "challenges"]
 WIRE_LEADS = ["Explainer:", "Update:", "Analysis:", "Wire:", "In brief:", "Reaction:"]
 PEOPLE = ["Maria Keller", "Daniel Okafor", "Priya Raman", "Tomasz Nowak", "Aiko Tanaka", "Lucas Moreau", "Sofia Rossi",
-          "Hannah Lindqvist", "Rafael Duarte", "Amara Mensah", "Jonas Becker", "Leila Haddad", "Chen Wei", "Omar Farouk",
+          "Hannah Lindqvist", "Rafael Duarte", "Amara Mensah", "Jonas Becker", "Leila Haddad", "Chen Wei",
+          "Omar Farouk",
           "Elena Petrova", "Samuel Adeyemi", "Grace Whitfield", "Mateo Alvarez", "Ingrid Solberg", "Kenji Mori"]
 ROLES = ["a senior policy adviser", "the committee chair", "a spokesperson", "the agency's director",
          "a professor of law", "a civil-liberties lawyer", "an industry lobbyist", "the rapporteur"]
@@ -104,7 +105,7 @@ class Story:
 
 def month_boundary(now: datetime) -> datetime:
     """The start of a month far enough in the past that every generated date lies before ``now``."""
-    boundary = now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    boundary = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if now - boundary < timedelta(hours=SPAN_H + 1):
         boundary = (boundary - timedelta(days=1)).replace(day=1)
     return boundary
@@ -165,7 +166,7 @@ def article_html(story: Story) -> str:
 </div></article></main>
 <footer><p>&copy; {site}. <a href="/privacy">Privacy</a> | <a href="/terms">Terms</a></p></footer>
 </body></html>
-"""
+"""  # noqa: E501 - the page's lines as served
 
 
 def feed_xml(title: str, base: str, items: list[Story]) -> str:
@@ -218,7 +219,7 @@ class ChaosSite:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 site.requests += 1
                 path = self.path.split("?", 1)[0]
                 body, ctype = None, "text/html; charset=utf-8"

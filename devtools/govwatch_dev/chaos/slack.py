@@ -10,6 +10,7 @@ documented duplicate window for webhooks; bot tokens can check ``conversations.h
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from http.server import BaseHTTPRequestHandler
 
@@ -49,16 +50,16 @@ class FaultySlack(SlackReceiver):
             self.arrivals += 1
         mode = self.mode
         if mode not in ("500", "429"):
-            try:
+            # A slow answer to a sender that gave up: the post itself was recorded.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 super()._handle(handler, method)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # a slow answer to a sender that gave up: the post itself was recorded
             return
         handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         status = int(mode)
         with self._count_lock:
             self.faulted += 1
         with self._lock:
-            self._requests.append(ReceivedRequest(handler.path.split("?", 1)[0], None, {}, self._clock(), status, False))
+            self._requests.append(ReceivedRequest(handler.path.split("?", 1)[0], None, {}, self._clock(), status,
+                                                  False))
         headers = {"Retry-After": str(RETRY_AFTER_S)} if mode == "429" else {}
         self._reply(handler, ScriptedResponse(status, "internal_error" if mode == "500" else "rate_limited", headers))

@@ -9,6 +9,7 @@ restarted, so one crash does not hide the rest of the run. The poll flow runs as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -22,7 +23,8 @@ from pathlib import Path
 from govwatch_dev.demo import CONSUMERS, REPO
 
 POLL_GAP_S = 1.0  # pause between two poll runs (each run already takes a few seconds to start)
-POLL_CMD = [sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())", "poll", "--once", "--all"]
+POLL_CMD = [sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())",
+            "poll", "--once", "--all"]
 
 
 @dataclass
@@ -184,8 +186,6 @@ class Workers:
     def count_in_logs(self, text: str) -> int:
         total = 0
         for inc in self.history:
-            try:
+            with contextlib.suppress(OSError):
                 total += inc.log.read_text(errors="replace").count(text)
-            except OSError:
-                pass
         return total

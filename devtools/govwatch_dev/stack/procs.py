@@ -93,7 +93,7 @@ def spawn(cmd: list[str], log_file: Path, env: dict[str, str] | None = None, cwd
     """Start a detached server process in its own session; stdout/stderr go to ``log_file``."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, cwd=cwd, start_new_session=True,
         )

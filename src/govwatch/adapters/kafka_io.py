@@ -10,8 +10,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
-from govwatch.errors import ConfigError, StackError, TransientError
 from govwatch.adapters.kafka_topics import TopicSpec
+from govwatch.errors import ConfigError, StackError, TransientError
 
 if TYPE_CHECKING:
     from govwatch.settings import Settings

@@ -74,7 +74,7 @@ def send_digests(store: SubscriptionStore, ledger: AlertLedger, sender: SlackSen
             continue
         try:
             outcome = _send_subscription(sub, ledger, sender, api_base, label, now)
-        except Exception as exc:  # noqa: BLE001 - one subscription's failure must never stop the others' digests
+        except Exception as exc:  # one subscription's failure must never stop the others' digests
             summary.failed[sub.name] = f"{type(exc).__name__}: {exc}"[:REASON_CHARS]
             log.error("digest_failed", subscription=sub.id, error=f"{type(exc).__name__}: {exc}"[:REASON_CHARS],
                       exc_info=True)

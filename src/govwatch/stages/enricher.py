@@ -16,9 +16,9 @@ from typing import Any
 from kafka import KafkaProducer
 from structlog.contextvars import bound_contextvars
 
-from govwatch.enrich.clusters import ClusterIndex
 from govwatch.adapters.fetch import Fetcher
 from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
+from govwatch.enrich.clusters import ClusterIndex
 from govwatch.enrich.cpusplit import CpuSplit
 from govwatch.enrich.pipeline import Knowledge, enrich
 from govwatch.errors import EnrichmentFailed

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from kafka import KafkaProducer
 
-from govwatch.enrich.clusters import ClusterIndex
 from govwatch.adapters.fetch import Fetcher
 from govwatch.adapters.kafka_topics import ENRICHED
+from govwatch.enrich.clusters import ClusterIndex
 from govwatch.enrich.pipeline import Knowledge
 from govwatch.settings import Settings
 from govwatch.stages.enricher import EnrichStage
