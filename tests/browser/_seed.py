@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Subscription
-from govwatch.adapters.es_io import make_client
-from govwatch.adapters.story_index import bulk_index
-from govwatch.models import IndexedStory
+from govwatch.models import EnrichedStory, IndexedStory
 from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert
 from tests.integration._alert_helpers import FIRST_SEEN, TEXTS, story, sub
@@ -44,7 +44,7 @@ class Seeded:
     hostile_story_id: str
 
 
-def _story(n: int, title: str, text: str, country: str, **over: Any) -> Any:  # noqa: ANN401 - EnrichedStory
+def _story(n: int, title: str, text: str, country: str, **over: object) -> EnrichedStory:
     """The alerting tests' story, published when first seen and with the taxonomy's topic labels."""
     base = story(n, title, text, country, **over)
     seen = base.raw.trace.first_seen_at
@@ -53,7 +53,7 @@ def _story(n: int, title: str, text: str, country: str, **over: Any) -> Any:  # 
                                    "raw": base.raw.model_copy(update={"published_at": seen})})
 
 
-def _hostile() -> Any:  # noqa: ANN401 - EnrichedStory
+def _hostile() -> EnrichedStory:
     base = _story(HOSTILE_N, HOSTILE_TITLE, HOSTILE_TEXT, "FR", source="Hostile <b>Feed</b>")
     raw = base.raw.model_copy(update={"url": HOSTILE_URL, "original_url": HOSTILE_URL})
     return base.model_copy(update={"raw": raw})
@@ -80,7 +80,8 @@ def seed(settings: Settings, now: datetime = NOW) -> Seeded:
     matches = [m for m in match_batch(es, alias, [eu], docs) if m.subscription_id == eu.id]
     by_id = {s.story_id: s for s in stories}
     order = {s.story_id: i for i, s in enumerate(stories)}
-    alerts = [build_alert(eu, docs[m.story_id], m, IndexedStory(story_id=m.story_id, cluster_id=by_id[m.story_id].cluster_id,
+    alerts = [build_alert(eu, docs[m.story_id], m, IndexedStory(story_id=m.story_id,
+                                                                cluster_id=by_id[m.story_id].cluster_id,
                                                                 trace=by_id[m.story_id].trace))
               for m in sorted(matches, key=lambda m: order[m.story_id])]
     ledger = AlertLedger(es, settings.index("alert-ledger"))

@@ -50,7 +50,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:  # noqa: ANN401 - playwright.sync_api.Page
+def page(browser: Any) -> Iterator[Any]:
     """A page in a fresh context; ``page.events`` records console output, page errors and dismissed dialogs."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
@@ -59,7 +59,7 @@ def page(browser: Any) -> Iterator[Any]:  # noqa: ANN401 - playwright.sync_api.P
     tab.on("console", lambda message: events.console.append(message.text))
     tab.on("pageerror", lambda error: events.errors.append(str(error)))
 
-    def _dialog(dialog: Any) -> None:  # noqa: ANN401
+    def _dialog(dialog: Any) -> None:
         events.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 

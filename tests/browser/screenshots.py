@@ -4,7 +4,8 @@
 
 Needs the local stack (`govwatch stack up`) and Chromium (as the browser tests). Uses indices under a private
 prefix, removed again at the end. Writes web-subscriptions-list.png (the list), web-subscriptions.png (the
-new-subscription form after Preview over 7 days), web-alerts.png and web-story.png. Look at the images before committing them.
+new-subscription form after Preview over 7 days), web-alerts.png and web-story.png. Look at the images before committing
+them.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from govwatch.alerts.store import SubscriptionStore
 from govwatch.adapters.es_io import make_client
+from govwatch.alerts.store import SubscriptionStore
+from govwatch.settings import Settings
 from tests.browser._seed import HOSTILE_TITLE, OWNER, Seeded, seed
 from tests.browser.webapp_client import WebApp, start_web_app
 from tests.integration._alert_helpers import WEBHOOK
@@ -31,34 +32,34 @@ class Site:
 
 
 @pytest.fixture
-def site(initialized: Any) -> Iterator[Site]:  # noqa: ANN401 - Settings
+def site(initialized: Settings) -> Iterator[Site]:
     """Seeded stories, subscriptions and alerts, and the app on 127.0.0.1 (ready: /healthz answered)."""
     data = seed(initialized)
     with start_web_app(initialized) as app:
         yield Site(app, data)
 
 
-def _log_in(page: Any, site: Site, token: str) -> None:  # noqa: ANN401
+def _log_in(page: Any, site: Site, token: str) -> None:
     page.goto(site.url("/login"))
     page.get_by_test_id("login-token").fill(token)
     page.get_by_test_id("login-submit").click()
     page.wait_for_url(re.compile(r"/subscriptions"))
 
 
-def _no_script_ran(page: Any) -> None:  # noqa: ANN401
+def _no_script_ran(page: Any) -> None:
     assert page.evaluate("typeof window.__pwned") == "undefined", page.evaluate("window.__pwned")
     assert page.events.dialogs == []
     assert page.events.errors == []
 
 
-def _javascript_links(page: Any) -> list[str]:  # noqa: ANN401
+def _javascript_links(page: Any) -> list[str]:
     """Every href (and src/action) that the browser would treat as a javascript: URL, after HTML parsing."""
     return page.evaluate("""() => [...document.querySelectorAll('[href],[src],[action],[formaction]')]
         .flatMap(el => ['href', 'src', 'action', 'formaction'].map(a => el.getAttribute(a)))
         .filter(v => v !== null && v.replace(/[\\s\\u0000-\\u001f]/g, '').toLowerCase().startsWith('javascript:'))""")
 
 
-def test_analyst_previews_saves_lists_and_pauses_a_subscription(page: Any, site: Site) -> None:  # noqa: ANN401
+def test_analyst_previews_saves_lists_and_pauses_a_subscription(page: Any, site: Site) -> None:
     """Log in, type a query, preview shows the matching indexed stories, save, the row is listed, pause sticks."""
     _log_in(page, site, site.app.tokens[OWNER])
     rows = page.get_by_test_id("sub-row")
@@ -97,7 +98,7 @@ def test_analyst_previews_saves_lists_and_pauses_a_subscription(page: Any, site:
     _no_script_ran(page)
 
 
-def test_invalid_query_is_explained_in_the_form(page: Any, site: Site) -> None:  # noqa: ANN401
+def test_invalid_query_is_explained_in_the_form(page: Any, site: Site) -> None:
     """A query Elasticsearch cannot parse shows the reason in the form instead of a preview."""
     _log_in(page, site, site.app.tokens[OWNER])
     page.goto(site.url("/subscriptions/new"))
@@ -110,7 +111,7 @@ def test_invalid_query_is_explained_in_the_form(page: Any, site: Site) -> None: 
     assert page.get_by_test_id("preview-match").count() == 0
 
 
-def test_alert_leads_to_its_story_and_why_it_matched(page: Any, site: Site) -> None:  # noqa: ANN401
+def test_alert_leads_to_its_story_and_why_it_matched(page: Any, site: Site) -> None:
     """The alerts page lists what fired with its delivery state; a story link opens entities, topics and matches."""
     _log_in(page, site, site.app.tokens[OWNER])
     page.goto(site.url("/alerts"))
@@ -135,7 +136,7 @@ def test_alert_leads_to_its_story_and_why_it_matched(page: Any, site: Site) -> N
     _no_script_ran(page)
 
 
-def test_hostile_story_renders_as_inert_text(page: Any, site: Site) -> None:  # noqa: ANN401
+def test_hostile_story_renders_as_inert_text(page: Any, site: Site) -> None:
     """A headline with <script> and an onerror handler, body HTML and a javascript: story URL show as plain text:
     no script runs (no flag, no dialog), no element carries a javascript: URL, on the alerts and the story page."""
     _log_in(page, site, site.app.tokens[OWNER])
@@ -154,7 +155,7 @@ def test_hostile_story_renders_as_inert_text(page: Any, site: Site) -> None:  # 
     _no_script_ran(page)
 
 
-def test_csp_blocks_inline_script_on_the_app_pages(page: Any, site: Site) -> None:  # noqa: ANN401
+def test_csp_blocks_inline_script_on_the_app_pages(page: Any, site: Site) -> None:
     """The pages carry a CSP without 'unsafe-inline' and frame denial; an inline script put into the page is
     blocked by Chromium (reported as a CSP violation; its flag stays unset)."""
     _log_in(page, site, site.app.tokens[OWNER])
@@ -167,12 +168,12 @@ def test_csp_blocks_inline_script_on_the_app_pages(page: Any, site: Site) -> Non
     try:
         page.add_script_tag(content="window.__pwned = 'inline-probe';")
     except Exception as exc:  # noqa: BLE001 - Playwright may report the blocked tag; the checks below decide
-        assert "Content Security Policy" in str(exc) or "violates" in str(exc), exc
+        assert "Content Security Policy" in str(exc) or "violates" in str(exc), exc  # noqa: PT017 - it may not raise
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.events.csp_violations(), page.events.console
 
 
-def test_pages_need_a_login_and_a_bad_token_is_refused(page: Any, site: Site) -> None:  # noqa: ANN401
+def test_pages_need_a_login_and_a_bad_token_is_refused(page: Any, site: Site) -> None:
     """Without a session every page leads to the login form and shows no data; a wrong token is refused there."""
     for path in ("/subscriptions", "/alerts", f"/stories/{site.data.hostile_story_id}"):
         page.goto(site.url(path))

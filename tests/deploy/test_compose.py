@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,14 @@ def test_compose_file_is_valid(project: Path) -> None:
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda t: t.replace("  kafka:\n    image:", "  kafka:\n    imagee: x\n    image:"), "additional properties 'imagee'"),
+    (lambda t: t.replace("  kafka:\n    image:", "  kafka:\n    imagee: x\n    image:"),
+     "additional properties 'imagee'"),
     (lambda t: t.replace("      prefect:\n        condition", "      prefect-server:\n        condition"),
      'undefined service "prefect-server"'),
     (lambda t: t.replace("replicas: ${INDEX_REPLICAS:-1}", "replicas: one"), "replicas"),
     (lambda t: t.replace("condition: service_completed_successfully", "condition: service_finished", 1), "condition"),
 ])
-def test_loader_rejects_mistakes(project: Path, edit: Any, message: str) -> None:
+def test_loader_rejects_mistakes(project: Path, edit: Callable[[str], str], message: str) -> None:
     """The loader used here is strict: an unknown key, a missing dependency or a bad value fails with the reason."""
     broken = project / "broken.yaml"
     text = (project / "compose.yaml").read_text()

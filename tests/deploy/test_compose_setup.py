@@ -54,7 +54,7 @@ class _SecurityApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 - http.server API
+            def do_PUT(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 api.requests.append(("PUT", self.path, self.headers.get("Authorization", ""), body))
                 status = refuse[1] if refuse and refuse[0] == self.path else 200

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.commands.kibana import KibanaSettings
 from govwatch.settings import Settings
-from govwatch.adapters.kafka_topics import topic_specs
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "govwatch"
@@ -47,7 +47,8 @@ def test_every_govwatch_variable_is_a_setting() -> None:
 
 
 def test_chart_partition_limits_match_the_topics() -> None:
-    """The chart's replica limits are the partition counts of each consumer's input topic in govwatch.adapters.kafka_topics."""
+    """The chart's replica limits are the partition counts of each consumer's input topic in
+    govwatch.adapters.kafka_topics."""
     helper = (CHART / "templates" / "_helpers.tpl").read_text()
     block = re.search(r'define "govwatch.partitions" -}}\s*(\{.*?\})', helper, flags=re.S)
     assert block, "govwatch.partitions helper not found"
@@ -60,7 +61,7 @@ def test_stop_grace_matches_the_chart() -> None:
     """Compose gives each long-running role the stop grace the chart gives its pod (compose's default is 10 s)."""
     services = yaml.safe_load((REPO / "deploy" / "compose" / "compose.yaml").read_text(encoding="utf-8"))["services"]
     templates = {"poll": "flows.yaml", "digests": "flows.yaml", "web": "web.yaml",
-                 **{name: "consumers.yaml" for name in CONSUMER_INPUT}}
+                 **dict.fromkeys(CONSUMER_INPUT, "consumers.yaml")}
     chart = {name: int(re.search(r"terminationGracePeriodSeconds:\s*(\d+)",
                                  (CHART / "templates" / template).read_text(encoding="utf-8")).group(1))
              for name, template in templates.items()}
@@ -86,7 +87,7 @@ def test_role_commands_exist() -> None:
     """Every `python -m X` a deployment file runs names an importable module, every `govwatch X` a CLI command."""
     from govwatch import cli
 
-    subcommands = set(cli.build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse has no API
+    subcommands = set(cli.build_parser()._subparsers._group_actions[0].choices)  # argparse has no API for this
     modules, commands = set(), set()
     for path in DEPLOY_FILES:
         text = path.read_text(encoding="utf-8")

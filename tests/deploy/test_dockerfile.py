@@ -30,8 +30,9 @@ def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
 
 
 def test_image_is_multi_stage_slim_non_root_with_health_check() -> None:
-    """Two stages on a slim Python 3.11+ base; the final one copies only the virtualenv, runs as uid 10001, checks health."""
-    args, stages = instructions()
+    """Two stages on a slim Python 3.11+ base; the final one copies only the virtualenv, runs as uid 10001, checks
+    health."""
+    _args, stages = instructions()
     build, final = stages
     for stage in stages:
         match = re.fullmatch(r"python:3\.(\d+)[\w.-]*-slim[\w.-]*", stage.base)

@@ -40,7 +40,8 @@ def _by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]
 def test_chart_lints(which: str) -> None:
     """`helm lint` passes for the default values and for the production-like values file."""
     values = VALUES_FILES[which]
-    proc = run([helm_binary(), "lint", CHART, "--kube-version", KUBERNETES_VERSION, *(["-f", values] if values else [])])
+    proc = run([helm_binary(), "lint", CHART, "--kube-version", KUBERNETES_VERSION,
+                *(["-f", values] if values else [])])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -56,7 +57,7 @@ def test_manifests_match_kubernetes_schemas(which: str, tmp_path: Path) -> None:
 
 def test_validator_refuses_a_broken_manifest(tmp_path: Path) -> None:
     """kubernetes-validate as called here fails on a misspelt field, so a pass above means something."""
-    path, docs = _render(None, tmp_path)
+    path, _docs = _render(None, tmp_path)
     text = path.read_text().replace("terminationGracePeriodSeconds:", "terminationGraceSeconds:", 1)
     path.write_text(text)
     proc = run([venv_script("kubernetes-validate", "kubernetes-validate"), "-k", KUBERNETES_VERSION, "--strict",

@@ -4,18 +4,18 @@ without holding up the other subscriptions."""
 from __future__ import annotations
 
 import json
-from html import escape
 import time
+from html import escape
 from pathlib import Path
 
-from govwatch_dev import demo
+from govwatch.adapters.kafka_topics import ALERTS, RAW, dlq
 from govwatch.alerts.ledger import AlertLedger
-from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.identity import story_id
 from govwatch.models import DeadLetter
-from govwatch.adapters.kafka_topics import ALERTS, RAW, dlq
+from govwatch_dev import demo
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from tests.factories import raw_story
 from tests.support.httpserve import Route, Site, serve
 from tests.support.kafka_util import produce, read_all
@@ -31,13 +31,15 @@ CONTROL = ("<!channel>", "<!everyone>", "<!here>", "<@U123>", "<https://x|y>", "
 
 
 def test_injection_neutralised_and_revoked_webhook_dead_lettered(initialized, tmp_path: Path) -> None:  # noqa: ANN001
-    """Slack control sequences in a story arrive escaped; a 410 webhook goes to the DLQ and ledger, the other delivers."""
+    """Slack control sequences in a story arrive escaped; a 410 webhook goes to the DLQ and ledger, the other
+    delivers."""
     settings = initialized
     es = demo.es_client(settings)
     store = SubscriptionStore(es, settings.index("subscriptions"))
     with SlackReceiver() as receiver, serve(Site()) as site:
         good = store.add(Subscription(name="AI Act fines", query='"AI Act" AND fine*',
-                                      destination=Destination(kind="webhook", webhook_url=receiver.webhook_url("T/B/good"))))
+                                      destination=Destination(kind="webhook",
+                                                              webhook_url=receiver.webhook_url("T/B/good"))))
         revoked_url = receiver.webhook_url("T/B/revokedSECRET99")
         receiver.script("/services/T/B/revokedSECRET99", ScriptedResponse(410, "invalid_token"), forever=True)
         gone = store.add(Subscription(name="AI Act (revoked hook)", query='"AI Act"',
@@ -60,7 +62,7 @@ def test_injection_neutralised_and_revoked_webhook_dead_lettered(initialized, tm
 
     assert len(receiver.deliveries) == 1 and receiver.deliveries[0].path.endswith("/good")
     body = json.dumps(receiver.deliveries[0].payload)
-    texts = [t for t in _texts(receiver.deliveries[0].payload)]
+    texts = list(_texts(receiver.deliveries[0].payload))
     assert all(seq not in t for t in texts for seq in CONTROL), texts
     assert all(seq.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in body
                for seq in ("<!channel>", "<!everyone>", "<@U123>")), body

@@ -11,19 +11,19 @@ from pathlib import Path
 from kafka import TopicPartition
 from structlog.testing import capture_logs
 
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.kafka_io import make_consumer, make_producer
+from govwatch.adapters.kafka_topics import ALERTS, INDEXED
+from govwatch.adapters.story_index import bulk_index, indexed_batch
 from govwatch.alerts.ledger import AlertLedger, alert_id
+from govwatch.alerts.match_result import Match
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Filters
 from govwatch.loop.batch import LoopStats
 from govwatch.loop.batch_loop import run_loop
 from govwatch.loop.stop import StopFlag
-from govwatch.adapters.es_io import make_client
-from govwatch.adapters.story_index import bulk_index, indexed_batch
-from govwatch.adapters.kafka_io import make_consumer, make_producer
 from govwatch.models import Alert, utcnow
 from govwatch.stages.alerter import AlertStage, SubscriptionCache, build_alert
-from govwatch.alerts.match_result import Match
-from govwatch.adapters.kafka_topics import ALERTS, INDEXED
 from tests.integration._alert_helpers import corpus, story, sub
 
 
@@ -74,7 +74,8 @@ class Env:
 
 
 def test_alerts_once_replay_and_cluster_copies(initialized, unique) -> None:  # noqa: ANN001
-    """Expected (subscription, story) alerts are produced once; a replay adds none; a cluster's second copy is recorded in also_in, not alerted."""
+    """Expected (subscription, story) alerts are produced once; a replay adds none; a cluster's second copy is recorded
+    in also_in, not alerted."""
     settings = initialized
     env = Env(settings)
     stories = corpus()
@@ -110,7 +111,8 @@ def test_alerts_once_replay_and_cluster_copies(initialized, unique) -> None:  # 
 
 
 def test_entry_recorded_but_never_produced_is_produced_on_retry(initialized, unique) -> None:  # noqa: ANN001
-    """A ledger entry left pending without produced_at (crash after the create) is produced by the next attempt, once."""
+    """A ledger entry left pending without produced_at (crash after the create) is produced by the next attempt,
+    once."""
     settings = initialized
     env = Env(settings)
     stories = corpus()

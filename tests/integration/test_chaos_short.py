@@ -16,7 +16,7 @@ BROKER_DOWN_S = 10.0
 CLOCK = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
-def test_kills_and_broker_bounce_lose_nothing_and_double_nothing(stack: None, tmp_path: Path) -> None:  # noqa: ARG001
+def test_kills_and_broker_bounce_lose_nothing_and_double_nothing(stack: None, tmp_path: Path) -> None:
     """Under consumer/poll SIGKILLs and a broker kill -9 + restart, no story is lost or indexed twice, every
     ground-truth (subscription, cluster) alert is posted, no bot-token post is doubled, and nothing is left running."""
     private = PrivateStack()

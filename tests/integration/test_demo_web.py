@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from govwatch.web.auth import hash_token
 from govwatch_dev import demo
 from govwatch_dev.demo_web import DemoWeb
-from govwatch.web.auth import hash_token
 from tests.support.webapp import free_port
 
 READY_TIMEOUT_S = 30.0

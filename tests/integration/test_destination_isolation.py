@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from govwatch.wiring.notify import build_notify_stage
-from govwatch_dev import demo
 from govwatch.adapters import kafka_io
+from govwatch.adapters.kafka_topics import ALERTS, dlq
 from govwatch.alerts.ledger import AlertLedger, alert_id
-from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
-from govwatch.adapters.kafka_topics import ALERTS, dlq
+from govwatch.wiring.notify import build_notify_stage
+from govwatch_dev import demo
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from tests.factories import sid
 from tests.support.kafka_util import read_all
 from tests.support.stages import notify_loop

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from govwatch_dev import demo
 from govwatch.alerts.subscription_service import CLI, Actor
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.errors import InvalidQuery
 from govwatch.wiring.web import subscription_service
+from govwatch_dev import demo
 
 ORG_TOKEN = "xoxb-organisation-bot-token-0002"
 

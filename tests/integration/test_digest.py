@@ -10,11 +10,12 @@ import pytest
 
 from govwatch.adapters import es_io
 from govwatch.alerts.ledger import AlertLedger, alert_id
-from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.slack_send import MAX_TRANSIENT_ATTEMPTS
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.models import Alert, Trace
+from govwatch.settings import Settings
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from tests.factories import sid
 
 FLOW_FILE = __import__("pathlib").Path(__file__).resolve().parents[2] / "flows" / "send_digests.py"
@@ -60,7 +61,8 @@ def test_hourly_digest_sends_once_with_also_in(initialized, monkeypatch: pytest.
     with SlackReceiver() as receiver:
         store = SubscriptionStore(es, settings.index("subscriptions"))
         hourly = store.add(Subscription(name="AI Act hourly", query='"AI Act"', mode="hourly",
-                                        destination=Destination(kind="webhook", webhook_url=receiver.webhook_url("T/B/d"))))
+                                        destination=Destination(kind="webhook",
+                                                                webhook_url=receiver.webhook_url("T/B/d"))))
         now = datetime.now(UTC)
         ledger.record([_alert(hourly, 1, 1), _alert(hourly, 2, 2), _alert(hourly, 3, 3)], now)
         ledger.record([_alert(hourly, 4, 1, source="Wire Copy Daily")], now)  # a copy of cluster 1
@@ -121,8 +123,8 @@ def test_partial_digest_failure_marks_sent_messages_delivered_and_resends_only_t
     assert {entries[alert_id(sub.id, sid(n))]["attempts"] for n in in_first} == {0}
 
 
-def test_one_subscriptions_failing_digest_does_not_stop_the_next(initialized, monkeypatch: pytest.MonkeyPatch,
-                                                                  ) -> None:  # noqa: ANN001
+def test_one_subscriptions_failing_digest_does_not_stop_the_next(initialized: Settings,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A subscription whose digest raises (an unreadable ledger entry) is reported; the next still gets its digest."""
     settings = initialized
     _use(settings, monkeypatch)
@@ -146,8 +148,8 @@ def test_one_subscriptions_failing_digest_does_not_stop_the_next(initialized, mo
     assert {ledger.get(alert_id(healthy.id, sid(c)))["status"] for c in (1, 2)} == {"delivered"}
 
 
-def test_oversized_non_ascii_link_is_shortened_and_every_digest_is_sent(initialized, monkeypatch: pytest.MonkeyPatch,
-                                                                         ) -> None:  # noqa: ANN001
+def test_oversized_non_ascii_link_is_shortened_and_every_digest_is_sent(initialized: Settings,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A story whose URL is 11,940 characters once encoded is sent without the link, and later digests still go."""
     settings = initialized
     _use(settings, monkeypatch)

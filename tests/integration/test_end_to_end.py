@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from govwatch_dev import demo
-from govwatch_dev.slack_receiver import SlackReceiver
-from govwatch.alerts.store import SubscriptionStore
-from govwatch_dev.demo_site import DemoSite
 from govwatch.adapters.kafka_io import admin_client
+from govwatch.alerts.store import SubscriptionStore
+from govwatch_dev import demo
+from govwatch_dev.demo_site import DemoSite
+from govwatch_dev.slack_receiver import SlackReceiver
 
 SAMPLE = demo.REPO / "deploy" / "demo"
 
@@ -37,7 +37,8 @@ def _expected_pairs(settings, es, store) -> set[tuple[str, str]]:  # noqa: ANN00
 
 
 def test_pipeline_end_to_end_then_replay_sends_nothing(initialized, tmp_path: Path) -> None:  # noqa: ANN001
-    """Each (subscription, story cluster) match reaches Slack exactly once, and a full replay from offset 0 sends none."""
+    """Each (subscription, story cluster) match reaches Slack exactly once, and a full replay from offset 0 sends
+    none."""
     settings = initialized
     es = demo.es_client(settings)
     store = SubscriptionStore(es, settings.index("subscriptions"))
@@ -79,8 +80,8 @@ def test_pipeline_end_to_end_then_replay_sends_nothing(initialized, tmp_path: Pa
             pipeline.start()
             try:
                 again = demo.wait_until_drained(settings, es, pipeline, print, timeout_s=240)
-                replayed = [json.loads(line) for line in (tmp_path / "logs-replay" / "notify.log").read_text().splitlines()
-                            if line.startswith("{")]
+                replay_log = (tmp_path / "logs-replay" / "notify.log").read_text()
+                replayed = [json.loads(line) for line in replay_log.splitlines() if line.startswith("{")]
             finally:
                 pipeline.stop()
             assert len(receiver.deliveries) == before

@@ -7,9 +7,9 @@ within its budgets instead of waiting for the hostile servers to give up (two mi
 
 from __future__ import annotations
 
+from govwatch.adapters.kafka_topics import ENRICHED, RAW
 from govwatch.identity import story_id
 from govwatch.models import EnrichedStory
-from govwatch.adapters.kafka_topics import ENRICHED, RAW
 from tests.factories import raw_story
 from tests.support.hostile_http import HostileServer
 from tests.support.kafka_util import produce, read_all

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from govwatch.adapters.es_io import make_client
+from govwatch.adapters.kafka_topics import ENRICHED, RAW, dlq
 from govwatch.identity import story_id
 from govwatch.models import DeadLetter, EnrichedStory
-from govwatch.adapters.kafka_topics import ENRICHED, RAW, dlq
 from tests.factories import raw_story
 from tests.support.httpserve import Route, Site, serve
 from tests.support.kafka_util import produce, read_all
@@ -42,7 +42,8 @@ def test_raw_story_becomes_enriched_indexed_document(initialized) -> None:  # no
         raw = raw_story("fine", story_id=story_id(url), url=url, title="EU fines chatbot maker",
                         summary="Short teaser.", needs_relevance_filter=True)
         produce(settings.kafka_bootstrap, settings.topic(RAW), [(raw.story_id.encode(), raw.to_bytes())])
-        run_stage_until(settings, "enrich", lambda: len(read_all(settings.kafka_bootstrap, settings.topic(ENRICHED), 1, 2, 0)) >= 1)
+        run_stage_until(settings, "enrich",
+                        lambda: len(read_all(settings.kafka_bootstrap, settings.topic(ENRICHED), 1, 2, 0)) >= 1)
     es = make_client(settings.es_url)
     alias = f"{settings.index_prefix}-stories"
     run_stage_until(settings, "index", lambda: _count(es, alias) >= 1)
@@ -64,7 +65,8 @@ def test_poison_message_is_dead_lettered_and_rest_continue(initialized) -> None:
     settings = initialized
     good = raw_story("ok", url="http://10.0.0.1/private", story_id=story_id("http://10.0.0.1/private"))
     produce(settings.kafka_bootstrap, settings.topic(RAW), [
-        (b"k1", b"{not json"), (b"k2", json.dumps({"story_id": "x"}).encode()), (good.story_id.encode(), good.to_bytes())])
+        (b"k1", b"{not json"), (b"k2", json.dumps({"story_id": "x"}).encode()),
+        (good.story_id.encode(), good.to_bytes())])
     run_stage_until(settings, "enrich",
                     lambda: len(read_all(settings.kafka_bootstrap, settings.topic(dlq(RAW)), 2, 2, 0)) >= 2)
     letters = [DeadLetter.from_bytes(r.value) for r in read_all(settings.kafka_bootstrap, settings.topic(dlq(RAW)), 2)]
@@ -91,10 +93,12 @@ def test_syndicated_copies_share_one_cluster(initialized, fixtures_dir: Path) ->
         stories = []
         for n, path in enumerate(["/a", "/b", "/c"]):
             url = site.url(path)
-            first_seen = raw_story(0).trace.model_copy(update={"first_seen_at": raw_story(0).trace.first_seen_at.replace(minute=n)})
+            first_seen = raw_story(0).trace.model_copy(
+                update={"first_seen_at": raw_story(0).trace.first_seen_at.replace(minute=n)})
             stories.append(raw_story(path, story_id=story_id(url), url=url, title=f"Headline {n}", trace=first_seen))
         produce(settings.kafka_bootstrap, settings.topic(RAW), [(s.story_id.encode(), s.to_bytes()) for s in stories])
-        run_stage_until(settings, "enrich", lambda: len(read_all(settings.kafka_bootstrap, settings.topic(ENRICHED), 3, 2, 0)) >= 3)
+        run_stage_until(settings, "enrich",
+                        lambda: len(read_all(settings.kafka_bootstrap, settings.topic(ENRICHED), 3, 2, 0)) >= 3)
     out = {s.story_id: s for s in (EnrichedStory.from_bytes(r.value)
                                    for r in read_all(settings.kafka_bootstrap, settings.topic(ENRICHED), 3))}
     a, b, c = (out[s.story_id] for s in stories)

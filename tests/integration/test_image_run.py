@@ -34,8 +34,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from govwatch_dev.slack_receiver import SlackReceiver
 from govwatch_dev.demo_site import DemoSite
+from govwatch_dev.slack_receiver import SlackReceiver
 from tests.support.containers import (
     Build,
     Engine,
@@ -57,21 +57,21 @@ ONE_SHOT_TIMEOUT_S = 600  # init, poll --once: Prefect's first flow run in a fre
 FEEDS_MOUNT = "/etc/govwatch/feeds"  # where the chart mounts the feed registry ConfigMap (GOVWATCH_FEEDS_FILE)
 ARTICLE = "verge-senate-drops-state-ai-law-moratorium.html"
 QUERY = 'moratorium AND (AI OR "artificial intelligence")'
-FEED = """<?xml version="1.0" encoding="utf-8"?>
+FEED = f"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-US">
   <title>govwatch image run</title>
-  <id>{base}/feeds/image-run.xml</id>
+  <id>{{base}}/feeds/image-run.xml</id>
   <updated>2025-07-01T13:15:48+00:00</updated>
   <entry>
     <title>Senate drops plan to ban state AI laws</title>
-    <link rel="alternate" type="text/html" href="{base}/articles/%s"/>
+    <link rel="alternate" type="text/html" href="{{base}}/articles/{ARTICLE}"/>
     <id>urn:govwatch-test:image-run:1</id>
     <updated>2025-07-01T09:15:48-04:00</updated>
     <published>2025-07-01T09:15:48-04:00</published>
     <summary>The US Senate has voted overwhelmingly to remove a moratorium on states regulating AI systems.</summary>
   </entry>
 </feed>
-""" % ARTICLE
+"""
 REGISTRY = """feeds:
   - {id: image-run, name: Image run, url: "%s/feeds/image-run.xml", country: US, language: en, kind: news,
      needs_relevance_filter: true}
@@ -359,7 +359,7 @@ def test_story_from_feed_to_slack_with_every_role_in_a_container(image: tuple[En
         report.add(f"role {role:7s}: healthy {healthy[role]:5.1f} s after start ({goal} the {HEALTHY_GOAL_S} s goal), "
                    f"{memory[role]} after carrying the story, exit {exits[role]} on SIGTERM")
     assert all(not c for c in changes.values()), f"roles wrote outside their tmpfs: {changes}"
-    assert exits == {role: 0 for role in (*CONSUMERS, "web")}, f"not a clean stop on SIGTERM: {exits}"
+    assert exits == dict.fromkeys((*CONSUMERS, "web"), 0), f"not a clean stop on SIGTERM: {exits}"
 
 
 @pytest.mark.parametrize("role", ["poll", "digests"])
@@ -394,7 +394,8 @@ def test_prefect_served_roles_turn_healthy(image: tuple[Engine, Build], initiali
     report.add(f"role {role:7s}: healthy {took:5.1f} s after start ({goal} the {HEALTHY_GOAL_S} s goal), {memory} "
                f"idle, exit {code} on SIGTERM after {stop_s:.1f} s")
     assert changes == [], f"{role} wrote outside its tmpfs: {changes}"
-    assert code == 0, f"{role} did not stop cleanly on SIGTERM (exit {code} after {stop_s:.1f} s); its last lines:\n{tail}"
+    assert code == 0, (f"{role} did not stop cleanly on SIGTERM (exit {code} after {stop_s:.1f} s); "
+                       f"its last lines:\n{tail}")
 
 
 # --- the Helm chart's rendered manifests, run with `podman kube play` ---------------------------------------------

@@ -69,7 +69,8 @@ def _run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path, timeou
 
 def _clean_env() -> dict[str, str]:
     """This environment without the repository's virtualenv or import paths."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PIP_CONSTRAINT")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PIP_CONSTRAINT")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(REPO)))
     return env
 
@@ -286,7 +287,8 @@ def test_every_role_runs_from_the_image_install(image_venv: Path, settings: Sett
 
 
 def test_served_poll_deployment_from_the_wheel(venv: Path, settings: Settings, outside: Path, tmp_path: Path) -> None:
-    """`govwatch poll --serve` from the wheel serves a deployment whose scheduled run the runner imports and completes."""
+    """`govwatch poll --serve` from the wheel serves a deployment whose scheduled run the runner imports and
+    completes."""
     site = _feed_site()
     try:
         with serve(site):

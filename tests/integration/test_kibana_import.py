@@ -28,7 +28,8 @@ MISSING_REFERENCES = {"successCount": 0, "success": False, "warnings": [], "erro
     {"id": "govwatch-coverage", "type": "dashboard", "meta": {"title": "govwatch: Coverage", "icon": "dashboardApp"},
      "error": {"type": "missing_references", "references": [{"type": "index-pattern", "id": "govwatch-stories"}]}}]}
 CONFLICT = {"successCount": 0, "success": False, "warnings": [], "errors": [
-    {"id": "govwatch-alerts", "type": "dashboard", "meta": {"title": "govwatch: Alerts"}, "error": {"type": "conflict"}}]}
+    {"id": "govwatch-alerts", "type": "dashboard", "meta": {"title": "govwatch: Alerts"},
+     "error": {"type": "conflict"}}]}
 UNSUPPORTED = {"successCount": 6, "success": False, "warnings": [], "errors": [
     {"id": "govwatch-entity", "type": "dashboard", "meta": {"title": "govwatch: Entity drill-down"},
      "error": {"type": "unsupported_type"}}]}
@@ -90,7 +91,7 @@ def fake_kibana() -> Iterator[FakeKibana]:
     kibana = FakeKibana()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server API
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status, reply = kibana.answer(self.path, self.headers, body)
             data = json.dumps(reply).encode()

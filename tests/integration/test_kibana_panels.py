@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from govwatch.adapters import story_index
-from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.adapters.es_io import make_client
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
 from govwatch.kibana.queries import dashboard_filters, panel_search, rows
-from govwatch.models import Alert, EntityRef, TopicRef, Trace
+from govwatch.models import Alert, EnrichedStory, EntityRef, TopicRef, Trace
 from tests.factories import enriched_story, raw_story, sid
 
 RANGE = ("2026-10-25T00:00:00Z", "2026-11-08T00:00:00Z")
@@ -33,7 +33,7 @@ LAW = TopicRef(id="legislation_rulemaking", label="AI legislation and rule-makin
 
 
 def _story(n: str, when: datetime, source: str, country: str, entities: list[EntityRef], topic: TopicRef,
-           cluster: str, representative: bool, *, language: str = "en", relevance: float = 0.9):  # noqa: ANN202
+           cluster: str, representative: bool, *, language: str = "en", relevance: float = 0.9) -> EnrichedStory:
     raw = raw_story(n, source=source, country=country, published_at=when, trace=Trace(first_seen_at=when))
     return enriched_story(n, raw=raw, entities=entities, topics=[topic], relevance=relevance,
                           is_relevant=relevance >= 0.45, cluster_id=cluster, is_cluster_representative=representative,
@@ -75,7 +75,7 @@ def indexed(initialized):  # noqa: ANN001, ANN201
     ledger.mark_delivered(alert_id("sub-summits", SUMMIT_CLUSTER), MATCHED_AT)
     ledger.mark_failed(alert_id("sub-eu", act.cluster_id), "webhook revoked (404)", 8, permanent=True, at=MATCHED_AT)
     es.indices.refresh(index=initialized.index("alert-ledger"))
-    yield initialized, es
+    return initialized, es
 
 
 def _run(indexed, key: str, *, pills: bool = True, extra: list | None = None) -> list[dict]:  # noqa: ANN001

@@ -1,16 +1,17 @@
-"""The candidate index and the subscription cache on real Elasticsearch: same matches as the exact check, fresh on change."""
+"""The candidate index and the subscription cache on real Elasticsearch: same matches as the exact check, fresh on
+change."""
 
 from __future__ import annotations
 
 import random
 
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.alerts.match_plan import candidate_index
 from govwatch.alerts.match_result import MatchStats
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.adapters.es_io import make_client
-from govwatch.adapters.story_index import bulk_index
 from govwatch.stages.alerter import SubscriptionCache
 from tests.integration._alert_helpers import corpus, sub
 
@@ -23,7 +24,8 @@ SHAPES = ['"{0} {1}"', "{0} AND {1}", "{0} OR {1}", '"{0} {1}" AND ({2} OR {3})'
 def _exact(es, alias: str, subs, ids: list[str]) -> set[tuple[str, str]]:  # noqa: ANN001
     out = set()
     for s in subs:
-        resp = es.search(index=alias, query=subscription_query(s.query, s.filters, ids=ids), size=len(ids), _source=False)
+        resp = es.search(index=alias, query=subscription_query(s.query, s.filters, ids=ids), size=len(ids),
+                         _source=False)
         out.update((s.id, h["_id"]) for h in resp["hits"]["hits"])
     return out
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.alerts import match_bodies, match_plan, match_search
 from govwatch.alerts.match_result import MatchStats
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.query import subscription_query
 from govwatch.alerts.subscriptions import Filters
-from govwatch.adapters.es_io import make_client
-from govwatch.adapters.story_index import bulk_index
 from tests.integration._alert_helpers import corpus, sub
 
 QUERIES = [
@@ -109,14 +109,15 @@ def test_broken_subscription_is_isolated_inside_a_chunk(initialized) -> None:  #
     assert bad_resp.meta.status == 400 and "For input string" in str(bad_resp.body)
     good = [sub(f"g{i}", q, f) for i, (q, f) in enumerate(QUERIES)]
     bad = sub("bad", "relevance:abc OR AI")
-    subs = good[:4] + [bad] + good[4:]
+    subs = [*good[:4], bad, *good[4:]]
     match_search._SOLO.clear()
     for attempt in ("first", "again"):
         stats = MatchStats()
         with capture_logs() as logs:
             got = match_batch(es, alias, subs, docs, stats=stats, chunk=200)
         for s in good:
-            assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)
+            assert ({m.story_id for m in got if m.subscription_id == s.id}
+                    == _expected(es, alias, s.query, s.filters, ids))
         assert not [m for m in got if m.subscription_id == bad.id]
         assert len(stats.errors) == 1 and stats.errors[0].startswith(bad.id)
         failed = [e for e in logs if e["event"] == "subscription_search_failed"]
@@ -150,7 +151,8 @@ def test_chunk_over_the_clause_limit_is_split(initialized) -> None:  # noqa: ANN
         assert (stats.splits == 0 and stats.round_trips == 1) if buckets else stats.splits >= 1
         assert stats.errors == []
         for s in subs:
-            assert {m.story_id for m in got if m.subscription_id == s.id} == _expected(es, alias, s.query, s.filters, ids)
+            assert ({m.story_id for m in got if m.subscription_id == s.id}
+                    == _expected(es, alias, s.query, s.filters, ids))
 
 
 def test_unavailable_shard_is_retried_not_skipped(initialized) -> None:  # noqa: ANN001

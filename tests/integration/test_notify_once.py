@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
-from govwatch_dev import demo
-
 from govwatch.adapters import kafka_io
+from govwatch.adapters.kafka_topics import ALERTS, dlq
 from govwatch.alerts.ledger import AlertLedger, alert_id
-from govwatch_dev.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Fault, SlackReceiver
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
@@ -26,7 +24,8 @@ from govwatch.models import Alert, Trace
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.wiring.clients import slack_sender
-from govwatch.adapters.kafka_topics import ALERTS, dlq
+from govwatch_dev import demo
+from govwatch_dev.slack_receiver import HISTORY_PATH, POST_MESSAGE_PATH, Fault, SlackReceiver
 from tests.factories import sid
 from tests.support.kafka_util import produce
 from tests.support.stages import notify_loop

@@ -15,12 +15,12 @@ from kafka import KafkaConsumer, TopicPartition
 
 from govwatch.commands.poll import load_flow_module
 from govwatch.feeds.poller import poll_all
-from govwatch.wiring.poll import build_runtime
 from govwatch.identity import story_id
 from govwatch.models import RawStory
+from govwatch.wiring.poll import build_runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from feedserver import FeedServer, Route  # noqa: E402
+from feedserver import FeedServer, Route
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REAL = {  # feed id -> (fixture file, ETag or None: servers without validators exercise the body hash)
@@ -54,7 +54,7 @@ def write_registry(path: Path, feeds: dict[str, str]) -> Path:
     return path
 
 
-def overrides(settings, registry: Path, **extra: Any) -> dict[str, Any]:  # noqa: ANN001
+def overrides(settings, registry: Path, **extra: object) -> dict[str, Any]:  # noqa: ANN001
     data = settings.model_dump(mode="json")
     data.update(feeds_file=str(registry), poll_host_spacing_s=0.05, **extra)
     return data
@@ -165,7 +165,8 @@ def test_private_targets_and_redirects_are_refused_with_a_reason(initialized, se
         "redirect-metadata": server.url("/to-metadata", host="localhost"),
     })
     # Only the *name* localhost is allowed, so the first hop connects and every other target is checked.
-    result = flow_module.poll_feeds(force=True, overrides=overrides(initialized, registry, ssrf_allowlist=["localhost"]))
+    result = flow_module.poll_feeds(force=True,
+                                    overrides=overrides(initialized, registry, ssrf_allowlist=["localhost"]))
     assert result["errors"] == {"refused": 6} and result["new_stories"] == 0
     reasons = {feed_id: reason for feed_id, _kind, reason in result["error_details"]}
     assert all("GOVWATCH_SSRF_ALLOWLIST" in r for r in reasons.values())

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import httpx
 
-from govwatch_dev.demo_site import DemoSite
 from govwatch.adapters.kafka_topics import RAW
+from govwatch_dev.demo_site import DemoSite
 from tests.support.kafka_util import read_all
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "demo"
 
 
 def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> None:  # noqa: ANN001
-    """Served outside the checkout, the deployment names its flow by module and its scheduled run publishes the sample."""
+    """Served outside the checkout, the deployment names its flow by module and its scheduled run publishes the
+    sample."""
     settings = initialized
     health = httpx.get(settings.prefect_api_url + "/health", timeout=5)
     assert health.status_code == 200, "the stack's Prefect server must run (govwatch stack up)"

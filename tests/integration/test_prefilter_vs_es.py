@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from govwatch.adapters.es_io import load_schema, make_client
 from govwatch.alerts.candidates import CandidateIndex
 from govwatch.alerts.prefilter import BatchIndex, StoryFacts, candidates_indexed, requirement, story_tokens
 from govwatch.alerts.query import query_string_clause
 from govwatch.alerts.subscriptions import Filters
-from govwatch.adapters.es_io import load_schema, make_client
 
 VOCAB = ["ai", "act", "fine", "fines", "ofcom", "nist", "eu", "risk", "x1", "2024", "régulation", "AI", "Act"]
 FILLER = ["the", "of", "-", ",", ".", "'s", "/", "AI-Act", "e.u.", "ofcom's"]

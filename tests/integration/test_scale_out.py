@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from govwatch.adapters.kafka_io import admin_client
-from govwatch.models import EnrichedStory
 from govwatch.adapters.kafka_topics import ENRICHED, RAW
+from govwatch.models import EnrichedStory
 from tests.factories import raw_story
 from tests.support.kafka_util import produce, read_all
 from tests.support.stages import consumer_process
@@ -25,7 +25,8 @@ def _assignments(settings, group: str) -> list[set[int]]:  # noqa: ANN001
         assignment = member.get("member_assignment") or {}
         parts: set[int] = set()
         for topic_parts in assignment.get("assignment", []) or assignment.get("assigned_partitions", []):
-            parts |= set(topic_parts[1] if isinstance(topic_parts, (list, tuple)) else topic_parts.get("partitions", []))
+            parts |= set(topic_parts[1] if isinstance(topic_parts, (list, tuple))
+                         else topic_parts.get("partitions", []))
         out.append(parts)
     return out
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from govwatch.alerts.slack_format import alert_blocks
-from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 from govwatch.alerts.breaker import DestinationBusy
+from govwatch.alerts.slack_format import alert_blocks
 from govwatch.alerts.slack_outcome import DestinationDown
 from govwatch.alerts.slack_send import BREAKER_BASE_S, BREAKER_MAX_S, MAX_INLINE_WAIT_S, SlackSender
 from govwatch.errors import DeliveryRejected, RateLimited, TransientError
 from govwatch.models import Alert, Trace
+from govwatch_dev.slack_receiver import ScriptedResponse, SlackReceiver
 
 MIN_INTERVAL_S = 0.3  # short enough for a quick test, long enough to see on monotonic timestamps
 TOKEN = "xoxb-test-secret-token-9f3a"

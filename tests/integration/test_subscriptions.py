@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from govwatch.adapters.es_io import make_client
+from govwatch.adapters.story_index import bulk_index
 from govwatch.alerts.backtest import backtest
 from govwatch.alerts.query import validate
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Filters
 from govwatch.errors import InvalidQuery
-from govwatch.adapters.es_io import make_client
-from govwatch.adapters.story_index import bulk_index
 from govwatch.models import utcnow
 from tests.factories import enriched_story, raw_story
 from tests.integration._alert_helpers import WEBHOOK, sub
@@ -50,7 +50,8 @@ def test_store_roundtrip_pause_edit_delete(initialized) -> None:  # noqa: ANN001
 
 
 def test_cli_manages_subscriptions_and_masks_secrets(initialized) -> None:  # noqa: ANN001
-    """The CLI adds (webhook from stdin), lists, shows, edits, pauses, resumes and removes; output never holds the secret."""
+    """The CLI adds (webhook from stdin), lists, shows, edits, pauses, resumes and removes; output never holds the
+    secret."""
     settings = initialized
     added = _cli(settings, "add", "--name", "eu-fines", "--query", '"AI Act" AND (fine OR enforcement)',
                  "--country", "FR", "--webhook-url", "-", stdin=WEBHOOK + "\n")
@@ -121,7 +122,8 @@ def test_cli_backtest_uses_the_clock(initialized) -> None:  # noqa: ANN001
     settings = initialized
     es = make_client(settings.es_url)
     raw = raw_story(1, title="Ofcom item", published_at=utcnow() - timedelta(minutes=1))
-    assert bulk_index(es, settings.index_prefix, [enriched_story(1, text="Ofcom opened an investigation.", raw=raw)]) == {}
+    story = enriched_story(1, text="Ofcom opened an investigation.", raw=raw)
+    assert bulk_index(es, settings.index_prefix, [story]) == {}
     cli = _cli(settings, "test", "--query", "Ofcom", "--days", "7")
     assert cli.returncode == 0 and cli.stdout.startswith("1 matching stories in the last 7 days"), cli.stdout
 

@@ -18,15 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
-from govwatch.alerts.ledger import AlertLedger
-from govwatch.alerts.matcher import fetch_stories, match_batch
-from govwatch_dev.slack_receiver import SlackReceiver
-from govwatch.alerts.store import SubscriptionStore
 from govwatch.adapters.es_io import make_client
 from govwatch.adapters.story_index import bulk_index
+from govwatch.alerts.ledger import AlertLedger
+from govwatch.alerts.matcher import fetch_stories, match_batch
+from govwatch.alerts.store import SubscriptionStore
 from govwatch.models import IndexedStory
 from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert
+from govwatch_dev.slack_receiver import SlackReceiver
 from tests.integration._alert_helpers import TEXTS, WEBHOOK, story, sub
 from tests.support.webapp import SESSION_SECRET, admin_settings, make_token, run_web_app
 
@@ -270,7 +270,8 @@ def test_everything_needs_authentication_and_the_api_ignores_cookies(web: Web) -
     csrf = re.search(r'name="csrf" value="([^"]+)"', bad.get("/login").text).group(1)
     assert bad.post("/login", data={"token": "wrong", "csrf": csrf}).status_code == 401
     spec = web.api(web.tokens["alice"]).get("/openapi.json")
-    assert spec.status_code == 200 and "/subscriptions/{key}" in spec.json()["paths"] and "/preview" in spec.json()["paths"]
+    assert (spec.status_code == 200 and "/subscriptions/{key}" in spec.json()["paths"]
+            and "/preview" in spec.json()["paths"])
 
 
 def test_session_cookie_is_secure_over_https(web: Web) -> None:
@@ -341,7 +342,8 @@ def test_every_route_refuses_anonymous_requests(web: Web) -> None:
 
 
 def test_forms_refuse_posts_without_the_csrf_token(web: Web) -> None:
-    """Every unsafe page request needs the session's CSRF token (login: the login form's); refused ones change nothing."""
+    """Every unsafe page request needs the session's CSRF token (login: the login form's); refused ones change
+    nothing."""
     _seed(web.settings)
     session, csrf = _login(web, web.tokens["alice"])
     form = {"name": "no-csrf", "query": "NIST", "webhook_url": WEBHOOK, "action": "save"}

@@ -28,8 +28,8 @@ that a client without budgets does not keep a test process busy for good).
 What the server saw is kept per behaviour: ``hits`` (requests), ``sent`` (bytes written), ``client_left``
 (connections the client closed while we were still sending) and ``peak_active`` (most connections served at
 once; a connection counts until the server notices its client left, up to one ``interval`` late), for
-assertions such as "the client stopped reading" (``wait_client_left``). ``finishes_within(call, limit_s)`` runs a fetch under a
-generous bound, so that a fetch without budgets fails the test instead of hanging it.
+assertions such as "the client stopped reading" (``wait_client_left``). ``finishes_within(call, limit_s)`` runs a fetch
+under a generous bound, so that a fetch without budgets fails the test instead of hanging it.
 """
 
 from __future__ import annotations

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from govwatch.adapters import es_io, kafka_io
+from govwatch.adapters.fetch import Fetcher
+from govwatch.adapters.kafka_topics import ALERTS, ENRICHED, INDEXED, RAW
 from govwatch.enrich.clusters import ClusterIndex
-from govwatch_dev.demo import child_env
+from govwatch.enrich.pipeline import Knowledge
 from govwatch.loop.batch import LoopStats
 from govwatch.loop.batch_loop import run_loop
 from govwatch.loop.stop import StopFlag
-from govwatch.enrich.pipeline import Knowledge
-from govwatch.adapters.fetch import Fetcher
 from govwatch.settings import Settings
 from govwatch.stages.enricher import EnrichStage
 from govwatch.stages.indexer import IndexStage
-from govwatch.adapters.kafka_topics import ALERTS, ENRICHED, INDEXED, RAW
+from govwatch_dev.demo import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 _KNOWLEDGE: Knowledge | None = None

@@ -18,8 +18,8 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
-from govwatch_dev.chaos.webprocess import wait_healthy
 from govwatch.settings import Settings
+from govwatch_dev.chaos.webprocess import wait_healthy
 
 READY_TIMEOUT_S = 30.0
 SESSION_SECRET = secrets.token_urlsafe(48)  # random: the app refuses placeholder-looking secrets at start

@@ -161,7 +161,7 @@ class TimingOutES:
         self.error_status = error_status  # answer with this error instead of timed_out
         self.bodies: list[dict[str, Any]] = []
 
-    def options(self, **_: Any) -> TimingOutES:
+    def options(self, **_: object) -> TimingOutES:
         return self
 
     def msearch(self, searches: list[dict[str, Any]]) -> dict[str, Any]:
@@ -249,11 +249,11 @@ class PartialES:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def options(self, **kwargs: Any) -> PartialES:
+    def options(self, **kwargs: object) -> PartialES:
         self.calls.append({"options": kwargs})
         return self
 
-    def search(self, **kwargs: Any) -> dict[str, Any]:
+    def search(self, **kwargs: object) -> dict[str, Any]:
         self.calls.append(kwargs)
         return {"timed_out": True, "_shards": {"failed": 0}, "hits": {"total": {"value": 3}, "hits": []},
                 "aggregations": {"per_day": {"buckets": []}}}
@@ -264,13 +264,14 @@ def test_timed_out_preview_is_an_error_not_a_low_count() -> None:
     from govwatch.alerts.backtest import backtest
 
     es = PartialES()
-    with pytest.raises(InvalidQuery, match="did not finish within 20.0 s"):
+    with pytest.raises(InvalidQuery, match=r"did not finish within 20.0 s"):
         backtest(es, "alias", "ai", Filters(), days=365, timeout_s=20.0)  # type: ignore[arg-type]
     assert es.calls[0] == {"options": {"request_timeout": 30.0}} and es.calls[1]["timeout"] == "20000ms"
 
 
 class FlaggingStore(FlakyStore):
-    """A store that keeps flags on its documents, as ``SubscriptionStore.flag`` does (a write changes the fingerprint)."""
+    """A store that keeps flags on its documents, as ``SubscriptionStore.flag`` does (a write changes the
+    fingerprint)."""
 
     def __init__(self, docs: list[dict[str, Any]]) -> None:
         super().__init__(docs, fail=0)

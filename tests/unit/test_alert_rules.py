@@ -110,7 +110,8 @@ def test_candidates_respect_filters_exactly() -> None:
 
 
 def test_indexed_candidates_equal_per_story_check() -> None:
-    """The inverted-index pre-filter gives exactly the per-story ``candidates`` list, in batch order, on random batches."""
+    """The inverted-index pre-filter gives exactly the per-story ``candidates`` list, in batch order, on random
+    batches."""
     import random
 
     from govwatch.alerts.prefilter import BatchIndex, candidates_indexed
@@ -127,7 +128,8 @@ def test_indexed_candidates_equal_per_story_check() -> None:
         index = BatchIndex.of(facts)
         for q in queries:
             for f in (Filters(), Filters(countries=["GB"]), Filters(min_relevance=0.5)):
-                assert candidates_indexed(requirement(q), f, index) == candidates(requirement(q), f, facts, batch), (q, f)
+                assert (candidates_indexed(requirement(q), f, index)
+                        == candidates(requirement(q), f, facts, batch)), (q, f)
 
 
 def test_combined_search_names_each_subscription_query() -> None:

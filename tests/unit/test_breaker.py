@@ -17,7 +17,7 @@ def gate(**over: float) -> tuple[DestinationGate, list[float]]:
 def test_a_burst_to_one_destination_is_paced_then_deferred_as_busy_not_failing() -> None:
     """Reservations a second apart; the one whose slot is more than 2 s away is refused as paced (not a failure)."""
     g, _ = gate()
-    g._sleep = lambda s: None  # noqa: SLF001 - three callers reserve at the same instant
+    g._sleep = lambda s: None  # three callers reserve at the same instant
     assert [g.acquire("a") for _ in range(3)] == [0.0, 1.0, 2.0]
     with pytest.raises(DestinationBusy) as excinfo:
         g.acquire("a")

@@ -27,7 +27,8 @@ TRICKY = {
     "comments section":
         "<div id='comments'><span class='author'>Commenter One</span></div><p class='byline'>Ada Lovelace</p>",
     "nothing": "<p>No byline here at all, just a sentence about the AI Act.</p>",
-    "specific too long, generic earlier": "<p class='byline'>Early Byline</p><div class='author'>" + "word " * 40 + "</div>",
+    "specific too long, generic earlier":
+        "<p class='byline'>Early Byline</p><div class='author'>" + "word " * 40 + "</div>",
     "last resort only": "<section data-component='ArticleByline'>Lee Chan</section><p>text</p>",
     "rel child says me": "<span><rel>me</rel>Ida Self</span><span class='writer-box'>Other Writer</span>",
     "author element": "<author>Element Author</author>",

@@ -9,8 +9,8 @@ import feedparser
 import httpx
 import pytest
 
-from govwatch_dev.demo_site import DemoSite
 from govwatch.feeds.registry import load_registry
+from govwatch_dev.demo_site import DemoSite
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def site() -> Iterator[DemoSite]:
     demo.stop()
 
 
-@pytest.fixture()
+@pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5.0, trust_env=False) as c:
         yield c

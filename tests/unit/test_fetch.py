@@ -10,12 +10,12 @@ import zlib
 import httpx
 import pytest
 
-from govwatch.errors import FetchRefused, RateLimited, TransientError
 from govwatch.adapters.fetch import Fetcher, parse_max_age, parse_retry_after
+from govwatch.errors import FetchRefused, RateLimited, TransientError
 from govwatch.settings import Settings
 
 
-def make(handler, **settings) -> Fetcher:  # noqa: ANN001
+def make(handler, **settings: object) -> Fetcher:  # noqa: ANN001
     return Fetcher(Settings(**settings), transport=httpx.MockTransport(handler))
 
 
@@ -38,7 +38,8 @@ def test_conditional_get_sends_validators_and_reports_304() -> None:
         seen.update(request.headers)
         return httpx.Response(304, headers={"ETag": '"v1"'})
 
-    result = make(handler).fetch("https://feeds.example/rss", etag='"v1"', last_modified="Wed, 01 Jan 2025 00:00:00 GMT")
+    result = make(handler).fetch("https://feeds.example/rss", etag='"v1"',
+                                 last_modified="Wed, 01 Jan 2025 00:00:00 GMT")
     assert seen["if-none-match"] == '"v1"' and seen["if-modified-since"].startswith("Wed")
     assert seen["user-agent"].startswith("govwatch/")
     assert result.not_modified and result.body == b"" and result.etag == '"v1"'

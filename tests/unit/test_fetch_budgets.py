@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import pytest
-
-from govwatch.errors import FetchBudgetExceeded, FetchRefused
-from govwatch.adapters.fetch import Fetcher
-from govwatch.settings import Settings
 from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within
+
+from govwatch.adapters.fetch import Fetcher
+from govwatch.errors import FetchBudgetExceeded, FetchRefused
+from govwatch.settings import Settings
 
 T = TypeVar("T")
 NOT_STUCK_S = 60.0  # far above every budget below: reaching it means "no budget stopped this"
@@ -79,9 +79,8 @@ def test_deadline_covers_all_redirect_hops(server: HostileServer) -> None:
 
 def test_redirect_loop_stops_at_the_hop_cap(server: HostileServer) -> None:
     """A fast redirect loop is refused after http_max_redirects hops."""
-    with fetcher(http_max_redirects=3) as client:
-        with pytest.raises(FetchRefused, match="more than 3 redirects"):
-            bounded(lambda: client.fetch(server.url("redirect_loop", "e")))
+    with fetcher(http_max_redirects=3) as client, pytest.raises(FetchRefused, match="more than 3 redirects"):
+        bounded(lambda: client.fetch(server.url("redirect_loop", "e")))
 
 
 def test_endless_plain_body_stops_at_the_decoded_cap(server: HostileServer) -> None:

@@ -72,7 +72,8 @@ def test_every_reference_resolves_to_an_object_in_the_file() -> None:
 
 
 def test_each_lens_layer_has_its_data_view_reference_at_panel_and_dashboard_level() -> None:
-    """A Lens layer's reference indexpattern-datasource-layer-<id> exists in the panel and, prefixed, in the dashboard."""
+    """A Lens layer's reference indexpattern-datasource-layer-<id> exists in the panel and, prefixed, in the
+    dashboard."""
     assert _lens_panels()
     for dashboard, panel in _lens_panels():
         attrs = panel["embeddableConfig"]["attributes"]
@@ -85,7 +86,8 @@ def test_each_lens_layer_has_its_data_view_reference_at_panel_and_dashboard_leve
 
 
 def test_saved_search_panels_and_pills_and_controls_are_referenced() -> None:
-    """Search panels carry panelRefName with a matching dashboard reference; every pill and control has its data view."""
+    """Search panels carry panelRefName with a matching dashboard reference; every pill and control has its data
+    view."""
     for dashboard in _dashboards():
         refs = {r["name"]: r for r in dashboard["references"]}
         for panel in panels_of(dashboard):
@@ -100,7 +102,8 @@ def test_saved_search_panels_and_pills_and_controls_are_referenced() -> None:
 
 
 def test_every_field_a_panel_uses_is_mapped_and_aggregatable_with_its_type() -> None:
-    """Each Lens column's sourceField exists in its data view's mapping, is aggregatable, and has a matching dataType."""
+    """Each Lens column's sourceField exists in its data view's mapping, is aggregatable, and has a matching
+    dataType."""
     expected = {"keyword": "string", "boolean": "boolean", "date": "date", "float": "number", "integer": "number"}
     for dashboard, panel in _lens_panels():
         view = VIEW_NAME[panel["embeddableConfig"]["attributes"]["references"][0]["id"]]
@@ -129,7 +132,7 @@ def test_controls_pills_and_search_columns_use_mapped_fields() -> None:
 
 def test_column_orders_match_columns_and_visualizations_point_at_existing_columns() -> None:
     """columnOrder lists exactly the layer's columns, buckets before metrics, and every accessor is one of them."""
-    for dashboard, panel in _lens_panels():
+    for _dashboard, panel in _lens_panels():
         attrs = panel["embeddableConfig"]["attributes"]
         layer = layer_of(attrs)
         order = layer["columnOrder"]

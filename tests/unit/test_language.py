@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from govwatch.enrich.language import detect_language
 from enrich_golden import load_story
+
+from govwatch.enrich.language import detect_language
 
 
 def test_detects_english_real_story() -> None:
@@ -14,8 +15,10 @@ def test_detects_english_real_story() -> None:
 
 def test_detects_german_french_chinese() -> None:
     """German, French and Chinese sentences get their ISO 639-1 codes."""
-    assert detect_language("Die Europäische Kommission hat heute neue Regeln für künstliche Intelligenz vorgestellt.") == "de"
-    assert detect_language("La Commission européenne a présenté aujourd'hui de nouvelles règles sur l'intelligence artificielle.") == "fr"
+    assert detect_language("Die Europäische Kommission hat heute neue Regeln für künstliche Intelligenz "
+                           "vorgestellt.") == "de"
+    assert detect_language("La Commission européenne a présenté aujourd'hui de nouvelles règles sur "
+                           "l'intelligence artificielle.") == "fr"
     assert detect_language(load_story("hand-xinhua-zh")["text"]) == "zh"
 
 

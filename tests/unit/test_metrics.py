@@ -51,7 +51,8 @@ def test_batch_counters_by_stage() -> None:
 
 
 def test_lag_is_log_end_minus_next_offset() -> None:
-    """Lag per partition is the known log end minus the offset after the batch's last record; unknown ends are skipped."""
+    """Lag per partition is the known log end minus the offset after the batch's last record; unknown ends are
+    skipped."""
     consumer = _FakeConsumer({TopicPartition("t.raw", 0): 120, TopicPartition("t.raw", 1): None})
     metrics.record_lag("unit-lag", consumer, [_Rec("t.raw", 0, 99), _Rec("t.raw", 0, 100), _Rec("t.raw", 1, 5)])
     assert _value("govwatch_consumer_lag", stage="unit-lag", topic="t.raw", partition="0") == 19
@@ -60,7 +61,8 @@ def test_lag_is_log_end_minus_next_offset() -> None:
 
 
 def test_endpoint_serves_and_health_check_passes() -> None:
-    """serve() exposes the series over HTTP and `python -m govwatch.metrics check URL` exits 0 against it, 1 without it."""
+    """serve() exposes the series over HTTP and `python -m govwatch.metrics check URL` exits 0 against it, 1 without
+    it."""
     port = _free_port()
     metrics.serve(port)
     metrics.slack_delivery("delivered")

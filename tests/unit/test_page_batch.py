@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within
 
 from govwatch.adapters.fetch import Fetcher, FetchResult
 from govwatch.settings import Settings
 from govwatch.stages.pagefetch import BatchPageFetcher, Page, host_key
-from tests.support.hostile_http import ORDINARY_HTML, HostileServer, finishes_within
 
 DEADLINE_S = 2.0
 NOT_STUCK_S = 60.0  # far above every budget below, below the hostile servers' two minutes

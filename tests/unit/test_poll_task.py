@@ -6,11 +6,12 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from tests.unit.test_poller import FEED, FakeFetcher, FakePublisher, ok, poller
 
+from govwatch.adapters.fetch import FetchResult
 from govwatch.commands.poll import load_flow_module
 from govwatch.errors import FetchRefused, RateLimited, TransientError
 from govwatch.feeds.poller import chunked, poll_chunk
-from tests.unit.test_poller import FEED, FakeFetcher, FakePublisher, ok, poller
 
 FLOW = load_flow_module()
 
@@ -21,7 +22,7 @@ class _ByUrl:
     def __init__(self, errors: dict[str, Exception]) -> None:
         self.errors = errors
 
-    def fetch(self, url, *, etag=None, last_modified=None, max_bytes=None):  # noqa: ANN001, ANN201
+    def fetch(self, url, *, etag=None, last_modified=None, max_bytes=None) -> FetchResult:  # noqa: ANN001
         if url in self.errors:
             raise self.errors[url]
         return ok()
@@ -37,7 +38,8 @@ def test_chunk_hands_back_transient_failures_only(error: Exception, retried: boo
     bad = replace(FEED, id="bad", url="https://bad.example/feed")
     outcomes, again = poll_chunk(poller(_ByUrl({bad.url: error})), [bad, FEED], final_attempt=False)
     assert [f.id for f in again] == (["bad"] if retried else [])
-    assert {o.feed_id: o.status for o in outcomes} == ({"heise": "new"} if retried else {"bad": "error", "heise": "new"})
+    assert ({o.feed_id: o.status for o in outcomes}
+            == ({"heise": "new"} if retried else {"bad": "error", "heise": "new"}))
     assert FLOW.RETRIES == len(FLOW.RETRY_DELAYS_S) == 2
 
 

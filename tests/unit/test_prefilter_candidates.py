@@ -13,7 +13,8 @@ QUERIES = ['"AI Act" AND (fine OR enforcement)', "Ofcom OR NIST", "enforcement",
 
 
 def test_key_set_shapes() -> None:
-    """A word keys on itself, an OR on the union of its words, an AND on its rarest-looking part, a may-match query on nothing."""
+    """A word keys on itself, an OR on the union of its words, an AND on its rarest-looking part, a may-match query on
+    nothing."""
     assert key_set(requirement("Ofcom")) == {"ofcom"}
     assert key_set(requirement("Ofcom OR NIST")) == {"ofcom", "nist"}
     assert key_set(requirement('"AI Act" AND deepfakes')) == {"deepfakes"}
@@ -23,7 +24,8 @@ def test_key_set_shapes() -> None:
 
 
 def test_every_story_satisfying_a_requirement_holds_a_key() -> None:
-    """On random token sets, whenever a requirement is satisfied the set contains one of its keys (the index's premise)."""
+    """On random token sets, whenever a requirement is satisfied the set contains one of its keys (the index's
+    premise)."""
     rng = random.Random(5)
     words = [f"w{i}" for i in range(12)] + ["ai", "act", "fine", "enforcement", "ofcom", "nist", "summit", "guidance"]
     reqs = [requirement(q) for q in QUERIES]
@@ -53,7 +55,8 @@ def test_woken_is_a_superset_of_the_exact_check() -> None:
 
 
 def test_may_match_subscriptions_are_always_woken() -> None:
-    """A subscription with no key set (wildcards, '*', only prohibited terms) is woken by every batch, even an empty one."""
+    """A subscription with no key set (wildcards, '*', only prohibited terms) is woken by every batch, even an empty
+    one."""
     reqs = [requirement(q) for q in ("*", "regul*", "-ofcom", "ofcom")]
     index = CandidateIndex.of(reqs)
     assert index.always == (0, 1, 2)

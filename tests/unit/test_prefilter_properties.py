@@ -14,7 +14,7 @@ from govwatch.alerts.prefilter import BatchIndex, StoryFacts, requirement, satis
 from govwatch.alerts.query import QueryLimits, cost_problems, lex, limit_problems, policy_problems
 
 # Characters that mean something to Lucene's query syntax, weighted in so that the text is mostly syntax.
-SYNTAX = list('()"\\/*?~^:+-![]{}&| ') + ["AND ", "OR ", "NOT ", "title:", "ai", "act", "fine", "é", "\u3000", "\n"]
+SYNTAX = [*list('()"\\/*?~^:+-![]{}&| '), "AND ", "OR ", "NOT ", "title:", "ai", "act", "fine", "é", "\u3000", "\n"]
 HOSTILE_TEXT = st.one_of(
     st.text(max_size=300),
     st.lists(st.sampled_from(SYNTAX), max_size=200).map("".join),

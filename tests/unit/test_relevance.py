@@ -8,11 +8,11 @@ from importlib import resources
 import pytest
 
 from govwatch.enrich import relevance as rel
-from govwatch.enrich.topics import DEFAULT_RELEVANCE_THRESHOLD, classify, load_taxonomy
+from govwatch.enrich.topics import DEFAULT_RELEVANCE_THRESHOLD, TopicResult, classify, load_taxonomy
 from govwatch.settings import Settings
 
 
-def _run(title: str, text: str = ""):
+def _run(title: str, text: str = "") -> TopicResult:
     return classify(title, text, load_taxonomy())
 
 
@@ -61,8 +61,10 @@ FALSE_NEGATIVES = {
 }
 
 MULTILINGUAL = {
-    "zh-Hant": ("立法院三讀通過人工智慧基本法", "立法院三讀通過「人工智慧基本法」，規定行政院應成立國家人工智慧戰略特別委員會。"),
-    "zh-Hans": ("网信办发布生成式人工智能服务管理暂行办法", "国家网信办等七部门公布《生成式人工智能服务管理暂行办法》，自8月15日起施行。"),
+    "zh-Hant": ("立法院三讀通過人工智慧基本法",
+                "立法院三讀通過「人工智慧基本法」，規定行政院應成立國家人工智慧戰略特別委員會。"),
+    "zh-Hans": ("网信办发布生成式人工智能服务管理暂行办法",
+                "国家网信办等七部门公布《生成式人工智能服务管理暂行办法》，自8月15日起施行。"),
     "de": ("Bundesregierung beschließt Gesetz zur KI-Verordnung", "Das Kabinett legt fest, welche Behörden die "
            "KI-Verordnung der EU in Deutschland überwachen."),
     "fr": ("La CNIL publie ses recommandations sur l'IA", "L'autorité précise comment le RGPD s'applique aux "

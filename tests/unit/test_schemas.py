@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 from pydantic import ValidationError
+from tests.factories import enriched_story, raw_story
 
 from govwatch.models import MESSAGES, RawStory
 from govwatch_dev.schemas_gen import REGENERATE, render
-from tests.factories import enriched_story, raw_story
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from govwatch import cli
 from govwatch.errors import ConfigError
-from govwatch.web.secret_strength import KEY, MAKE_ONE, PASSWORD, weakness
 from govwatch.settings import Settings
 from govwatch.web.auth import hash_token
+from govwatch.web.secret_strength import KEY, MAKE_ONE, PASSWORD, weakness
 from govwatch.web.startup import check_secrets, secret_problems
 
 COMPOSE_ENV = Path(__file__).resolve().parents[2] / "deploy" / "compose" / ".env.example"

@@ -9,9 +9,6 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-
-from govwatch.alerts.slack_format import MAX_DIGEST_MESSAGES, alert_blocks, digest_blocks, trial_message_blocks
-from govwatch.models import Alert
 from tests.unit.test_slack_format import (
     assert_links_safe,
     assert_within_slack_limits,
@@ -19,6 +16,9 @@ from tests.unit.test_slack_format import (
     make_alert,
     mrkdwn_texts,
 )
+
+from govwatch.alerts.slack_format import MAX_DIGEST_MESSAGES, alert_blocks, digest_blocks, trial_message_blocks
+from govwatch.models import Alert
 
 # mrkdwn control sequences and the characters that build them, entities, highlight tags, invisible and wide
 # characters: weighted in so that most generated text is hostile rather than plain letters.

@@ -47,7 +47,9 @@ class FakeSlack:
 
 
 def ok(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json={"ok": True, "ts": "1.0"}) if "/api/" in str(request.url) else httpx.Response(200, text="ok")
+    if "/api/" in str(request.url):
+        return httpx.Response(200, json={"ok": True, "ts": "1.0"})
+    return httpx.Response(200, text="ok")
 
 
 def read_timeout(request: httpx.Request) -> httpx.Response:
@@ -81,7 +83,8 @@ def sender_for(fake: FakeSlack, min_interval_s: float = 0.0) -> SlackSender:
 
 def test_bot_read_timeout_then_message_found_in_history_posts_once() -> None:
     """After a read timeout a bot-token send looks its alert id up in channel history and, found, posts no more."""
-    fake = FakeSlack([read_timeout], history={"ok": True, "messages": [tagged("other"), tagged(AID)], "has_more": False})
+    fake = FakeSlack([read_timeout],
+                     history={"ok": True, "messages": [tagged("other"), tagged(AID)], "has_more": False})
     result = sender_for(fake).post_message(TOKEN, "C1", PAYLOAD, API, dedup_id=AID)
     assert result.found_in_history and result.posts == 1 and not result.possible_duplicate
     assert fake.events.count("post") == 1
@@ -251,7 +254,7 @@ def test_failing_destination_opens_longer_each_time_capped_and_a_probe_closes_it
     assert cooldowns == [5.0, 8.0, 8.0]
     fake.posts = []  # recovered
     assert sender.send_webhook(HOOK, PAYLOAD).posts == 1
-    assert sender.gate.wait_s(next(iter(sender.gate._states))) == 0  # noqa: SLF001 - closed again
+    assert sender.gate.wait_s(next(iter(sender.gate._states))) == 0
 
 
 def test_hostile_retry_after_is_capped_by_the_breaker() -> None:

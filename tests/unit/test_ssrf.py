@@ -6,10 +6,10 @@ import ipaddress
 
 import pytest
 
-from govwatch.errors import FetchRefused
 from govwatch.adapters.fetch import Fetcher
-from govwatch.settings import Settings
 from govwatch.adapters.ssrf import Allowlist, GuardedBackend, blocked_reason, resolve_checked
+from govwatch.errors import FetchRefused
+from govwatch.settings import Settings
 
 
 @pytest.mark.parametrize(("address", "reason"), [
@@ -65,23 +65,25 @@ def test_public_addresses_pass(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "::ffff:127.0.0.1", "[::1]", "localhost"])
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "::ffff:127.0.0.1", "[::1]",
+                                  "localhost"])
 def test_numeric_host_forms_resolve_to_loopback_and_are_refused(host: str) -> None:
     """Decimal, hex, octal, short and IPv6-mapped spellings of loopback are refused after resolution."""
-    with pytest.raises(FetchRefused, match="loopback.*GOVWATCH_SSRF_ALLOWLIST"):
+    with pytest.raises(FetchRefused, match=r"loopback.*GOVWATCH_SSRF_ALLOWLIST"):
         resolve_checked(host, 80, Allowlist())
 
 
 def test_any_blocked_answer_refuses_the_host() -> None:
     """A name resolving to a public and a private address (rebinding pattern) is refused."""
-    with pytest.raises(FetchRefused, match="10.0.0.5"):
+    with pytest.raises(FetchRefused, match=r"10.0.0.5"):
         resolve_checked("news.example", 443, Allowlist(), resolver=lambda h, p: ["93.184.215.14", "10.0.0.5"])
 
 
 def test_allowlist_cidr_and_host() -> None:
     """CIDR entries allow matching addresses; host entries allow that name whatever it resolves to."""
     assert resolve_checked("127.0.0.1", 80, Allowlist(["127.0.0.1/32"])) == ["127.0.0.1"]
-    assert resolve_checked("feed.local", 80, Allowlist(["feed.local"]), resolver=lambda h, p: ["10.0.0.1"]) == ["10.0.0.1"]
+    assert resolve_checked("feed.local", 80, Allowlist(["feed.local"]),
+                           resolver=lambda h, p: ["10.0.0.1"]) == ["10.0.0.1"]
     with pytest.raises(FetchRefused):
         resolve_checked("127.0.0.2", 80, Allowlist(["127.0.0.1/32"]))
 

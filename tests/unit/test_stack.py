@@ -17,7 +17,7 @@ from govwatch_dev.stack import procs, provision, stack_status
 
 def test_missing_java_home_names_the_setting(tmp_path: Path) -> None:
     """A GOVWATCH_JAVA_HOME without bin/java is refused with the setting's name and what it needs."""
-    with pytest.raises(StackError, match="GOVWATCH_JAVA_HOME=.*has no bin/java.*JDK 17"):
+    with pytest.raises(StackError, match=r"GOVWATCH_JAVA_HOME=.*has no bin/java.*JDK 17"):
         provision.find_java(tmp_path)
 
 
@@ -27,7 +27,7 @@ def test_old_java_is_refused(tmp_path: Path) -> None:
     fake.parent.mkdir()
     fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
     fake.chmod(0o755)
-    with pytest.raises(StackError, match="is Java 11; .*need Java 17"):
+    with pytest.raises(StackError, match=r"is Java 11; .*need Java 17"):
         provision.find_java(tmp_path)
 
 
@@ -40,7 +40,7 @@ def test_current_java_is_accepted() -> None:
 def test_missing_maven_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Without mvn on PATH the download step says to install Maven."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(StackError, match="Maven \\(mvn\\) is not installed.*apt-get install maven"):
+    with pytest.raises(StackError, match=r"Maven \(mvn\) is not installed.*apt-get install maven"):
         provision.kafka_libs(tmp_path, "4.1.1", tmp_path / "pom.xml")
 
 
@@ -60,7 +60,7 @@ def test_server_dying_at_start_shows_its_log(tmp_path: Path) -> None:
     log.write_text("line 1\nFATAL: cannot lock data directory\n")
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    with pytest.raises(StackError, match="exited during start-up(.|\n)*cannot lock data directory"):
+    with pytest.raises(StackError, match=r"exited during start-up(.|\n)*cannot lock data directory"):
         procs.wait_until(lambda: "not listening", 5, proc.pid, "elasticsearch", log)
 
 

@@ -42,7 +42,8 @@ def test_problem_round_trips_through_the_stored_document() -> None:
     assert Subscription.from_document(doc).problem == PROBLEM
     assert MatchingView.from_document(doc).problem == PROBLEM.reason
     assert flagged().public_view()["problem"]["stage"] == "limits"
-    assert PROBLEM.line().startswith("limits: query refused") and PROBLEM.line().endswith("(since 2026-01-02 03:04 UTC)")
+    assert (PROBLEM.line().startswith("limits: query refused")
+            and PROBLEM.line().endswith("(since 2026-01-02 03:04 UTC)"))
 
 
 def test_api_shows_the_problem() -> None:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
-from govwatch.enrich.topics import DEFAULT_RELEVANCE_THRESHOLD, MAX_TOPICS, MIN_TOPIC_SCORE, classify, load_taxonomy
 from enrich_golden import all_stories, load_story
 
+from govwatch.enrich.topics import (
+    DEFAULT_RELEVANCE_THRESHOLD,
+    MAX_TOPICS,
+    MIN_TOPIC_SCORE,
+    TopicResult,
+    classify,
+    load_taxonomy,
+)
 
-def _classify(name: str):
+
+def _classify(name: str) -> TopicResult:
     story = load_story(name)
     return classify(story["title"], story["text"], load_taxonomy())
 
@@ -52,7 +59,7 @@ def test_title_outweighs_body() -> None:
     tx = load_taxonomy()
     in_title = classify("AI copyright row", "AI copyright row. Details follow.", tx)
     in_body = classify("Details", "AI copyright row. AI copyright row. Details follow.", tx)
-    def score(res) -> float:
+    def score(res: TopicResult) -> float:
         return {t.id: t.score for t in res.topics}.get("copyright_ip", 0.0)
 
     assert score(in_title) > score(in_body) > 0.0

@@ -39,7 +39,7 @@ def _settings(**extra: Any) -> Settings:  # noqa: ANN401
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every token the app tried to verify (where hashing and Elasticsearch reads happen)."""
     seen: list[str] = []
     original = Authenticator.authenticate
@@ -49,7 +49,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return original(self, token)
 
     monkeypatch.setattr(Authenticator, "authenticate", counting)
-    yield seen
+    return seen
 
 
 def _client(settings: Settings | None = None, client: tuple[str, int] = ATTACKER) -> TestClient:
