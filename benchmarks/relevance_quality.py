@@ -1,10 +1,13 @@
 """Relevance and topic quality on the labelled set, today's scorer (from git history) against the current one.
 
-Usage: python benchmarks/relevance_quality.py [--split test|dev|all] [--errors] [--repeat N]
+Usage: python benchmarks/relevance_quality.py [--set original|extended] [--split test|dev|all] [--errors] [--repeat N]
 
-Reads tests/fixtures/relevance/sources/*.jsonl (see its README; criteria in docs/relevance-criteria.md).
-The default split is the held-out test part. --errors lists the current scorer's mistakes and is refused on the
-test part: errors are read on dev only, so the test part stays an honest check.
+--set original (default) reads tests/fixtures/relevance/sources/*.jsonl (see its README; criteria in
+docs/relevance-criteria.md): 303 items split by story group. --set extended reads the 724 outside items of
+tests/fixtures/relevance/extended/ (labelled against the same criteria, never used to tune either scorer): its
+test part is the leave-sources-out split (whole outlets held out, story groups told on both sides dropped), its
+dev part the training outlets. The default split is the held-out test part. --errors lists the current scorer's
+mistakes and is refused on the test part: errors are read on dev only, so the test part stays an honest check.
 
 Prints, for each scorer, at its relevance threshold (the GOVWATCH_RELEVANCE_THRESHOLD default for the current
 one, 0.45 for today's):
@@ -37,6 +40,7 @@ from govwatch.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = REPO_ROOT / "tests" / "fixtures" / "relevance" / "sources"
+EXTENDED = REPO_ROOT / "tests" / "fixtures" / "relevance" / "extended"
 BASELINE_THRESHOLD = 0.45  # the threshold today's scorer shipped with
 ZYTE_GOLD = REPO_ROOT.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "ground-truth.json"
 
@@ -71,6 +75,24 @@ def load_items(split: str) -> list[Item]:
                                       tuple(d["topics"]), d["reason"], d["split"]))
     if not items:
         raise SystemExit(f"no labelled items for split {split!r} under {SOURCES}")
+    return items
+
+
+def load_extended(split: str) -> list[Item]:
+    """The outside set: ``test`` = items of held-out outlets (leave-sources-out), without the story groups that
+    outlets on both sides told; ``dev`` = items of the training outlets; ``all`` = every item."""
+    plan = json.loads((EXTENDED / "split.json").read_text(encoding="utf-8"))
+    both_sides = set(plan["groups_on_both_sides"])
+    items = []
+    for path in sorted(EXTENDED.glob("items-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            side = "test" if plan["outlets"][d["outlet"]] == "test" else "dev"
+            if split == "all" or (split == side and not (side == "test" and d["group"] in both_sides)):
+                items.append(Item(d["id"], d["lang"], d["kind"], d["title"], d["text"], d["label"],
+                                  tuple(d["topics"]), d["reason"], side))
     return items
 
 
@@ -123,6 +145,10 @@ def report(name: str, scorer: Scorer, threshold: float, items: list[Item], repea
         p, r, f, n = prf([(it.label, int(preds[it.id].relevance >= threshold)) for it in sub])
         pos = sum(it.label for it in sub)
         print(f"relevance {kind:5s}  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   (n={n}, relevant={pos})")
+    for lang in sorted({it.lang for it in items}):
+        sub = [it for it in items if it.lang == lang]
+        p, r, f, n = prf([(it.label, int(preds[it.id].relevance >= threshold)) for it in sub])
+        print(f"  lang {lang:8s}  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   (n={n}, relevant={sum(it.label for it in sub)})")
     gold_rel = [it for it in items if it.label]
     covered = sum(1 for it in gold_rel if preds[it.id].topics)
     print(f"topic coverage: {covered}/{len(gold_rel)} = {covered / len(gold_rel):.3f} of relevant items get >= 1 topic")
@@ -158,15 +184,16 @@ def report(name: str, scorer: Scorer, threshold: float, items: list[Item], repea
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", dest="labelled_set", default="original", choices=("original", "extended"))
     ap.add_argument("--split", default="test", choices=("test", "dev", "all"))
     ap.add_argument("--errors", action="store_true", help="list the current scorer's mistakes (dev only)")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
     if args.errors and args.split != "dev":
         ap.error("--errors reads mistakes on the dev part only (keep the test part held out)")
-    items = load_items(args.split)
+    items = load_extended(args.split) if args.labelled_set == "extended" else load_items(args.split)
     langs = Counter(it.lang for it in items)
-    print(f"split {args.split}: {len(items)} items, {sum(it.label for it in items)} relevant; "
+    print(f"set {args.labelled_set}, split {args.split}: {len(items)} items, {sum(it.label for it in items)} relevant; "
           f"kinds {dict(Counter(it.kind for it in items))}; languages {dict(sorted(langs.items()))}")
     report(f"today's scorer (govwatch.enrich.topics at git {RELEVANCE_COMMIT[:7]})", scorer_of(relevance_baseline()),
            BASELINE_THRESHOLD, items, args.repeat)
