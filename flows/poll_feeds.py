@@ -78,7 +78,11 @@ def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
     os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
     # paused=False: serving again resumes a deployment that the previous shutdown paused. MODULE_PATH: the runner
     # re-imports govwatch_flows.poll_feeds for each run, from a wheel install as from a checkout, in any directory.
-    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False, entrypoint_type=EntrypointType.MODULE_PATH)
+    # limit=1: runs never overlap. A runner that starts after a pause or an outage finds every run scheduled
+    # meanwhile already late and would start them at once; two runs polling one feed at the same moment both see
+    # its new entries as unpublished and publish them twice. One at a time, the later runs find nothing due.
+    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False, limit=1,
+                     entrypoint_type=EntrypointType.MODULE_PATH)
     return None
 
 

@@ -50,3 +50,58 @@ def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> Non
     assert any(run["deployment_id"] for run in runs), "no completed run came from the served deployment"
     deployment = httpx.get(settings.prefect_api_url + "/deployments/name/poll-feeds/poll-feeds", timeout=10).json()
     assert deployment["entrypoint"] == "govwatch_flows.poll_feeds.poll_feeds"
+
+
+def _serve(settings, registry: Path, cwd: Path, log: Path) -> subprocess.Popen[bytes]:  # noqa: ANN001
+    env = {**os.environ, "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
+           "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_FEEDS_FILE": str(registry)}
+    return subprocess.Popen([sys.executable, "-m", "govwatch.cli", "poll", "--serve"], env=env, cwd=cwd,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=90)
+
+
+def test_late_runs_after_a_pause_do_not_publish_twice(initialized, tmp_path: Path) -> None:  # noqa: ANN001
+    """Runs scheduled while the runner was away are all late when it comes back; they run one at a time, so the
+    sample is published once, not once per late run."""
+    settings = initialized
+    api = settings.prefect_api_url
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("feeds: []\n", encoding="utf-8")
+    first = _serve(settings, empty, elsewhere, tmp_path / "first.log")  # makes the deployment, then pauses it
+    try:
+        deadline = time.monotonic() + 120
+        while (found := httpx.get(api + "/deployments/name/poll-feeds/poll-feeds", timeout=10)).status_code != 200:
+            assert time.monotonic() < deadline, "the served deployment never appeared"
+            time.sleep(0.5)
+    finally:
+        _stop(first)
+    deployment_id = found.json()["id"]
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))
+    late = [httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", timeout=10, json={
+        "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": past}}}).json()["id"] for _ in range(3)]
+    site = DemoSite(SAMPLE, port=0)
+    site.start()
+    second = _serve(settings, site.registry_path(tmp_path), elsewhere, tmp_path / "second.log")
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            states = [httpx.get(f"{api}/flow_runs/{run}", timeout=10).json()["state"]["type"] for run in late]
+            if all(state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for state in states):
+                break
+            assert time.monotonic() < deadline, f"the late runs did not finish: {states}"
+            time.sleep(1)
+        stories = read_all(settings.kafka_bootstrap, settings.topic(RAW), expect=27, timeout_s=60, settle_s=3)
+    finally:
+        _stop(second)
+        site.stop()
+    log = (tmp_path / "second.log").read_text(errors="replace")
+    assert states == ["COMPLETED"] * 3, log[-3000:]
+    keys = [r.key for r in stories]
+    assert len(set(keys)) == 27, log[-3000:]
+    assert len(keys) == 27, f"{len(keys) - len(set(keys))} stories published twice"
