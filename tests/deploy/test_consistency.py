@@ -12,6 +12,7 @@ import yaml
 from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.commands.kibana import KibanaSettings
 from govwatch.settings import Settings
+from tests.support.containers import chart_grace_s
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "govwatch"
@@ -62,9 +63,7 @@ def test_stop_grace_matches_the_chart() -> None:
     services = yaml.safe_load((REPO / "deploy" / "compose" / "compose.yaml").read_text(encoding="utf-8"))["services"]
     templates = {"poll": "flows.yaml", "digests": "flows.yaml", "web": "web.yaml",
                  **dict.fromkeys(CONSUMER_INPUT, "consumers.yaml")}
-    chart = {name: int(re.search(r"terminationGracePeriodSeconds:\s*(\d+)",
-                                 (CHART / "templates" / template).read_text(encoding="utf-8")).group(1))
-             for name, template in templates.items()}
+    chart = {name: chart_grace_s(template) for name, template in templates.items()}
     compose = {name: int(str(services[name]["stop_grace_period"]).removesuffix("s")) for name in templates}
     assert compose == chart
     assert chart["poll"] == 60 and chart["enrich"] == 30

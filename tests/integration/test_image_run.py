@@ -40,6 +40,7 @@ from tests.support.containers import (
     Build,
     Engine,
     build_image,
+    chart_grace_s,
     chart_tmpfs_paths,
     engine_command,
     hardened_options,
@@ -231,13 +232,6 @@ def _prefect_env(settings) -> dict[str, str]:  # noqa: ANN001
     return {"GOVWATCH_PREFECT_API_URL": settings.prefect_api_url, "PREFECT_API_URL": settings.prefect_api_url}
 
 
-def _chart_grace_s(template: str) -> int:
-    """The chart's terminationGracePeriodSeconds of a template: the flow roles get more than the consumers, because
-    Prefect's runner gives a flow run in flight 30 s to end after SIGTERM before it pauses its deployments."""
-    text = (REPO / "deploy" / "helm" / "govwatch" / "templates" / template).read_text(encoding="utf-8")
-    return int(re.search(r"terminationGracePeriodSeconds:\s*(\d+)", text).group(1))
-
-
 def _memory(engine: Engine, name: str) -> str:
     pid = engine.inspect(name)["State"]["Pid"]
     status = Path(f"/proc/{pid}/status").read_text()
@@ -384,7 +378,7 @@ def test_prefect_served_roles_turn_healthy(image: tuple[Engine, Build], initiali
         memory = _memory(engine, roles.name(role))
         changes = engine.changes(roles.name(role))
         stopping = time.monotonic()
-        code = engine.stop(roles.name(role), grace_s=_chart_grace_s("flows.yaml"))
+        code = engine.stop(roles.name(role), grace_s=chart_grace_s("flows.yaml"))
         stop_s = time.monotonic() - stopping
         # A stop that needed SIGKILL is diagnosed from what the process printed while it shut down.
         tail = "" if code == 0 else "\n".join(engine.logs(roles.name(role)).splitlines()[-60:])

@@ -28,13 +28,10 @@ def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> Non
     assert health.status_code == 200, "the stack's Prefect server must run (govwatch stack up)"
     site = DemoSite(SAMPLE, port=0)
     site.start()
-    env = {**os.environ, "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
-           "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_FEEDS_FILE": str(site.registry_path(tmp_path))}
     started = time.time()
     elsewhere = tmp_path / "elsewhere"  # not the checkout: the runner must import the flow by module, not by file
     elsewhere.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "govwatch.cli", "poll", "--serve"], env=env, cwd=elsewhere,
-                            stdout=open(tmp_path / "serve.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    proc = _serve(settings, site.registry_path(tmp_path), elsewhere, tmp_path / "serve.log")
     try:
         stories = read_all(settings.kafka_bootstrap, settings.topic(RAW), expect=27, timeout_s=150, settle_s=2)
     finally:

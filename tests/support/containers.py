@@ -90,6 +90,16 @@ def engine_command() -> list[str]:
     return proc.stdout.split("\n")[:-1]
 
 
+def chart_grace_s(template: str) -> int:
+    """The chart's terminationGracePeriodSeconds in one of its templates (``flows.yaml``, ``consumers.yaml`` ...): the
+    flow roles get more than the consumers, because Prefect's runner gives a flow run in flight 30 s after SIGTERM
+    before it pauses its deployments."""
+    text = (CHART_HELPERS.parent / template).read_text(encoding="utf-8")
+    found = re.search(r"terminationGracePeriodSeconds:\s*(\d+)", text)
+    assert found, f"no terminationGracePeriodSeconds in {template}"
+    return int(found.group(1))
+
+
 def chart_tmpfs_paths(helpers: Path = CHART_HELPERS) -> list[str]:
     """Mount paths of the chart's emptyDir volumes (govwatch.volumes / govwatch.volumeMounts in _helpers.tpl)."""
     text = helpers.read_text(encoding="utf-8")
