@@ -1,6 +1,13 @@
 """Entity quality on CrossNER politics and AI: today's rules (from git history) against the current extractor.
 
-Usage: python benchmarks/ner_quality.py [CROSSNER_DIR] [--split test|dev|train|all] [--errors] [--repeat N]
+Usage: python benchmarks/ner_quality.py [CROSSNER_DIR] [--split test|dev|train|all] [--set both|news|crossner]
+       [--errors] [--repeat N]
+
+News (issue 26): the gold set of tests/fixtures/ner-news (real articles, PER/ORG/COUNTRY/LAW/EVENT with roles),
+scored entity-level per article as _ner_news.py documents: P/R/F1 per type, recall of the gazetteer's laws and
+events, per outlet (test), organisation roles (subject vs source) and CPU ms per story, for "previous" (the
+extractor at git HEAD when issue 26 started, read whole from git history by _ner_previous.py) and "after".
+With --split dev only the dev articles are scored (for tuning and --errors); otherwise dev and test.
 
 CROSSNER_DIR defaults to ../shared/eval-data/ner/crossner relative to the repo (BIO files, one token<TAB>tag
 per line, blank line between sentences; see its README). The default split is the held-out test part; --errors
@@ -8,6 +15,7 @@ lists the current extractor's false positives and misses and is refused on the t
 train/dev only, so the test figures stay an honest check).
 
 "before" is the rules and data at git cf05eed (before issue 11), read from git history by benchmarks/_frozen.py,
+"previous" the whole extractor at git 6c1fc5f (before issue 26) read by benchmarks/_ner_previous.py,
 "rules" is govwatch.enrich.entities with its CRF switched off (today's rules and data alone), "after" is
 govwatch.enrich.entities as packaged (rules + the CRF of ner_model.py). All run in this process on the same
 sentences.
@@ -89,6 +97,35 @@ def load_baseline() -> ModuleType:
     from _frozen import ner_baseline
 
     return ner_baseline()
+
+
+def load_previous() -> ModuleType:
+    """The extractor (rules + CRF + data) at git HEAD when issue 26 started."""
+    from _ner_previous import previous_extractor
+
+    return previous_extractor()
+
+
+def news_quality(modules: dict[str, ModuleType], split: str, errors: bool) -> None:
+    """Score "previous" and "after" on the news gold set: dev only with --split dev, else dev then test."""
+    from _ner_news import NewsScorer, gazetteer_items, print_cost, print_news, print_roles, read_news
+
+    arts = [a for a in read_news() if split != "dev" or a["split"] == "dev"]
+    items = gazetteer_items(modules["after"].load_gazetteer())
+    scorers = {name: NewsScorer(modules[name], items) for name in ("previous", "after")}
+    for a in arts:
+        for sc in scorers.values():
+            sc.article(a)
+    for part in ("dev", "test") if split != "dev" else ("dev",):
+        n = sum(a["split"] == part for a in arts)
+        print(f"\n== news {part} ({n} articles, {sum(len(a['mentions']) for a in arts if a['split'] == part)} "
+              "gold mentions; entity-level per article) ==")
+        print_news(scorers, part, sorted({a["outlet"] for a in arts if a["split"] == part}))
+        print_roles(scorers, part)
+    print_cost(scorers, len(arts))
+    if errors:
+        for kind, t, text, aid in sorted(scorers["after"].errors, key=lambda e: (e[0], e[1], e[3])):
+            print(f"  {kind} {t:7} {text!r:40} | {aid}")
 
 
 def load_current() -> ModuleType:
@@ -217,10 +254,12 @@ which, truth = sys.argv[1], sys.argv[2]
 if which != "bare":
     sys.path.insert(0, {repo!r}); sys.path.insert(0, {base!r})
     mod = (__import__("_frozen").ner_baseline() if which == "before"
+           else __import__("_ner_previous").previous_extractor() if which == "previous"
            else __import__("govwatch.enrich.entities", fromlist=["x"]))
     if which == "rules":
         __import__("govwatch.enrich.ner_model", fromlist=["x"])._override.append(None)
-    gaz = (mod if which == "before" else __import__("govwatch.enrich.gazetteer", fromlist=["x"])).load_gazetteer()
+    gaz = (mod if which in ("before", "previous")
+           else __import__("govwatch.enrich.gazetteer", fromlist=["x"])).load_gazetteer()
     for v in json.load(open(truth, encoding="utf-8")).values():
         mod.extract_entities("", v.get("articleBody", "")[:{chars}], gaz)
 for line in open("/proc/self/status"):
@@ -240,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "eval-data" / "ner" / "crossner"))
     ap.add_argument("--split", default="test", choices=("train", "dev", "test", "all"))
+    ap.add_argument("--set", default="both", choices=("both", "news", "crossner"), dest="which")
     ap.add_argument("--errors", action="store_true", help="list the current extractor's mistakes (not on test)")
     ap.add_argument("--repeat", type=int, default=3, help="timing passes over the page bodies (best is kept)")
     args = ap.parse_args(argv)
@@ -249,9 +289,13 @@ def main(argv: list[str] | None = None) -> None:
 
     if pipeline_chars != ANALYSIS_CHARS:
         sys.exit(f"ANALYSIS_CHARS changed to {pipeline_chars}: update the benchmark")
-    systems: dict[str, Callable[[], ModuleType]] = {"before": load_baseline, "rules": load_rules_only,
-                                                    "after": load_current}
+    systems: dict[str, Callable[[], ModuleType]] = {"before": load_baseline, "previous": load_previous,
+                                                    "rules": load_rules_only, "after": load_current}
     modules = {name: load() for name, load in systems.items()}
+    if args.which in ("both", "news"):
+        news_quality(modules, args.split, args.errors)
+    if args.which == "news":
+        return
     splits = ("train", "dev", "test") if args.split == "all" else (args.split,)
     for domain in ("politics", "ai"):
         files = [Path(args.data) / domain / f"{s}.txt" for s in splits]
