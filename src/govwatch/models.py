@@ -19,6 +19,8 @@ SCHEMA_VERSION: Final = 1
 
 ExtractionStatus = Literal["extracted", "extracted_fallback", "feed_content", "feed_summary", "empty"]
 EntityType = Literal["person", "org", "country", "law", "event", "product"]
+# subject: the story is about it; source: an outlet, wire or journalist only cited as the origin of information
+EntityRole = Literal["subject", "source"]
 
 
 def utcnow() -> datetime:
@@ -85,6 +87,8 @@ class EntityRef(BaseModel):
     type: EntityType
     qid: str | None = None
     mentions: int = 1
+    role: EntityRole = Field("subject", description="subject: the story is about it; source: an outlet, wire or "
+                             "journalist only cited as the origin of information (absent in older messages: subject)")
 
 
 class TopicRef(BaseModel):

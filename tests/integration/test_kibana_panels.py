@@ -28,6 +28,7 @@ MACRON = EntityRef(id="Q3052772", name="Emmanuel Macron", type="person", qid="Q3
 AI_ACT = EntityRef(id="Q109290883", name="AI Act", type="law", qid="Q109290883")
 FR = EntityRef(id="FR", name="France", type="country")
 IN = EntityRef(id="IN", name="India", type="country")
+REUTERS = EntityRef(id="org.reuters", name="Reuters", type="org", role="source")  # quoted, not what it is about
 SUMMITS = TopicRef(id="summits_events", label="Summits and events", score=0.9)
 LAW = TopicRef(id="legislation_rulemaking", label="AI legislation and rule-making", score=0.8)
 
@@ -47,9 +48,9 @@ STORIES = [
            SUMMITS, SUMMIT_CLUSTER, True, language="fr"),
     _story("summit-wire", datetime(2026, 11, 1, 8, 0, tzinfo=UTC), "Wire Daily", "US", [SUMMIT, MACRON, FR, IN],
            SUMMITS, SUMMIT_CLUSTER, False),
-    _story("summit-guardian", datetime(2026, 11, 1, 9, 30, tzinfo=UTC), "The Guardian", "GB", [SUMMIT, FR],
+    _story("summit-guardian", datetime(2026, 11, 1, 9, 30, tzinfo=UTC), "The Guardian", "GB", [SUMMIT, FR, REUTERS],
            SUMMITS, SUMMIT_CLUSTER, False),
-    _story("ai-act", datetime(2026, 11, 2, 7, 0, tzinfo=UTC), "Le Monde", "FR", [EU, AI_ACT, FR], LAW,
+    _story("ai-act", datetime(2026, 11, 2, 7, 0, tzinfo=UTC), "Le Monde", "FR", [EU, AI_ACT, FR, REUTERS], LAW,
            sid("ai-act"), True, relevance=0.72),
     # not AI governance: indexed with is_relevant false, hidden by the dashboard's relevance pill
     _story("gadget", datetime(2026, 11, 2, 12, 0, tzinfo=UTC), "The Verge", "US", [EU], LAW, sid("gadget"), True,
@@ -130,9 +131,14 @@ def test_the_summit_shows_under_its_event_with_its_outlets_and_one_cluster(index
 
 
 def test_top_entities_sources_and_countries(indexed) -> None:  # noqa: ANN001
-    """People, organisations, laws, sources, source countries and countries mentioned rank as indexed."""
+    """People, organisations, laws, sources, source countries and countries mentioned rank as indexed.
+
+    Reuters, an organisation cited as a source by two relevant stories, is counted among the cited sources and
+    not among the top organisations (those are the stories' subjects).
+    """
     assert _by(_run(indexed, "coverage-people"), "entities.person.name") == {"Emmanuel Macron": 2}
     assert _by(_run(indexed, "coverage-orgs"), "entities.org.name") == {"European Union": 1}
+    assert _by(_run(indexed, "coverage-cited-sources"), "source_names") == {"Reuters": 2}
     assert _by(_run(indexed, "coverage-laws"), "entities.law.name") == {"AI Act": 1}
     assert _run(indexed, "coverage-sources")[0] == {"source": "Le Monde", "count": 2}
     assert _by(_run(indexed, "coverage-sources"), "source") == {"Le Monde": 2, "The Guardian": 1, "Wire Daily": 1}

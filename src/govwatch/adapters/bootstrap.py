@@ -25,6 +25,12 @@ def bootstrap(settings: Settings, es: Elasticsearch | None = None) -> list[str]:
     # The current month's index exists up front so the read alias resolves before the first story.
     current = es_io.stories_index_for(prefix, datetime.now(UTC))
     lines.append(f"es index {current} (alias {prefix}-stories): {es_io.ensure_index(client, current, {})}")
+    # Monthly indices made under an older template get the fields it lacked (additive mapping changes only).
+    mappings = {"mappings": template["template"]["mappings"]}
+    for name in sorted(client.indices.get(index=f"{prefix}-stories-*", expand_wildcards="open")):
+        state = es_io.ensure_index(client, name, mappings)
+        if state != "exists":
+            lines.append(f"es index {name}: {state}")
     for name in STATE_INDICES:
         body = es_io.load_schema(f"{name}.index.json", prefix)
         body.setdefault("settings", {})["number_of_replicas"] = settings.es_replicas

@@ -72,10 +72,18 @@ def existing_locations(es: Elasticsearch, prefix: str, story_ids: Sequence[str])
 
 
 def story_document(story: EnrichedStory) -> dict[str, Any]:
-    """The document indexed for a story (fields match schemas/elasticsearch/stories.template.json)."""
+    """The document indexed for a story (fields match schemas/elasticsearch/stories.template.json).
+
+    Entity roles: ``entities.<type>``, ``entity_ids``, ``entity_names`` and ``countries`` hold the story's
+    **subjects** only, so every panel, filter and subscription on them counts what stories are about, not the
+    outlets they quote; cited sources go to ``source_ids`` / ``source_names``; ``entities_detail`` keeps all
+    with their role.
+    """
     raw = story.raw
+    subjects = [e for e in story.entities if e.role == "subject"]
+    sources = [e for e in story.entities if e.role == "source"]
     entities: dict[str, dict[str, list[str]]] = {t: {"id": [], "name": []} for t in ENTITY_TYPES}
-    for ent in story.entities:
+    for ent in subjects:
         entities[ent.type]["id"].append(ent.id)
         entities[ent.type]["name"].append(ent.name)
     return {
@@ -100,8 +108,10 @@ def story_document(story: EnrichedStory) -> dict[str, Any]:
         "fetch_error": story.fetch_error,
         "word_count": story.word_count,
         "entities": {t: v for t, v in entities.items() if v["id"]},
-        "entity_ids": [e.id for e in story.entities],
-        "entity_names": [e.name for e in story.entities],
+        "entity_ids": [e.id for e in subjects],
+        "entity_names": [e.name for e in subjects],
+        "source_ids": [e.id for e in sources],
+        "source_names": [e.name for e in sources],
         "entities_detail": [e.model_dump() for e in story.entities],
         "countries": entities["country"]["id"],
         "topics": [t.id for t in story.topics],
@@ -116,6 +126,12 @@ def story_document(story: EnrichedStory) -> dict[str, Any]:
                   if k in ("first_seen_at", "published_to_kafka_at", "enriched_at", "indexed_at")},
         "schema_version": story.schema_version,
     }
+
+
+def entities_with_roles(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored document's ``entities_detail``, each with its role (documents indexed before roles: subject)."""
+    detail = doc.get("entities_detail") or []
+    return [{**e, "role": e.get("role") or "subject"} for e in detail if isinstance(e, dict)]
 
 
 def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory]) -> dict[int, PermanentError]:

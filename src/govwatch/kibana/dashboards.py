@@ -29,7 +29,8 @@ LATEST_ALL = SavedSearch(
 
 COVERAGE = Dashboard(
     key="coverage", title="govwatch: Coverage", data_view="stories",
-    description="AI-governance coverage over time: topics, events, entities, outlets, countries, languages.",
+    description="AI-governance coverage over time: topics, events, entities (the stories' subjects), outlets, "
+                "the sources they cite, countries, languages.",
     panels=(
         Panel("coverage-stories", "Stories", "metric", (COUNT,), width=12, height=6),
         Panel("coverage-events", "Events (unique clusters)", "metric", (CLUSTERS,), width=12, height=6),
@@ -49,12 +50,14 @@ COVERAGE = Dashboard(
         Panel("coverage-event-entities", "Events that drew coverage across outlets", "table",
               (COUNT, OUTLETS, CLUSTERS), top("entities.event.name", "Event")),
         Panel("coverage-sources", "Top sources", "bar_horizontal", (COUNT,), top("source", "Source")),
+        Panel("coverage-cited-sources", "Most cited sources (outlets and wires quoted, not subjects)",
+              "bar_horizontal", (COUNT,), top("source_names", "Cited source")),
         Panel("coverage-source-countries", "Source countries (share)", "donut", (COUNT,),
               top("source_country", "Source country")),
         Panel("coverage-countries", "Countries mentioned", "bar_horizontal", (COUNT,),
               top("countries", "Country mentioned", 15)),
         Panel("coverage-relevance", "Relevance distribution", "bar_stacked", (COUNT,),
-              (Bucket("range", "relevance", ranges=RELEVANCE_RANGES, label="Relevance"),)),
+              (Bucket("range", "relevance", ranges=RELEVANCE_RANGES, label="Relevance"),), width=48),
     ),
     searches=(LATEST_RELEVANT,),
     pills=(Pill("is_relevant", True), Pill("is_cluster_representative", True, disabled=True)),
