@@ -39,10 +39,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from govwatch.enrich.gazetteer import CJK_RE, LEGAL_SUFFIXES, NOT_COUNTRIES, Gazetteer, supported
+from govwatch.enrich.gazetteer import CJK_RE, LEGAL_SUFFIXES, NOT_COUNTRIES, Gazetteer, supported, tokenize
 from govwatch.enrich.model_names import drop_vetoed, model_names
 from govwatch.enrich.name_shape import slug
 from govwatch.enrich.names import NameHit
+from govwatch.enrich.roles import entity_role
 from govwatch.enrich.rule_view import rule_view
 
 
@@ -55,7 +56,8 @@ class Entity:
     type: str
     qid: str | None
     mentions: int
-    source: str  # "gazetteer" | "pattern"
+    source: str  # "gazetteer" | "pattern": how it was found
+    role: str = "subject"  # "source" when every mention only cites it as the origin of information (roles.py)
 
 
 def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity]:
@@ -95,8 +97,12 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
             if n and key not in NOT_COUNTRIES:
                 counts[key] += n
                 rest = rest.replace(form, " ")
-    out = [Entity(e.public_id, e.name, e.type, e.qid, n, "gazetteer")
-           for e, n in ((gazetteer.entries[k], n) for k, n in counts.items())]
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for alias, a, b in hits:
+        spans.setdefault(alias.key, []).append((a, b))
+    out = [Entity(e.public_id, e.name, e.type, e.qid, n, "gazetteer",
+                  entity_role(tokens, spans.get(k, []), full) if e.type == "org" else "subject")
+           for k, e, n in ((k, gazetteer.entries[k], n) for k, n in counts.items())]
     known = {e.name.lower(): k for k, e in enumerate(out)}
     for hit in names:
         if hit.name.lower() in known:  # a later surname mention of a gazetteer person ("Cruz's")
@@ -104,6 +110,17 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
             out[k] = replace(out[k], mentions=out[k].mentions + hit.mentions)
         else:
             prefix = "person" if hit.type == "person" else "org"
-            out.append(Entity(f"{prefix}.{slug(hit.name)}", hit.name, hit.type, None, hit.mentions, "pattern"))
+            role = entity_role(tokens, _spans_of(hit.name, tokens), full) if hit.type == "org" else "subject"
+            out.append(Entity(f"{prefix}.{slug(hit.name)}", hit.name, hit.type, None, hit.mentions, "pattern", role))
     out.sort(key=lambda e: (-e.mentions, e.type, e.name))
     return out
+
+
+def _spans_of(name: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """Token spans [a, b) where a pattern name occurs in the story."""
+    words = [t for t, _, _ in tokenize(name)]
+    n = len(words)
+    if not n:
+        return []
+    return [(k, k + n) for k in range(len(tokens) - n + 1)
+            if tokens[k][0] == words[0] and [t for t, _, _ in tokens[k:k + n]] == words]
