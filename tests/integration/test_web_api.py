@@ -23,7 +23,7 @@ from govwatch.adapters.story_index import bulk_index
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.models import IndexedStory
+from govwatch.models import EntityRef, IndexedStory
 from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert
 from govwatch_dev.slack_receiver import SlackReceiver
@@ -417,6 +417,29 @@ def test_alerts_page_and_story_explanation(web: Web) -> None:
     assert "Second Outlet" in page  # the cluster copy
     matched = page.split('data-testid="story-matched-subscriptions"')[1]
     assert "EU AI Act" in matched and "<mark>" in matched
+
+
+def test_story_page_lists_subjects_and_the_sources_cited_apart_and_the_api_carries_roles(web: Web) -> None:
+    """A story about Meta citing TechCrunch: the page's entity list names Meta (not TechCrunch), a "Sources cited"
+    line names TechCrunch (a story citing none says so), and the API's story JSON gives each entity its role."""
+    meta = EntityRef(id="Q380", name="Meta Platforms", type="org", qid="Q380")
+    techcrunch = EntityRef(id="org.techcrunch", name="TechCrunch", type="org", role="source")
+    base = story(92, "Meta asks for camera-roll access", "Meta asks for the camera roll, TechCrunch reported.", "US")
+    cited = base.model_copy(update={"entities": [meta, techcrunch]})
+    assert bulk_index(make_client(web.settings), web.settings.index_prefix, [cited]) == {}
+    session, _ = _login(web, web.tokens["alice"])
+    page = session.get(f"/stories/{cited.story_id}").text
+    subjects = page.split('data-testid="story-entities"')[1].split("</ul>")[0]
+    assert ">Meta Platforms<" in subjects and "TechCrunch" not in subjects
+    sources = page.split('data-testid="story-sources-cited"')[1].split("</p>")[0]
+    assert "Sources cited:" in sources and ">TechCrunch<" in sources and "Meta" not in sources
+    data = web.api(web.tokens["alice"]).get(f"/stories/{cited.story_id}").json()
+    assert [(e["name"], e["role"]) for e in data["entities"]] == [("Meta Platforms", "subject"),
+                                                                 ("TechCrunch", "source")]
+    plain = story(93, "Ofcom opens probe", "Ofcom opened a probe.", "GB")  # no source cited
+    assert bulk_index(make_client(web.settings), web.settings.index_prefix, [plain]) == {}
+    none_cited = session.get(f"/stories/{plain.story_id}").text.split('data-testid="story-sources-cited"')[1]
+    assert "none named" in none_cited.split("</p>")[0]
 
 
 def test_retry_reopens_a_dead_letter_and_queues_it_for_the_notifier(web: Web) -> None:

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from govwatch.adapters.story_index import entities_with_roles
 from govwatch.alerts import history
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import merge_destination
@@ -281,7 +282,7 @@ def build_api() -> FastAPI:
         return JSONResponse({
             "story_id": doc["story_id"], "title": doc.get("title", ""), "url": safe_href(doc.get("url")),
             "source": doc.get("source", ""), "published_at": doc.get("published_at"),
-            "relevance": doc.get("relevance"), "entities": doc.get("entities_detail", []),
+            "relevance": doc.get("relevance"), "entities": entities_with_roles(doc),
             "topics": doc.get("topics", []), "topic_labels": doc.get("topic_labels", []),
             "cluster_id": doc.get("cluster_id"),
             "cluster_copies": [{"story_id": c.get("story_id"), "title": c.get("title", ""),

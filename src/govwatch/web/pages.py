@@ -14,6 +14,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from govwatch.adapters.story_index import entities_with_roles
 from govwatch.alerts import history
 from govwatch.alerts.store import SubscriptionNotFound
 from govwatch.web.auth import BadToken
@@ -146,5 +147,8 @@ def story(request: Request, story_id: str) -> HTMLResponse:
     subs = ctx.story_subscriptions(actor, rows)
     explanations = {e.subscription.id: e for e in history.explain(ctx.es, ctx.alias, story_id, subs)}
     kibana = {s.id: ctx.kibana_url(s.query) for s in subs}
+    entities = entities_with_roles(doc)
     return page(request, "story.html", story=doc, copies=history.cluster_copies(ctx.es, ctx.alias, doc), rows=rows,
-                explanations=explanations, kibana=kibana, me=principal_of(request))
+                explanations=explanations, kibana=kibana, me=principal_of(request),
+                subjects=[e for e in entities if e["role"] == "subject"],
+                sources_cited=[e for e in entities if e["role"] == "source"])
