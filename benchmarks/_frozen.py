@@ -20,8 +20,9 @@ from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# govwatch.enrich.topics and its taxonomy before issue 14: "today's scorer" of benchmarks/relevance_quality.py.
-RELEVANCE_COMMIT = "267e05d3a9d3760c1ef9bf8f2443a159218436db"
+# govwatch.enrich.relevance (lexicon + 12-feature logistic regression) and topics, with their lexicon, model
+# weights and taxonomy, before issue 25: "previous" of benchmarks/relevance_quality.py.
+RELEVANCE_COMMIT = "6c1fc5f5fcc7d1c1d14cc5114a71223995743766"
 # govwatch.enrich.entities / names and their gazetteer, countries and first names before issue 11: "before" of
 # benchmarks/ner_quality.py.
 NER_COMMIT = "cf05eed629aa6d594d4603b888151aa3db506980"
@@ -84,8 +85,18 @@ class _GitFile:
 
 @contextmanager
 def _resolving(modules: Mapping[str, ModuleType]) -> Iterator[None]:
-    """While a baseline module runs, the govwatch names in ``modules`` import the baseline's versions."""
+    """While a baseline module runs, the govwatch names in ``modules`` import the baseline's versions.
+
+    ``from govwatch.enrich import relevance`` reads the package's attribute before ``sys.modules``, so once today's
+    module was imported the attribute must point at the baseline too."""
+    missing = object()
     saved = {name: sys.modules.get(name) for name in modules}
+    attrs: dict[str, tuple[ModuleType, object]] = {}
+    for name, module in modules.items():
+        parent_name, _, child = name.rpartition(".")
+        if (parent := sys.modules.get(parent_name)) is not None:
+            attrs[name] = (parent, getattr(parent, child, missing))
+            setattr(parent, child, module)
     sys.modules.update(modules)
     try:
         yield
@@ -95,6 +106,12 @@ def _resolving(modules: Mapping[str, ModuleType]) -> Iterator[None]:
                 del sys.modules[name]
             else:
                 sys.modules[name] = old
+        for name, (parent, attr) in attrs.items():
+            child = name.rpartition(".")[2]
+            if attr is missing:
+                delattr(parent, child)
+            else:
+                setattr(parent, child, attr)
 
 
 def load(name: str, commit: str, path: str, imports: Mapping[str, ModuleType] | None = None) -> ModuleType:
@@ -112,8 +129,10 @@ def load(name: str, commit: str, path: str, imports: Mapping[str, ModuleType] | 
 
 
 def relevance_baseline() -> ModuleType:
-    """govwatch.enrich.topics (scorer + taxonomy) at RELEVANCE_COMMIT, as ``topics_v1``."""
-    return load("topics_v1", RELEVANCE_COMMIT, "src/govwatch/enrich/topics.py")
+    """govwatch.enrich.topics with its relevance module and data at RELEVANCE_COMMIT, as ``topics_v2``."""
+    relevance = load("relevance_v2", RELEVANCE_COMMIT, "src/govwatch/enrich/relevance.py")
+    return load("topics_v2", RELEVANCE_COMMIT, "src/govwatch/enrich/topics.py",
+                imports={"govwatch.enrich.relevance": relevance})
 
 
 def ner_baseline() -> ModuleType:

@@ -1,106 +1,64 @@
-"""Relevance and topic quality on the labelled set, today's scorer (from git history) against the current one.
+"""Relevance and topic quality on the labelled set, the current scorer against the previous one, in one run.
 
-Usage: python benchmarks/relevance_quality.py [--set original|extended] [--split test|dev|all] [--errors] [--repeat N]
+Usage: python benchmarks/relevance_quality.py [--part held-out|random|lso|train|all] [--errors] [--repeat N]
+                                              [--no-cost]
 
---set original (default) reads tests/fixtures/relevance/sources/*.jsonl (see its README; criteria in
-docs/relevance-criteria.md): 303 items split by story group. --set extended reads the 724 outside items of
-tests/fixtures/relevance/extended/ (labelled against the same criteria, never used to tune either scorer): its
-test part is the leave-sources-out split (whole outlets held out, story groups told on both sides dropped), its
-dev part the training outlets. The default split is the held-out test part. --errors lists the current scorer's
-mistakes and is refused on the test part: errors are read on dev only, so the test part stays an honest check.
+The labelled set is tests/fixtures/relevance/sources (303 items) plus tests/fixtures/relevance/extended (724
+items), labelled against docs/relevance-criteria.md; its parts are described in benchmarks/_relevance_data.py:
+random held-out (a), leave-sources-out (b) and train. The default prints both held-out parts in full and one line
+for the train part, marked as what the models are fit on. --errors lists the current scorer's mistakes and is
+refused unless --part train: errors are read on the training part only, so the held-out parts stay honest.
 
-Prints, for each scorer, at its relevance threshold (the GOVWATCH_RELEVANCE_THRESHOLD default for the current
-one, 0.45 for today's):
-- relevance precision / recall / F1, all items and split by text kind (short = title + feed summary, full = page);
-- topic coverage: share of gold-relevant items that get at least one topic;
-- per-topic precision / recall over gold-relevant items (a predicted topic is right when the item's gold topics
-  hold it), and "law -> legislation": share of gold items labelled legislation_rulemaking that get it;
-- CPU ms per story (process time of classify() over the split, best of --repeat passes), and the same on full
-  pages: the Zyte benchmark's gold article bodies (eval-data, 181 pages, cut at the pipeline's ANALYSIS_CHARS as
-  enrichment does), when that folder is present.
+"previous" is govwatch.enrich.topics / relevance (lexicon + 12-feature logistic regression) with its data at git
+_frozen.RELEVANCE_COMMIT, read from history; "current" is the code in this checkout. Each is read at its shipped
+threshold (Settings().relevance_threshold's default at its commit).
+
+Prints:
+1. relevance P / R / F1 (tp / fp / fn) per held-out part, all items, by kind (short = title + feed summary,
+   full = page text) and by language (en, de, fr, es, zh-Hans, zh-Hant, other);
+2. topics per family (tests/fixtures/relevance/extended/topic_families.json) over gold-relevant items: precision
+   (a predicted family is right when a gold topic is of that family), recall, support; topic coverage;
+3. CPU ms per story: process time of one classify() call (best of --repeat passes per story), p50 / p95 / mean,
+   on every short labelled text and on full pages (the Zyte benchmark's 181 gold bodies, cut at ANALYSIS_CHARS as
+   enrichment does, when /work/shared/eval-data is present), next to two baselines measured the same way: an
+   empty call, and the sentence split alone (relevance.sentences at the previous commit);
+4. peak RSS (VmHWM) of a fresh process that imports numpy + yaml, loads a scorer and classifies every labelled
+   story and full page, minus the same process without the scorer ("added RSS").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
+from _common import load_average, percentile
 from _frozen import RELEVANCE_COMMIT, relevance_baseline
+from _relevance_data import PART_TITLES, PARTS, Item, load_families, load_parts
+from _relevance_report import Model, Prediction, family_table, print_errors, relevance_line, relevance_table
 
 from govwatch.enrich import topics as current
 from govwatch.enrich.pipeline import ANALYSIS_CHARS
 from govwatch.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SOURCES = REPO_ROOT / "tests" / "fixtures" / "relevance" / "sources"
-EXTENDED = REPO_ROOT / "tests" / "fixtures" / "relevance" / "extended"
-BASELINE_THRESHOLD = 0.45  # the threshold today's scorer shipped with
+BENCHMARKS = Path(__file__).resolve().parent
 ZYTE_GOLD = REPO_ROOT.parent / "shared" / "eval-data" / "extraction" / "scrapinghub-aeb" / "ground-truth.json"
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    lang: str
-    kind: str
-    title: str
-    text: str
-    label: int
-    topics: tuple[str, ...]
-    reason: str
-    split: str
-
-
-@dataclass(frozen=True)
-class Prediction:
-    relevance: float
-    topics: tuple[str, ...]
-
-
-def load_items(split: str) -> list[Item]:
-    items = []
-    for path in sorted(SOURCES.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                d = json.loads(line)
-                if split in ("all", d["split"]):
-                    items.append(Item(d["id"], d["lang"], d["kind"], d["title"], d["text"], d["label"],
-                                      tuple(d["topics"]), d["reason"], d["split"]))
-    if not items:
-        raise SystemExit(f"no labelled items for split {split!r} under {SOURCES}")
-    return items
-
-
-def load_extended(split: str) -> list[Item]:
-    """The outside set: ``test`` = items of held-out outlets (leave-sources-out), without the story groups that
-    outlets on both sides told; ``dev`` = items of the training outlets; ``all`` = every item."""
-    plan = json.loads((EXTENDED / "split.json").read_text(encoding="utf-8"))
-    both_sides = set(plan["groups_on_both_sides"])
-    items = []
-    for path in sorted(EXTENDED.glob("items-*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            d = json.loads(line)
-            side = "test" if plan["outlets"][d["outlet"]] == "test" else "dev"
-            if split == "all" or (split == side and not (side == "test" and d["group"] in both_sides)):
-                items.append(Item(d["id"], d["lang"], d["kind"], d["title"], d["text"], d["label"],
-                                  tuple(d["topics"]), d["reason"], side))
-    return items
-
+PREVIOUS_THRESHOLD = 0.4  # Settings.relevance_threshold's default at RELEVANCE_COMMIT
+LEGEND = {"previous": f"govwatch.enrich.topics / relevance at git {RELEVANCE_COMMIT[:7]} (lexicon + 12 features)",
+          "current": "govwatch.enrich.topics / relevance in this checkout"}
 
 Scorer = Callable[[str, str], Prediction]
 
 
 def scorer_of(module: ModuleType) -> Scorer:
-    """The relevance/topics decision of a topics module (the frozen baseline or govwatch.enrich.topics)."""
+    """The relevance/topics decision of a topics module: classify(title, text, taxonomy)."""
     taxonomy = module.load_taxonomy()
 
     def run(title: str, text: str) -> Prediction:
@@ -109,107 +67,138 @@ def scorer_of(module: ModuleType) -> Scorer:
     return run
 
 
-def prf(pairs: list[tuple[int, int]]) -> tuple[float, float, float, int]:
-    tp = sum(1 for g, p in pairs if g and p)
-    fp = sum(1 for g, p in pairs if not g and p)
-    fn = sum(1 for g, p in pairs if g and not p)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1, len(pairs)
-
-
-def cpu_ms_per_story(scorer: Scorer, items: list[Item], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        for it in items:
-            scorer(it.title, it.text)
-        best = min(best, time.process_time() - start)
-    return 1000.0 * best / len(items)
-
-
-def long_pages() -> list[Item]:
+def zyte_pages() -> list[tuple[str, str]]:
+    """(title, body) of the Zyte gold pages cut at ANALYSIS_CHARS; none when eval-data is not present."""
     if not ZYTE_GOLD.exists():
         return []
     gold = json.loads(ZYTE_GOLD.read_text(encoding="utf-8"))
-    return [Item(k, "en", "full", "", v["articleBody"][:ANALYSIS_CHARS], 0, (), "", "")
-            for k, v in sorted(gold.items())]
+    return [("", v["articleBody"][:ANALYSIS_CHARS]) for _, v in sorted(gold.items()) if v.get("articleBody")]
 
 
-def report(name: str, scorer: Scorer, threshold: float, items: list[Item], repeat: int) -> dict[str, Prediction]:
-    preds = {it.id: scorer(it.title, it.text) for it in items}
-    print(f"\n== {name} (threshold {threshold:.2f})")
-    for kind in ("all", "short", "full"):
-        sub = [it for it in items if kind in ("all", it.kind)]
-        p, r, f, n = prf([(it.label, int(preds[it.id].relevance >= threshold)) for it in sub])
-        pos = sum(it.label for it in sub)
-        print(f"relevance {kind:5s}  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   (n={n}, relevant={pos})")
-    for lang in sorted({it.lang for it in items}):
-        sub = [it for it in items if it.lang == lang]
-        p, r, f, n = prf([(it.label, int(preds[it.id].relevance >= threshold)) for it in sub])
-        print(f"  lang {lang:8s}  P {p:.3f}  R {r:.3f}  F1 {f:.3f}   (n={n}, relevant={sum(it.label for it in sub)})")
-    gold_rel = [it for it in items if it.label]
-    covered = sum(1 for it in gold_rel if preds[it.id].topics)
-    print(f"topic coverage: {covered}/{len(gold_rel)} = {covered / len(gold_rel):.3f} of relevant items get >= 1 topic")
-    law = [it for it in gold_rel if "legislation_rulemaking" in it.topics]
-    law_hit = sum(1 for it in law if "legislation_rulemaking" in preds[it.id].topics)
-    print(f"law -> legislation_rulemaking: {law_hit}/{len(law)} = {law_hit / max(1, len(law)):.3f}")
-    tp: Counter[str] = Counter()
-    npred: Counter[str] = Counter()
-    ngold: Counter[str] = Counter()
-    for it in gold_rel:
-        got, want = set(preds[it.id].topics), set(it.topics)
-        for t in got:
-            npred[t] += 1
-        for t in want:
-            ngold[t] += 1
-        for t in got & want:
-            tp[t] += 1
-    tp_all, pred_all, gold_all = sum(tp.values()), sum(npred.values()), sum(ngold.values())
-    print(f"topics micro  P {tp_all / max(1, pred_all):.3f}  R {tp_all / max(1, gold_all):.3f}"
-          f"   (predicted {pred_all}, gold {gold_all})")
-    print("per topic (gold-relevant items):  P      R      pred gold")
-    for t in sorted(set(npred) | set(ngold), key=lambda t: (-ngold[t], t)):
-        p = f"{tp[t] / npred[t]:.2f}" if npred[t] else "  - "
-        r = f"{tp[t] / ngold[t]:.2f}" if ngold[t] else "  - "
-        print(f"  {t:36s} {p:>5s}  {r:>5s}  {npred[t]:4d} {ngold[t]:4d}")
-    print(f"CPU {cpu_ms_per_story(scorer, items, repeat):.3f} ms/story (title + text as stored; best of {repeat})")
-    if pages := long_pages():
-        words = sum(len(p.text.split()) for p in pages) / len(pages)
-        print(f"CPU {cpu_ms_per_story(scorer, pages, repeat):.3f} ms/story on {len(pages)} full pages "
-              f"(Zyte gold bodies, mean {words:.0f} words, cut at {ANALYSIS_CHARS} chars)")
-    return preds
+def cpu_ms(call: Callable[[str, str], object], stories: Sequence[tuple[str, str]], repeat: int) -> list[float]:
+    """Per story, the least process time (ms) of one call over ``repeat`` passes (the first call warms caches)."""
+    call(*stories[0])
+    best = [float("inf")] * len(stories)
+    clock = time.process_time_ns
+    for _ in range(repeat):
+        for i, (title, text) in enumerate(stories):
+            start = clock()
+            call(title, text)
+            best[i] = min(best[i], clock() - start)
+    return [ns / 1e6 for ns in best]
+
+
+def print_cpu(scorers: dict[str, Scorer], sentences: Callable[[str], object], short: list[tuple[str, str]],
+              pages: list[tuple[str, str]], repeat: int) -> None:
+    print(f"\n== CPU ms per story: process time of one call, best of {repeat} passes per story "
+          f"(load average {load_average()})")
+    print(f"{'texts':34} {'stories':>7}  {'what':41} {'p50':>7} {'p95':>7} {'mean':>7}")
+    baselines: dict[str, Callable[[str, str], object]] = {
+        "baseline: empty call": lambda title, text: None,
+        f"baseline: relevance.sentences() at {RELEVANCE_COMMIT[:7]}": lambda title, text: sentences(f"{title}\n{text}"),
+    }
+    sets = [("short (title + feed summary)", short)]
+    if pages:
+        words = sum(len(text.split()) for _, text in pages) / len(pages)
+        sets.append((f"full pages (Zyte gold, {words:.0f} words)", pages))
+    for label, stories in sets:
+        count = f"{len(stories):7d}"
+        for name, call in [*scorers.items(), *baselines.items()]:
+            ms = cpu_ms(call, stories, repeat)
+            print(f"{label:34} {count:>7}  {name:41} {percentile(ms, 50):7.3f} {percentile(ms, 95):7.3f} "
+                  f"{sum(ms) / len(ms):7.3f}")
+            label = count = ""
+    if not pages:
+        print("full pages: eval-data not present")
+
+
+# A fresh interpreter: numpy + yaml (what any enrich process holds), the stories, then the scorer if asked for.
+_RSS_CHILD = """
+import json, sys
+import numpy, yaml
+which, src, benchmarks, data = sys.argv[1:5]
+with open(data, encoding="utf-8") as f:
+    stories = json.load(f)
+if which != "bare":
+    sys.path[:0] = [src, benchmarks]
+    if which == "previous":
+        mod = __import__("_frozen").relevance_baseline()
+    else:
+        from govwatch.enrich import topics as mod
+    taxonomy = mod.load_taxonomy()
+    for title, text in stories:
+        mod.classify(title, text, taxonomy)
+with open("/proc/self/status") as f:
+    print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024)
+"""
+
+
+def peak_rss_mib(which: str, data: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, which, str(REPO_ROOT / "src"), str(BENCHMARKS),
+                          str(data)], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(f"the peak-RSS process for {which} failed:\n{out.stderr.strip()[-2000:]}")
+    return float(out.stdout.strip())
+
+
+def print_rss(stories: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory(prefix="relevance-rss-") as tmp:
+        data = Path(tmp) / "stories.json"
+        data.write_text(json.dumps(stories), encoding="utf-8")
+        bare = peak_rss_mib("bare", data)
+        print(f"\n== peak RSS (VmHWM) of a fresh process that classifies {len(stories)} stories "
+              "(every labelled item, and the full pages)")
+        print(f"{'process':45} {'peak MiB':>9} {'added MiB':>10}")
+        print(f"{'bare: python + numpy + yaml + the stories':45} {bare:9.1f}")
+        for which in LEGEND:
+            peak = peak_rss_mib(which, data)
+            print(f"{which + ': bare + load the scorer + classify':45} {peak:9.1f} {peak - bare:10.1f}")
+
+
+def predict(scorer: Scorer, items: Sequence[Item]) -> dict[str, Prediction]:
+    return {it.id: scorer(it.title, it.text) for it in items}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--set", dest="labelled_set", default="original", choices=("original", "extended"))
-    ap.add_argument("--split", default="test", choices=("test", "dev", "all"))
-    ap.add_argument("--errors", action="store_true", help="list the current scorer's mistakes (dev only)")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--part", default="held-out", choices=("held-out", *PARTS, "all"),
+                    help="held-out (default) = random + lso in full and one train line; all = every part in full")
+    ap.add_argument("--errors", action="store_true", help="list the current scorer's mistakes (--part train only)")
+    ap.add_argument("--repeat", type=int, default=3, help="timing passes per story (the least time is kept)")
+    ap.add_argument("--no-cost", action="store_true", help="quality only: skip the CPU and RSS measurements")
     args = ap.parse_args(argv)
-    if args.errors and args.split != "dev":
-        ap.error("--errors reads mistakes on the dev part only (keep the test part held out)")
-    items = load_extended(args.split) if args.labelled_set == "extended" else load_items(args.split)
-    langs = Counter(it.lang for it in items)
-    print(f"set {args.labelled_set}, split {args.split}: {len(items)} items, {sum(it.label for it in items)} relevant; "
-          f"kinds {dict(Counter(it.kind for it in items))}; languages {dict(sorted(langs.items()))}")
-    report(f"today's scorer (govwatch.enrich.topics at git {RELEVANCE_COMMIT[:7]})", scorer_of(relevance_baseline()),
-           BASELINE_THRESHOLD, items, args.repeat)
-    threshold = Settings.model_fields["relevance_threshold"].default
-    preds = report("current scorer (govwatch.enrich.topics / relevance)", scorer_of(current), threshold, items,
-                   args.repeat)
+    if args.errors and args.part != "train":
+        ap.error("--errors reads mistakes on the training part only (--part train): the held-out parts stay held out")
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    owner = load_families()
+    family_order = list(dict.fromkeys(owner.values()))
+    parts = load_parts(owner)
+    full = {"held-out": ("random", "lso"), "all": PARTS}.get(args.part, (args.part,))
+    summary_only = ("train",) if args.part == "held-out" else ()
+    every = [it for p in PARTS for it in parts[p]]
+    print(f"labelled set: {len(every)} items, {sum(it.label for it in every)} relevant; "
+          + ", ".join(f"{p} {len(parts[p])} ({sum(it.label for it in parts[p])} relevant)" for p in PARTS))
+    previous = relevance_baseline()
+    scorers = {"previous": scorer_of(previous), "current": scorer_of(current)}
+    thresholds = {"previous": PREVIOUS_THRESHOLD, "current": Settings.model_fields["relevance_threshold"].default}
+    for name, what in LEGEND.items():
+        print(f"{name:8} = {what}, relevant at >= {thresholds[name]:.2f}")
+    shown = [it for p in (*full, *summary_only) for it in parts[p]]
+    models = [Model(name, thresholds[name], predict(s, shown)) for name, s in scorers.items()]
+    for p in full:
+        relevance_table(PART_TITLES[p], parts[p], models)
+    for p in summary_only:
+        relevance_line(PART_TITLES[p], parts[p], models)
+    for p in full:
+        family_table(PART_TITLES[p], parts[p], models, owner, family_order)
     if args.errors:
-        print("\n-- current scorer's relevance errors (dev)")
-        for it in items:
-            got = preds[it.id].relevance >= threshold
-            if got != bool(it.label):
-                print(f"{'FP' if got else 'FN'} {preds[it.id].relevance:.3f} {it.kind:5s} {it.id}: {it.title[:90]}")
-        print("\n-- relevant items with no topic or missing gold topics (dev)")
-        for it in items:
-            if it.label and not set(it.topics) & set(preds[it.id].topics):
-                print(f"  {it.id}: gold {list(it.topics)} got {list(preds[it.id].topics)}")
+        print_errors(parts["train"], models[-1], owner)
+    if not args.no_cost:
+        short = [(it.title, it.text) for it in every if it.kind == "short"]
+        pages = zyte_pages()
+        print_cpu(scorers, previous.rel.sentences, short, pages, args.repeat)
+        print_rss([(it.title, it.text) for it in every] + pages)
     return 0
 
 
