@@ -28,7 +28,9 @@ class Filters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     topics: list[str] = Field(default_factory=list, description="Taxonomy topic ids")
-    entity_ids: list[str] = Field(default_factory=list, description="Entity ids (Wikidata QIDs or govwatch ids)")
+    entity_ids: list[str] = Field(default_factory=list, description=(
+        "Ids (Wikidata QIDs or govwatch ids) of entities a story is about; an outlet it only cites as a source "
+        "does not count (ask for those in the query: source_ids:<id>)"))
     countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes of countries mentioned")
     sources: list[str] = Field(default_factory=list, description="Outlet names exactly as in the feed registry")
     languages: list[str] = Field(default_factory=list, description="ISO 639-1 language codes")
