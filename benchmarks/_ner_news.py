@@ -5,7 +5,8 @@ with mention counts, not spans, so both sides are compared as sets per article:
 
 * gold units: the distinct (type, normalised surface) of the article's gold mentions ("Donald Trump" and "Trump"
   are two units; normalised = lower case, curly quotes folded, a leading "the " and a trailing "'s" dropped);
-* the forms of a predicted (type, name): its name, every alias of that name in the system's own gazetteer, for
+* the forms of a predicted (type, name): its name, every alias of that name in the system's own gazetteer (and
+  for a country its capital, when that gazetteer reads capitals as metonymy: "Beijing retaliated"), for
   a person the last word of the name (the extractor merges later surname mentions into the full name), and the
   initials acronym of a multi-word name ("Federal Trade Commission" -> "ftc");
 * a prediction is a true positive when one of its forms is a gold unit of the same type in the article, else a
@@ -64,6 +65,9 @@ def _alias_forms(gaz: Gazetteer) -> dict[tuple[str, str], set[str]]:
             entry = gaz.entries[alias.key]
             text = " ".join(alias.tokens).replace(" 's", "'s").replace(" .", ".").replace(" - ", "-")
             forms[(entry.type, entry.name)].add(norm(text))
+    for bucket in getattr(gaz, "capitals", {}).values():  # a capital used for its government names the country
+        for toks, key in bucket:
+            forms[("country", gaz.entries[key].name)].add(norm(" ".join(toks)))
     return forms
 
 

@@ -49,12 +49,31 @@ def test_longest_match_wins() -> None:
     assert ents["European Commission"].mentions == 1
 
 
-def test_countries_use_iso_codes_and_demonyms_count() -> None:
-    """Country names and demonyms give ISO alpha-2 ids; demonyms before a language noun do not count."""
-    ents = _by_name("", "French regulators met officials from the US. Chinese-language media and French fries.")
-    assert ents["France"].id == "FR" and ents["France"].mentions == 1
+def test_countries_use_iso_codes_and_demonyms_only_add_to_named_countries() -> None:
+    """Country names give ISO alpha-2 ids and rigour's QIDs; a demonym adds a mention to a country the story names
+    but reports none alone (issue 26: "the Chinese e-commerce giant" is not about the state); demonyms before a
+    language noun do not count."""
+    ents = _by_name("", "French regulators met officials from the US and France. German carmakers object. "
+                        "Chinese-language media and French fries.")
+    assert ents["France"].id == "FR" and ents["France"].mentions == 2 and ents["France"].qid == "Q142"
     assert ents["United States"].id == "US"
-    assert "China" not in ents
+    assert "China" not in ents and "Germany" not in ents
+
+
+def test_sub_national_places_are_never_countries() -> None:
+    """UK nations, Gaza, Inner Mongolia and New Mexico are places, not the United Kingdom, Palestine, Mongolia or
+    Mexico (docs/entity-guidelines.md section 5)."""
+    ents = _by_name("", "Scotland and Wales voted. Patients from Inner Mongolia, Gaza and New Mexico were treated.")
+    assert not {"United Kingdom", "Palestine", "Mongolia", "Mexico"} & set(ents)
+
+
+def test_a_capital_acting_for_its_government_is_the_country() -> None:
+    """"Beijing retaliated" and "talks with Kabul" name the state; "a rally in Washington" and "Washington-based"
+    are places (metonymy.py)."""
+    ents = _by_name("", "Beijing retaliated on Monday. Envoys held talks with Kabul. A rally in Washington drew a "
+                        "Washington-based group.")
+    assert ents["China"].mentions == 1 and ents["Afghanistan"].mentions == 1
+    assert "United States" not in ents
 
 
 def test_native_language_forms_match() -> None:

@@ -12,10 +12,14 @@ Matching rules (see data/gazetteer.yaml header):
   ("The European Commission fined X under the AI Act").
 * native-language forms: Chinese forms are found by substring search (no spaces to tokenise on); French and
   German forms are ordinary aliases.
-* countries (data/countries.yaml): id = ISO 3166-1 alpha-2. Demonyms ("French", "Chinese") count: in
-  governance news "Chinese regulators" or "the French presidency" is about the country, and dropping them
-  loses most country signal of wire copy. They do not count before a language/culture noun ("French fries",
+* countries (data/countries.yaml): id = ISO 3166-1 alpha-2, qid from rigour. A country is reported only when
+  it is named (issue 26): demonyms ("French", "Chinese") add to the mentions of a named country but do not
+  report one alone ("the Chinese e-commerce giant", "the American Music Awards" are not about the state; the
+  news gold set labels no demonym). They do not count before a language/culture noun ("French fries",
   "Chinese-language") nor inside an organisation name found by pattern ("American Civil Liberties Union").
+  A capital used for its government ("Beijing retaliated", "talks with Kabul") is a mention of the country
+  (metonymy.py). Sub-national places (countries.yaml `places`: UK nations, Gaza, Inner Mongolia, New Mexico) block the name
+  patterns and are never reported.
 * leftmost-longest wins, so "Federal Trade Commission" is never also "Commission".
 * an organisation alias inside a longer proper name is a different organisation, left to the name patterns:
   "Democratic Party" in "California Democratic Party" / "Democratic Party of Japan", "Toyota" in "Toyota
@@ -40,6 +44,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from govwatch.enrich.gazetteer import CJK_RE, LEGAL_SUFFIXES, NOT_COUNTRIES, Gazetteer, supported, tokenize
+from govwatch.enrich.metonymy import capital_mentions
 from govwatch.enrich.model_names import drop_vetoed, model_names
 from govwatch.enrich.name_shape import slug
 from govwatch.enrich.names import NameHit
@@ -68,6 +73,9 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     used = set(view.blocked)  # pattern names and gazetteer matches
     known_people = {gazetteer.entries[a.key].name for a, _, _ in hits if gazetteer.entries[a.key].type == "person"}
     known_people |= {h.name for h in names if h.type == "person"}
+    # a capital acting for its government is decided before the model, which must not call it a person
+    capitals = capital_mentions(tokens, gazetteer.capitals, used | {k for _, a, b in hits for k in range(a, b)})
+    view.blocked |= {k for _, a, b in capitals for k in range(a, b)}
     model_hits, model_used, vetoed = model_names(view, known_people)
     if vetoed:  # organisations the model calls conferences ("presented at AAAI")
         hits = [h for h in hits
@@ -81,28 +89,41 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     names = [NameHit(t, n, c) for (t, n), c in merged.items()]
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
     hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
+    # ... and so does one right before a gazetteer organisation of its own jurisdiction ("U.S. Department of
+    # Commerce", "U.S. House Intelligence Committee"): one name, the longest wins (docs/entity-guidelines.md 2).
+    org_at = {a: gazetteer.entries[alias.key] for alias, a, _ in hits if gazetteer.entries[alias.key].type == "org"}
+    hits = [h for h in hits if not (h[0].key.startswith("country.") and h[2] in org_at
+                                    and org_at[h[2]].jurisdiction == gazetteer.entries[h[0].key].public_id)]
     counts: Counter[str] = Counter()
     # A legal suffix right after an ambiguous company name settles it ("Apple Inc").
     safe = {alias.key for alias, _, b in hits
             if not alias.ambiguous or (b < len(tokens) and tokens[b][0] in LEGAL_SUFFIXES)}
+    named: set[str] = set()  # countries named at least once: a demonym alone does not report one
     for alias, _, _ in hits:
-        if alias.key in NOT_COUNTRIES:
+        if alias.key in NOT_COUNTRIES or alias.key in gazetteer.places:
             continue
         if not alias.ambiguous or supported(alias.key, safe, gazetteer):
             counts[alias.key] += 1
+            if not alias.demonym:
+                named.add(alias.key)
+    for key, _, _ in capitals:  # "Beijing retaliated"
+        counts[key] += 1
+        named.add(key)
     if CJK_RE.search(full):
         rest = full
         for form, key in gazetteer.cjk:  # longest first; blank out matches so sub-forms don't recount
             n = rest.count(form)
-            if n and key not in NOT_COUNTRIES:
+            if n and key not in NOT_COUNTRIES and key not in gazetteer.places:
                 counts[key] += n
+                named.add(key)
                 rest = rest.replace(form, " ")
     spans: dict[str, list[tuple[int, int]]] = {}
     for alias, a, b in hits:
         spans.setdefault(alias.key, []).append((a, b))
     out = [Entity(e.public_id, e.name, e.type, e.qid, n, "gazetteer",
                   entity_role(tokens, spans.get(k, []), full) if e.type == "org" else "subject")
-           for k, e, n in ((k, gazetteer.entries[k], n) for k, n in counts.items())]
+           for k, e, n in ((k, gazetteer.entries[k], n) for k, n in counts.items())
+           if e.type != "country" or k in named]
     known = {e.name.lower(): k for k, e in enumerate(out)}
     for hit in names:
         if hit.name.lower() in known:  # a later surname mention of a gazetteer person ("Cruz's")

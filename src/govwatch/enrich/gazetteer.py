@@ -64,6 +64,9 @@ class Gazetteer:
     entries: dict[str, _Entry] = field(default_factory=dict)
     index: dict[str, list[Alias]] = field(default_factory=lambda: defaultdict(list))
     cjk: list[tuple[str, str]] = field(default_factory=list)
+    places: set[str] = field(default_factory=set)  # keys of countries.yaml places: block names, never reported
+    # first token -> (capital's tokens, country key): a capital used for its government (metonymy.py)
+    capitals: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     related: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, entry: _Entry, aliases: list[str], ambiguous: list[str], demonyms: list[str]) -> None:
@@ -115,8 +118,16 @@ def _build(gaz_doc: dict[str, Any], country_doc: dict[str, Any]) -> Gazetteer:
         if not isinstance(c.get("code"), str):  # YAML 1.1 reads a bare NO as false (the "Norway problem")
             raise ValueError(f"countries.yaml: code {c.get('code')!r} of {c.get('name')!r} must be a quoted string")
         native = [f for lang in ("zh", "fr", "de") for f in c.get(lang, [])]
-        entry = _Entry(f"country.{c['code']}", c["code"], c["name"], "country", None, c["code"], ())
+        entry = _Entry(f"country.{c['code']}", c["code"], c["name"], "country", c.get("qid"), c["code"], ())
         gaz.add(entry, list(c.get("aliases", [])) + native, [], list(c.get("demonyms", [])))
+        capital = c.get("capital", [])
+        for city in [capital] if isinstance(capital, str) else capital:
+            toks = tuple(TOKEN_RE.findall(city))
+            gaz.capitals.setdefault(toks[0], []).append((toks, entry.key))
+    for c in country_doc.get("places", []):
+        entry = _Entry(f"country.{c['code']}", c["code"], c["name"], "country", None, "", ())
+        gaz.add(entry, list(c.get("aliases", [])), [], list(c.get("demonyms", [])))
+        gaz.places.add(entry.key)
     return gaz.finish()
 
 

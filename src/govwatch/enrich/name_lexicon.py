@@ -120,7 +120,7 @@ Dynamics Therapeutics Biosciences Aerospace Analytics Solutions Communications T
 Sena Parishad Samiti Sangh Dal Museum Bros Brothers Research
 Society Federation League Company Technologies Systems Networks Partners Capital Ventures Fund Trust School
 College Parliament Assembly Congress Senate Service Services Administration Alliance Coalition Consortium
-Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine
+Forum Network Project Initiative Times Post Journal Tribune Herald Gazette Press Review Magazine Embassy Police
 """.split())
 ORG_HEADS = frozenset({"Ministry", "Department", "University", "Institute", "Office", "Bank", "Court",
                        "Board", "Bureau", "Council", "Agency", "Commission", "Academy", "Federation",
