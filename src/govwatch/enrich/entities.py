@@ -18,8 +18,8 @@ Matching rules (see data/gazetteer.yaml header):
   news gold set labels no demonym). They do not count before a language/culture noun ("French fries",
   "Chinese-language") nor inside an organisation name found by pattern ("American Civil Liberties Union").
   A capital used for its government ("Beijing retaliated", "talks with Kabul") is a mention of the country
-  (metonymy.py). Sub-national places (countries.yaml `places`: UK nations, Gaza, Inner Mongolia, New Mexico) block the name
-  patterns and are never reported.
+  (metonymy.py). Sub-national places (countries.yaml `places`: UK nations, Gaza, Inner Mongolia, New Mexico)
+  block the name patterns and are never reported.
 * leftmost-longest wins, so "Federal Trade Commission" is never also "Commission".
 * an organisation alias inside a longer proper name is a different organisation, left to the name patterns:
   "Democratic Party" in "California Democratic Party" / "Democratic Party of Japan", "Toyota" in "Toyota
