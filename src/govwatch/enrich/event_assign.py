@@ -37,14 +37,17 @@ from govwatch.enrich.events import (
 )
 from govwatch.models import EnrichedStory
 
+UNTITLED_CHARS = 120
 RECENT_EVENTS = 5_000  # events remembered in-process: far more than one refresh interval can produce
 
 
 def member_of(story: EnrichedStory) -> Member:
     """An enriched story's member record: title, lead (the feed summary, else the text's start), subjects, topics."""
     lead = story.raw.summary.strip() or story.text[:LEAD_CHARS]
+    # A story without a title (some feeds give none) is shown by the start of its lead.
+    title = story.title.strip() or lead[:UNTITLED_CHARS].rsplit(" ", 1)[0]
     return Member.of(story_id=story.story_id, cluster_id=story.cluster_id, published=timestamp_of(story),
-                     outlet=story.raw.source, title=story.title, lead=lead,
+                     outlet=story.raw.source, title=title, lead=lead,
                      entity_ids=[e.id for e in story.entities if e.role == "subject"],
                      topic_ids=[t.id for t in story.topics])
 
@@ -88,12 +91,13 @@ class EventAssigner:
         for member, hits in zip(members, found, strict=True):
             candidates: dict[str, tuple[Event, Version | None]] = {}
             for hit in hits:
-                candidates[hit.source["event_id"]] = (event_from_document(hit.source), hit.version)
+                event_id = hit.source["event_id"]
+                mine = self.recent.get(event_id)
+                # The search may not yet see what this process wrote (or changed earlier in this batch).
+                candidates[event_id] = mine if mine is not None and _newer(mine[1], hit.version) else (
+                    event_from_document(hit.source), hit.version)
             for event_id in self._local_candidates(member):
-                mine = self.recent[event_id]
-                stored = candidates.get(event_id)
-                if stored is None or _newer(mine[1], stored[1]):
-                    candidates[event_id] = mine
+                candidates.setdefault(event_id, self.recent[event_id])
             decision = decide(member, [event for event, _ in candidates.values()], self.threshold)
             decisions.append(decision)
             if decision.reason == "replay":
@@ -109,6 +113,12 @@ class EventAssigner:
             for eid in exc.conflicts:  # re-read on the retry
                 self._forget(eid)
             self._versions(exc.written)
+            raise
+        except Exception:
+            # Not stored: forget the batch's changes, or the retry would find them here, decide "replay" and
+            # never write them.
+            for eid in changed:
+                self._forget(eid)
             raise
         finally:
             if docs:
