@@ -1,9 +1,10 @@
 """The gazetteer: packaged aliases of known entities and countries, compiled into an index, and its matches.
 
 Matching rules (see data/gazetteer.yaml header and govwatch.enrich.entities): safe aliases match whole tokens,
-ALL-CAPS and lower-case-initial aliases case-sensitively; leftmost-longest wins; demonyms do not count before a
-language/culture noun; an organisation alias inside a longer proper name is a different organisation
-(embedded); an ambiguous alias counts only with support (supported).
+ALL-CAPS and lower-case-initial aliases case-sensitively, other aliases case-insensitively but with the capitals
+of the alias capitalised in the text ("The Hill", not "the hill" nor "The hill"); leftmost-longest wins;
+demonyms do not count before a language/culture noun; an organisation alias inside a longer proper name is a
+different organisation (embedded); an ambiguous alias counts only with support (supported).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Alias:
     exact_case: bool
     first_upper: bool | None  # required case of the first letter for case-insensitive aliases
     demonym: bool = False
+    # words capitalised in the alias must be capitalised in the text too ("The Information", not "The information")
+    capitals: tuple[bool, ...] = ()
 
 
 @dataclass
@@ -87,7 +90,8 @@ class Gazetteer:
                 exact = (len(letters) > 1 and all(c.isupper() for c in letters)) or form[:1].islower()
                 first_upper = form[0].isupper() if form[0].isalpha() and not exact else None
                 key_toks = toks if exact else tuple(t.lower() for t in toks)
-                alias = Alias(key_toks, entry.key, amb, exact, first_upper, dem)
+                alias = Alias(key_toks, entry.key, amb, exact, first_upper, dem,
+                              tuple(t[:1].isupper() for t in toks) if len(toks) > 1 else ())
                 self.index[toks[0].lower()].append(alias)
 
     def finish(self) -> Gazetteer:
@@ -162,6 +166,8 @@ def _alias_matches(alias: Alias, tokens: list[tuple[str, int, int]], i: int) -> 
         return tuple(window) == alias.tokens
     if tuple(w.lower() for w in window) != alias.tokens:
         return False
+    if any(cap and not w[:1].isupper() for w, cap in zip(window, alias.capitals, strict=False)):
+        return False
     return alias.first_upper is None or window[0][0].isupper() == alias.first_upper
 
 
@@ -199,7 +205,7 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
     ("Israeli Labor Party" is not Australia's) but not for brands ("Chinese Alibaba"); a legal suffix after a
     brand is the same company ("Apple Inc").
     """
-    generic = any(t.lower() in ORG_SUFFIXES_LOWER for t in alias.tokens)
+    generic = any(t.lower() in ORG_SUFFIXES_LOWER for t in alias.tokens) or alias.tokens in PARTY_PLURALS
     if a > 0 and (a - 1) not in starts and (generic or (a - 1) not in places) \
             and _proper_before(tokens, a - 1) and (generic or (a >= 2 and _proper_before(tokens, a - 2)
                                                                and not _line_break(tokens, a - 2, a))):
@@ -207,6 +213,9 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
         # not one: headlines, German nouns and Italian articles are capitalised ("the Recent Anthropic
         # Settlement", "Start-up Mistral AI", "Il Garante")
         return True
+    if alias.tokens in PARTY_PLURALS and a >= 2 and tokens[a - 1][0] in ("of", "and", "&") \
+            and _proper_before(tokens, a - 2):
+        return True  # "Party of Socialists and Democrats", "Pact of Democrats"
     if not generic:
         # a capitalised run right after the brand that ends in an organisation word: "Toyota Industries",
         # "IEEE Computer Society", "Microsoft Research"
@@ -217,8 +226,12 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
             if tok in ORG_SUFFIXES and tok not in LEGAL_SUFFIXES:
                 return True
         return False
-    return alias.tokens[-1].lower() in ORG_SUFFIXES_LOWER and b + 1 < len(tokens) and tokens[b][0] in ("of", "for") \
-        and tokens[b + 1][0][:1].isupper() and (b + 1) not in starts and tokens[b + 1][0] not in STOP_CAPS
+    if alias.tokens in PARTY_PLURALS and b + 2 < len(tokens) and tokens[b][0] in ("of", "for") \
+            and tokens[b + 1][0] == "the":
+        b += 1  # "Democrats of the Left"
+    return (alias.tokens[-1].lower() in ORG_SUFFIXES_LOWER or alias.tokens in PARTY_PLURALS) and b + 1 < len(tokens) \
+        and tokens[b][0] in ("of", "for", "the") and tokens[b + 1][0][:1].isupper() and (b + 1) not in starts \
+        and tokens[b + 1][0] not in STOP_CAPS
 
 
 def _proper_before(tokens: list[tuple[str, int, int]], k: int) -> bool:
@@ -233,6 +246,9 @@ def _line_break(tokens: list[tuple[str, int, int]], a: int, b: int) -> bool:
 
 ORG_SUFFIXES_LOWER = frozenset(w.lower() for w in ORG_SUFFIXES)
 BRAND_TAIL = 4  # words after a brand searched for an organisation word
+# Party members named as a plural ("Democrats", "Republicans") are generic like an organisation word: inside a
+# longer name they are another party ("Christian Democrats", "Australian Democrats", "Democrats of the Left").
+PARTY_PLURALS = frozenset({("democrats",), ("republicans",)})
 LEGAL_SUFFIXES = frozenset({"Inc", "Ltd", "Corp", "Corporation", "Co", "LLC", "LLP", "PLC", "plc", "GmbH", "AG",
                             "SA", "SAS", "NV", "BV", "Group", "Holdings"})
 

@@ -20,6 +20,7 @@ from govwatch.enrich.name_lexicon import (
     ORG_HEADS,
     ORG_SUFFIXES,
     PARTICLES,
+    TITLES,
     first_names,
 )
 from govwatch.enrich.name_shape import Token, is_cap, is_initial
@@ -106,6 +107,8 @@ def org_span(words: list[str]) -> tuple[int, int] | None:
         # a capitalised word before the suffix; a suffix word will do when a complement follows ("Alliance
         # Party of Northern Ireland")
         complement = k + 1 < len(words) and words[k + 1] in ("of", "for", "on")
+        if k + 1 < len(words) and words[k + 1] in TITLES:
+            continue  # the suffix word starts a title: "White House Press Secretary", "Party Chairman"
         if words[k] in ORG_SUFFIXES and any(w[:1].isupper() and (w not in ORG_SUFFIXES or complement)
                                             for w in words[:k]):
             if words[k - 1] in ("of", "for", "on") and not any(w in ORG_SUFFIXES | ORG_HEADS for w in words[:k]):
