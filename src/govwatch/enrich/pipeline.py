@@ -98,7 +98,8 @@ def enrich(raw: RawStory, html: bytes | None, fetch_error: str | None, knowledge
         story_id=raw.story_id, raw=raw, title=title, text=text, author=ext.author or raw.author,
         site_name=ext.sitename, language=language, published_at=ext.published or raw.published_at,
         extraction_status=ext.status, fetch_error=fetch_error, word_count=len(text.split()),
-        entities=[EntityRef(id=e.id, name=e.name, type=e.type, qid=e.qid, mentions=e.mentions) for e in entities],
+        entities=[EntityRef(id=e.id, name=e.name, type=e.type, qid=e.qid, mentions=e.mentions, role=e.role)
+                  for e in entities],
         topics=[TopicRef(id=t.id, label=t.label, score=round(t.score, 4)) for t in topics.topics],
         relevance=round(topics.relevance, 4), is_relevant=is_relevant,
         cluster_id=raw.story_id, is_cluster_representative=True,
