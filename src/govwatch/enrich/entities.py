@@ -43,13 +43,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from govwatch.enrich.gazetteer import CJK_RE, LEGAL_SUFFIXES, NOT_COUNTRIES, Gazetteer, supported, tokenize
+from govwatch.enrich.acronyms import definitions
+from govwatch.enrich.gazetteer import CJK_RE, LEGAL_SUFFIXES, NOT_COUNTRIES, Alias, Gazetteer, supported, tokenize
 from govwatch.enrich.metonymy import capital_mentions
 from govwatch.enrich.model_names import drop_vetoed, model_names
-from govwatch.enrich.name_shape import slug
+from govwatch.enrich.name_lexicon import ORG_HEADS, ORG_SUFFIXES, TITLES
+from govwatch.enrich.name_shape import join_words, slug
 from govwatch.enrich.names import NameHit
 from govwatch.enrich.roles import entity_role
 from govwatch.enrich.rule_view import rule_view
+
+# last words of a law's name: a defined acronym after one is a law ("Telephone Consumer Protection Act (TCPA)")
+LAW_HEADS = frozenset({"Act", "Bill", "Directive", "Regulation", "Treaty", "Convention", "Agreement", "Accord"})
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,42 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
             prefix = "person" if hit.type == "person" else "org"
             role = entity_role(tokens, _spans_of(hit.name, tokens), full) if hit.type == "org" else "subject"
             out.append(Entity(f"{prefix}.{slug(hit.name)}", hit.name, hit.type, None, hit.mentions, "pattern", role))
+    out = _link_acronyms(out, tokens, hits, gazetteer)
     out.sort(key=lambda e: (-e.mentions, e.type, e.name))
+    return out
+
+
+def _link_acronyms(out: list[Entity], tokens: list[tuple[str, int, int]], hits: list[tuple[Alias, int, int]],
+                   gazetteer: Gazetteer) -> list[Entity]:
+    """An acronym the story defines ("... Attorney General (NYAG)") is the organisation named before it: its
+    mentions join that entity, which is made from the name when no rule found it. Acronyms the gazetteer knows
+    keep the gazetteer's meaning."""
+    orgs_ending = {b: gazetteer.entries[alias.key].public_id for alias, _, b in hits
+                   if gazetteer.entries[alias.key].type == "org"}
+    people = {e.name for e in out if e.type == "person"}
+    for acr, a, b in definitions(tokens):
+        if any(alias.tokens == (acr,) for alias in gazetteer.index.get(acr.lower(), ())):
+            continue
+        name = join_words([t[0] for t in tokens[a:b]])
+        if name in people:
+            continue
+        short = next((e for e in out if e.type == "org" and e.name == acr), None)
+        k = next((k for k, e in enumerate(out) if e.type == "org" and e is not short and (
+            e.id == orgs_ending.get(b) or (name.endswith(e.name) and e.source == "pattern"))), None)
+        extra = sum(t[0] == acr for t in tokens)
+        words = name.split()
+        if k is None and words[-1] in LAW_HEADS and len(words) > 1:  # "Telephone Consumer Protection Act (TCPA)"
+            out.append(Entity(f"law.{slug(name)}", name, "law", None, 1 + extra, "pattern"))
+        elif k is None and (words[-1] in ORG_SUFFIXES or words[-1] in TITLES or ORG_HEADS.intersection(words)):
+            # an organisation's shape; other defined acronyms name products, indexes and fields ("Volatiles
+            # Investigating Polar Exploration Rover (VIPER)", "Hang Seng Index (HSI)", "Artificial Intelligence (AI)")
+            out.append(Entity(f"org.{slug(name)}", name, "org", None, 1 + extra, "pattern"))
+        elif k is None:
+            continue
+        else:
+            out[k] = replace(out[k], mentions=out[k].mentions + extra)
+        if short:
+            out.remove(short)
     return out
 
 

@@ -214,8 +214,8 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
         # Settlement", "Start-up Mistral AI", "Il Garante")
         return True
     if alias.tokens in PARTY_PLURALS and a >= 2 and tokens[a - 1][0] in ("of", "and", "&") \
-            and _proper_before(tokens, a - 2):
-        return True  # "Party of Socialists and Democrats", "Pact of Democrats"
+            and _proper_before(tokens, a - 2) and (a - 2) not in starts:
+        return True  # "Party of Socialists and Democrats", "Pact of Democrats"; not "the White House and Democrats"
     if not generic:
         # a capitalised run right after the brand that ends in an organisation word: "Toyota Industries",
         # "IEEE Computer Society", "Microsoft Research"

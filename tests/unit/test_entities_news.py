@@ -1,0 +1,83 @@
+"""Entities on news (issue 26): cited sources apart from subjects, story-defined acronyms, company names without a
+legal suffix, the news actors of the gazetteer."""
+
+from __future__ import annotations
+
+from govwatch.enrich.entities import Entity, extract_entities
+from govwatch.enrich.gazetteer import load_gazetteer, tokenize
+from govwatch.enrich.roles import is_citation
+
+
+def _by_name(text: str, title: str = "") -> dict[str, Entity]:
+    return {e.name: e for e in extract_entities(title, text, load_gazetteer())}
+
+
+def test_outlets_only_cited_are_sources() -> None:
+    """Wire credits, "according to", "told" and "X reported" make an outlet a source; the story's actors stay
+    subjects."""
+    ents = _by_name("WASHINGTON (AP) \u2014 Meta changed its photo permissions, TechCrunch reported. A spokesperson "
+                    "told CNN the change was minor, according to Reuters.")
+    assert {n for n, e in ents.items() if e.role == "source"} == {"Associated Press", "TechCrunch", "CNN", "Reuters"}
+    assert ents["Meta Platforms"].role == "subject"
+
+
+def test_one_mention_as_an_actor_makes_an_outlet_a_subject() -> None:
+    """The New York Times suing OpenAI is a subject even when the same story also cites it."""
+    ents = _by_name("The New York Times sued OpenAI on Monday, the New York Times reported.")
+    assert ents["The New York Times"].role == "subject"
+
+
+def test_a_company_reporting_its_results_is_not_a_citation() -> None:
+    """"Micron reported a loss" is the company's own news; "Reuters reported" cites an outlet."""
+    tokens = tokenize("Micron reported a loss. Reuters reported that demand fell.")
+    assert not is_citation(tokens, 0, 1, "")
+    assert is_citation(tokens, 5, 6, "")
+
+
+def test_people_and_countries_are_always_subjects() -> None:
+    """Only organisations get the source role."""
+    ents = _by_name("Senator Maria Cantwell told Reuters that China would respond.")
+    assert ents["Maria Cantwell"].role == "subject" and ents["China"].role == "subject"
+
+
+def test_a_defined_acronym_joins_the_organisation() -> None:
+    """"the Consumer Data Protection Office (CDPO)" then "the CDPO": one organisation with three mentions."""
+    ents = _by_name("The Consumer Data Protection Office (CDPO) opened a case. The CDPO declined to comment.")
+    assert ents["Consumer Data Protection Office"].mentions == 3
+    assert "CDPO" not in ents
+
+
+def test_a_defined_acronym_makes_an_organisation_of_an_uncued_name() -> None:
+    """"The New York State Attorney General (NYAG)" is an organisation, and later "NYAG" mentions count for it."""
+    ents = _by_name("The New York State Attorney General (NYAG) is investigating WeWork. The NYAG asked questions.")
+    assert ents["New York State Attorney General"].type == "org"
+    assert ents["New York State Attorney General"].mentions == 3
+    assert ents["WeWork"].type == "org"
+
+
+def test_a_defined_acronym_after_a_law_is_a_law_and_products_are_not_organisations() -> None:
+    """An acronym defined after an "Act" names a law; one after a rover or an index names no organisation."""
+    ents = _by_name("The Telephone Consumer Protection Act (TCPA) applies. The Volatiles Investigating Polar "
+                    "Exploration Rover (VIPER) and the Hang Seng Index (HSI) were mentioned.")
+    assert ents["Telephone Consumer Protection Act"].type == "law"
+    assert not any(e.type == "org" for e in ents.values())
+
+
+def test_news_actors_without_a_legal_suffix_are_organisations() -> None:
+    """Companies, agencies and parties that news names bare are organisations, not people ("Gannett said")."""
+    ents = _by_name("Micron Technology, one of America's largest memory chip makers, said sales fell. Gannett said "
+                    "it would merge. The White House and Republicans objected; the Taliban freed two hostages.")
+    for name in ("Micron Technology", "Gannett", "White House", "Republicans (US)", "Taliban"):
+        assert ents[name].type == "org", name
+
+
+def test_party_plurals_inside_longer_names_are_other_parties() -> None:
+    """"Christian Democrats" and "Australian Democrats" are not the US Democrats."""
+    ents = _by_name("The Christian Democrats and the Australian Democrats met the Democrats of the Left.")
+    assert "Democrats (US)" not in ents
+
+
+def test_capitalised_alias_words_must_be_capitalised() -> None:
+    """"The hill was steep" is no mention of the outlet The Hill."""
+    assert _by_name("The hill was steep.") == {}
+    assert _by_name("Lawmakers told The Hill that the vote would pass.")["The Hill"].role == "source"
