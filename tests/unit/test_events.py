@@ -138,3 +138,16 @@ def test_event_document_round_trips() -> None:
     assert doc["main_entities"][0] == "event.ai_action_summit"
     assert doc["first_seen"] == T0.isoformat() and doc["last_seen"] == (T0 + timedelta(hours=30)).isoformat()
     assert doc["title"] in {m.title for m in SUMMIT}
+
+
+def test_shared_entities_alone_do_not_make_one_event() -> None:
+    """Same entities and topic but no word in common scores 0 (without the text gate it would be 0.4, a join)."""
+    launch = story("l1", "OpenAI launches a cheaper reasoning model for developers",
+                   "It costs less and is available from today.", hours=0,
+                   entities=("Q21708200", "prod.chatgpt"), topics=("industry_self_governance",))
+    fine = story("f1", "Garante sanziona la società per il trattamento illecito",
+                 "Quindici milioni di euro di multa dopo l'istruttoria.", hours=20,
+                 entities=("Q21708200", "prod.chatgpt"), topics=("industry_self_governance",))
+    assert launch.terms.isdisjoint(fine.terms)
+    assert similarity(launch, fine) == 0.0
+    assert decide(fine, [Event("l1", (launch,))]).reason == "new"
