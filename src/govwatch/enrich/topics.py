@@ -6,11 +6,14 @@ first adds DISTINCT_BONUS (breadth of evidence beats one repeated word). A "~" k
 that also holds a core AI term, as the taxonomy header prescribes. The raw score r is squashed to
 1 - exp(-r / TOPIC_SCALE), so one body mention is ~0.2 and a title hit plus two body hits is ~0.7.
 
-Relevance comes from govwatch.enrich.relevance (multilingual evidence weighed by a logistic regression; a
-calibrated probability). Topics use that evidence too: a story whose AI sentences hold a legal instrument (a law,
-bill, decree, executive order, regulation) gets legislation_rulemaking, and a relevant story whose keywords
-reach no topic keeps its best-scoring one (or, with no topic keyword at all, the topic its governance evidence
-names), so analysts can facet every relevant story. Taxonomy phrases holding Chinese characters match anywhere.
+Relevance comes from govwatch.enrich.relevance (a calibrated probability). A relevant story's topics are decided
+per topic family (the ten families of tests/fixtures/relevance/extended/topic_families.json, in
+relevance_model.json): each family is scored by its own logistic regression over the text's n-grams and the
+per-family keyword scores, or by the keyword score alone where that did better in cross-validation, against a
+threshold chosen the same way; within a family the keyword scorer picks the taxonomy topic (a story whose AI
+sentences hold a legal instrument scores legislation_rulemaking). Every relevant story gets at least one topic,
+so analysts can facet it. A story that is not relevant keeps its keyword topics above MIN_TOPIC_SCORE. Taxonomy
+phrases holding Chinese characters match anywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from govwatch.enrich import relevance as rel
 
 MIN_TOPIC_SCORE = 0.35  # one body mention (~0.2) is not enough for a topic facet; two or a title hit is
 MAX_TOPICS = 3  # the taxonomy asks for at most ~3 topics per story
-DEFAULT_RELEVANCE_THRESHOLD = 0.4  # the model's probability; dev cross-validation F1 is flat and best from 0.3 to 0.4
+DEFAULT_RELEVANCE_THRESHOLD = 0.3  # calibrated probability; best F1 of the outlet-grouped CV (relevance_model.json)
 LAW_WEIGHT = 3.0  # a legal instrument next to AI is worth a title hit for legislation_rulemaking
 LEAD_SENTENCES = 2  # under an AI headline, a law named in the lead is the story's law
 TITLE_WEIGHT = 3.0
@@ -150,13 +153,9 @@ def _keyword(m: re.Match[str]) -> str:
     return m.group(1) or m.group(2)
 
 
-def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceModel | None = None,
-             lexicon: rel.Lexicon | None = None, evidence: rel.Evidence | None = None) -> TopicResult:
-    """Topics and AI-governance relevance of a story.
-
-    ``evidence`` is ``relevance.evidence(title, text, lexicon)`` when the caller has already computed it (the
-    enrich pipeline does, to book its CPU apart from the topics').
-    """
+def keyword_scores(title: str, text: str, taxonomy: Taxonomy, ev: rel.Evidence) -> dict[str, float]:
+    """Raw keyword score per topic (before squashing): title and body hits, distinct-keyword bonus, and the
+    legal-instrument boost of legislation_rulemaking."""
     raw: defaultdict[str, float] = defaultdict(float)
     distinct: dict[str, set[str]] = {}
     titled_ai = bool(AI_CUE_RE.search(title or ""))
@@ -172,26 +171,58 @@ def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceMode
                     distinct.setdefault(topic_id, set()).add(word)
     for topic_id, words in distinct.items():
         raw[topic_id] += DISTINCT_BONUS * (len(words) - 1)
-    ev = evidence if evidence is not None else rel.evidence(title, text, lexicon)
     governed = ev.governed_ai_sentences()
     lead = ev.body[:LEAD_SENTENCES] if ev.title.ai else ()
     if "legislation_rulemaking" in taxonomy.labels and (
             any(s.lawmaking for s in governed) or (ev.ai_total and ev.title.lawmaking)
             or any(s.lawmaking for s in lead)):
         raw["legislation_rulemaking"] += LAW_WEIGHT
-    relevance = round(rel.relevance(ev, model), 4)
-    ranked = sorted(raw.items(), key=lambda p: (-p[1], p[0]))
-    scored = [TopicScore(t, taxonomy.labels[t], round(_squash(r, TOPIC_SCALE), 4)) for t, r in ranked]
-    topics = [t for t in scored if t.score >= MIN_TOPIC_SCORE][:MAX_TOPICS]
-    if not topics and relevance >= DEFAULT_RELEVANCE_THRESHOLD:
-        topics = scored[:1] or _fallback_topic(governed, taxonomy)
-    return TopicResult(topics, relevance, relevance >= DEFAULT_RELEVANCE_THRESHOLD)
+    return dict(raw)
 
 
-def _fallback_topic(governed: list[rel.SentenceEvidence], taxonomy: Taxonomy) -> list[TopicScore]:
-    """A relevant story with no topic keyword: its governance evidence names the topic (rule-making when a legal
-    instrument meets AI, else enforcement: an actor or action on AI)."""
-    topic_id = "legislation_rulemaking" if any(s.lawmaking for s in governed) else "compliance_enforcement"
-    if topic_id not in taxonomy.labels:
-        return []
-    return [TopicScore(topic_id, taxonomy.labels[topic_id], round(_squash(BODY_WEIGHT, TOPIC_SCALE), 4))]
+def family_keyword_scores(raw: dict[str, float], families: dict[str, list[str]]) -> list[float]:
+    """Per family (in the mapping's order), the squashed keyword score of its best topic."""
+    return [_squash(max((raw.get(t, 0.0) for t in ids), default=0.0), TOPIC_SCALE) for ids in families.values()]
+
+
+def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceModel | None = None,
+             lexicon: rel.Lexicon | None = None, evidence: rel.Evidence | None = None) -> TopicResult:
+    """Topics and AI-governance relevance of a story.
+
+    ``evidence`` is ``relevance.evidence(title, text, lexicon)`` when the caller has already computed it (the
+    enrich pipeline does, to book its CPU apart from the topics').
+    """
+    ev = evidence if evidence is not None else rel.evidence(title, text, lexicon)
+    m = model or rel.load_model()
+    vector = m.vector(ev.text)
+    relevance = round(rel.relevance(ev, m, vector), 4)
+    raw = keyword_scores(title, text, taxonomy, ev)
+    is_relevant = relevance >= DEFAULT_RELEVANCE_THRESHOLD
+    if is_relevant:
+        topics = _family_topics(m, vector, raw, taxonomy)
+    else:  # not AI-governance: the keyword topics, for facets only
+        ranked = sorted(raw.items(), key=lambda p: (-p[1], p[0]))
+        scored = [TopicScore(t, taxonomy.labels[t], round(_squash(r, TOPIC_SCALE), 4)) for t, r in ranked]
+        topics = [t for t in scored if t.score >= MIN_TOPIC_SCORE][:MAX_TOPICS]
+    return TopicResult(topics, relevance, is_relevant)
+
+
+def _family_topics(m: rel.RelevanceModel, vector: rel.Vector, raw: dict[str, float],
+                   taxonomy: Taxonomy) -> list[TopicScore]:
+    """A relevant story's topics: the families whose score reaches their threshold (best first, at most
+    MAX_TOPICS; the best family relative to its threshold when none does, so every relevant story has a topic),
+    each as its best keyword topic, or the family's most frequent topic when no keyword of it matched."""
+    fams = m.families
+    kw = family_keyword_scores(raw, {f.name: list(f.topics) for f in fams})
+    scores = m.family_scores(vector, kw)
+    passed = sorted((k for k, f in enumerate(fams) if scores[k] >= f.threshold), key=lambda k: -scores[k])
+    if not passed:
+        passed = [max(range(len(fams)), key=lambda k: scores[k] / max(1e-9, fams[k].threshold))]
+    out = []
+    for k in passed[:MAX_TOPICS]:
+        fam = fams[k]
+        hits = [t for t in fam.topics if raw.get(t, 0.0) > 0 and t in taxonomy.labels]
+        topic_id = max(hits, key=lambda t: raw[t]) if hits else fam.default_topic
+        if topic_id in taxonomy.labels:
+            out.append(TopicScore(topic_id, taxonomy.labels[topic_id], round(scores[k], 4)))
+    return out
