@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -196,8 +197,8 @@ def main() -> int:
     return 0
 
 
-def all_events(es: Elasticsearch, index: str) -> list[dict[str, object]]:
-    resp = es.search(index=index, size=10_000, source=["event_id", "story_count"], query={"match_all": {}})
+def all_events(es: Elasticsearch, index: str) -> list[dict[str, Any]]:
+    resp = es.search(index=index, size=10_000, source_includes=["event_id", "story_count"], query={"match_all": {}})
     return [hit["_source"] for hit in resp["hits"]["hits"]]
 
 
