@@ -40,6 +40,12 @@ def test_people_and_countries_are_always_subjects() -> None:
     assert ents["Maria Cantwell"].role == "subject" and ents["China"].role == "subject"
 
 
+def test_an_acronym_defined_but_never_used_again_is_left_alone() -> None:
+    """A bracketed acronym the story never uses again links nothing (lists of parties in reference prose)."""
+    ents = _by_name("The Forza Europa Union (FEU) joined the coalition.")
+    assert ents["Forza Europa Union"].mentions == 1
+
+
 def test_a_defined_acronym_joins_the_organisation() -> None:
     """"the Consumer Data Protection Office (CDPO)" then "the CDPO": one organisation with three mentions."""
     ents = _by_name("The Consumer Data Protection Office (CDPO) opened a case. The CDPO declined to comment.")
@@ -58,7 +64,8 @@ def test_a_defined_acronym_makes_an_organisation_of_an_uncued_name() -> None:
 def test_a_defined_acronym_after_a_law_is_a_law_and_products_are_not_organisations() -> None:
     """An acronym defined after an "Act" names a law; one after a rover or an index names no organisation."""
     ents = _by_name("The Telephone Consumer Protection Act (TCPA) applies. The Volatiles Investigating Polar "
-                    "Exploration Rover (VIPER) and the Hang Seng Index (HSI) were mentioned.")
+                    "Exploration Rover (VIPER) and the Hang Seng Index (HSI) were mentioned. The TCPA bans robocalls, "
+                    "VIPER will land and the HSI fell.")
     assert ents["Telephone Consumer Protection Act"].type == "law"
     assert not any(e.type == "org" for e in ents.values())
 

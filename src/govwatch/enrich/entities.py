@@ -145,9 +145,9 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
 
 def _link_acronyms(out: list[Entity], tokens: list[tuple[str, int, int]], hits: list[tuple[Alias, int, int]],
                    gazetteer: Gazetteer) -> list[Entity]:
-    """An acronym the story defines ("... Attorney General (NYAG)") is the organisation named before it: its
-    mentions join that entity, which is made from the name when no rule found it. Acronyms the gazetteer knows
-    keep the gazetteer's meaning."""
+    """An acronym the story defines ("... Attorney General (NYAG)") and uses again is the organisation named before
+    it: its mentions join that entity, which is made from the name when no rule found it. Acronyms the gazetteer
+    knows keep the gazetteer's meaning."""
     orgs_ending = {b: gazetteer.entries[alias.key].public_id for alias, _, b in hits
                    if gazetteer.entries[alias.key].type == "org"}
     people = {e.name for e in out if e.type == "person"}
@@ -160,7 +160,10 @@ def _link_acronyms(out: list[Entity], tokens: list[tuple[str, int, int]], hits: 
         short = next((e for e in out if e.type == "org" and e.name == acr), None)
         k = next((k for k, e in enumerate(out) if e.type == "org" and e is not short and (
             e.id == orgs_ending.get(b) or (name.endswith(e.name) and e.source == "pattern"))), None)
-        extra = sum(t[0] == acr for t in tokens)
+        uses = [k for k, t in enumerate(tokens) if t[0] == acr]
+        if not any(k > b + 2 for k in uses):
+            continue  # defined but never used again: nothing to link ("Forza Europa (FE)" in a list of parties)
+        extra = len(uses)
         words = name.split()
         if k is None and words[-1] in LAW_HEADS and len(words) > 1:  # "Telephone Consumer Protection Act (TCPA)"
             out.append(Entity(f"law.{slug(name)}", name, "law", None, 1 + extra, "pattern"))

@@ -226,9 +226,11 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
             if tok in ORG_SUFFIXES and tok not in LEGAL_SUFFIXES:
                 return True
         return False
+    if alias.tokens in PARTY_PLURALS and b < len(tokens) and tokens[b][0].isdigit():
+        return True  # "Democrats 66"
     if alias.tokens in PARTY_PLURALS and b + 2 < len(tokens) and tokens[b][0] in ("of", "for") \
-            and tokens[b + 1][0] == "the":
-        b += 1  # "Democrats of the Left"
+            and tokens[b + 1][0] in ("the", "a"):
+        b += 1  # "Democrats of the Left", "Democrats for a Strong Bulgaria"
     return (alias.tokens[-1].lower() in ORG_SUFFIXES_LOWER or alias.tokens in PARTY_PLURALS) and b + 1 < len(tokens) \
         and tokens[b][0] in ("of", "for", "the") and tokens[b + 1][0][:1].isupper() and (b + 1) not in starts \
         and tokens[b + 1][0] not in STOP_CAPS

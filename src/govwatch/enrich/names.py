@@ -11,7 +11,8 @@ cue says what it is:
   Qiang"; an Arabic particle: "Loujain al-Hathloul"; an initial first: "Y. Bengio"), or a sentence-initial
   listed census surname as the subject of a person's verb ("Hayes has served");
 * organisation: the run ends in an organisation suffix ("... Inc", "... Agency", "... University") or starts
-  with an institutional head word followed by "of"/"for" ("Ministry of Defence", "University of Oxford").
+  with an institutional head word followed by "of"/"for" ("Ministry of Defence", "University of Oxford"), or the
+  words around it say it is a company (company_cues.py: "Burisma, the Ukrainian gas company", "shares of Valve").
 
 A multi-word run with no cue of its own takes the type of a neighbour in a list ("Marvin Minsky and Seymour
 Papert", "Oxfam Trust , Christian Aid"): a person found above makes it a person, else an organisation does.
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from govwatch.enrich.company_cues import company_cue
 from govwatch.enrich.name_lexicon import (
     ABBREVIATED_TITLES,
     ADVERBS,
@@ -222,6 +224,13 @@ def find_names(tokens: list[Token], covered: set[int],
             i, words, cued_by_title = i + cut, words[cut:], True
         if all(k in places for k in range(i, j)):
             continue  # "Miss Hong Kong", "Hong Kong said": a place
+        if not cued_by_title and company_cue(tokens, i, j) and not (len(words) >= 2 and words[0] in given):
+            based = [k for k, w in enumerate(words[:-1]) if w.endswith("-based")]  # "Vancouver-based X"
+            i, words = (i + based[-1] + 1, words[based[-1] + 1:]) if based else (i, words)
+            orgs[join_words(words)] += 1  # "Burisma, the Ukrainian gas company", "shares of Valve"
+            used.update(range(i, j))
+            org_runs.append((i, j))
+            continue
         while len(words) > 1 and i in places:  # "Australian Timothy Weeks": the name follows the demonym
             i, words = i + 1, words[1:]
         caps = [w for w in words if w not in PARTICLES and w != "."]
