@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from govwatch.enrich.name_lexicon import ORG_SUFFIXES, STOP_CAPS
+from govwatch.enrich.name_lexicon import ORG_SUFFIXES, STOP_CAPS, TITLES
 
 # A possessive "'s" is its own token so "Trump's" is "Trump" + "'s"; "O'Brien" stays one token. A slash joins
 # only before an acronym or number ("ISO/IEC", "JTC 1/SC 42"), so a photo credit "Jane Doe/Getty Images" splits.
@@ -221,8 +221,8 @@ def embedded(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int, s
         # "IEEE Computer Society", "Microsoft Research"
         for k in range(b, min(b + BRAND_TAIL, len(tokens))):
             tok = tokens[k][0]
-            if not _proper_before(tokens, k) or k in starts:
-                return False
+            if not _proper_before(tokens, k) or k in starts or (k + 1 < len(tokens) and tokens[k + 1][0] in TITLES):
+                return False  # "White House Press Secretary X": a title follows, not an organisation
             if tok in ORG_SUFFIXES and tok not in LEGAL_SUFFIXES:
                 return True
         return False
