@@ -88,3 +88,9 @@ def test_capitalised_alias_words_must_be_capitalised() -> None:
     """"The hill was steep" is no mention of the outlet The Hill."""
     assert _by_name("The hill was steep.") == {}
     assert _by_name("Lawmakers told The Hill that the vote would pass.")["The Hill"].role == "source"
+
+
+def test_a_platform_as_the_venue_of_a_post_is_not_the_company() -> None:
+    """"posted on Twitter" and "a Twitter account" name a venue; "Twitter suspended" names the company."""
+    assert "X Corp." not in _by_name("The senator posted on Twitter and deleted a Twitter account.")
+    assert _by_name("Twitter suspended the account on Monday.")["X Corp."].mentions == 1

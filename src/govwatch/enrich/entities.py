@@ -20,6 +20,8 @@ Matching rules (see data/gazetteer.yaml header):
   A capital used for its government ("Beijing retaliated", "talks with Kabul") is a mention of the country
   (metonymy.py). Sub-national places (countries.yaml `places`: UK nations, Gaza, Inner Mongolia, New Mexico)
   block the name patterns and are never reported.
+* a platform named as the venue of a post ("posted on Twitter", "a LinkedIn post") is not a mention of the
+  company (_venue); "Twitter suspended the account" is.
 * leftmost-longest wins, so "Federal Trade Commission" is never also "Commission".
 * an organisation alias inside a longer proper name is a different organisation, left to the name patterns:
   "Democratic Party" in "California Democratic Party" / "Democratic Party of Japan", "Toyota" in "Toyota
@@ -53,6 +55,12 @@ from govwatch.enrich.names import NameHit
 from govwatch.enrich.roles import entity_role
 from govwatch.enrich.rule_view import rule_view
 
+# platforms that stories name as the venue of a post as often as the company that runs them
+PLATFORMS = frozenset({"twitter", "facebook", "instagram", "youtube", "linkedin", "reddit", "tiktok", "weibo",
+                       "wechat", "telegram", "whatsapp", "snapchat", "threads", "bluesky"})
+VENUE_BEFORE = frozenset({"on", "via", "onto", "across"})
+VENUE_AFTER = frozenset({"account", "accounts", "post", "posts", "posted", "page", "pages", "feed", "user", "users",
+                         "handle", "profile", "thread", "video", "videos", "followers", "live", "bio", "channel"})
 # last words of a law's name: a defined acronym after one is a law ("Telephone Consumer Protection Act (TCPA)")
 LAW_HEADS = frozenset({"Act", "Bill", "Directive", "Regulation", "Treaty", "Convention", "Agreement", "Accord"})
 
@@ -104,8 +112,8 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
     safe = {alias.key for alias, _, b in hits
             if not alias.ambiguous or (b < len(tokens) and tokens[b][0] in LEGAL_SUFFIXES)}
     named: set[str] = set()  # countries named at least once: a demonym alone does not report one
-    for alias, _, _ in hits:
-        if alias.key in NOT_COUNTRIES or alias.key in gazetteer.places:
+    for alias, a, b in hits:
+        if alias.key in NOT_COUNTRIES or alias.key in gazetteer.places or _venue(alias, tokens, a, b):
             continue
         if not alias.ambiguous or supported(alias.key, safe, gazetteer):
             counts[alias.key] += 1
@@ -178,6 +186,16 @@ def _link_acronyms(out: list[Entity], tokens: list[tuple[str, int, int]], hits: 
         if short:
             out.remove(short)
     return out
+
+
+def _venue(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int) -> bool:
+    """A platform named as the place of a post, not as the company acting ("posted on Twitter", "a LinkedIn
+    post"): docs/entity-guidelines.md section 4 labels only the actor."""
+    if alias.tokens[-1].lower() not in PLATFORMS:
+        return False
+    prev = tokens[a - 1][0].lower() if a > 0 else ""
+    nxt = tokens[b][0].lower() if b < len(tokens) else ""
+    return prev in VENUE_BEFORE or nxt in VENUE_AFTER
 
 
 def _spans_of(name: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
