@@ -94,3 +94,9 @@ def test_a_platform_as_the_venue_of_a_post_is_not_the_company() -> None:
     """"posted on Twitter" and "a Twitter account" name a venue; "Twitter suspended" names the company."""
     assert "X Corp." not in _by_name("The senator posted on Twitter and deleted a Twitter account.")
     assert _by_name("Twitter suspended the account on Monday.")["X Corp."].mentions == 1
+
+
+def test_a_known_surname_after_another_name_is_another_person() -> None:
+    """"Hunter Biden" is not Joe Biden; "Vice President Biden" and "Mr. Biden" are."""
+    ents = _by_name("Joe Biden spoke. Hunter Biden sat on a board. Vice President Biden and Mr. Biden denied it.")
+    assert ents["Joe Biden"].mentions == 3 and ents["Hunter Biden"].mentions == 1

@@ -257,7 +257,8 @@ def find_names(tokens: list[Token], covered: set[int],
 
     # A full name whose surname is also cued alone in the story is that person: "Browns defensive end Myles
     # Garrett ... Mr. Garrett" (name-shape evidence repeated in the story).
-    cued_surnames = set(singles)
+    # So is a full name ending in the surname of a known person: "Hunter Biden" beside Joe Biden.
+    cued_surnames = set(singles) | {name.split()[-1] for name in known_people}
     for i, j in list(pending):
         if tokens[j - 1][0] in cued_surnames:
             people[join_words([t[0] for t in tokens[i:j]])] += 1
