@@ -17,7 +17,7 @@ from govwatch.enrich.gazetteer import (
     supported,
     tokenize,
 )
-from govwatch.enrich.name_lexicon import PARTY_TITLES, STOP_CAPS, TITLES
+from govwatch.enrich.name_lexicon import PARTY_TITLES, STOP_CAPS, TITLES, first_names
 from govwatch.enrich.names import NameHit, find_names
 
 
@@ -50,8 +50,8 @@ def rule_view(full: str, gazetteer: Gazetteer) -> RuleView:
     hits = [h for h in hits if not (h[0].ambiguous and gazetteer.entries[h[0].key].type == "org"
                                     and any(t.lower() in ORG_SUFFIXES_LOWER for t in h[0].tokens)
                                     and not supported(h[0].key, pre_safe, gazetteer))]
-    # A known person's bare surname after another capitalised name word is someone else, often a relative:
-    # "Hunter Biden" is not Joe Biden (titles, party words and sentence-initial function words do not count).
+    # A known person's bare surname after another given name is someone else, often a relative: "Jill Biden" is
+    # not Joe Biden.
     hit_tokens = {k for _, a, b in hits for k in range(a, b)}
     hits = [h for h in hits if not (h[0].ambiguous and gazetteer.entries[h[0].key].type == "person" and h[1] > 0
                                     and _other_given_name(tokens[h[1] - 1][0], gazetteer.entries[h[0].key].name)
@@ -72,7 +72,7 @@ def rule_view(full: str, gazetteer: Gazetteer) -> RuleView:
 
 
 def _other_given_name(word: str, name: str) -> bool:
-    """Whether `word` right before a known person's surname is another name word, not a title or the person's own
-    given name."""
-    return word[:1].isupper() and not word.isupper() and not word.endswith(".") and word not in TITLES \
-        and word not in PARTY_TITLES and word not in STOP_CAPS and word not in name.split()
+    """Whether `word` right before a known person's surname is a listed given name other than the person's own
+    (not a title, party word or adjective: "Vice President Biden", "Angry Trump supporters")."""
+    return word in first_names() and word not in TITLES and word not in PARTY_TITLES and word not in STOP_CAPS \
+        and word not in name.split()
