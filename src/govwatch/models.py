@@ -135,6 +135,8 @@ class IndexedStory(BaseModel):
     story_id: str
     cluster_id: str
     trace: Trace
+    event_id: str | None = Field(None, description=(
+        "The story's event (events index _id, the founding story's id); None in messages from before events"))
 
 
 class IndexedBatch(_Message):
