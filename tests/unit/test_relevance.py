@@ -8,6 +8,7 @@ from importlib import resources
 import pytest
 
 from govwatch.enrich import relevance as rel
+from govwatch.enrich import textmodel, textvec
 from govwatch.enrich.topics import DEFAULT_RELEVANCE_THRESHOLD, TopicResult, classify, load_taxonomy
 from govwatch.settings import Settings
 
@@ -131,9 +132,32 @@ def test_score_is_a_probability_and_threshold_is_the_setting() -> None:
 
 
 def test_packaged_model_matches_the_code() -> None:
-    """The packaged weights name exactly the features the code computes, in order."""
+    """The packaged model names exactly the lexicon features the code computes, its threshold is the default, and
+    its n-gram settings are the code's."""
     doc = json.loads(resources.files("govwatch.data").joinpath("relevance_model.json").read_text(encoding="utf-8"))
-    assert tuple(doc["features"]) == rel.FEATURES and len(doc["weights"]) == len(rel.FEATURES)
+    assert tuple(doc["lexicon_features"]) == rel.FEATURES
+    assert doc["threshold"] == DEFAULT_RELEVANCE_THRESHOLD
+    assert doc["text_chars"] == textvec.TEXT_CHARS and doc["char_ngrams"] == [textvec.CHAR_MIN, textvec.CHAR_MAX]
+    model = rel.load_model()
+    assert model.w_text.shape == (len(model.vocab), 1 + len(model.families)) and len(model.w_lex) == len(rel.FEATURES)
+
+
+def test_model_weights_are_checked_against_their_hash() -> None:
+    """A weights file whose sha256 is not the recorded one is refused at load, with a clear error."""
+    data = resources.files("govwatch.data")
+    meta = json.loads(data.joinpath("relevance_model.json").read_text(encoding="utf-8"))
+    blob = data.joinpath("relevance_model.npz").read_bytes()
+    assert textmodel.model_from_files(meta, blob).families
+    with pytest.raises(ValueError, match="sha256"):
+        textmodel.model_from_files(meta, blob[:-1] + bytes([blob[-1] ^ 1]))
+
+
+def test_ngrams_carry_wording_the_lexicon_lacks() -> None:
+    """The n-gram model scores a story by its wording, not only by lexicon hits: the same lexicon evidence with
+    governance wording scores above the same evidence with product wording."""
+    gov = rel.evidence("Lawmakers debate rules for AI chatbots", "The committee heard testimony on the AI bill.")
+    prod = rel.evidence("Lawmakers try the new AI chatbot app", "The app's camera features impressed reviewers.")
+    assert rel.relevance(gov) > DEFAULT_RELEVANCE_THRESHOLD > rel.relevance(prod)
 
 
 def test_sense_rules_in_evidence() -> None:

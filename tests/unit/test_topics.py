@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from enrich_golden import all_stories, load_story
 
+from govwatch.enrich import relevance as rel
 from govwatch.enrich.topics import (
     DEFAULT_RELEVANCE_THRESHOLD,
     MAX_TOPICS,
     MIN_TOPIC_SCORE,
     TopicResult,
     classify,
+    keyword_scores,
     load_taxonomy,
 )
 
@@ -45,33 +47,46 @@ def test_real_non_ai_stories_are_not_relevant() -> None:
     assert not _classify("zyte-wsj-football-violence").is_relevant
 
 
+def _keywords(title: str, text: str) -> dict[str, float]:
+    return keyword_scores(title, text, load_taxonomy(), rel.evidence(title, text))
+
+
 def test_tilde_keyword_needs_ai_in_same_sentence() -> None:
     """"court" (a ~ keyword) counts for litigation only in a sentence that also names AI."""
-    tx = load_taxonomy()
-    without = classify("", "The court heard the case. The court ruled. The court adjourned.", tx)
-    with_ai = classify("", "The court ruled on the AI system. The court fined the AI firm. The court acted on AI.", tx)
-    assert "liability_litigation" not in {t.id for t in without.topics}
-    assert "liability_litigation" in {t.id for t in with_ai.topics}
+    without = _keywords("", "The court heard the case. The court ruled. The court adjourned.")
+    with_ai = _keywords("", "The court ruled on the AI system. The court fined the AI firm. The court acted on AI.")
+    assert "liability_litigation" not in without
+    assert with_ai["liability_litigation"] > 0
 
 
 def test_title_outweighs_body() -> None:
     """The same keyword scores higher in the title than in the body."""
-    tx = load_taxonomy()
-    in_title = classify("AI copyright row", "AI copyright row. Details follow.", tx)
-    in_body = classify("Details", "AI copyright row. AI copyright row. Details follow.", tx)
-    def score(res: TopicResult) -> float:
-        return {t.id: t.score for t in res.topics}.get("copyright_ip", 0.0)
-
-    assert score(in_title) > score(in_body) > 0.0
+    in_title = _keywords("AI copyright row", "AI copyright row. Details follow.")
+    in_body = _keywords("Details", "AI copyright row. AI copyright row. Details follow.")
+    assert in_title["copyright_ip"] > in_body["copyright_ip"] > 0.0
 
 
 def test_topic_bounds() -> None:
-    """At most MAX_TOPICS topics, each scored in [MIN_TOPIC_SCORE, 1], best first, and relevance in [0, 1]."""
+    """At most MAX_TOPICS topics, each scored in [0, 1], best first, each in one of the model's families, and
+    relevance in [0, 1]."""
     res = _classify("verge-senate-ai-moratorium")
     assert 0 < len(res.topics) <= MAX_TOPICS
     scores = [t.score for t in res.topics]
-    assert scores == sorted(scores, reverse=True) and all(MIN_TOPIC_SCORE <= s <= 1 for s in scores)
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     assert 0.0 <= res.relevance <= 1.0
+    families = {f.name for f in rel.load_model().families for t in res.topics if t.id in f.topics}
+    assert families and len(families) <= len(res.topics)
+
+
+def test_relevant_stories_get_a_topic_and_irrelevant_ones_keep_keyword_topics() -> None:
+    """A relevant story always has a topic; a story below the threshold keeps only keyword topics above
+    MIN_TOPIC_SCORE."""
+    tx = load_taxonomy()
+    relevant = classify("Regulator fines chatbot maker", "The data protection authority fined the AI company.", tx)
+    assert relevant.is_relevant and relevant.topics
+    product = classify("Acme unveils its new AI model at its annual developer summit",
+                       "The developer summit opened with a keynote on the new model and its copyright filter.", tx)
+    assert not product.is_relevant and all(t.score >= MIN_TOPIC_SCORE for t in product.topics)
 
 
 @pytest.mark.parametrize("story", all_stories(), ids=lambda s: s["title"][:40] or s["source"].get("url", "")[-40:])

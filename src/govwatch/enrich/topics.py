@@ -211,18 +211,25 @@ def _family_topics(m: rel.RelevanceModel, vector: rel.Vector, raw: dict[str, flo
                    taxonomy: Taxonomy) -> list[TopicScore]:
     """A relevant story's topics: the families whose score reaches their threshold (best first, at most
     MAX_TOPICS; the best family relative to its threshold when none does, so every relevant story has a topic),
-    each as its best keyword topic, or the family's most frequent topic when no keyword of it matched."""
+    each as its best keyword topic (plus its other topics whose keyword score reaches MIN_TOPIC_SCORE), or the
+    family's most frequent topic when no keyword of it matched."""
     fams = m.families
     kw = family_keyword_scores(raw, {f.name: list(f.topics) for f in fams})
     scores = m.family_scores(vector, kw)
     passed = sorted((k for k, f in enumerate(fams) if scores[k] >= f.threshold), key=lambda k: -scores[k])
     if not passed:
         passed = [max(range(len(fams)), key=lambda k: scores[k] / max(1e-9, fams[k].threshold))]
-    out = []
-    for k in passed[:MAX_TOPICS]:
+    out: list[TopicScore] = []
+    for k in passed:
         fam = fams[k]
-        hits = [t for t in fam.topics if raw.get(t, 0.0) > 0 and t in taxonomy.labels]
-        topic_id = max(hits, key=lambda t: raw[t]) if hits else fam.default_topic
-        if topic_id in taxonomy.labels:
-            out.append(TopicScore(topic_id, taxonomy.labels[topic_id], round(scores[k], 4)))
-    return out
+        hits = sorted((t for t in fam.topics if raw.get(t, 0.0) > 0 and t in taxonomy.labels),
+                      key=lambda t: (-raw[t], t))
+        if not hits and fam.default_topic in taxonomy.labels:
+            hits = [fam.default_topic]
+        score = scores[k]
+        for n, topic_id in enumerate(hits):
+            if n and _squash(raw[topic_id], TOPIC_SCALE) < MIN_TOPIC_SCORE:
+                break  # a second topic of the family needs keyword evidence of its own
+            score = score if not n else min(score, _squash(raw[topic_id], TOPIC_SCALE))
+            out.append(TopicScore(topic_id, taxonomy.labels[topic_id], round(score, 4)))
+    return sorted(out, key=lambda t: -t.score)[:MAX_TOPICS]
