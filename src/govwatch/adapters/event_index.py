@@ -12,6 +12,7 @@ Writes do not force a refresh: the process that wrote an event remembers it unti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,3 +163,61 @@ def get_event(es: Elasticsearch, prefix: str, event_id: str) -> dict[str, Any] |
     """One event document by id (``None`` when absent): for the CLI, the web app and tests."""
     resp = es.options(ignore_status=404).get(index=index_name(prefix), id=event_id)
     return dict(resp["_source"]) if resp.get("found") else None
+
+
+# Reading events for people (the CLI and the web app): summaries without the decision's stored members.
+EVENT_ID_PATTERN = re.compile(r"^[0-9a-f]{64}$")  # an event id is its founding story's id
+MAX_LISTED = 200
+MAX_COVERAGE = 500  # stories shown for one event (the largest labelled event has far fewer)
+SUMMARY_FIELDS = ["event_id", "title", "first_seen", "last_seen", "story_count", "outlet_count", "outlets",
+                  "main_entities", "main_topics", "member_ids"]
+ORDERS: dict[str, list[Any]] = {
+    "outlets": [{"outlet_count": "desc"}, {"story_count": "desc"}, {"first_seen": "desc"}, {"event_id": "asc"}],
+    "stories": [{"story_count": "desc"}, {"outlet_count": "desc"}, {"first_seen": "desc"}, {"event_id": "asc"}],
+    "recent": [{"first_seen": "desc"}, {"event_id": "asc"}],
+}
+STORY_FIELDS = ["story_id", "title", "source", "language", "published_at", "url", "entities", "topics",
+                "topic_labels", "event_id"]
+
+
+def is_event_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an event id (checked before any lookup: ids come from URLs and argv)."""
+    return bool(EVENT_ID_PATTERN.match(text))
+
+
+def list_events(es: Elasticsearch, prefix: str, *, since: datetime | None = None, limit: int = 50,
+                order: str = "outlets") -> list[dict[str, Any]]:
+    """Event summaries seen since ``since`` (by ``last_seen``), ordered by outlets, stories or recency;
+    no events index yet means no events."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {sorted(ORDERS)}, not {order!r}")
+    flt = [{"range": {"last_seen": {"gte": since.isoformat()}}}] if since else []
+    try:
+        resp = es.search(index=index_name(prefix), ignore_unavailable=True, allow_no_indices=True,
+                         query={"bool": {"filter": flt}}, size=max(1, min(limit, MAX_LISTED)),
+                         sort=ORDERS[order], source_includes=SUMMARY_FIELDS, track_total_hits=False)
+    except Exception as exc:
+        raise es_io.translate(exc, "event list") from exc
+    return [dict(hit["_source"]) for hit in resp["hits"]["hits"]]
+
+
+def read_event(es: Elasticsearch, prefix: str, event_id: str) -> dict[str, Any] | None:
+    """:func:`get_event` with the client's errors translated (for readers that report them to a person)."""
+    try:
+        return get_event(es, prefix, event_id)
+    except Exception as exc:
+        raise es_io.translate(exc, "event read") from exc
+
+
+def stories_of(es: Elasticsearch, stories_alias: str, story_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The indexed documents (display fields only) of some stories, by id; ids not indexed are absent."""
+    ids = list(dict.fromkeys(story_ids))[:MAX_COVERAGE * 4]
+    if not ids:
+        return {}
+    try:
+        resp = es.search(index=stories_alias, ignore_unavailable=True, allow_no_indices=True,
+                         query={"ids": {"values": ids}}, size=len(ids), source_includes=STORY_FIELDS,
+                         track_total_hits=False)
+    except Exception as exc:
+        raise es_io.translate(exc, "event stories read") from exc
+    return {hit["_id"]: dict(hit["_source"]) for hit in resp["hits"]["hits"]}

@@ -16,13 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from govwatch.adapters.event_index import ORDERS, is_event_id
 from govwatch.adapters.story_index import entities_with_roles
 from govwatch.alerts import history
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import merge_destination
 from govwatch.alerts.subscriptions import Destination, Filters, Mode, Problem, Subscription
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError
+from govwatch.web import events
 from govwatch.web.context import actor_of, ctx_of, principal_of
+from govwatch.web.event_pages import DAYS, ReadFailed, read, window
 from govwatch.web.render import plain, safe_href
 from govwatch.web.subscription_pages import error_column, validation_message
 
@@ -147,7 +150,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:  # noqa: AN
 
 def build_api() -> FastAPI:
     api = FastAPI(title="govwatch web API", version="1", openapi_url="/openapi.json", docs_url=None, redoc_url=None,
-                  description="Alert subscriptions, previews, alerts and story explanations. "
+                  description="Alert subscriptions, previews, alerts, story explanations and events. "
                               "Authenticate with `Authorization: Bearer <token>` (`govwatch web token create`).")
 
     @api.exception_handler(RequestValidationError)
@@ -291,5 +294,33 @@ def build_api() -> FastAPI:
             "matched_subscriptions": [{"id": e.subscription.id, "name": e.subscription.name,
                                        "highlights": e.fragments} for e in explained],
         })
+
+    @api.get("/events")
+    def list_events(request: Request, days: int = Query(30, description=f"one of {list(DAYS)}"),
+                    order: Literal["outlets", "stories", "recent"] = "outlets",
+                    limit: int = Query(50, ge=1, le=200)) -> JSONResponse:
+        ctx = ctx_of(request)
+        if days not in DAYS:
+            return _error(422, f"days must be one of {list(DAYS)}")
+        _, since = window(ctx, days)
+        try:
+            rows = read(lambda: events.list_events(ctx.es, ctx.settings.index_prefix, ctx.alias, since=since,
+                                                   limit=limit, order=order if order in ORDERS else "outlets"))
+        except ReadFailed as exc:
+            return _error(exc.status, str(exc))
+        return JSONResponse({"days": days, "order": order, "events": [e.as_json() for e in rows]})
+
+    @api.get("/events/{event_id}")
+    def event(request: Request, event_id: str) -> JSONResponse:
+        ctx = ctx_of(request)
+        if not is_event_id(event_id):
+            return _error(404, "no such event")
+        try:
+            view = read(lambda: events.event_view(ctx.es, ctx.settings.index_prefix, ctx.alias, event_id))
+        except ReadFailed as exc:
+            return _error(exc.status, str(exc))
+        if view is None:
+            return _error(404, "no such event")
+        return JSONResponse(view.as_json())
 
     return api
