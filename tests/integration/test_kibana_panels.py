@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from govwatch.adapters import story_index
+from govwatch.adapters import event_index, story_index
 from govwatch.adapters.es_io import make_client
 from govwatch.alerts.ledger import AlertLedger, alert_id
+from govwatch.enrich.event_assign import EventAssigner, member_of
 from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
 from govwatch.kibana.queries import dashboard_filters, panel_search, rows
 from govwatch.models import Alert, EnrichedStory, EntityRef, TopicRef, Trace
+from tests import event_seed
 from tests.factories import enriched_story, raw_story, sid
 
 RANGE = ("2026-10-25T00:00:00Z", "2026-11-08T00:00:00Z")
@@ -60,9 +62,12 @@ STORIES = [
 
 @pytest.fixture
 def indexed(initialized):  # noqa: ANN001, ANN201
-    """The stories above and a few ledger entries in the test's private indices."""
+    """The stories above, a few ledger entries and the three events of tests/event_seed.py (assigned by the real
+    EventAssigner; their stories are not indexed here) in the test's private indices."""
     es = make_client(initialized.es_url)
     assert story_index.bulk_index(es, initialized.index_prefix, STORIES) == {}
+    EventAssigner(es, initialized.index_prefix).assign([member_of(s) for s in event_seed.stories()])
+    es.indices.refresh(index=event_index.index_name(initialized.index_prefix))
     ledger = AlertLedger(es, initialized.index("alert-ledger"))
 
     def alert(sub: str, story) -> Alert:  # noqa: ANN001
@@ -94,7 +99,7 @@ def _by(rows_: list[dict], key: str, value: str = "count") -> dict:
 
 
 def test_every_panel_aggregation_runs_on_the_real_index_and_finds_data(indexed) -> None:  # noqa: ANN001
-    """All Lens panels of all three dashboards translate to a search Elasticsearch accepts and each yields rows."""
+    """All Lens panels of all four dashboards translate to a search Elasticsearch accepts and each yields rows."""
     for key in lens_panels(indexed[0].index_prefix):
         result = _run(indexed, key)
         assert result and any(v for r in result for v in r.values() if isinstance(v, (int, float))), key
@@ -182,3 +187,23 @@ def test_alerts_dashboard_shows_subscriptions_statuses_dead_letters_and_top_stor
     top = _run(indexed, "alerts-top-stories")
     assert top[0] == {"story_id": sid("summit"), "count": 2, "max(also_in_count)": 1}
     assert {r["story_id"] for r in top} == {sid("summit"), sid("ai-act")}
+
+
+def test_events_dashboard_counts_events_by_first_report_outlets_and_topics(indexed) -> None:  # noqa: ANN001
+    """The events dashboard over {prefix}-events: 3 events, the summit first in "Top events (by outlets)" with 3
+    outlets, one event begun on 2 November and two on 3 November, Le Monde in two events."""
+    settings, es = indexed
+    summit = event_index.get_event(es, settings.index_prefix, event_seed.stories()[0].story_id)
+    assert summit is not None and summit["outlet_count"] == 3
+    assert _run(indexed, "events-count") == [{"count": 3}]
+    assert _run(indexed, "events-multi-outlet") == [{"count": 1}]
+    assert _run(indexed, "events-widest") == [{"max(outlet_count)": 3.0}]
+    top_rows = _run(indexed, "events-top")
+    assert top_rows[0] == {"title.keyword": summit["title"], "max(outlet_count)": 3.0, "max(story_count)": 3.0}
+    assert sorted((r["max(outlet_count)"], r["max(story_count)"]) for r in top_rows) == [(1, 1), (2, 2), (3, 3)]
+    per_day = {r["first_seen"][:10]: r["count"] for r in _run(indexed, "events-over-time")}
+    assert per_day == {"2026-11-02": 1, "2026-11-03": 2}
+    assert _by(_run(indexed, "events-outlets"), "outlets") == {
+        "Le Monde": 2, "Reuters": 1, "Wire Daily": 1, "Der Standard": 1, "The Verge": 1}
+    assert _by(_run(indexed, "events-topics"), "main_topics") == {
+        "summits_events": 1, "legislation_rulemaking": 1, "compute_export_controls": 1}

@@ -22,7 +22,7 @@ REGENERATE = "govwatch kibana export --out deploy/kibana/govwatch.ndjson"
 OBJECTS = saved_objects()
 BY_KEY = {(o["type"], o["id"]): o for o in OBJECTS}
 DATA_VIEW_OF = {o["attributes"]["title"]: o["id"] for o in OBJECTS if o["type"] == "index-pattern"}
-VIEW_NAME = {"govwatch-stories": "stories", "govwatch-alert-ledger": "ledger"}
+VIEW_NAME = {"govwatch-stories": "stories", "govwatch-alert-ledger": "ledger", "govwatch-events": "events"}
 
 
 def _dashboards() -> list[dict]:
@@ -46,10 +46,12 @@ def test_ids_are_fixed_and_regeneration_is_byte_identical() -> None:
     """Object ids are the documented fixed names and two generations give the same bytes."""
     assert [(o["type"], o["id"]) for o in OBJECTS] == [
         ("index-pattern", "govwatch-stories"), ("index-pattern", "govwatch-alert-ledger"),
+        ("index-pattern", "govwatch-events"),
         ("search", "govwatch-latest-relevant"), ("search", "govwatch-latest-stories"),
-        ("dashboard", "govwatch-coverage"), ("dashboard", "govwatch-alerts"), ("dashboard", "govwatch-entity")]
+        ("dashboard", "govwatch-coverage"), ("dashboard", "govwatch-alerts"), ("dashboard", "govwatch-entity"),
+        ("dashboard", "govwatch-events")]
     assert ndjson() == ndjson()
-    assert [o["id"] for o in saved_objects("acme")][:2] == ["acme-stories", "acme-alert-ledger"]
+    assert [o["id"] for o in saved_objects("acme")][:3] == ["acme-stories", "acme-alert-ledger", "acme-events"]
 
 
 def test_data_views_cover_the_monthly_indices_and_the_ledger_with_their_time_fields() -> None:
@@ -60,6 +62,23 @@ def test_data_views_cover_the_monthly_indices_and_the_ledger_with_their_time_fie
     assert (ledger["title"], ledger["timeFieldName"]) == ("govwatch-alert-ledger", "matched_at")
     assert fields.mapped_fields("stories")["@timestamp"]["type"] == "date"
     assert fields.mapped_fields("ledger")[TIME_FIELDS["ledger"]]["type"] == "date"
+
+
+def test_events_data_view_reads_the_events_template_on_first_seen() -> None:
+    """The events data view is the {prefix}-events index on first_seen, and its fields come from events.template.json
+    (the events dashboard's panels and controls aggregate only keyword, numeric and date fields of it)."""
+    events = BY_KEY[("index-pattern", "govwatch-events")]["attributes"]
+    assert (events["title"], events["timeFieldName"]) == ("govwatch-events", "first_seen")
+    mapped = fields.mapped_fields("events")
+    assert mapped["first_seen"]["type"] == "date"
+    assert not mapped["members"]["aggregatable"] and not mapped["title"]["aggregatable"]
+    spec = next(d for d in DASHBOARDS if d.key == "events")
+    used = {b.field for p in spec.panels for b in p.buckets} | {m.field for p in spec.panels for m in p.metrics
+                                                                 if m.field} | {c.field for c in spec.controls}
+    assert used == {"first_seen", "title.keyword", "outlets", "main_topics", "outlet_count", "story_count"}
+    assert all(mapped[f]["aggregatable"] for f in used)
+    titles = {p.title for p in spec.panels}
+    assert {"Top events (by outlets)", "Events over time (by first report)"} <= titles
 
 
 def test_every_reference_resolves_to_an_object_in_the_file() -> None:

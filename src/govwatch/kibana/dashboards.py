@@ -1,4 +1,4 @@
-"""The three dashboards govwatch ships: what each panel shows, in the order it appears."""
+"""The four dashboards govwatch ships: what each panel shows, in the order it appears."""
 
 from __future__ import annotations
 
@@ -114,4 +114,30 @@ ALERTS = Dashboard(
     ),
 )
 
-DASHBOARDS = (COVERAGE, ALERTS, ENTITY)
+FIRST_SEEN = Bucket("date_histogram", "first_seen", label="First reported")
+EVENT_COUNT = Metric("count", label="Events")
+
+EVENTS = Dashboard(
+    key="events", title="govwatch: Events", data_view="events",
+    description="Events (stories about the same happening, across outlets and languages; issue 27): the ones "
+                "most outlets covered, how many begin each day, the outlets and topics behind them. An event "
+                "is placed in time by its first report.",
+    panels=(
+        Panel("events-count", "Events", "metric", (EVENT_COUNT,), width=16, height=6),
+        Panel("events-multi-outlet", "Events covered by 3 or more outlets", "metric", (EVENT_COUNT,),
+              query="outlet_count:>=3", width=16, height=6),
+        Panel("events-widest", "Widest coverage (outlets)", "metric",
+              (Metric("max", "outlet_count", label="Outlets"),), width=16, height=6),
+        Panel("events-top", "Top events (by outlets)", "table",
+              (Metric("max", "outlet_count", label="Outlets"), Metric("max", "story_count", label="Stories")),
+              top("title.keyword", "Event", 20), width=48, height=14),
+        Panel("events-over-time", "Events over time (by first report)", "bar_stacked", (EVENT_COUNT,),
+              (FIRST_SEEN,), width=48, height=12),
+        Panel("events-outlets", "Outlets in the most events", "bar_horizontal", (EVENT_COUNT,),
+              top("outlets", "Outlet", 15)),
+        Panel("events-topics", "Main topics of events", "donut", (EVENT_COUNT,), top("main_topics", "Topic")),
+    ),
+    controls=(Control("events-outlet", "Outlet", "outlets"), Control("events-topic", "Topic", "main_topics")),
+)
+
+DASHBOARDS = (COVERAGE, ALERTS, ENTITY, EVENTS)

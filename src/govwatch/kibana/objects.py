@@ -21,17 +21,20 @@ from govwatch.kibana.panels import Control, Dashboard, Panel, Pill, SavedSearch
 KIBANA_MIN_VERSION = "8.8.0"  # coreMigrationVersion of every object: the oldest Kibana that imports them
 TYPE_MIGRATION = {"index-pattern": "8.0.0", "search": "8.0.0", "dashboard": "8.7.0"}
 GRID_COLUMNS = 48  # a Kibana dashboard row is 48 grid units wide
-TIME_FIELDS = {"stories": "@timestamp", "ledger": "matched_at"}
+TIME_FIELDS = {"stories": "@timestamp", "ledger": "matched_at", "events": "first_seen"}
+DATA_VIEWS = ("stories", "ledger", "events")
+_ID_SUFFIX = {"stories": "stories", "ledger": "alert-ledger", "events": "events"}
 
 
 def data_view_id(prefix: str, data_view: str) -> str:
-    """Fixed data-view ids (``<prefix>-stories``, ``<prefix>-alert-ledger``): links and imports stay stable."""
-    return f"{prefix}-stories" if data_view == "stories" else f"{prefix}-alert-ledger"
+    """Fixed data-view ids (``<prefix>-stories``, ``<prefix>-alert-ledger``, ``<prefix>-events``): links and imports
+    stay stable."""
+    return f"{prefix}-{_ID_SUFFIX[data_view]}"
 
 
 def data_view_pattern(prefix: str, data_view: str) -> str:
-    """The index pattern: every monthly stories index, or the ledger index."""
-    return f"{prefix}-stories*" if data_view == "stories" else f"{prefix}-alert-ledger"
+    """The index pattern: every monthly stories index, the ledger index, or the events index."""
+    return f"{prefix}-stories*" if data_view == "stories" else f"{prefix}-{_ID_SUFFIX[data_view]}"
 
 
 def dashboard_id(prefix: str, dashboard: Dashboard) -> str:
@@ -50,8 +53,8 @@ def _stamp(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _data_view(prefix: str, data_view: str) -> dict[str, Any]:
-    names = {"stories": "govwatch stories", "ledger": "govwatch alert ledger"}
-    formats = {"stories": {"url": {"id": "url"}}, "ledger": {}}
+    names = {"stories": "govwatch stories", "ledger": "govwatch alert ledger", "events": "govwatch events"}
+    formats: dict[str, dict[str, Any]] = {"stories": {"url": {"id": "url"}}, "ledger": {}, "events": {}}
     return _stamp({
         "type": "index-pattern", "id": data_view_id(prefix, data_view),
         "attributes": {"title": data_view_pattern(prefix, data_view), "name": names[data_view],
@@ -160,7 +163,7 @@ def _dashboard(prefix: str, dashboard: Dashboard) -> dict[str, Any]:
 
 def saved_objects(prefix: str = "govwatch") -> list[dict[str, Any]]:
     """Every object, referenced ones first (data views, saved searches, then dashboards)."""
-    out = [_data_view(prefix, "stories"), _data_view(prefix, "ledger")]
+    out = [_data_view(prefix, view) for view in DATA_VIEWS]
     seen: set[str] = set()
     for dashboard in DASHBOARDS:
         for search in dashboard.searches:

@@ -112,7 +112,7 @@ class Dashboard:
     key: str
     title: str
     description: str
-    data_view: Literal["stories", "ledger"]
+    data_view: Literal["stories", "ledger", "events"]
     panels: tuple[Panel, ...]
     searches: tuple[SavedSearch, ...] = ()
     pills: tuple[Pill, ...] = ()
