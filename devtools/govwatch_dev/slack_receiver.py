@@ -5,9 +5,16 @@
 * ``POST /api/chat.postMessage`` behaves like the Web API (``{"ok": true, "channel": ..., "ts": ...}``;
   ``not_authed`` without a Bearer token) and stores the message in its channel, with its ``metadata``
   (``{"event_type": ..., "event_payload": {...}}``) when the payload carries one.
-* ``GET``/``POST /api/conversations.history`` returns a channel's stored messages newest first, like Slack:
-  ``oldest`` (exclusive), ``limit``, a ``cursor`` for the next page, and ``metadata`` on each message only
-  when ``include_all_metadata`` is true.
+* ``chat.postMessage`` with ``thread_ts`` posts a reply in that message's thread, as Slack does: the reply is
+  stored with ``thread_ts``; the parent gets ``thread_ts`` (its own ts), ``reply_count`` and ``latest_reply``; an
+  unknown parent answers ``thread_not_found``.
+* ``GET``/``POST /api/conversations.history`` returns a channel's stored top-level messages newest first, like
+  Slack (thread replies are not listed): ``oldest`` (exclusive), ``limit``, a ``cursor`` for the next page, and
+  ``metadata`` on each message only when ``include_all_metadata`` is true.
+* ``GET``/``POST /api/conversations.replies`` (``channel``, ``ts``) returns a thread: its parent, then the replies
+  oldest first, with the same ``oldest``/``limit``/``cursor``/``include_all_metadata`` handling.
+* ``POST /api/chat.update`` (``channel``, ``ts``, ``text``/``blocks``) replaces a stored message's text and blocks
+  (``message_not_found`` for an unknown ts); it is recorded as a request, not as a delivery.
 * Every request is recorded (:attr:`SlackReceiver.requests`, with the status answered and a monotonic
   timestamp); accepted messages are also in :attr:`SlackReceiver.deliveries`.
 * :meth:`SlackReceiver.script` queues responses per path (e.g. 429 with ``Retry-After: 1``, then 500, then
@@ -40,6 +47,8 @@ MAX_BODY_BYTES = 1_000_000  # far above any valid Slack payload; stops a runaway
 WEBHOOK_PREFIX = "/services/"
 POST_MESSAGE_PATH = "/api/chat.postMessage"
 HISTORY_PATH = "/api/conversations.history"
+REPLIES_PATH = "/api/conversations.replies"
+UPDATE_PATH = "/api/chat.update"
 HISTORY_DEFAULT_LIMIT = 100  # Slack's default page size for conversations.history
 HISTORY_MAX_LIMIT = 999  # Slack's documented maximum
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]*)>|<([^<>|]+)>")
@@ -172,9 +181,18 @@ class SlackReceiver:
                 self._sticky_faults[path] = faults[-1]
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
-        """The messages stored in ``channel`` by chat.postMessage, oldest first (each with ``ts``)."""
+        """The messages stored in ``channel`` by chat.postMessage, oldest first (each with ``ts``; a thread reply
+        also with ``thread_ts`` = its parent's ``ts``)."""
         with self._lock:
             return [dict(m) for m in self._channels.get(channel, [])]
+
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's top-level messages, oldest first."""
+        return [m for m in self.messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+
+    def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The replies in the thread of message ``ts``, oldest first (the parent excluded)."""
+        return [m for m in self.messages(channel) if m.get("thread_ts") == ts and m["ts"] != ts]
 
     # --- request handling --------------------------------------------------------------------------
 
@@ -193,17 +211,44 @@ class SlackReceiver:
             self._last_ts = max(time.time(), self._last_ts + 1e-6)
             return f"{self._last_ts:.6f}"
 
-    def _store(self, payload: dict[str, Any], ts: str) -> None:
-        message: dict[str, Any] = {"type": "message", "ts": ts, "text": payload.get("text", ""),
+    def _post(self, payload: dict[str, Any]) -> ScriptedResponse:
+        """chat.postMessage: store the message (a reply when ``thread_ts`` names a stored top-level message)."""
+        channel = str(payload["channel"])
+        message: dict[str, Any] = {"type": "message", "text": payload.get("text", ""),
                                    "blocks": payload.get("blocks") or []}
         metadata = payload.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str):
             message["metadata"] = {"event_type": metadata["event_type"],
                                    "event_payload": metadata.get("event_payload") or {}}
+        thread_ts = payload.get("thread_ts")
+        ts = self._new_ts()
         with self._lock:
-            self._channels.setdefault(str(payload["channel"]), []).append(message)
+            stored = self._channels.setdefault(channel, [])
+            if thread_ts is not None:
+                parent = next((m for m in stored if m["ts"] == str(thread_ts)), None)
+                if parent is None or parent.get("thread_ts") not in (None, parent["ts"]):
+                    return ScriptedResponse(200, {"ok": False, "error": "thread_not_found"})
+                parent.update(thread_ts=parent["ts"], reply_count=int(parent.get("reply_count", 0)) + 1,
+                              latest_reply=ts)
+                message["thread_ts"] = parent["ts"]
+            stored.append({**message, "ts": ts})
+        return ScriptedResponse(200, {"ok": True, "channel": channel, "ts": ts})
 
-    def _history(self, params: dict[str, Any]) -> ScriptedResponse:
+    def _update(self, payload: dict[str, Any]) -> ScriptedResponse:
+        """chat.update: replace a stored message's text and blocks."""
+        channel, ts = str(payload.get("channel") or ""), str(payload.get("ts") or "")
+        with self._lock:
+            found = next((m for m in self._channels.get(channel, []) if m["ts"] == ts), None)
+            if found is None:
+                return ScriptedResponse(200, {"ok": False, "error": "message_not_found"})
+            found["text"] = payload.get("text", found.get("text", ""))
+            found["blocks"] = payload.get("blocks") or found.get("blocks") or []
+            found["edited"] = {"ts": self._last_ts}
+        return ScriptedResponse(200, {"ok": True, "channel": channel, "ts": ts, "text": found["text"]})
+
+    def _history(self, params: dict[str, Any], thread: bool = False) -> ScriptedResponse:
+        """conversations.history (top-level messages, newest first) or, with ``thread``, conversations.replies
+        (the parent ``ts`` and its replies, oldest first)."""
         channel = str(params.get("channel") or "")
         if not channel:
             return ScriptedResponse(200, {"ok": False, "error": "channel_not_found"})
@@ -215,10 +260,18 @@ class SlackReceiver:
             return ScriptedResponse(200, {"ok": False, "error": "invalid_arguments"})
         with_metadata = str(params.get("include_all_metadata", "")).lower() in ("true", "1")
         with self._lock:
-            stored = list(self._channels.get(channel, []))
-        newest_first = [m for m in reversed(stored) if float(m["ts"]) > oldest]
-        page = newest_first[start:start + limit]
-        more = start + limit < len(newest_first)
+            stored = [dict(m) for m in self._channels.get(channel, [])]
+        if thread:
+            parent_ts = str(params.get("ts") or "")
+            if not any(m["ts"] == parent_ts for m in stored):
+                return ScriptedResponse(200, {"ok": False, "error": "thread_not_found"})
+            listed = [m for m in stored if m["ts"] == parent_ts
+                      or (m.get("thread_ts") == parent_ts and float(m["ts"]) > oldest)]
+        else:
+            listed = [m for m in reversed(stored)
+                      if m.get("thread_ts") in (None, m["ts"]) and float(m["ts"]) > oldest]
+        page = listed[start:start + limit]
+        more = start + limit < len(listed)
         messages = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in page]
         return ScriptedResponse(200, {"ok": True, "messages": messages, "has_more": more,
                                       "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
@@ -249,13 +302,13 @@ class SlackReceiver:
                 return ScriptedResponse(200, {"ok": False, "error": "invalid_json"})
             if not payload.get("channel"):
                 return ScriptedResponse(200, {"ok": False, "error": "channel_not_found"})
-            ts = self._new_ts()
-            self._store(payload, ts)
-            return ScriptedResponse(200, {"ok": True, "channel": payload["channel"], "ts": ts})
-        if path == HISTORY_PATH:
+            return self._post(payload)
+        if path in (HISTORY_PATH, REPLIES_PATH, UPDATE_PATH):
             if not headers.get("authorization", "").startswith("Bearer "):
                 return ScriptedResponse(200, {"ok": False, "error": "not_authed"})
-            return self._history(payload or {})
+            if path == UPDATE_PATH:
+                return self._update(payload or {})
+            return self._history(payload or {}, thread=path == REPLIES_PATH)
         if path.startswith("/api/"):
             return ScriptedResponse(200, {"ok": False, "error": "unknown_method"})
         return ScriptedResponse(404, "no_service")

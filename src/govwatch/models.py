@@ -149,13 +149,20 @@ class IndexedBatch(_Message):
 
 
 class Alert(_Message):
-    """``alerts``: one subscription matched one story cluster; keyed by subscription id."""
+    """``alerts``: one subscription matched one story (cluster, or story of an event); keyed by subscription id."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    alert_id: str = Field(description="Ledger key: sha256(subscription_id, cluster_id)")
+    alert_id: str = Field(description=(
+        "Ledger key, by the subscription's granularity: sha256(subscription_id, cluster_id) for cluster; "
+        "sha256(subscription_id, 'story', story_id) for story; sha256(subscription_id, 'event', event key, "
+        "story_id) for event"))
     subscription_id: str
     subscription_name: str
     mode: Literal["immediate", "hourly", "daily"] = "immediate"
+    granularity: Literal["story", "cluster", "event"] = Field("cluster", description=(
+        "What is announced once: each story, each wire-copy cluster, or each event (first story top-level, "
+        "later ones in its Slack thread or a 'more coverage' roll-up); absent in older messages: cluster"))
+    event_id: str | None = Field(None, description="The story's event (events index _id); None when not known")
     story_id: str
     cluster_id: str
     title: str

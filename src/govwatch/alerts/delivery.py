@@ -23,18 +23,19 @@ log = get_logger("govwatch.alerts.delivery")
 
 def deliver(sender: SlackSender, destination: Destination, payload: dict[str, Any], api_base: str, *,
             dedup_id: str | None = None, unknown_since: float | None = None,
-            before_post: BeforePost | None = None) -> SendResult:
+            before_post: BeforePost | None = None, thread_ts: str | None = None) -> SendResult:
     """Send one payload to a subscription's destination (webhook or bot token + channel).
 
     ``dedup_id`` tags a bot-token message so that a send with an unknown outcome can be found again;
-    ``unknown_since`` (epoch seconds) says an earlier send of it may have arrived unanswered."""
+    ``unknown_since`` (epoch seconds) says an earlier send of it may have arrived unanswered; ``thread_ts``
+    (bot tokens only) posts it as a reply in that message's thread."""
     if destination.kind == "webhook" and destination.webhook_url is not None:
         return sender.send_webhook(destination.webhook_url.get_secret_value(), payload,
                                    unknown_since=unknown_since, before_post=before_post)
     if destination.bot_token is not None and destination.channel:
         return sender.post_message(destination.bot_token.get_secret_value(), destination.channel, payload,
                                    api_base, dedup_id=dedup_id, unknown_since=unknown_since,
-                                   before_post=before_post)
+                                   before_post=before_post, thread_ts=thread_ts)
     raise DeliveryRejected("subscription has no usable destination")  # the model validator prevents this
 
 

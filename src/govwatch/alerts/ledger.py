@@ -1,5 +1,9 @@
-"""The alert ledger: one create-only document per (subscription, story cluster), the exactly-once key.
+"""The alert ledger: one create-only document per announced unit, the exactly-once key.
 
+The unit follows the subscription's granularity (:func:`key_for`): a (subscription, story cluster) pair
+(``cluster``, the behaviour before granularity existed), a (subscription, story) pair (``story``), or a
+(subscription, event, story) triple (``event``: the event's first story is posted, the others go to its Slack
+thread or roll-up, see ``govwatch.alerts.threads``). For a cluster,
 ``_id = alert_id = sha256(subscription_id + "\\n" + cluster_id)`` is written with ``op_type=create``:
 a 409 means the pair was already recorded, so a replay from offset 0, a restart, a re-index or a
 syndicated copy of the same story (same cluster) can never raise a second alert. Later copies are
@@ -11,7 +15,9 @@ Statuses: ``pending`` (immediate, to be produced/delivered), ``digest_pending`` 
 ``sending`` (a post to Slack was started and its answer not yet recorded: after a crash the outcome is
 unknown), ``delivered``, ``failed`` (will be retried; ``outcome_unknown`` when a send may have arrived
 unanswered; ``next_attempt_at`` when it was deferred, see below), ``held`` (arrived while its subscription was
-paused; released as one catch-up message on resume), ``dead_lettered`` (given up for good).
+paused; released as one catch-up message on resume), ``rollup_pending`` (a later story of an event for a webhook
+destination, which cannot thread: it waits for the hourly "more coverage" roll-up, ``govwatch.alerts.rollup``),
+``dead_lettered`` (given up for good).
 
 Send bookkeeping: ``send_started_at`` (first post ever started: the start of the window searched in the
 channel history after an unknown outcome), ``last_send_at``, ``posts``; on delivery ``delivered_via``
@@ -39,7 +45,7 @@ from govwatch.adapters import es_io
 from govwatch.errors import TransientError
 from govwatch.models import Alert
 
-STATUSES = ("pending", "digest_pending", "sending", "delivered", "failed", "held", "dead_lettered")
+STATUSES = ("pending", "digest_pending", "sending", "delivered", "failed", "held", "rollup_pending", "dead_lettered")
 CAS_ATTEMPTS = 8  # optimistic-concurrency retries for also_in; contention is between a few consumers at most
 RETRY_ON_CONFLICT = 5
 DIGEST_LIMIT = 1000  # alerts per digest read; a digest with more is summarised by the notifier anyway
@@ -49,6 +55,17 @@ MAX_ERROR_CHARS = 1000
 def alert_id(subscription_id: str, cluster_id: str) -> str:
     """The ledger key of a (subscription, story cluster) pair."""
     return hashlib.sha256(f"{subscription_id}\n{cluster_id}".encode()).hexdigest()
+
+
+def key_for(granularity: str, subscription_id: str, cluster_id: str, story_id: str, event_id: str | None) -> str:
+    """The ledger key of a match at a subscription's granularity; an event match whose event is not known yet
+    is keyed by its cluster within the event key space (it still announces each story once)."""
+    if granularity == "story":
+        return hashlib.sha256(f"{subscription_id}\nstory\n{story_id}".encode()).hexdigest()
+    if granularity == "event":
+        event = event_id or f"cluster:{cluster_id}"
+        return hashlib.sha256(f"{subscription_id}\nevent\n{event}\n{story_id}".encode()).hexdigest()
+    return alert_id(subscription_id, cluster_id)
 
 
 @dataclass(frozen=True)
@@ -104,8 +121,8 @@ class AlertLedger:
     def _document(self, alert: Alert, now: datetime) -> dict[str, Any]:
         return {
             "alert_id": alert.alert_id, "subscription_id": alert.subscription_id, "cluster_id": alert.cluster_id,
-            "story_id": alert.story_id, "mode": alert.mode,
-            "status": "pending" if alert.mode == "immediate" else "digest_pending",
+            "story_id": alert.story_id, "mode": alert.mode, "granularity": alert.granularity,
+            "event_id": alert.event_id, "status": "pending" if alert.mode == "immediate" else "digest_pending",
             "attempts": 0, "last_error": None, "also_in": [], "also_in_sources": [], "also_in_count": 0,
             "matched_at": now.isoformat(), "produced_at": None, "delivered_at": None, "updated_at": now.isoformat(),
             "alert": alert.model_dump(mode="json"),
@@ -304,6 +321,22 @@ class AlertLedger:
                 after = hits[-1]["sort"]
         except Exception as exc:  # translated at the edge
             raise es_io.translate(exc, "alert ledger held read") from exc
+
+    def mark_rollup(self, aid: str, at: datetime) -> None:
+        """A later story of an event for a webhook: kept for the next "more coverage" roll-up."""
+        self._update(aid, {"status": "rollup_pending", "updated_at": at.isoformat()})
+
+    def pending_rollups(self, since: datetime, limit: int = DIGEST_LIMIT) -> list[Alert]:
+        """Alerts waiting for a roll-up (every subscription), oldest match first."""
+        query = {"bool": {"filter": [{"term": {"status": "rollup_pending"}},
+                                     {"range": {"matched_at": {"gte": since.isoformat()}}}]}}
+        try:
+            self.es.indices.refresh(index=self.index)  # roll-ups are rare: see the latest follow-ups
+            resp = self.es.search(index=self.index, query=query, size=limit,
+                                  sort=[{"matched_at": "asc"}, {"alert_id": "asc"}])
+        except Exception as exc:  # translated at the edge
+            raise es_io.translate(exc, "alert ledger roll-up read") from exc
+        return [Alert.model_validate(h["_source"]["alert"]) for h in resp["hits"]["hits"]]
 
     def mark_digest_retry(self, aid: str, error: str, attempts: int, at: datetime) -> None:
         """A digest holding this entry was not delivered: it stays ``digest_pending`` (the status the next

@@ -64,7 +64,7 @@ from govwatch.alerts.snippet import snippet as local_snippet
 from govwatch.alerts.subscriptions import Matchable
 
 # Fields a matched story needs for its alert; the full text is only read when pre-filtering.
-ALERT_FIELDS = ["story_id", "cluster_id", "title", "url", "source", "published_at", "entity_names",
+ALERT_FIELDS = ["story_id", "cluster_id", "event_id", "title", "url", "source", "published_at", "entity_names",
                 "topic_labels", "@timestamp"]
 
 

@@ -9,6 +9,8 @@ another refusal, too many messages) the answer is "cannot tell" and the caller r
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 
 from govwatch.alerts.slack_outcome import REASON_CHARS, OutcomeUnknown, classify_api, json_or_empty
@@ -24,11 +26,16 @@ log = get_logger("govwatch.alerts.slack_send")  # the sender's log, of which thi
 
 
 def find_in_history(client: httpx.Client, endpoint: str, token: str, channel: str, masked: str, dedup_id: str,
-                    oldest: float) -> bool | None:
-    """True: a message tagged ``dedup_id`` is in the channel since ``oldest``; False: it is not;
-    None: we cannot tell (no history scope, another refusal, too many messages) -> at-least-once."""
+                    oldest: float, thread_ts: str | None = None) -> str | Literal[False] | None:
+    """The ``ts`` of the message tagged ``dedup_id`` in the channel since ``oldest`` (a non-empty string); False:
+    it is not there; None: we cannot tell (no history scope, another refusal, too many messages) -> at-least-once.
+
+    ``thread_ts``: look among that thread's replies (``endpoint`` is then ``conversations.replies``: Slack's
+    ``conversations.history`` lists only top-level messages)."""
     params: dict[str, str | int] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": HISTORY_PAGE,
                                     "include_all_metadata": "true"}
+    if thread_ts is not None:
+        params["ts"] = thread_ts
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(HISTORY_MAX_PAGES):
         try:
@@ -56,7 +63,7 @@ def find_in_history(client: httpx.Client, endpoint: str, token: str, channel: st
             meta = message.get("metadata") if isinstance(message, dict) else None
             if (isinstance(meta, dict) and meta.get("event_type") == ALERT_EVENT_TYPE
                     and (meta.get("event_payload") or {}).get("alert_id") == dedup_id):
-                return True
+                return str(message.get("ts") or "") or "unknown"
         cursor = (body.get("response_metadata") or {}).get("next_cursor")
         if not body.get("has_more") or not cursor:
             return False

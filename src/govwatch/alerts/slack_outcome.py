@@ -108,8 +108,10 @@ class OutcomeUnknown(TransientError):
 @dataclass(frozen=True)
 class SendResult:
     """How a delivery ended: ``posts`` requests made; ``found_in_history`` = an earlier unknown send had
-    arrived, nothing was posted now; ``possible_duplicate`` = a post followed an unknown outcome unchecked."""
+    arrived, nothing was posted now; ``possible_duplicate`` = a post followed an unknown outcome unchecked;
+    ``ts`` = the Web API's id of the message (posted now or found in the history; None for webhooks)."""
 
     posts: int
     possible_duplicate: bool = False
     found_in_history: bool = False
+    ts: str | None = None

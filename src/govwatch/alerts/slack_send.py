@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,6 +59,7 @@ from govwatch.alerts.slack_outcome import (
     SendResult,
     classify_api,
     classify_status,
+    json_or_empty,
 )
 from govwatch.errors import DeliveryRejected, RateLimited
 from govwatch.log import get_logger
@@ -77,6 +78,7 @@ log = get_logger(__name__)
 
 
 BeforePost = Callable[[int], None]  # called with the post's number (1, 2, ...) just before each POST
+Checker = Callable[[float], "str | Literal[False] | None"]  # the history check: found ts / not there / cannot tell
 
 
 class SlackSender:
@@ -118,31 +120,46 @@ class SlackSender:
 
     def post_message(self, token: str, channel: str, payload: dict[str, Any], api_base: str, *,
                      dedup_id: str | None = None, unknown_since: float | None = None,
-                     before_post: BeforePost | None = None) -> SendResult:
+                     before_post: BeforePost | None = None, thread_ts: str | None = None) -> SendResult:
         """Call ``chat.postMessage`` with a bot token; Slack's ``ok: false`` errors are mapped like HTTP ones.
 
         With ``dedup_id`` the message carries it in its metadata, and after an unknown outcome (in this call,
-        or ``unknown_since`` from an earlier one) the channel history is searched for it before posting."""
+        or ``unknown_since`` from an earlier one) the channel history is searched for it before posting.
+        ``thread_ts`` posts it as a reply in that message's thread (and the check reads the thread's replies)."""
         base = api_base.rstrip("/")
         endpoint = f"{base}/chat.postMessage"
         masked = f"{urlsplit(endpoint).hostname} channel={channel} token={mask_secret(token)}"
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
         body = {**payload, "channel": channel}
-        checker: Callable[[float], bool | None] | None = None
+        if thread_ts is not None:
+            body["thread_ts"] = thread_ts
+        checker: Checker | None = None
         if dedup_id is not None:
             body["metadata"] = {"event_type": ALERT_EVENT_TYPE, "event_payload": {"alert_id": dedup_id}}
+            reads = "conversations.replies" if thread_ts is not None else "conversations.history"
 
-            def checker(oldest: float) -> bool | None:
-                return find_in_history(self._client, f"{base}/conversations.history", token, channel, masked,
-                                       dedup_id, oldest)
+            def checker(oldest: float) -> str | Literal[False] | None:
+                return find_in_history(self._client, f"{base}/{reads}", token, channel, masked, dedup_id, oldest,
+                                       thread_ts)
         return self._deliver(destination_key("api", token, channel), masked, classify_api,
                              lambda: self._client.post(endpoint, json=body, headers=headers),
                              checker, unknown_since, before_post)
 
+    def update_message(self, token: str, channel: str, ts: str, payload: dict[str, Any],
+                       api_base: str) -> SendResult:
+        """Call ``chat.update`` on the message ``ts`` (an update is idempotent: a resend after an unknown outcome
+        is harmless, so no history check); paced and retried like a post to the same destination."""
+        endpoint = f"{api_base.rstrip('/')}/chat.update"
+        masked = f"{urlsplit(endpoint).hostname} channel={channel} token={mask_secret(token)}"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
+        body = {**payload, "channel": channel, "ts": ts}
+        return self._deliver(destination_key("api", token, channel), masked, classify_api,
+                             lambda: self._client.post(endpoint, json=body, headers=headers), None, None, None)
+
     # --- internals ---------------------------------------------------------------------------------
 
     def _deliver(self, key: str, masked: str, classify: Callable[[httpx.Response], Outcome],
-                 request: Callable[[], httpx.Response], checker: Callable[[float], bool | None] | None,
+                 request: Callable[[], httpx.Response], checker: Checker | None,
                  unknown_since: float | None, before_post: BeforePost | None) -> SendResult:
         started = self._clock()
         failures = 0
@@ -163,7 +180,7 @@ class SlackSender:
                     log.info("slack.already_delivered", destination=masked, posts=posts,
                              reason="an earlier send with an unknown outcome is in the channel history")
                     metrics.slack_delivery("already_delivered")
-                    return SendResult(posts, found_in_history=True)
+                    return SendResult(posts, found_in_history=True, ts=found)
                 if found is None:
                     possible_duplicate = True
                     log.warning("slack.resend_after_unknown_outcome", destination=masked, posts=posts,
@@ -174,8 +191,10 @@ class SlackSender:
             posted_at = self._wall()
             posts += 1
             cause: Exception | None = None
+            response: httpx.Response | None = None
             try:
-                outcome = classify(request())
+                response = request()
+                outcome = classify(response)
             except NOT_SENT as exc:
                 # only the type name: httpx messages are URL-free today, but the secret must not depend on that
                 cause, outcome = exc, Outcome("transient", f"connection failed ({type(exc).__name__})")
@@ -192,7 +211,9 @@ class SlackSender:
                 log.info("slack.delivered", destination=masked, attempts=attempts, posts=posts,
                          possible_duplicate=possible_duplicate, elapsed_ms=round((self._clock() - started) * 1000))
                 metrics.slack_delivery("delivered")
-                return SendResult(posts, possible_duplicate=possible_duplicate)
+                ts = json_or_empty(response).get("ts") if response is not None else None
+                return SendResult(posts, possible_duplicate=possible_duplicate,
+                                  ts=str(ts) if isinstance(ts, str) and ts else None)
             if outcome.kind == "permanent":
                 log.warning("slack.rejected", destination=masked, reason=outcome.reason, attempts=attempts)
                 metrics.slack_delivery("rejected")

@@ -20,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from govwatch.models import utcnow
 
 Mode = Literal["immediate", "hourly", "daily"]
+Granularity = Literal["story", "cluster", "event"]
+# New subscriptions announce each event once (its later coverage threads under it or is rolled up): on a busy
+# day one summit is one Slack thread, not thirty posts. A stored subscription without the field keeps what it
+# had before granularity existed: once per wire-copy cluster.
+DEFAULT_GRANULARITY: Granularity = "event"
+STORED_DEFAULT_GRANULARITY: Granularity = "cluster"
 
 
 class Filters(BaseModel):
@@ -117,6 +123,9 @@ class Subscription(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     destination: Destination
     mode: Mode = "immediate"
+    granularity: Granularity = Field(DEFAULT_GRANULARITY, description=(
+        "Announce each story, each wire-copy cluster, or each event once (later stories of an event: in its "
+        "Slack thread for a bot token, in an hourly 'more coverage' roll-up for a webhook)"))
     paused: bool = False
     owner: str = ""
     allow_expensive: bool = Field(False, description="Leading wildcards / regexes explicitly allowed")
@@ -145,11 +154,12 @@ class Subscription(BaseModel):
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Subscription:
-        return cls.model_validate(doc)
+        """A stored subscription; one saved before granularity existed reads as ``cluster``."""
+        return cls.model_validate({"granularity": STORED_DEFAULT_GRANULARITY, **doc})
 
 
 # What the alert stage reads of a subscription: the matcher's inputs and the alert's name and mode.
-MATCHING_FIELDS = ("id", "name", "query", "filters", "mode", "paused", "allow_expensive", "problem")
+MATCHING_FIELDS = ("id", "name", "query", "filters", "mode", "paused", "allow_expensive", "problem", "granularity")
 _NO_FILTERS = Filters()
 # Equal filters are one shared (frozen) object in the alert stage: many subscriptions filter on the same country
 # or topic. Bounded: started over past this many distinct filters.
@@ -180,6 +190,7 @@ class MatchingView:
     paused: bool
     allow_expensive: bool
     problem: str | None = None  # the reason stored by the alert stage's last flag (None: not flagged)
+    granularity: Granularity = STORED_DEFAULT_GRANULARITY
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> MatchingView:
@@ -189,7 +200,16 @@ class MatchingView:
         problem = doc.get("problem")
         return cls(str(doc["id"]), str(doc["name"]), str(doc["query"]), filters, doc.get("mode", "immediate"),
                    bool(doc.get("paused", False)), bool(doc.get("allow_expensive", False)),
-                   str(problem.get("reason")) if isinstance(problem, dict) else None)
+                   str(problem.get("reason")) if isinstance(problem, dict) else None,
+                   _granularity(doc.get("granularity")))
+
+
+def _granularity(value: object) -> Granularity:
+    if value is None:
+        return STORED_DEFAULT_GRANULARITY
+    if value not in ("story", "cluster", "event"):
+        raise ValueError(f"unknown granularity {value!r}")
+    return value
 
 
 Matchable = Subscription | MatchingView

@@ -4,9 +4,11 @@ Exactly-once protocol (notifications, not messages):
 
 1. Match the batch's ids against every active subscription (Elasticsearch decides, see
    ``govwatch.alerts.matcher``).
-2. For every (subscription, story) match, **create** the ledger entry keyed by
-   ``sha256(subscription_id, cluster_id)`` in one bulk. Created -> new. 409 -> already known: a copy of
-   the cluster is appended to ``also_in``; nothing new is announced.
+2. For every (subscription, story) match, **create** the ledger entry keyed by the subscription's granularity
+   (``ledger.key_for``: ``sha256(subscription_id, cluster_id)`` for ``cluster``; per story; per (event, story)
+   for ``event``, the event read from the indexed message or the story document) in one bulk. Created -> new.
+   409 -> already known: a copy of the cluster is appended to ``also_in``; nothing new is announced. Whether an
+   event's story is its thread's parent or a reply is decided at delivery (``govwatch.alerts.threads``).
 3. **Produce** an ``Alert`` (key = subscription id) for every new immediate entry, and again for any
    existing entry still ``pending`` without ``produced_at`` (a previous attempt crashed or failed after
    step 2). Wait for every ack, then set ``produced_at``. Digest-mode entries are ``digest_pending`` and
@@ -39,7 +41,7 @@ from kafka import KafkaProducer
 
 from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.alerts.candidates import CandidateIndex
-from govwatch.alerts.ledger import AlertLedger, alert_id
+from govwatch.alerts.ledger import AlertLedger, key_for
 from govwatch.alerts.match_plan import candidate_index
 from govwatch.alerts.match_result import Fault, Match, MatchStats, describe
 from govwatch.alerts.matcher import fetch_stories, match_batch
@@ -148,8 +150,11 @@ class SubscriptionCache:
 def build_alert(sub: Matchable, doc: dict[str, Any], match: Match, indexed: IndexedStory) -> Alert:
     """The Alert message for one match (``trace.alerted_at`` is left to the notifier)."""
     cluster = doc.get("cluster_id") or indexed.cluster_id
+    # The event comes with the indexed message (IndexedStory.event_id) or, for older messages, the stored story.
+    event = getattr(indexed, "event_id", None) or doc.get("event_id") or None
     return Alert(
-        alert_id=alert_id(sub.id, cluster), subscription_id=sub.id, subscription_name=sub.name, mode=sub.mode,
+        alert_id=key_for(sub.granularity, sub.id, cluster, match.story_id, event), subscription_id=sub.id,
+        subscription_name=sub.name, mode=sub.mode, granularity=sub.granularity, event_id=event,
         story_id=match.story_id, cluster_id=cluster, title=doc.get("title") or "", url=doc.get("url") or "",
         source=doc.get("source") or "", published_at=doc.get("published_at"), snippet=match.snippet,
         entities=list(doc.get("entity_names") or []), topics=list(doc.get("topic_labels") or []),

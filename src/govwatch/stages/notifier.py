@@ -1,4 +1,4 @@
-"""The notify stage: ``alerts`` -> Slack, once per (subscription, story cluster).
+"""The notify stage: ``alerts`` -> Slack, once per ledger key (subscription and cluster, story, or event story).
 
 For each alert: the ledger says whether it was already delivered (a re-produced alert is skipped); an alert
 with no ledger entry gets one re-created from the alert before anything is sent (the notifier never posts
@@ -14,6 +14,13 @@ Once, where Slack lets us know:
   sender looks for it in the channel history before posting again: found -> ``delivered_via: history``.
   Incoming webhooks cannot be read back: they are resent (at-least-once) and the entry says
   ``possible_duplicate: true``.
+
+**Alerts per event** (granularity ``event``, ``govwatch.alerts.event_delivery``): the first story of a
+(subscription, event) to reach this stage creates the event's thread and is posted top-level with a "covered by N
+outlets" line; its Slack ``ts`` is recorded before it is marked delivered. A later story replies in that thread
+(``thread_ts``) and the parent's line is updated (``chat.update``, once per thread and batch); while the parent's
+``ts`` is unknown the reply is deferred (not counted as a failure) and never posted top-level. For a webhook the
+later stories become ``rollup_pending`` and go out in the hourly "more coverage" roll-up (``govwatch.alerts.rollup``).
 
 A paused subscription's alerts are ``held`` in the ledger (not sent, not dead-lettered); ``govwatch
 subscriptions resume`` releases them as one catch-up digest (:func:`govwatch.alerts.delivery.release_held`), not a
@@ -54,11 +61,15 @@ from typing import Any
 from structlog.contextvars import bound_contextvars
 
 from govwatch.alerts.delivery import deliver
+from govwatch.alerts.event_delivery import ParentPending, route
+from govwatch.alerts.event_format import event_parent_blocks, event_reply_blocks
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import alert_blocks
 from govwatch.alerts.slack_outcome import OutcomeUnknown
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
+from govwatch.alerts.subscriptions import Destination
+from govwatch.alerts.threads import EventThreads, Thread, event_key
 from govwatch.errors import DeliveryRejected, GovwatchError, TransientError
 from govwatch.log import get_logger
 from govwatch.models import Alert, utcnow
@@ -92,9 +103,11 @@ class NotifyStage:
     def __init__(self, store: SubscriptionStore, ledger: AlertLedger, sender: SlackSender, api_base: str,
                  on_close: Callable[[], None] | None = None, *,
                  retry_window_s: float = DEFAULT_RETRY_WINDOW_S,
-                 clock: Callable[[], datetime] = utcnow, parallel: int = SUBSCRIPTIONS_AT_ONCE) -> None:
+                 clock: Callable[[], datetime] = utcnow, parallel: int = SUBSCRIPTIONS_AT_ONCE,
+                 threads: EventThreads | None = None) -> None:
         self.store = store
         self.ledger = ledger
+        self.threads = threads  # None: event alerts are sent like cluster ones (no thread index wired)
         self.sender = sender
         self.api_base = api_base
         self.retry_window_s = retry_window_s
@@ -132,17 +145,19 @@ class NotifyStage:
     def _notify_group(self, records: Sequence[Any], group: list[tuple[int, Alert]]) -> Rejections:
         """One subscription's alerts of the batch, in order."""
         rejected: Rejections = {}
+        # The parent's "covered by N outlets" line is updated once per thread and batch: by its last reply here.
+        last_of_thread = {event_key(alert): pos for pos, alert in group if alert.granularity == "event"}
         for pos, alert in group:
             rec = records[pos]
             # Every log line of this alert's delivery carries these, bound once.
             with bound_contextvars(alert_id=alert.alert_id[:16], subscription=alert.subscription_id,
                                    story_id=alert.story_id, partition=rec.partition, offset=rec.offset):
-                error = self._notify(alert)
+                error = self._notify(alert, update_parent=last_of_thread.get(event_key(alert)) == pos)
             if error is not None:
                 rejected[pos] = error
         return rejected
 
-    def _notify(self, alert: Alert) -> DeliveryRejected | None:
+    def _notify(self, alert: Alert, update_parent: bool = True) -> DeliveryRejected | None:
         """Deliver one alert; returns the refusal that dead-letters it, raises TransientError to retry the batch."""
         entry = self.ledger.get(alert.alert_id)
         if entry is None:
@@ -175,9 +190,27 @@ class NotifyStage:
             first_post = first_post or now
             self.ledger.begin_send(alert.alert_id, first_post, now, posts_before + post)
 
+        payload = alert_blocks(alert)
+        thread: Thread | None = None
+        thread_ts: str | None = None
+        if alert.granularity == "event" and self.threads is not None:
+            way = route(self.threads, self.ledger, alert, sub.destination, utcnow())
+            thread = way.thread
+            if way.kind == "rollup":
+                self.ledger.mark_rollup(alert.alert_id, utcnow())
+                log.info("notify_rolled_up", reason="a later story of the event; webhooks cannot thread")
+                return None
+            if way.kind == "wait":
+                pending = ParentPending("the event thread's parent is not posted yet; the reply waits for it")
+                return self._defer(alert, entry, pending, attempts, since is not None)
+            if way.kind == "parent":
+                payload = event_parent_blocks(alert, thread.outlets, len(thread.stories),
+                                              threaded=sub.destination.kind == "bot")
+            else:
+                payload, thread_ts = event_reply_blocks(alert), thread.ts
         try:
-            result = deliver(self.sender, sub.destination, alert_blocks(alert), self.api_base,
-                             dedup_id=alert.alert_id, unknown_since=since, before_post=before_post)
+            result = deliver(self.sender, sub.destination, payload, self.api_base, dedup_id=alert.alert_id,
+                             unknown_since=since, before_post=before_post, thread_ts=thread_ts)
         except DeliveryRejected as exc:
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=True)
             return exc
@@ -188,6 +221,9 @@ class NotifyStage:
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=True)
             return DeliveryRejected(str(exc))
         now = utcnow()
+        if thread is not None and self.threads is not None:
+            self._after_event_post(self.threads, alert, sub.destination, thread, thread_ts, result.ts,
+                                   update_parent, now)
         duplicate = result.possible_duplicate or bool(entry.get("possible_duplicate"))
         self.ledger.mark_delivered(alert.alert_id, now, via="history" if result.found_in_history else "post",
                                    possible_duplicate=duplicate)
@@ -195,6 +231,25 @@ class NotifyStage:
         log.info("delivered", destination=sub.destination.masked(), first_seen_to_slack_s=round(latency, 3),
                  found_in_history=result.found_in_history, possible_duplicate=duplicate)
         return None
+
+    def _after_event_post(self, threads: EventThreads, alert: Alert, destination: Destination, thread: Thread,
+                          thread_ts: str | None, posted_ts: str | None, update_parent: bool, now: datetime) -> None:
+        """A parent's post: record its ``ts`` (before the alert is marked delivered, so a delivered parent always
+        has it). A reply: count its story on the thread and update the parent's coverage line (cosmetic: a
+        failed update is logged, the next reply updates it again)."""
+        if thread_ts is None:
+            if posted_ts is not None:
+                threads.set_ts(thread.key, posted_ts, destination.channel, now)
+            return
+        counted = threads.add_story(thread.key, alert.story_id, alert.source, now)
+        if not update_parent or destination.bot_token is None or not destination.channel:
+            return
+        payload = event_parent_blocks(counted.parent, counted.outlets, len(counted.stories), threaded=True)
+        try:
+            self.sender.update_message(destination.bot_token.get_secret_value(), destination.channel, thread_ts,
+                                       payload, self.api_base)
+        except GovwatchError as exc:
+            log.warning("thread_parent_not_updated", error=str(exc)[:300], outlets=counted.outlets)
 
     def _defer(self, alert: Alert, entry: dict[str, Any], exc: TransientError, attempts: int,
                unknown: bool) -> DeliveryRejected | None:

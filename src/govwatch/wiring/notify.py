@@ -8,6 +8,7 @@ from govwatch.adapters.kafka_topics import ALERTS
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.redrive import Redriver, RedriveThread, kafka_produce
 from govwatch.alerts.store import SubscriptionStore
+from govwatch.alerts.threads import EventThreads
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.wiring.clients import elasticsearch, slack_sender
@@ -25,4 +26,5 @@ def build_notify_stage(settings: Settings, producer: KafkaProducer) -> NotifySta
         client.close()
 
     return NotifyStage(SubscriptionStore(es, settings.index("subscriptions")), ledger, sender, settings.slack_api_base,
-                       on_close=close, retry_window_s=settings.slack_retry_window_s)
+                       on_close=close, retry_window_s=settings.slack_retry_window_s,
+                       threads=EventThreads(es, settings.index("alert-threads")))
