@@ -12,7 +12,8 @@
     │   └── DeliveryRejected   a destination that refuses for good (revoked webhook, 404/410)
     └── TransientError         may succeed later: retry with backoff (timeouts, 5xx); retries are bounded
         ├── Unavailable        a dependency (Elasticsearch, Kafka) is unreachable: waited out, never counted
-        └── RateLimited        the peer asked us to wait `retry_after` seconds (waited out, never counted)
+        ├── RateLimited        the peer asked us to wait `retry_after` seconds (waited out, never counted)
+        └── Contended          another writer changed what we read meanwhile: retried, never counted
 
 The consumer loop (govwatch.loop) is the one place that acts on this tree: permanent errors go
 to the stage's dead-letter topic with their reason; transient ones are retried, and the offset is
@@ -87,3 +88,11 @@ class RateLimited(TransientError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Contended(TransientError):
+    """Another process changed what this one read before it wrote (a version conflict): retry, re-reading it.
+
+    Never counted towards dead-lettering: each conflict means the other writer made progress, and the record
+    itself is fine.
+    """

@@ -1,4 +1,6 @@
-"""``govwatch init``: create topics, the stories index template + alias, and the state indices. Idempotent."""
+"""``govwatch init``: create topics, the stories index template + alias, the events index and the state indices.
+
+Idempotent; indices made by an older govwatch gain the fields their template now has (additive changes only)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,11 @@ from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch
 
-from govwatch.adapters import es_io, kafka_io
+from govwatch.adapters import es_io, event_index, kafka_io
 from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.settings import Settings
 
-STATE_INDICES = ("published", "subscriptions", "alert-ledger", "web-tokens")
+STATE_INDICES = ("published", "subscriptions", "alert-ledger", "alert-threads", "web-tokens")
 
 
 def bootstrap(settings: Settings, es: Elasticsearch | None = None) -> list[str]:
@@ -31,10 +33,20 @@ def bootstrap(settings: Settings, es: Elasticsearch | None = None) -> list[str]:
         state = es_io.ensure_index(client, name, mappings)
         if state != "exists":
             lines.append(f"es index {name}: {state}")
+    lines.extend(_events(client, prefix, settings.es_replicas))
     for name in STATE_INDICES:
         body = es_io.load_schema(f"{name}.index.json", prefix)
         body.setdefault("settings", {})["number_of_replicas"] = settings.es_replicas
         lines.append(f"es index {prefix}-{name}: {es_io.ensure_index(client, f'{prefix}-{name}', body)}")
+    return lines
+
+
+def _events(client: Elasticsearch, prefix: str, replicas: int) -> list[str]:
+    """The events index template and index (govwatch.adapters.event_index), made up front like the stories'."""
+    name = event_index.index_name(prefix)
+    lines = [f"es index template {name}: {event_index.ensure_template(client, prefix, replicas)}"]
+    template = es_io.load_schema(event_index.TEMPLATE, prefix)["template"]
+    lines.append(f"es index {name}: {es_io.ensure_index(client, name, {'mappings': template['mappings']})}")
     return lines
 
 
@@ -54,7 +66,8 @@ def teardown(
     names = sorted(client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))
     if names:
         client.options(ignore_status=404).indices.delete(index=",".join(names))
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-stories")
+    for template in (f"{prefix}-stories", event_index.index_name(prefix)):
+        client.options(ignore_status=404).indices.delete_index_template(name=template)
     admin = admin_client(settings.kafka_bootstrap)
     try:
         topics = sorted(t for t in admin.list_topics() if t.startswith(f"{settings.topic_prefix}."))

@@ -3,8 +3,9 @@
 Core Elasticsearch only: no scripts. The caller computes each event document whole and writes it with
 optimistic concurrency: a new event with ``create`` (a second process founding the same id gets a 409), a
 changed one with ``if_seq_no``/``if_primary_term`` of the version it read. A 409 means another process changed
-the event meanwhile: :class:`EventConflict` (transient) makes the loop retry the batch, which re-reads it; the
-decision is idempotent (members are a set), so a retry never counts a story twice.
+the event meanwhile: :class:`EventConflict` (``Contended``: retried, never counted, never dead-lettered) makes the
+loop retry the batch, which re-reads it; the decision is idempotent (members are a set), so a retry never counts
+a story twice.
 
 Writes do not force a refresh: the process that wrote an event remembers it until it is surely searchable
 (govwatch.enrich.event_assign), so the stage does not wait a refresh interval per batch.
@@ -21,14 +22,14 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import es_io
-from govwatch.errors import PermanentError, TransientError
+from govwatch.errors import Contended, PermanentError, TransientError
 
 MAX_CANDIDATES = 20  # events one story is compared with: the best-scoring by shared terms and entities
 MAX_QUERY_TERMS = 64  # bounds the query of a very long lead (clauses, not documents, cost the search)
 TEMPLATE = "events.template.json"
 
 
-class EventConflict(TransientError):
+class EventConflict(Contended):
     """Another process changed (or founded) an event between our read and our write: retry the batch.
 
     ``written`` holds the versions of the batch's other events, which did land.
@@ -74,6 +75,14 @@ def index_name(prefix: str) -> str:
 def ensure_template(es: Elasticsearch, prefix: str, replicas: int = 0) -> str:
     """Put the events index template (the index itself is created by its first write)."""
     return es_io.ensure_template(es, index_name(prefix), es_io.load_schema(TEMPLATE, prefix), replicas=replicas)
+
+
+def refresh(es: Elasticsearch, prefix: str) -> None:
+    """Make every event written so far searchable (a missing index is fine: no events yet)."""
+    try:
+        es.indices.refresh(index=index_name(prefix), ignore_unavailable=True, allow_no_indices=True)
+    except Exception as exc:
+        raise es_io.translate(exc, "events refresh") from exc
 
 
 def candidate_query(probe: Probe, window: timedelta) -> dict[str, Any]:

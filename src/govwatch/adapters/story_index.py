@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -71,8 +71,10 @@ def existing_locations(es: Elasticsearch, prefix: str, story_ids: Sequence[str])
     return found
 
 
-def story_document(story: EnrichedStory) -> dict[str, Any]:
+def story_document(story: EnrichedStory, event_id: str | None = None) -> dict[str, Any]:
     """The document indexed for a story (fields match schemas/elasticsearch/stories.template.json).
+
+    ``event_id`` is the story's event (govwatch.enrich.event_assign), decided by the index stage before the bulk.
 
     Entity roles: ``entities.<type>``, ``entity_ids``, ``entity_names`` and ``countries`` hold the story's
     **subjects** only, so every panel, filter and subscription on them counts what stories are about, not the
@@ -90,6 +92,7 @@ def story_document(story: EnrichedStory) -> dict[str, Any]:
         "@timestamp": timestamp_of(story).isoformat(),
         "story_id": story.story_id,
         "cluster_id": story.cluster_id,
+        "event_id": event_id,
         "is_cluster_representative": story.is_cluster_representative,
         "url": raw.url,
         "feed_id": raw.feed_id,
@@ -134,8 +137,10 @@ def entities_with_roles(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**e, "role": e.get("role") or "subject"} for e in detail if isinstance(e, dict)]
 
 
-def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory]) -> dict[int, PermanentError]:
-    """Index ``stories`` (``_id`` = story id) and wait until searchable; returns rejected positions.
+def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory],
+               event_ids: Mapping[str, str] | None = None) -> dict[int, PermanentError]:
+    """Index ``stories`` (``_id`` = story id; ``event_ids``: story id -> its event) and wait until searchable;
+    returns rejected positions.
 
     429s are retried here with backoff; a still-busy cluster raises RateLimited (the loop retries the
     batch, idempotently). 5xx raises TransientError. 4xx per item rejects only that story.
@@ -150,7 +155,7 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
             story = stories[i]
             target = located.get(story.story_id) or home_month_index(prefix, story)
             ops.append({"index": {"_index": target, "_id": story.story_id}})
-            ops.append(story_document(story))
+            ops.append(story_document(story, (event_ids or {}).get(story.story_id)))
         try:
             refresh = "true" if len(stories) <= FORCE_REFRESH_MAX_BATCH else "wait_for"
             resp = es.bulk(operations=ops, refresh=refresh)
@@ -181,12 +186,13 @@ def bulk_index(es: Elasticsearch, prefix: str, stories: Sequence[EnrichedStory])
     raise RateLimited(f"Elasticsearch still busy (429) for {len(pending)} stories after {BULK_429_RETRIES} retries")
 
 
-def indexed_batch(prefix: str, stories: Sequence[EnrichedStory], indexed_at: datetime) -> IndexedBatch:
-    """The "indexed" message for the stories that are now searchable."""
+def indexed_batch(prefix: str, stories: Sequence[EnrichedStory], indexed_at: datetime,
+                  event_ids: Mapping[str, str] | None = None) -> IndexedBatch:
+    """The "indexed" message for the stories that are now searchable (``event_ids``: story id -> its event)."""
     ids = [s.story_id for s in stories]
     batch_id = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
     return IndexedBatch(
         batch_id=batch_id, index=f"{prefix}-stories",
-        stories=[IndexedStory(story_id=s.story_id, cluster_id=s.cluster_id,
+        stories=[IndexedStory(story_id=s.story_id, cluster_id=s.cluster_id, event_id=(event_ids or {}).get(s.story_id),
                               trace=s.trace.model_copy(update={"indexed_at": indexed_at})) for s in stories],
     )

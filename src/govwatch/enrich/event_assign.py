@@ -6,7 +6,9 @@ batch, a fraction of one per story.
 
 Events this process wrote are remembered (a bounded in-memory window, like the near-duplicate clusters) until
 surely searchable, so a story of the next batch finds an event founded a moment ago although writes do not
-force a refresh. The remembered copy and the stored one are told apart by their sequence numbers: the newer
+force a refresh. A new process refreshes the events index once before its first lookup, so it sees everything a
+predecessor wrote (one that crashed after writing a batch's events, before its stories: the replayed stories
+then find their events). The remembered copy and the stored one are told apart by their sequence numbers: the newer
 wins, so another process's change is never overwritten blindly (its write would fail with a conflict and the
 batch be retried; see govwatch.adapters.event_index).
 """
@@ -77,6 +79,7 @@ class EventAssigner:
         self.recent: OrderedDict[str, tuple[Event, Version | None]] = OrderedDict()
         self.by_key: dict[str, set[str]] = {}
         self.requests = 0  # Elasticsearch requests made, for the benchmark's per-story figure
+        self.refreshed = False
 
     def assign(self, members: Sequence[Member]) -> list[Decision]:
         """Decide a batch in the given order (one lookup, one bulk write); returns one decision per member."""
@@ -84,6 +87,10 @@ class EventAssigner:
             return []
         probes = [Probe(m.story_id, m.cluster_id, m.published, sorted(m.terms), sorted(signal_entities(m.entities)))
                   for m in members]
+        if not self.refreshed:
+            event_index.refresh(self.es, self.prefix)
+            self.requests += 1
+            self.refreshed = True
         found = event_index.find_candidates(self.es, self.prefix, probes, self.window)
         self.requests += 1
         decisions: list[Decision] = []

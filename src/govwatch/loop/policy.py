@@ -2,15 +2,16 @@
 
 Outages, that is an unreachable Elasticsearch or broker (:class:`~govwatch.errors.Unavailable`) and rate limits,
 are waited out without counting: they are nobody's record's fault, and dead-lettering a whole backlog during an
-outage would lose it from the live flow. Every other failure counts; a record that keeps failing is dead-lettered
-as :class:`RetriesExhausted` with the last reason.
+outage would lose it from the live flow. Nor do version conflicts with a concurrent writer
+(:class:`~govwatch.errors.Contended`): the retry re-reads what the other writer stored. Every other failure
+counts; a record that keeps failing is dead-lettered as :class:`RetriesExhausted` with the last reason.
 """
 
 from __future__ import annotations
 
 from kafka.errors import KafkaError
 
-from govwatch.errors import PermanentError, RateLimited, Unavailable
+from govwatch.errors import Contended, PermanentError, RateLimited, Unavailable
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -32,8 +33,9 @@ class RetriesExhausted(PermanentError):
 
 
 def is_outage(exc: BaseException) -> bool:
-    """An error that says a dependency is away or busy, not that this input is bad (waited out, not counted)."""
-    if isinstance(exc, (Unavailable, RateLimited)):
+    """An error that says a dependency is away or busy (or a concurrent writer got there first), not that this
+    input is bad (waited out, not counted)."""
+    if isinstance(exc, (Unavailable, RateLimited, Contended)):
         return True
     return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
