@@ -39,8 +39,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "poll": {"cluster": set(), "indices": {("{prefix}-published",): {"read", "create_doc"}}},
     # clusters.py: msearch on the stories alias.
     "enrich": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"}}},
-    # indexing.py: search ids over stories-*, bulk `index` (a replay overwrites), the next month's index auto-created.
-    "index": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read", "index", "auto_configure"}}},
+    # indexing.py: search ids over stories-*, bulk `index` (a replay overwrites), the next month's index auto-created;
+    # event_assign.py: msearch, one refresh per process, bulk create/index with if_seq_no on the events index.
+    "index": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read", "index", "auto_configure"},
+                                            ("{prefix}-events",): {"read", "index", "maintenance"}}},
     # match_search.py msearch; store.py list + flag (partial update); ledger.py bulk create, mget, update.
     "alert": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"},
                                             ("{prefix}-subscriptions",): {"read", "index"},
