@@ -151,7 +151,7 @@ def build_alert(sub: Matchable, doc: dict[str, Any], match: Match, indexed: Inde
     """The Alert message for one match (``trace.alerted_at`` is left to the notifier)."""
     cluster = doc.get("cluster_id") or indexed.cluster_id
     # The event comes with the indexed message (IndexedStory.event_id) or, for older messages, the stored story.
-    event = getattr(indexed, "event_id", None) or doc.get("event_id") or None
+    event = indexed.event_id or doc.get("event_id") or None
     return Alert(
         alert_id=key_for(sub.granularity, sub.id, cluster, match.story_id, event), subscription_id=sub.id,
         subscription_name=sub.name, mode=sub.mode, granularity=sub.granularity, event_id=event,
