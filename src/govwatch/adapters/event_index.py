@@ -185,7 +185,7 @@ ORDERS: dict[str, list[Any]] = {
     "stories": [{"story_count": "desc"}, {"outlet_count": "desc"}, {"first_seen": "desc"}, {"event_id": "asc"}],
     "recent": [{"first_seen": "desc"}, {"event_id": "asc"}],
 }
-STORY_FIELDS = ["story_id", "title", "source", "language", "published_at", "url", "entities", "topics",
+STORY_FIELDS = ["story_id", "title", "source", "language", "published_at", "url", "entities_detail", "topics",
                 "topic_labels", "event_id"]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.adapters import event_index
+from govwatch.adapters.story_index import entities_with_roles
 
 MAX_MEMBER_LOOKUPS = 2000  # member ids read back per list page (languages): bounds one page's stories query
 
@@ -81,8 +82,8 @@ def _names(stories: list[dict[str, Any]]) -> tuple[dict[str, dict[str, str]], di
     entities: dict[str, dict[str, str]] = {}
     topics: dict[str, str] = {}
     for story in stories:
-        for e in story.get("entities") or []:
-            if isinstance(e, dict) and e.get("id"):
+        for e in entities_with_roles(story):
+            if e.get("id"):
                 entities.setdefault(str(e["id"]), {"name": str(e.get("name") or e["id"]),
                                                    "type": str(e.get("type") or "")})
         for tid, label in zip(story.get("topics") or [], story.get("topic_labels") or [], strict=False):
