@@ -116,9 +116,9 @@ def test_event_burst_threads_rollups_clusters_and_replay(initialized, unique) ->
     assert bulk_index(es, settings.index_prefix, stories, events) == {}
     with SlackReceiver() as receiver, httpx.Client(timeout=10.0) as client:
         bot = Destination(kind="bot", bot_token=TOKEN, channel=THREADS)
-        by_event = store.add(Subscription(name="summit threads", query='"AI Action Summit"', destination=bot))
-        assert by_event.granularity == "event"  # the default for a new subscription
-        hook = store.add(Subscription(name="summit hook", query='"AI Action Summit"',
+        by_event = store.add(Subscription(name="summit threads", query='"AI Action Summit"', granularity="event",
+                                          destination=bot))
+        hook = store.add(Subscription(name="summit hook", query='"AI Action Summit"', granularity="event",
                                       destination=Destination(kind="webhook",
                                                               webhook_url=receiver.webhook_url(HOOK_EVENT))))
         by_cluster = store.add(Subscription(name="summit clusters", query='"AI Action Summit"', granularity="cluster",

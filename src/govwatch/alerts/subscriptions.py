@@ -21,11 +21,13 @@ from govwatch.models import utcnow
 
 Mode = Literal["immediate", "hourly", "daily"]
 Granularity = Literal["story", "cluster", "event"]
-# New subscriptions announce each event once (its later coverage threads under it or is rolled up): on a busy
-# day one summit is one Slack thread, not thirty posts. A stored subscription without the field keeps what it
-# had before granularity existed: once per wire-copy cluster.
+# What a user creating a subscription (CLI, web form, JSON API) gets unless they choose: each event announced
+# once, its later coverage threaded under it or rolled up; on a busy day one summit is one Slack thread, not thirty
+# posts. A subscription without the field (stored before granularity existed, or built in code without it) keeps
+# the behaviour it always had: once per wire-copy cluster.
 DEFAULT_GRANULARITY: Granularity = "event"
 STORED_DEFAULT_GRANULARITY: Granularity = "cluster"
+GRANULARITIES: tuple[Granularity, ...] = ("event", "cluster", "story")
 
 
 class Filters(BaseModel):
@@ -123,9 +125,10 @@ class Subscription(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     destination: Destination
     mode: Mode = "immediate"
-    granularity: Granularity = Field(DEFAULT_GRANULARITY, description=(
+    granularity: Granularity = Field(STORED_DEFAULT_GRANULARITY, description=(
         "Announce each story, each wire-copy cluster, or each event once (later stories of an event: in its "
-        "Slack thread for a bot token, in an hourly 'more coverage' roll-up for a webhook)"))
+        "Slack thread for a bot token, in an hourly 'more coverage' roll-up for a webhook); the CLI, web form and "
+        "API create subscriptions with 'event' unless told otherwise"))
     paused: bool = False
     owner: str = ""
     allow_expensive: bool = Field(False, description="Leading wildcards / regexes explicitly allowed")
@@ -155,7 +158,7 @@ class Subscription(BaseModel):
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Subscription:
         """A stored subscription; one saved before granularity existed reads as ``cluster``."""
-        return cls.model_validate({"granularity": STORED_DEFAULT_GRANULARITY, **doc})
+        return cls.model_validate(doc)
 
 
 # What the alert stage reads of a subscription: the matcher's inputs and the alert's name and mode.
@@ -207,7 +210,7 @@ class MatchingView:
 def _granularity(value: object) -> Granularity:
     if value is None:
         return STORED_DEFAULT_GRANULARITY
-    if value not in ("story", "cluster", "event"):
+    if value not in GRANULARITIES:
         raise ValueError(f"unknown granularity {value!r}")
     return value
 

@@ -40,6 +40,9 @@ def _dest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bot-token", help="Slack bot token ('-' reads it from stdin)")
     p.add_argument("--channel", help="Slack channel for the bot token")
     p.add_argument("--mode", choices=["immediate", "hourly", "daily"])
+    p.add_argument("--granularity", choices=["event", "cluster", "story"],
+                   help="announce each event once (default for add; later stories in its thread / roll-up), each "
+                        "wire-copy cluster, or each story")
     p.add_argument("--owner")
 
 
@@ -115,7 +118,7 @@ def _resume(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionServic
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Every action is one call of the service layer the web app uses too (govwatch.alerts.subscription_service)."""
     from govwatch.alerts.subscription_service import CLI
-    from govwatch.alerts.subscriptions import Subscription
+    from govwatch.alerts.subscriptions import DEFAULT_GRANULARITY, Subscription
     from govwatch.wiring.web import subscription_service
 
     service = subscription_service(settings)
@@ -123,6 +126,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "add":
             sub = Subscription(name=args.name, query=args.query, filters=_filters(args),
                                destination=_destination(args), mode=args.mode or "immediate",
+                               granularity=args.granularity or DEFAULT_GRANULARITY,
                                owner=args.owner or "", allow_expensive=bool(args.allow_expensive))
             if args.dry_run:
                 print(service.preview(sub.query, sub.filters, sub.allow_expensive, args.days, actor=CLI).render())
@@ -152,7 +156,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "edit":
             old = service.get(CLI, args.key)
             changes: dict[str, Any] = {field: getattr(args, field, None) or None
-                                       for field in ("name", "query", "mode", "owner")}
+                                       for field in ("name", "query", "mode", "granularity", "owner")}
             changes["filters"] = _filters(args, old.filters)
             changes["allow_expensive"] = args.allow_expensive
             _print_view(service.update(CLI, old.id, changes, _destination(args, old.destination)))

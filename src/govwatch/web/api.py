@@ -21,7 +21,15 @@ from govwatch.adapters.story_index import entities_with_roles
 from govwatch.alerts import history
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import merge_destination
-from govwatch.alerts.subscriptions import Destination, Filters, Mode, Problem, Subscription
+from govwatch.alerts.subscriptions import (
+    DEFAULT_GRANULARITY,
+    Destination,
+    Filters,
+    Granularity,
+    Mode,
+    Problem,
+    Subscription,
+)
 from govwatch.errors import DeliveryRejected, InvalidQuery, TransientError
 from govwatch.web import events
 from govwatch.web.context import actor_of, ctx_of, principal_of
@@ -50,6 +58,8 @@ class SubscriptionIn(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     destination: DestinationIn
     mode: Mode = "immediate"
+    granularity: Granularity = Field(DEFAULT_GRANULARITY, description="Announce each event (default), cluster or "
+                                     "story once")
     owner: str | None = Field(None, description="Only an admin may file a subscription under another owner")
     allow_expensive: bool = Field(False, description="Allow leading wildcards / regexes: counts for admins only")
 
@@ -61,6 +71,7 @@ class SubscriptionPatch(BaseModel):
     filters: Filters | None = None
     destination: DestinationIn | None = None
     mode: Mode | None = None
+    granularity: Granularity | None = None
     owner: str | None = None
     allow_expensive: bool | None = None
 
@@ -72,6 +83,7 @@ class SubscriptionOut(BaseModel):
     filters: Filters
     destination: str = Field(description="Masked: the webhook host or the channel, never the secret")
     mode: Mode
+    granularity: Granularity = "cluster"
     paused: bool
     owner: str
     allow_expensive: bool
@@ -192,6 +204,7 @@ def build_api() -> FastAPI:
         ctx = ctx_of(request)
         actor = actor_of(request)
         sub = Subscription(name=body.name, query=body.query, filters=body.filters, mode=body.mode,
+                           granularity=body.granularity,
                            destination=body.destination.merged(None), allow_expensive=body.allow_expensive,
                            owner=body.owner if actor.admin and body.owner else actor.owner)
         return SubscriptionOut.of(ctx.service.create(actor, sub))

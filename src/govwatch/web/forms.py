@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govwatch.alerts.subscription_service import FILTER_LISTS
-from govwatch.alerts.subscriptions import Filters, Subscription
+from govwatch.alerts.subscriptions import DEFAULT_GRANULARITY, GRANULARITIES, Filters, Subscription
 
 Form = dict[str, list[str]]
 MODES = ("immediate", "hourly", "daily")
@@ -34,6 +34,7 @@ class SubscriptionForm:
     query: str = ""
     owner: str = ""
     mode: str = "immediate"
+    granularity: str = DEFAULT_GRANULARITY
     filters: dict[str, str] = field(default_factory=lambda: dict.fromkeys((*FILTER_LISTS, "min_relevance"), ""))
     allow_expensive: bool = False
     days: str = str(DEFAULT_DAYS)
@@ -43,9 +44,10 @@ class SubscriptionForm:
 
     @classmethod
     def parse(cls, form: Form) -> SubscriptionForm:
-        mode = first(form, "mode")
+        mode, granularity = first(form, "mode"), first(form, "granularity")
         return cls(name=first(form, "name"), query=first(form, "query"), owner=first(form, "owner"),
                    mode=mode if mode in MODES else "immediate",
+                   granularity=granularity if granularity in GRANULARITIES else DEFAULT_GRANULARITY,
                    filters={name: first(form, name) for name in (*FILTER_LISTS, "min_relevance")},
                    allow_expensive=first(form, "allow_expensive") in ("on", "true", "1"),
                    days=first(form, "days") or str(DEFAULT_DAYS), webhook_url=first(form, "webhook_url"),
@@ -57,7 +59,8 @@ class SubscriptionForm:
         flt = sub.filters
         values = {name: ", ".join(getattr(flt, name)) for name in FILTER_LISTS}
         values["min_relevance"] = "" if flt.min_relevance is None else str(flt.min_relevance)
-        return cls(name=sub.name, query=sub.query, owner=sub.owner, mode=sub.mode, filters=values,
+        return cls(name=sub.name, query=sub.query, owner=sub.owner, mode=sub.mode, granularity=sub.granularity,
+                   filters=values,
                    allow_expensive=sub.allow_expensive,
                    channel=sub.destination.channel or "" if sub.destination.kind == "bot" else "")
 

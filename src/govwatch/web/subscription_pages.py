@@ -122,6 +122,7 @@ def create(request: Request) -> Response:
         return _form_page(request, f, **_preview(ctx, f, actor_of(request)))
     try:
         sub = Subscription(name=f.name, query=f.query, filters=f.to_filters(), mode=f.mode,
+                           granularity=f.granularity,
                            destination=destination_of(ctx, f, None), allow_expensive=f.allow_expensive,
                            owner=f.owner if actor.admin and f.owner else actor.owner)
         sub = ctx.service.create(actor, sub)
@@ -156,7 +157,8 @@ def edit(request: Request, key: str) -> Response:
     if first(request.state.form, "action") == "preview":
         return _form_page(request, f, sub, **_preview(ctx, f, actor_of(request)))
     try:
-        changes = {"name": f.name, "query": f.query, "mode": f.mode, "filters": f.to_filters(),
+        changes = {"name": f.name, "query": f.query, "mode": f.mode, "granularity": f.granularity,
+                   "filters": f.to_filters(),
                    "allow_expensive": f.allow_expensive, "owner": f.owner or None}
         sub = ctx.service.update(actor, sub.id, changes, destination_of(ctx, f, sub.destination))
     except InvalidQuery as exc:
