@@ -15,6 +15,7 @@ from govwatch.adapters import event_index, story_index
 from govwatch.adapters.es_io import make_client
 from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.enrich.event_assign import EventAssigner, member_of
+from govwatch.enrich.events import Event, decide
 from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
 from govwatch.kibana.queries import dashboard_filters, panel_search, rows
 from govwatch.models import Alert, EnrichedStory, EntityRef, TopicRef, Trace
@@ -60,12 +61,24 @@ STORIES = [
 ]
 
 
+def _event_ids(stories: list[EnrichedStory]) -> dict[str, str]:
+    """Each story's event by the pure decision in publication order (these five all become one event: the wire
+    copies by their cluster, the rest by shared words, EU entity and topics within 72 hours)."""
+    events: list[Event] = []
+    out = {}
+    for story in stories:
+        event = decide(member_of(story), events).event
+        events = [e for e in events if e.event_id != event.event_id] + [event]
+        out[story.story_id] = event.event_id
+    return out
+
+
 @pytest.fixture
 def indexed(initialized):  # noqa: ANN001, ANN201
     """The stories above, a few ledger entries and the three events of tests/event_seed.py (assigned by the real
     EventAssigner; their stories are not indexed here) in the test's private indices."""
     es = make_client(initialized.es_url)
-    assert story_index.bulk_index(es, initialized.index_prefix, STORIES) == {}
+    assert story_index.bulk_index(es, initialized.index_prefix, STORIES, event_ids=_event_ids(STORIES)) == {}
     EventAssigner(es, initialized.index_prefix).assign([member_of(s) for s in event_seed.stories()])
     es.indices.refresh(index=event_index.index_name(initialized.index_prefix))
     ledger = AlertLedger(es, initialized.index("alert-ledger"))
@@ -207,3 +220,12 @@ def test_events_dashboard_counts_events_by_first_report_outlets_and_topics(index
         "Le Monde": 2, "Reuters": 1, "Wire Daily": 1, "Der Standard": 1, "The Verge": 1}
     assert _by(_run(indexed, "events-topics"), "main_topics") == {
         "summits_events": 1, "legislation_rulemaking": 1, "compute_export_controls": 1}
+
+
+def test_events_per_day_on_the_stories_index_count_distinct_event_ids(indexed) -> None:  # noqa: ANN001
+    """The coverage dashboard's events-per-day line counts distinct event_id of relevant stories: one event a day,
+    however many outlets carried it (2 stories on 1 November, 1 event)."""
+    got = {r["@timestamp"][:10]: r["unique_count(event_id)"] for r in _run(indexed, "coverage-events-per-day")}
+    assert got == {"2026-10-31": 1, "2026-11-01": 1, "2026-11-02": 1}
+    stories_per_day = {r["@timestamp"][:10]: r["count"] for r in _run(indexed, "coverage-topics")}
+    assert stories_per_day["2026-11-01"] == 2

@@ -58,6 +58,8 @@ COVERAGE = Dashboard(
               top("countries", "Country mentioned", 15)),
         Panel("coverage-relevance", "Relevance distribution", "bar_stacked", (COUNT,),
               (Bucket("range", "relevance", ranges=RELEVANCE_RANGES, label="Relevance"),), width=48),
+        Panel("coverage-events-per-day", "Events per day (distinct events, issue 27)", "line",
+              (Metric("unique_count", "event_id", label="Events"),), (TIME,), width=48, height=10),
     ),
     searches=(LATEST_RELEVANT,),
     pills=(Pill("is_relevant", True), Pill("is_cluster_representative", True, disabled=True)),
