@@ -45,7 +45,7 @@ NO_AI_CAP = 0.05  # criteria: without AI as the subject a story is not AI-govern
 TITLE_CAP = 3.0  # a title holds a handful of words; more hits than this add nothing
 SHORT_WORDS = 100  # below this the body is a feed summary, not a page
 SEEN_MAX = 100_000  # per matcher: token verdicts remembered (a few MB at most)
-EVIDENCE_CHARS = 8_000  # the opening of a page (~1,300 words) decides; later text adds time, not signal
+EVIDENCE_CHARS = 3_000  # the opening of a page (~500 words) decides, as in every labelled item (<= 2,210 characters)
 
 
 TOKEN_RE = re.compile(rf"[{LATIN}]+(?:[.\-][{LATIN}]+)*")  # apostrophes split: "l'IA" -> "l", "IA"

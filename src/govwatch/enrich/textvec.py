@@ -55,17 +55,13 @@ def features(s: str) -> Iterator[str]:
 def vectorise(s: str, vocab: Mapping[str, int], idf: np.ndarray, n_char: int) -> tuple[np.ndarray, np.ndarray]:
     """Sparse tf-idf vector of a normalised string: (column indices, values). Columns below `n_char` are
     character n-grams, the rest words; each block is L2-normalised on its own."""
-    counts: dict[int, int] = {}
-    get = vocab.get
-    for block in (char_grams(s), word_grams(s)):
-        for g in block:
-            j = get(g)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-    if not counts:
+    padded = f" {s} "
+    grams = [padded[i:i + n] for n in range(CHAR_MIN, CHAR_MAX + 1) for i in range(len(padded) - n + 1)]
+    grams.extend(word_grams(s))
+    hits = [j for j in map(vocab.get, grams) if j is not None]
+    if not hits:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    idx, tf = np.unique(np.array(hits, dtype=np.int64), return_counts=True)
     vals = (1.0 + np.log(tf)) * idf[idx]
     is_word = idx >= n_char
     for mask in (is_word, ~is_word):

@@ -196,7 +196,7 @@ def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceMode
     m = model or rel.load_model()
     vector = m.vector(ev.text)
     relevance = round(rel.relevance(ev, m, vector), 4)
-    raw = keyword_scores(title, text, taxonomy, ev)
+    raw = keyword_scores(title, (text or "")[:rel.EVIDENCE_CHARS], taxonomy, ev)  # the opening, as in training
     is_relevant = relevance >= DEFAULT_RELEVANCE_THRESHOLD
     if is_relevant:
         topics = _family_topics(m, vector, raw, taxonomy)
