@@ -31,6 +31,7 @@ from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.alerts.query import subscription_query, validate
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
+from govwatch_dev.chaos.events import measure_events
 from govwatch_dev.chaos.private_stack import PrivateStack
 from govwatch_dev.chaos.site import ChaosSite, generate
 from govwatch_dev.chaos.slack import SEND_TIMEOUT_S, FaultySlack
@@ -41,6 +42,7 @@ Say = Callable[[str], None]
 SETTLE_S = 8.0  # no counter moved for this long (and no lag) = drained
 STALL_S = 60.0  # ... or, with released stories never published, this long: they are reported as lost
 DRAIN_TIMEOUT_S = 420.0  # past this the run is reported as hung, with what is still missing
+EVENTS = 4  # news events of an event scenario's site (one per subscription's subject)
 SLACK_MIN_INTERVAL_S = 0.1  # per-destination spacing: Slack's 1/s would make a run of ~100 alerts take minutes
 BOT_TOKEN = "xoxb-chaos-local"
 SUBSCRIPTIONS = [  # (name, query, kind): half webhooks, half bot-token destinations
@@ -78,10 +80,11 @@ class Result:
     kills: dict[str, int] = field(default_factory=dict)
     lost_examples: list[str] = field(default_factory=list)
     missing_examples: list[str] = field(default_factory=list)
+    bad_threads: int = 0  # event runs: (subscription, event) pairs without exactly one top-level post, misthreaded
 
     def ok(self) -> bool:
         return (self.lost == 0 and self.dup_docs == 0 and self.missing == 0 and self.dup_posts_bot == 0
-                and not self.hung)
+                and self.bad_threads == 0 and not self.hung)
 
 
 class ChaosRun:
@@ -101,7 +104,9 @@ class ChaosRun:
         self.settings = stack.settings.model_copy(update={
             "topic_prefix": prefix, "index_prefix": prefix, "ssrf_allowlist": ["127.0.0.1/32"],
             "slack_webhook_hosts": ["127.0.0.1"]})
-        self.site = ChaosSite(generate(stories, seed, now))
+        # An event scenario ("event-..."): stories burst around a few news events, subscriptions per event.
+        self.granularity = "event" if scenario.startswith("event") else "cluster"
+        self.site = ChaosSite(generate(stories, seed, now, events=EVENTS if self.granularity == "event" else 0))
         self.slack = FaultySlack()
         self.es = es_io.make_client(self.settings.es_url)
         self.result = Result(scenario)
@@ -126,7 +131,7 @@ class ChaosRun:
                 path = f"C-chaos-{i}"
                 dest = Destination(kind="bot", bot_token=SecretStr(BOT_TOKEN), channel=path)
             sub = store.add(Subscription(name=name, query=query, filters=Filters(), destination=dest,
-                                         mode="immediate", owner="chaos"))
+                                         mode="immediate", owner="chaos", granularity=self.granularity))
             self.sub_of_path[path] = (sub.id, kind)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         env = child_env(self.settings, {
@@ -209,7 +214,7 @@ class ChaosRun:
         pattern = f"{self.settings.index_prefix}-stories-*"
         try:
             self.es.options(ignore_status=404).indices.refresh(index=pattern)
-            resp = self.es.search(index=pattern, size=10_000, source_includes=["url", "cluster_id"],
+            resp = self.es.search(index=pattern, size=10_000, source_includes=["url", "cluster_id", "event_id"],
                                   query={"match_all": {}})
         except Exception:  # noqa: BLE001 - Elasticsearch may still be coming back
             return []
@@ -312,6 +317,8 @@ class ChaosRun:
             res.notes.append(f"{len(workers.poll_failures)} of {workers.poll_runs} poll runs failed, e.g. "
                              f"{workers.poll_failures[0]}")
         res.kills = dict(workers.kills)
+        if self.granularity == "event":
+            measure_events(self, docs)  # per (subscription, event, story), after the hourly roll-ups
         nodes = workers.count_in_logs("No node available")
         if nodes:
             res.notes.append(f"'No node available' logged {nodes} times")

@@ -28,6 +28,7 @@ class Params:
     broker_down_s: float = BROKER_DOWN_S
     es_down_s: float = ES_DOWN_S
     slack_fault_s: float = SLACK_FAULT_S
+    event_kills: int = 4  # SIGKILLs of the alerter and the notifier (alternately) in the event scenario
 
 
 def _stage_lag(run: ChaosRun, name: str) -> int:
@@ -175,6 +176,23 @@ def notify_kill_slow(run: ChaosRun, p: Params) -> None:
     run.fault_end = time.monotonic()
 
 
+def event_kill(run: ChaosRun, p: Params) -> None:
+    """Alerts per event: once the first alerts reach Slack, the notifier and the alerter are SIGKILLed alternately
+    ``p.event_kills`` times while the event's coverage is still arriving (each restarted at once). The figures then
+    count per (subscription, event, story), and each (subscription, event) must have exactly one top-level post."""
+    assert run.workers is not None
+    _wait_for_alerts(run)
+    restarts = []
+    for n in range(p.event_kills):
+        run.watch(run.rng.uniform(0.5, 1.5) * run.release_s * 0.5 / p.event_kills)
+        name = ("notify", "alert")[n % 2]
+        run.workers.kill(name)
+        restarts.append((name, run.workers.alive[name], _stage_lag(run, name)))
+    run.fault_end = time.monotonic()
+    run.watch(3.0)
+    _recovery_after_restarts(run, restarts)
+
+
 def short(run: ChaosRun, p: Params) -> None:
     """The test suite's variant: ``p.kills`` SIGKILLs in the first part of the release, then one broker bounce."""
     assert run.workers is not None
@@ -214,6 +232,7 @@ SCENARIOS: dict[str, Callable[[ChaosRun, Params], None]] = {
     "slack-429": lambda run, p: _slack_fault(run, p, "429"),
     "slack-slow": lambda run, p: _slack_fault(run, p, "slow"),
     "notify-kill-slow": notify_kill_slow,
+    "event-kill": event_kill,
 }
 
 
@@ -226,7 +245,8 @@ def table(results: list[Result]) -> str:
         drain = f"{r.drain_s:.1f}" if r.drain_s is not None else "HUNG"
         lines.append(f"{r.scenario:<17}{r.released:>9}{r.published:>6}{r.indexed:>8}{r.lost:>5}{r.docs:>6}"
                      f"{r.dup_docs:>7}{r.expected_pairs:>6}{r.posted:>7}{r.dup_posts_bot:>7}{r.dup_posts_webhook:>6}"
-                     f"{r.missing:>5}{r.extra:>6}{drain:>8}  {'yes' if r.ok() else 'NO'}")
+                     f"{r.missing:>5}{r.extra:>6}{drain:>8}  {'yes' if r.ok() else 'NO'}"
+                     + (f"  bad threads {r.bad_threads}" if r.bad_threads else ""))
     for r in results:
         lines.append(f"\n{r.scenario}: indices {', '.join(r.indices) or '-'}; kills {r.kills or '-'}")
         for reason, n in sorted(r.dead_letters.items()):
