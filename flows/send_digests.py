@@ -1,4 +1,5 @@
-"""send_digests: the alert ledger's digest_pending entries -> one Slack message per subscription and period.
+"""send_digests: the alert ledger's digest_pending entries -> one Slack message per subscription and period; with the
+hourly run, the rollup_pending entries -> one "more coverage" message per (subscription, event) for webhooks.
 
 Two schedules on the stack's Prefect server: hourly digests every hour, daily digests at 07:00 UTC.
 Every decision is in govwatch.alerts.digest; the run (clients and all) is govwatch.wiring.digests, as for the CLI.
