@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 from govwatch.adapters.es_io import make_client
+from govwatch.alerts.ledger import AlertLedger, alert_id
 from govwatch.cli import main
+from govwatch.models import Alert
 from govwatch.settings import Settings
 from tests import event_seed
 from tests.support.webapp import admin_settings, free_port, make_token, run_web_app
@@ -30,26 +32,27 @@ class App:
     settings: Settings
     seeded: event_seed.Seeded
     token: str
+    admin: str
 
     def api(self, *, anonymous: bool = False) -> httpx.Client:
         headers = {} if anonymous else {"Authorization": f"Bearer {self.token}"}
         return httpx.Client(base_url=f"{self.base_url}/api/v1", headers=headers, timeout=60)
 
-    def session(self) -> httpx.Client:
+    def session(self, token: str | None = None) -> httpx.Client:
         client = httpx.Client(base_url=self.base_url, timeout=60)
         form = client.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        assert client.post("/login", data={"token": self.token, "csrf": csrf}).status_code == 303
+        assert client.post("/login", data={"token": token or self.token, "csrf": csrf}).status_code == 303
         return client
 
 
 @pytest.fixture
 def app(initialized: Settings) -> Iterator[App]:
     seeded = event_seed.seed(make_client(initialized.es_url), initialized.index_prefix)
-    settings, _ = admin_settings(initialized)
+    settings, admin = admin_settings(initialized)
     token = make_token(settings, "alice")
     with run_web_app(settings, clock=lambda: NOW) as base_url:
-        yield App(base_url, settings, seeded, token)
+        yield App(base_url, settings, seeded, token, admin)
 
 
 def test_events_api_lists_by_outlets_with_languages_and_shows_one_event_with_its_coverage(app: App) -> None:
@@ -113,6 +116,30 @@ def test_events_pages_list_link_and_show_coverage_and_stories_link_back(app: App
         assert browser.get(f"/events/{'0' * 64}").status_code == 404
     finally:
         browser.close()
+
+
+def test_an_alert_links_to_its_event_on_the_alerts_page_and_in_the_api(app: App) -> None:
+    """A ledger entry recorded with the story's event_id shows an event link on /alerts and event_id in
+    GET /api/v1/alerts; an entry from before events (no event_id) shows no link and null."""
+    story = app.seeded.stories["summit-lemonde"]
+    ledger = AlertLedger(make_client(app.settings.es_url), app.settings.index("alert-ledger"))
+    alerts = [Alert(alert_id=alert_id(sub, story.cluster_id), subscription_id=sub, subscription_name=sub,
+                    story_id=story.story_id, cluster_id=story.cluster_id, title=story.title, url=story.raw.url,
+                    source=story.raw.source, trace=story.trace, event_id=event)
+              for sub, event in (("sub-events", app.seeded.events["summit"]), ("sub-old", None))]
+    ledger.record(alerts, NOW)
+    make_client(app.settings.es_url).indices.refresh(index=app.settings.index("alert-ledger"))
+    browser = app.session(app.admin)
+    try:
+        rows = browser.get("/alerts").text.split('data-testid="alert-row"')[1:]
+    finally:
+        browser.close()
+    linked = [r for r in rows if 'data-testid="alert-event-link"' in r]
+    assert len(rows) == 2 and len(linked) == 1 and f'href="/events/{app.seeded.events["summit"]}"' in linked[0]
+    with httpx.Client(base_url=f"{app.base_url}/api/v1", headers={"Authorization": f"Bearer {app.admin}"},
+                      timeout=60) as api:
+        by_sub = {a["subscription_id"]: a["event_id"] for a in api.get("/alerts").json()}
+    assert by_sub == {"sub-events": app.seeded.events["summit"], "sub-old": None}
 
 
 def test_events_read_when_elasticsearch_is_unreachable_is_a_clear_503(initialized: Settings) -> None:

@@ -51,6 +51,7 @@ class AlertRow:
     attempts: int
     also_in_count: int
     possible_duplicate: bool
+    event_id: str | None = None  # the story's event (ledger entries from before events have none)
 
     @property
     def retryable(self) -> bool:
@@ -65,7 +66,7 @@ class AlertRow:
                    matched_at=entry.get("matched_at") or "", status=entry.get("status", ""),
                    last_error=entry.get("last_error"), attempts=int(entry.get("attempts") or 0),
                    also_in_count=int(entry.get("also_in_count") or 0),
-                   possible_duplicate=bool(entry.get("possible_duplicate")))
+                   possible_duplicate=bool(entry.get("possible_duplicate")), event_id=entry.get("event_id"))
 
 
 def list_alerts(es: Elasticsearch, ledger_index: str, subscription_ids: Sequence[str] | None, *,

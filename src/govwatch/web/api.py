@@ -150,6 +150,8 @@ class AlertOut(BaseModel):
     attempts: int
     also_in_count: int
     possible_duplicate: bool
+    event_id: str | None = Field(None, description="The story's event (GET /api/v1/events/{event_id}); null before "
+                                                   "events or when unknown")
 
 
 def _alert_out(row: history.AlertRow) -> AlertOut:
