@@ -103,3 +103,12 @@ def test_a_known_surname_after_another_given_name_is_another_person() -> None:
     assert ents["Joe Biden"].mentions == 3 and ents["Jill Biden"].mentions == 1
     ents = _by_name("Donald Trump spoke. Angry Trump supporters rallied. Democratic Trump critics objected.")
     assert {e.name for e in ents.values() if e.type == "person"} == {"Donald Trump"}
+
+
+def test_a_country_inside_a_place_or_organisation_name_is_not_the_country() -> None:
+    """Seas, states, constituencies and bodies named after a country are not mentions of it (guidelines section
+    5); the country named on its own still is."""
+    ents = _by_name("Ships crossed the Taiwan Strait and the Gulf of Oman. Officials in Western Australia and an MEP "
+                    "for Ireland South spoke, and the Nigeria Police arrested two men.")
+    assert not {"Taiwan", "Oman", "Australia", "Ireland", "Nigeria"} & set(ents)
+    assert "Nigeria" in _by_name("The Nigeria Police said Nigeria would act.")

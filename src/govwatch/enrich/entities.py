@@ -61,6 +61,16 @@ PLATFORMS = frozenset({"twitter", "facebook", "instagram", "youtube", "linkedin"
 VENUE_BEFORE = frozenset({"on", "via", "onto", "across"})
 VENUE_AFTER = frozenset({"account", "accounts", "post", "posts", "posted", "page", "pages", "feed", "user", "users",
                          "handle", "profile", "thread", "video", "videos", "followers", "live", "bio", "channel"})
+# words that make a country's name part of a place's name right after it ("Taiwan Strait", "Ireland South" as a
+# constituency) or right before it ("Western Australia", "Papua New Guinea"), or of an organisation's name after
+# it ("Nigeria Police", "Kenya Airways"); "Gulf of Mexico" by PLACE_OF (docs/entity-guidelines.md section 5)
+PLACE_AFTER = frozenset({"City", "Province", "State", "County", "Region", "Sea", "Strait", "Straits", "Gulf",
+                         "Peninsula", "Island", "Islands", "Canal", "Basin", "Valley", "River", "Bay", "Square",
+                         "Street", "Airport", "North", "South", "East", "West", "Central"})
+PLACE_BEFORE = frozenset({"North", "South", "East", "West", "Northern", "Southern", "Eastern", "Western", "Central",
+                          "New", "Upper", "Lower", "Inner", "Outer", "Greater"})
+PLACE_OF = frozenset({"Gulf", "Sea", "Bay", "Strait", "Straits", "Isle", "Isles"})
+ORG_AFTER = ORG_SUFFIXES | ORG_HEADS | {"Police", "Army", "Navy", "Customs", "Airways", "Telecom"}
 # last words of a law's name: a defined acronym after one is a law ("Telephone Consumer Protection Act (TCPA)")
 LAW_HEADS = frozenset({"Act", "Bill", "Directive", "Regulation", "Treaty", "Convention", "Agreement", "Accord"})
 
@@ -101,7 +111,8 @@ def extract_entities(title: str, text: str, gazetteer: Gazetteer) -> list[Entity
         merged[(hit.type, hit.name)] += hit.mentions
     names = [NameHit(t, n, c) for (t, n), c in merged.items()]
     # A country or demonym inside a pattern organisation ("Bank of England") belongs to that name.
-    hits = [h for h in hits if not (h[0].key.startswith("country.") and used.intersection(range(h[1], h[2])))]
+    hits = [h for h in hits if not (h[0].key.startswith("country.") and (
+        used.intersection(range(h[1], h[2])) or _in_longer_name(h[0], tokens, h[1], h[2])))]
     # ... and so does one right before a gazetteer organisation of its own jurisdiction ("U.S. Department of
     # Commerce", "U.S. House Intelligence Committee"): one name, the longest wins (docs/entity-guidelines.md 2).
     org_at = {a: gazetteer.entries[alias.key] for alias, a, _ in hits if gazetteer.entries[alias.key].type == "org"}
@@ -186,6 +197,19 @@ def _link_acronyms(out: list[Entity], tokens: list[tuple[str, int, int]], hits: 
         if short:
             out.remove(short)
     return out
+
+
+def _in_longer_name(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int) -> bool:
+    """A country's name inside a place's or an organisation's name the gazetteer does not hold ("South China Sea",
+    "Gulf of Mexico", "Western Australia", "MEP for Ireland South", "the Nigeria Police"): no mention of the
+    country (demonyms are left to the demonym rules)."""
+    if alias.demonym:
+        return False
+    prev = tokens[a - 1][0] if a > 0 else ""
+    nxt = tokens[b][0] if b < len(tokens) else ""
+    if nxt in PLACE_AFTER or nxt in ORG_AFTER or prev in PLACE_BEFORE:
+        return True
+    return prev == "of" and a > 1 and tokens[a - 2][0] in PLACE_OF
 
 
 def _venue(alias: Alias, tokens: list[tuple[str, int, int]], a: int, b: int) -> bool:
