@@ -83,7 +83,7 @@ def test_events_api_refuses_bad_ids_and_arguments_and_anonymous_callers(app: App
     """Ids that are not 64 lowercase hex characters, and unknown ids, are 404 without a lookup error; a days value
     outside the choices or a limit out of range is 422; no token is 401."""
     with app.api() as api:
-        for bad in ("abc", "A" * 64, "a" * 65, "a" * 63 + "g", "..%2F..%2Fetc", "a" * 5000):
+        for bad in ("abc", "A" * 64, "a" * 65, "a" * 63 + "g", "..%2F..%2Fetc", "a" * 5000, "a" * 64 + "%0A"):
             assert api.get(f"/events/{bad}").status_code == 404, bad
         assert api.get(f"/events/{'0' * 64}").json() == {"detail": "no such event"}
         assert api.get("/events", params={"days": 2}).status_code == 422

@@ -175,7 +175,7 @@ def get_event(es: Elasticsearch, prefix: str, event_id: str) -> dict[str, Any] |
 
 
 # Reading events for people (the CLI and the web app): summaries without the decision's stored members.
-EVENT_ID_PATTERN = re.compile(r"^[0-9a-f]{64}$")  # an event id is its founding story's id
+EVENT_ID_PATTERN = re.compile(r"[0-9a-f]{64}")  # an event id is its founding story's id (matched in full)
 MAX_LISTED = 200
 MAX_COVERAGE = 500  # stories shown for one event (the largest labelled event has far fewer)
 SUMMARY_FIELDS = ["event_id", "title", "first_seen", "last_seen", "story_count", "outlet_count", "outlets",
@@ -191,7 +191,7 @@ STORY_FIELDS = ["story_id", "title", "source", "language", "published_at", "url"
 
 def is_event_id(text: str) -> bool:
     """Whether ``text`` has the shape of an event id (checked before any lookup: ids come from URLs and argv)."""
-    return bool(EVENT_ID_PATTERN.match(text))
+    return EVENT_ID_PATTERN.fullmatch(text) is not None  # not match/$: "$" also matches before a final newline
 
 
 def list_events(es: Elasticsearch, prefix: str, *, since: datetime | None = None, limit: int = 50,
