@@ -47,12 +47,15 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "alert": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"},
                                             ("{prefix}-subscriptions",): {"read", "index"},
                                             ("{prefix}-alert-ledger",): {"read", "index"}}},
-    # store.py get; ledger.py get, update, search for deferred entries.
+    # store.py get; ledger.py get, update, search for deferred entries; threads.py create, get, update (event threads).
     "notify": {"cluster": set(), "indices": {("{prefix}-subscriptions",): {"read"},
-                                             ("{prefix}-alert-ledger",): {"read", "index"}}},
-    # digest.py: active subscriptions; ledger.pending_digest refreshes then searches; marks entries.
+                                             ("{prefix}-alert-ledger",): {"read", "index"},
+                                             ("{prefix}-alert-threads",): {"read", "index"}}},
+    # digest.py: active subscriptions; ledger.pending_digest refreshes then searches; marks entries;
+    # rollup.py: the event thread's parent title (get).
     "digests": {"cluster": set(), "indices": {("{prefix}-subscriptions",): {"read"},
-                                              ("{prefix}-alert-ledger",): {"read", "index", "maintenance"}}},
+                                              ("{prefix}-alert-ledger",): {"read", "index", "maintenance"},
+                                              ("{prefix}-alert-threads",): {"read"}}},
     # service.py add/save/delete subscriptions, validate_query + previews on stories, ledger history, retry and
     # resume (refresh + search + update); auth.py tokens create/get/update.
     "web": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read", "view_index_metadata"},
