@@ -57,8 +57,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
                                               ("{prefix}-alert-ledger",): {"read", "index", "maintenance"},
                                               ("{prefix}-alert-threads",): {"read"}}},
     # service.py add/save/delete subscriptions, validate_query + previews on stories, ledger history, retry and
-    # resume (refresh + search + update); auth.py tokens create/get/update.
+    # resume (refresh + search + update); auth.py tokens create/get/update; event_index.py list/read events (the
+    # events pages, API and `govwatch events`).
     "web": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read", "view_index_metadata"},
+                                          ("{prefix}-events",): {"read"},
                                           ("{prefix}-subscriptions",): {"read", "write"},
                                           ("{prefix}-alert-ledger",): {"read", "index", "maintenance"},
                                           ("{prefix}-web-tokens",): {"read", "index"}}},
