@@ -1,6 +1,7 @@
 """``govwatch stack`` (the local Kafka, Elasticsearch and Prefect) and ``govwatch demo``: the whole pipeline end to end
 on the bundled offline news sample (README command 1), then the web app on the result (its URL and a demo admin
-token printed) until Ctrl-C."""
+token printed) until Ctrl-C. The demo's last lines say where to look: the events pages, the Kibana events dashboard
+and the event threads the local Slack-compatible receiver holds."""
 
 from __future__ import annotations
 
@@ -31,23 +32,26 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     bootstrap(settings)
     es = demo.es_client(settings)
     site = DemoSite(SAMPLE, port=args.site_port)
-    receiver = None
+    # Always started: the bot-token subscriptions thread their event alerts on it, whatever the webhook is.
+    receiver = SlackReceiver(port=args.slack_port, echo=True).start()
+    settings = settings.model_copy(update={"slack_api_base": receiver.api_base})
     work = Path(tempfile.mkdtemp(prefix="govwatch-demo-"))
     log_dir = settings.cache_dir / "logs" / "demo"
     try:
         site_url = site.start()
         registry = site.registry_path(work)
         say(f"==> 3/6 offline news sample served at {site_url} (feeds: {registry})")
+        say(f"     alerts go to the local Slack-compatible receiver at {receiver.base_url} (printed below); "
+            "bot-token subscriptions thread each event there")
         if settings.slack_webhook_url is not None:
             webhook = settings.slack_webhook_url.get_secret_value()
-            say("     alerts go to the Slack webhook in GOVWATCH_SLACK_WEBHOOK_URL")
+            say("     webhook subscriptions post to the Slack webhook in GOVWATCH_SLACK_WEBHOOK_URL")
         else:
-            receiver = SlackReceiver(port=args.slack_port, echo=True).start()
             webhook = receiver.webhook_url("T000/B000/govwatch-demo")
-            say(f"     alerts go to the local Slack-compatible receiver at {receiver.base_url} (printed below)")
         names = demo.ensure_subscriptions(settings, es, SAMPLE / "subscriptions.yaml", webhook)
         say(f"==> 4/6 subscriptions: {', '.join(names)}")
         env = demo.child_env(settings, {"GOVWATCH_FEEDS_FILE": str(registry),
+                                        "GOVWATCH_SLACK_API_BASE": receiver.api_base,
                                         "PREFECT_API_URL": settings.prefect_api_url})
         pipeline = demo.Pipeline(settings, env, log_dir)
         pipeline.start()
@@ -57,21 +61,29 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
         summary = demo.poll_once(env, log_dir / "poll.log")
         say("     poll summary:\n" + "\n".join(f"     {line}" for line in summary.splitlines()))
         try:
-            final = demo.wait_until_drained(settings, es, pipeline, say)
+            final = demo.wait_until_drained(settings, es, pipeline, say, want=demo.all_sent)
         finally:
             pipeline.stop()
+        threads = demo.thread_lines(receiver, demo.bot_channels(SAMPLE / "subscriptions.yaml"))
     finally:
         site.stop()
-        if receiver is not None:
-            receiver.stop()
+        receiver.stop()
     new = final.delivered - before.delivered
     say("\nSummary")
     say(f"  {final.line()}")
     say(f"  this run: {final.seen - before.seen} new stories, {new} new Slack notifications "
         f"(a second run finds nothing new: ids and the alert ledger are durable)")
-    say(f"  Elasticsearch: {settings.es_url}/{settings.index('stories')}/_search")
+    say(f"  Slack threads: {threads[0] if threads else 'no bot-token subscription in the sample'}")
+    for line in threads[1:]:
+        say(f"                 {line}")
+    web_url = f"http://127.0.0.1:{args.web_port}"
+    say(f"  Events:        {web_url}/events   (each event's outlets and stories; API {web_url}/api/v1/events;"
+        " govwatch events list)")
+    say(f"  Elasticsearch: {settings.es_url}/{settings.index('stories')}/_search, "
+        f"{settings.es_url}/{settings.index('events')}/_search")
     say("  Kibana:        govwatch kibana import --url http://127.0.0.1:5601   (a Kibana 8.8+ pointed at this cluster)")
-    say('                 dashboards "govwatch: Coverage", "govwatch: Alerts", "govwatch: Entity drill-down"')
+    say('                 dashboards "govwatch: Events" (top events by outlets, events over time),')
+    say('                 "govwatch: Coverage", "govwatch: Alerts", "govwatch: Entity drill-down"')
     say(f"  Prefect UI:    {settings.prefect_api_url.removesuffix('/api')}   logs: {log_dir}")
     say("  stop the stack: govwatch stack down   (or ./deploy/demo.sh --down)")
     if args.no_web:

@@ -4,8 +4,9 @@
 
 Every piece is the real one: the Prefect flow runs `govwatch poll --once` (against the stack's Prefect
 server when it is up), the four consumers are real processes in their consumer groups, Slack is the
-Slack-compatible receiver (or real Slack when GOVWATCH_SLACK_WEBHOOK_URL is set). Ports are fixed, so the
-sample's URLs — and so the story ids — are the same every run: running it twice publishes nothing twice.
+Slack-compatible receiver (webhook subscriptions go to real Slack when GOVWATCH_SLACK_WEBHOOK_URL is set; the
+sample's bot-token subscriptions always post to the receiver, which keeps their event threads). Ports are fixed,
+so the sample's URLs — and so the story ids — are the same every run: running it twice publishes nothing twice.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from govwatch.alerts.query import validate
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
 from govwatch.settings import Settings
+from govwatch_dev.slack_receiver import SlackReceiver, render
 
 REPO = Path(__file__).resolve().parents[2]
 CONSUMERS = ("enrich", "index", "alert", "notify")
@@ -33,6 +35,10 @@ INPUT_TOPIC = {"enrich": "stories.raw", "index": "stories.enriched", "alert": "s
 DEMO_SITE_PORT = 8765
 DEMO_SLACK_PORT = 8766
 SETTLE_S = 6.0  # no change in any counter for this long = the pipeline has drained
+# The bot token of the demo's bot-token subscriptions: valid only on the local Slack-compatible receiver, which
+# accepts any Bearer token (the notifier's GOVWATCH_SLACK_API_BASE points at it).
+DEMO_BOT_TOKEN = "xoxb-govwatch-demo-local-receiver"
+WIDE_EVENT_OUTLETS = 4  # an event "covered widely" in the summary: four or more outlets
 
 Say = Callable[[str], None]
 
@@ -43,23 +49,26 @@ class Counts:
     indexed: int = 0
     relevant: int = 0
     clusters: int = 0
+    events: int = 0
+    wide_events: int = 0
     matched: int = 0
     delivered: int = 0
     failed: int = 0
 
     def line(self) -> str:
         return (f"stories seen {self.seen} | indexed {self.indexed} (AI-governance {self.relevant}, "
-                f"{self.clusters} clusters) | matched {self.matched} | delivered {self.delivered}"
+                f"{self.clusters} clusters, {self.events} events, {self.wide_events} with >= {WIDE_EVENT_OUTLETS} "
+                f"outlets) | matched {self.matched} | delivered {self.delivered}"
                 + (f" | failed {self.failed}" if self.failed else ""))
 
 
 def counts(settings: Settings, es: Any) -> Counts:  # noqa: ANN401 - elasticsearch client
-    """What the pipeline has done so far, read from Elasticsearch (published, stories, ledger)."""
+    """What the pipeline has done so far, read from Elasticsearch (published, stories, events, ledger)."""
     def count(index: str, query: dict | None = None) -> int:
         resp = es.options(ignore_status=404).count(index=index, query=query or {"match_all": {}})
         return int(resp.get("count", 0))
 
-    for name in ("published", "stories", "alert-ledger"):
+    for name in ("published", "stories", "events", "alert-ledger"):
         es.options(ignore_status=404).indices.refresh(index=settings.index(name))
     stories = settings.index("stories")
     clusters = es.options(ignore_status=404).search(
@@ -68,6 +77,8 @@ def counts(settings: Settings, es: Any) -> Counts:  # noqa: ANN401 - elasticsear
         seen=count(settings.index("published")), indexed=count(stories),
         relevant=count(stories, {"term": {"is_relevant": True}}),
         clusters=int(clusters.get("aggregations", {}).get("c", {}).get("value", 0)),
+        events=count(settings.index("events")),
+        wide_events=count(settings.index("events"), {"range": {"outlet_count": {"gte": WIDE_EVENT_OUTLETS}}}),
         matched=count(settings.index("alert-ledger")),
         delivered=count(settings.index("alert-ledger"), {"term": {"status": "delivered"}}),
         failed=count(settings.index("alert-ledger"), {"terms": {"status": ["failed", "dead_lettered"]}}),
@@ -118,6 +129,13 @@ def child_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def destination_of(spec: dict[str, Any], webhook_url: str) -> Destination:
+    """A sample subscription's destination: the demo bot token on ``channel`` when it names one, else the webhook."""
+    if spec.get("channel"):
+        return Destination(kind="bot", bot_token=DEMO_BOT_TOKEN, channel=spec["channel"])
+    return Destination(kind="webhook", webhook_url=webhook_url)
+
+
 def ensure_subscriptions(settings: Settings, es: Any, path: Path, webhook_url: str) -> list[str]:  # noqa: ANN401
     """Create the sample subscriptions that do not exist yet (matched by name); returns all their names."""
     store = SubscriptionStore(es, settings.index("subscriptions"))
@@ -130,9 +148,36 @@ def ensure_subscriptions(settings: Settings, es: Any, path: Path, webhook_url: s
         filters = Filters(**(spec.get("filters") or {}))
         validate(es, settings.index("stories"), spec["query"], filters)
         store.add(Subscription(name=spec["name"], query=spec["query"], filters=filters,
-                               destination=Destination(kind="webhook", webhook_url=webhook_url),
+                               destination=destination_of(spec, webhook_url), granularity=spec["granularity"],
                                mode=spec.get("mode", "immediate"), owner=spec.get("owner", "demo")))
     return names
+
+
+def bot_channels(path: Path) -> list[str]:
+    """The channels of the sample's bot-token subscriptions, in file order."""
+    specs = yaml.safe_load(path.read_text())["subscriptions"]
+    return list(dict.fromkeys(spec["channel"] for spec in specs if spec.get("channel")))
+
+
+def thread_lines(receiver: SlackReceiver, channels: list[str]) -> list[str]:
+    """What the receiver's bot channels hold: top-level posts, threads and replies, and the widest thread."""
+    lines = []
+    for channel in channels:
+        parents = receiver.top_level(channel)
+        replies = {p["ts"]: len(receiver.replies(channel, p["ts"])) for p in parents}
+        threaded = sum(1 for n in replies.values() if n)
+        line = (f"#{channel}: {len(parents)} top-level posts (one per event), {threaded} with a thread, "
+                f"{sum(replies.values())} replies")
+        if threaded:
+            widest = max(parents, key=lambda p: replies[p["ts"]])
+            line += f"; widest: {replies[widest['ts']]} replies under \"{render(widest).splitlines()[0][:90]}\""
+        lines.append(line)
+    return lines
+
+
+def all_sent(now: Counts) -> bool:
+    """Every alert matched so far has reached its end (delivered, failed or dead-lettered)."""
+    return now.delivered + now.failed >= now.matched
 
 
 def poll_once(env: dict[str, str], log: Path) -> str:

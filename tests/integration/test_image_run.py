@@ -47,7 +47,7 @@ from tests.support.containers import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_ARTICLES = REPO / "deploy" / "demo" / "articles"
+DEMO_ARTICLES = REPO / "tests" / "fixtures" / "demo-legacy" / "articles"
 COMPOSE = REPO / "deploy" / "compose" / "compose.yaml"
 IMAGE_TAG = "localhost/govwatch:image-run-test"
 CONSUMERS = ("enrich", "index", "alert", "notify")

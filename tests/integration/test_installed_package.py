@@ -48,7 +48,7 @@ INSTALL_TIMEOUT_S = 1800  # a cold pip cache downloads the whole dependency tree
 COMMAND_TIMEOUT_S = 300
 WAIT_S = 240  # for the pipeline to carry one story to Slack on a busy 2-core machine
 CONSUMERS = ("enrich", "index", "alert", "notify")
-ARTICLE = REPO / "deploy" / "demo" / "articles" / "verge-senate-drops-state-ai-law-moratorium.html"
+ARTICLE = REPO / "tests" / "fixtures" / "demo-legacy" / "articles" / "verge-senate-drops-state-ai-law-moratorium.html"
 FEED = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Local policy wire</title><link>{base}/</link><description>test</description>
 <item><title>Senate drops plan to ban state AI laws</title><link>{base}/story/senate-ai-moratorium</link>

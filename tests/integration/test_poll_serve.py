@@ -17,7 +17,7 @@ from govwatch.adapters.kafka_topics import RAW
 from govwatch_dev.demo_site import DemoSite
 from tests.support.kafka_util import read_all
 
-SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "demo"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "demo-legacy"  # 27 entries, counted below
 
 
 def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> None:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""The staged offline demo sample (tests/fixtures/events/demo-sample/) keeps its promises about size and licences.
+"""The offline demo sample's source (deploy/demo/source/stories.jsonl) keeps its promises about size and licences.
 
 The sample is what a newcomer's first run will show (issue 27, point 5): at least 100 stories, several news events
 each covered by several outlets, and nothing shipped that the demo may not republish. Full text is allowed only
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "demo-sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "source"
 FEED_EXCERPT = "feed-excerpt"
 # licence -> outlet-name prefixes of the publishers that hold it (a body under a licence nobody granted is a defect)
 OPEN_LICENCES: dict[str, tuple[str, ...]] = {

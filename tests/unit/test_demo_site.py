@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -10,7 +12,15 @@ import httpx
 import pytest
 
 from govwatch.feeds.registry import load_registry
-from govwatch_dev.demo_site import DemoSite
+from govwatch_dev.demo_site import DEFAULT_ROOT, DemoSite
+
+SOURCE = DEFAULT_ROOT / "source" / "stories.jsonl"
+
+
+def _stories() -> dict[str, dict]:
+    """The sample's source stories by id."""
+    lines = SOURCE.read_text(encoding="utf-8").splitlines()
+    return {s["id"]: s for s in (json.loads(line) for line in lines if line.strip())}
 
 
 @pytest.fixture(scope="module")
@@ -27,46 +37,70 @@ def client() -> Iterator[httpx.Client]:
         yield c
 
 
-def test_feed_parses_and_links_lead_to_article_pages(site: DemoSite, client: httpx.Client) -> None:
-    """A served feed parses with entries whose links point at this server and answer 200 with an HTML page."""
-    resp = client.get(f"{site.base_url}/feeds/theverge.xml")
-    assert resp.status_code == 200
-    assert resp.headers["content-type"] == "application/atom+xml"
-    assert b"{base}" not in resp.content
-    parsed = feedparser.parse(resp.content)
-    assert not parsed.bozo and len(parsed.entries) == 10
-    assert parsed.entries[0].title == "Senate drops plan to ban state AI laws"
-    for entry in parsed.entries:
-        assert entry.link.startswith(f"{site.base_url}/articles/")
-    page = client.get(parsed.entries[0].link)
-    assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
-    assert b'property="og:title" content="Senate drops plan to ban state AI laws"' in page.content
-
-
-def test_every_feed_entry_has_its_page(site: DemoSite, client: httpx.Client) -> None:
-    """Every entry of every sample feed links to an article page the site serves."""
-    feeds = sorted(p for p in site.resources if p.startswith("/feeds/"))
-    assert len(feeds) >= 3
-    total = 0
-    for path in feeds:
+def _entries(site: DemoSite, client: httpx.Client) -> list[tuple[str, feedparser.FeedParserDict]]:
+    """(feed title, entry) for every entry of every served feed."""
+    out = []
+    for path in sorted(p for p in site.resources if p.startswith("/feeds/")):
         parsed = feedparser.parse(client.get(site.base_url + path).content)
         assert not parsed.bozo, path
-        for entry in parsed.entries:
-            assert entry.link.removeprefix(site.base_url) in site.resources, entry.link
-            total += 1
-    assert 20 <= total <= 40
+        out += [(parsed.feed.title, entry) for entry in parsed.entries]
+    return out
+
+
+def test_feeds_serve_every_source_story_once(site: DemoSite, client: httpx.Client) -> None:
+    """The feeds together carry each source story exactly once, under its outlet's feed, with its title, summary
+    and date, and a link to a page on this server."""
+    stories = _stories()
+    entries = _entries(site, client)
+    assert len(stories) >= 100
+    slugs = [entry.link.removeprefix(f"{site.base_url}/articles/").removesuffix(".html") for _, entry in entries]
+    assert sorted(slugs) == sorted(stories)
+    for (feed_title, entry), slug in zip(entries, slugs, strict=True):
+        story = stories[slug]
+        assert feed_title == story["outlet"] and entry.title == story["title"], slug
+        assert entry.summary == story["summary"], slug
+        assert entry.id == story["url"], slug
+        assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime.fromisoformat(story["published"]), slug
+
+
+def test_events_span_several_feeds(site: DemoSite, client: httpx.Client) -> None:
+    """At least five of the sample's events are carried by four or more distinct feeds (outlets)."""
+    stories = _stories()
+    feeds_of: dict[str, set[str]] = {}
+    for feed_title, entry in _entries(site, client):
+        event = stories[entry.link.rsplit("/", 1)[1].removesuffix(".html")]["event"]
+        if event is not None:
+            feeds_of.setdefault(event, set()).add(feed_title)
+    assert sum(1 for feeds in feeds_of.values() if len(feeds) >= 4) >= 5, feeds_of
+
+
+def test_pages_hold_licensed_text_or_only_title_and_summary(site: DemoSite, client: httpx.Client) -> None:
+    """A story with openly licensed text gets that text and its licence on its page; any other story's page holds
+    its title and summary and no more text than that."""
+    for slug, story in _stories().items():
+        page = client.get(f"{site.base_url}/articles/{slug}.html")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), slug
+        text = page.text
+        assert f'name="govwatch-demo:licence" content="{story["licence"]}"' in text, slug
+        body = text.split("<article>", 1)[1].split("</article>", 1)[0]
+        if story["body"]:
+            first = story["body"].split("\n", 1)[0].strip()
+            assert first[:60].replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#x27;") in body, slug
+        else:
+            assert 'class="article-body"' not in body and body.count("<p") == 2, slug  # byline + summary
 
 
 def test_rss_feed_content_type(site: DemoSite, client: httpx.Client) -> None:
     """An RSS 2.0 feed is served as application/rss+xml."""
-    resp = client.get(f"{site.base_url}/feeds/cnn.xml")
+    resp = client.get(f"{site.base_url}/feeds/wikinews.xml")
+    assert resp.status_code == 200
     assert resp.headers["content-type"] == "application/rss+xml"
+    assert b"{base}" not in resp.content
 
 
 def test_conditional_get_answers_304(site: DemoSite, client: httpx.Client) -> None:
     """A repeat request carrying the ETag or the Last-Modified date gets 304 with no body."""
-    url = f"{site.base_url}/feeds/lifehacker.xml"
+    url = f"{site.base_url}/feeds/wikinews.xml"
     first = client.get(url)
     etag, last_modified = first.headers["etag"], first.headers["last-modified"]
     by_etag = client.get(url, headers={"If-None-Match": etag})
@@ -78,15 +112,25 @@ def test_conditional_get_answers_304(site: DemoSite, client: httpx.Client) -> No
 
 
 @pytest.mark.parametrize("path", ["/", "/feeds/missing.xml", "/feeds/../registry.yaml", "/articles/x.txt",
-                                  "/registry.yaml"])
+                                  "/registry.yaml", "/source/stories.jsonl"])
 def test_unknown_paths_are_404(site: DemoSite, client: httpx.Client, path: str) -> None:
     """Anything but a sample feed or article page is 404 (no directory listing, no traversal)."""
     assert client.get(site.base_url + path).status_code == 404
 
 
 def test_registry_path_points_at_the_running_site(site: DemoSite, tmp_path: Path) -> None:
-    """The written registry loads without problems and every feed URL is on this server."""
+    """The written registry loads without problems, lists every served feed once, all on this server."""
     feeds, problems = load_registry(site.registry_path(tmp_path))
     assert problems == []
-    assert len(feeds) >= 3
-    assert all(f.url.startswith(f"{site.base_url}/feeds/") and f.needs_relevance_filter for f in feeds)
+    served = {p for p in site.resources if p.startswith("/feeds/")}
+    assert {f.url.removeprefix(site.base_url) for f in feeds} == served and len(feeds) == len(served)
+    assert all(f.needs_relevance_filter for f in feeds)
+
+
+def test_legacy_fixture_is_served_from_its_own_root(client: httpx.Client) -> None:
+    """DemoSite takes a root: the 27-entry legacy fixture that some tests use is served the same way."""
+    legacy = Path(__file__).resolve().parents[1] / "fixtures" / "demo-legacy"
+    with DemoSite(legacy, port=0) as old:
+        parsed = feedparser.parse(client.get(f"{old.base_url}/feeds/theverge.xml").content)
+        assert len(parsed.entries) == 10
+        assert client.get(parsed.entries[0].link).status_code == 200
