@@ -77,8 +77,11 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     for line in threads[1:]:
         say(f"                 {line}")
     web_url = f"http://127.0.0.1:{args.web_port}"
-    say(f"  Events:        {web_url}/events   (each event's outlets and stories; API {web_url}/api/v1/events;"
-        " govwatch events list)")
+    say(f"  Events:        {web_url}/events?days=365   (API {web_url}/api/v1/events; govwatch events list). The list")
+    say("                 shows events of the last 365 days; the sample's are dated 2023-2025, so open them directly:")
+    for event in demo.widest_events(settings, es):
+        say(f"                 {web_url}/events/{event['event_id']}   {event['outlet_count']} outlets, "
+            f"{event['story_count']} stories, {event['first_seen'][:10]}: {event['title'][:70]}")
     say(f"  Elasticsearch: {settings.es_url}/{settings.index('stories')}/_search, "
         f"{settings.es_url}/{settings.index('events')}/_search")
     say("  Kibana:        govwatch kibana import --url http://127.0.0.1:5601   (a Kibana 8.8+ pointed at this cluster)")

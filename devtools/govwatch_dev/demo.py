@@ -175,6 +175,14 @@ def thread_lines(receiver: SlackReceiver, channels: list[str]) -> list[str]:
     return lines
 
 
+def widest_events(settings: Settings, es: Any, n: int = 3) -> list[dict[str, Any]]:  # noqa: ANN401
+    """The ``n`` events covered by the most outlets (event_id, title, outlet_count, story_count, first_seen)."""
+    resp = es.options(ignore_status=404).search(
+        index=settings.index("events"), size=n, sort=[{"outlet_count": "desc"}, {"story_count": "desc"}],
+        source=["event_id", "title", "outlet_count", "story_count", "first_seen"])
+    return [hit["_source"] for hit in resp.get("hits", {}).get("hits", [])]
+
+
 def all_sent(now: Counts) -> bool:
     """Every alert matched so far has reached its end (delivered, failed or dead-lettered)."""
     return now.delivered + now.failed >= now.matched
