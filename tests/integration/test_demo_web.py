@@ -52,7 +52,8 @@ def test_demo_prints_url_and_a_token_that_logs_in(initialized: Any) -> None:  # 
         ok = httpx.get(f"{web.url}/api/v1/subscriptions", headers={"Authorization": f"Bearer {web.token}"}, timeout=30)
         assert ok.status_code == 200, ok.text
         assert {s["name"] for s in ok.json()} == set(names)
-        assert "DEMODEMO" not in ok.text
+        assert "DEMODEMO" not in ok.text and demo.DEMO_BOT_TOKEN not in ok.text  # destinations' secrets stay hidden
+        assert {s["granularity"] for s in ok.json()} == {"event", "cluster", "story"}
         wrong = httpx.get(f"{web.url}/api/v1/subscriptions", headers={"Authorization": "Bearer nope"}, timeout=30)
         assert wrong.status_code == 401
     finally:
