@@ -148,6 +148,15 @@ class IndexedBatch(_Message):
     stories: list[IndexedStory]
 
 
+class AlertLink(BaseModel):
+    """A titled link of an alert, for any channel to render."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str
+    url: str
+
+
 class Alert(_Message):
     """``alerts``: one subscription matched one story (cluster, or story of an event); keyed by subscription id."""
 
@@ -172,6 +181,11 @@ class Alert(_Message):
     snippet: str = Field("", description="Highlighted fragment; <em> marks matching terms")
     entities: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
+    kind: Literal["match", "spike"] = Field("match", description=(
+        "match: a subscription matched a story; spike: a spike rule fired (title, lines and links say it all; "
+        "story_id is the spike's top story); absent in older messages: match"))
+    lines: list[str] = Field(default_factory=list, description="Channel-neutral plain-text lines (spike alerts)")
+    links: list[AlertLink] = Field(default_factory=list, description="Channel-neutral links (spike alerts)")
     trace: Trace
 
 

@@ -135,6 +135,14 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Elasticsearch `timeout` of a preview/backtest search (up to 365 days); a timed-out "
                                 "preview is an error, never a partial count")
 
+    # --- spike alerts (issue 28): the scheduled evaluation of subscriptions' spike rules ---------------
+    spike_interval_s: int = Field(
+        300, ge=60, description="Seconds between two evaluations of every spike rule (the `spikes` flow's schedule)")
+    spike_top_stories: int = Field(5, ge=1, le=20, description="Stories (and events) a spike alert names")
+    spike_search_timeout_s: float = Field(
+        10.0, gt=0, description="Elasticsearch `timeout` of one rule's search; a timed-out search skips the rule "
+                                "this round (a partial count is never judged)")
+
     # --- consumers ------------------------------------------------------------------------
     consumer_instance: str | None = Field(
         None, description="Stable name of this consumer replica (e.g. the pod name): enables Kafka static "

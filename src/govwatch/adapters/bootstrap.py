@@ -12,7 +12,7 @@ from govwatch.adapters import es_io, event_index, kafka_io
 from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.settings import Settings
 
-STATE_INDICES = ("published", "subscriptions", "alert-ledger", "alert-threads", "web-tokens")
+STATE_INDICES = ("published", "subscriptions", "alert-ledger", "alert-threads", "web-tokens", "spike-state")
 
 
 def bootstrap(settings: Settings, es: Elasticsearch | None = None) -> list[str]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from govwatch.alerts.spike import SpikeRule
 from govwatch.models import utcnow
 
 Mode = Literal["immediate", "hourly", "daily"]
@@ -133,6 +134,7 @@ class Subscription(BaseModel):
     owner: str = ""
     allow_expensive: bool = Field(False, description="Leading wildcards / regexes explicitly allowed")
     problem: Problem | None = Field(None, description="Set by the alert stage when it had to skip this subscription")
+    spike: SpikeRule | None = Field(None, description="Spike rule: alert once when coverage surges (see README)")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -67,6 +67,7 @@ from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import alert_blocks
 from govwatch.alerts.slack_outcome import OutcomeUnknown
 from govwatch.alerts.slack_send import SlackSender
+from govwatch.alerts.spike_format import spike_blocks
 from govwatch.alerts.store import SubscriptionNotFound, SubscriptionStore
 from govwatch.alerts.subscriptions import Destination
 from govwatch.alerts.threads import EventThreads, Thread, event_key
@@ -190,7 +191,7 @@ class NotifyStage:
             first_post = first_post or now
             self.ledger.begin_send(alert.alert_id, first_post, now, posts_before + post)
 
-        payload = alert_blocks(alert)
+        payload = spike_blocks(alert) if alert.kind == "spike" else alert_blocks(alert)
         thread: Thread | None = None
         thread_ts: str | None = None
         if alert.granularity == "event" and self.threads is not None:
