@@ -8,8 +8,10 @@ news site (N AI-governance stories + syndicated near-copies on a second feed, da
 boundary), four subscriptions (two webhooks, two bot-token channels) and a recording Slack-compatible
 receiver, then per scenario prints stories released / published / indexed / lost, duplicate documents,
 ground-truth (subscription, cluster) pairs against posts (duplicates, missing), dead letters by reason,
-time to drain after the fault, recovery times, and processes that crashed or hung. Exit 1 if any scenario
-lost a story, doubled a document, missed an alert or doubled a bot-token post.
+time to drain after the fault, recovery times, and processes that crashed or hung. The event scenario
+(``event-kill``) counts per (subscription, event, story) instead, on a site whose stories burst around four news
+events. Exit 1 if any scenario lost a story, doubled a document, missed an alert or doubled a bot-token post, or (event
+scenario) did not find each news event as one event or did not give each (subscription, event) one top-level post.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from _common import load_average
 from govwatch_dev.chaos import SCENARIOS, ChaosRun, Params, PrivateStack, table
 
 DEFAULT_ORDER = ["consumer-kill", "broker-bounce", "es-pause", "es-kill", "slack-500", "slack-drop", "slack-429",
-                 "slack-slow", "notify-kill-slow"]
+                 "slack-slow", "notify-kill-slow", "event-kill"]
 
 
 def main(argv: list[str] | None = None) -> int:

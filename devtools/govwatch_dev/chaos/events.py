@@ -7,7 +7,10 @@ story's ``event_id`` as the index stage stored it. After the pipeline drained, t
 * ``pairs`` are the (subscription, story) units expected, ``posted`` the units Slack received (a roll-up carries
   several); ``dupbot``/``dupwh`` the units received more than once; ``miss`` the units never received;
 * ``bad_threads`` counts (subscription, event) pairs that did not get exactly one top-level post, plus bot-token
-  replies whose thread is not the top-level post of their own event (read from the receiver's stored messages).
+  replies whose thread is not the top-level post of their own event (read from the receiver's stored messages);
+* ``distinct_events`` is the number of event ids among the stories some subscription matches, to equal
+  ``news_events``, the news events the site released; a note names splits (one news event under several ids) and
+  merges (one id over several news events, or over other stories).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def measure_events(run: ChaosRun, docs: list[dict[str, Any]]) -> None:
     summary = run_digests(run.settings.model_copy(update={"slack_api_base": run.slack.api_base}), "hourly")
     res.notes.append(f"hourly tick after draining: {summary}")
     event_of = {d["url"]: d.get("event_id") or f"cluster:{d['cluster_id']}" for d in docs}
+    news_of = {s.url(run.site.base_url): s.event for s in run.site.released}
     store = SubscriptionStore(run.es, run.settings.index("subscriptions"))
     expected: set[tuple[str, str]] = set()
     for sub in store.active():
@@ -65,6 +69,9 @@ def measure_events(run: ChaosRun, docs: list[dict[str, Any]]) -> None:
     not_one = sorted(k for k in events if tops[k] != 1)
     misthreaded = _misthreaded(run, event_of)
     res.bad_threads = len(not_one) + misthreaded
+    res.event_pairs, res.top_level_posts, res.pairs_not_one, res.misthreaded = (
+        len(events), sum(tops.values()), len(not_one), misthreaded)
+    _count_events(run, {url for _, url in expected}, event_of, news_of)
     sizes = Counter(event for _, event in events)
     res.notes.append(
         f"events: {len(sizes)} matched ({sum(1 for n in sizes.values() if n > 1)} by several subscriptions); "
@@ -72,6 +79,26 @@ def measure_events(run: ChaosRun, docs: list[dict[str, Any]]) -> None:
         f"{len(not_one)}; misthreaded replies {misthreaded}; thread replies "
         f"{sum(1 for r in run.slack.deliveries if (r.payload or {}).get('thread_ts'))}; roll-up messages "
         f"{sum(1 for r in run.slack.deliveries if 'govwatch digest:' in str((r.payload or {}).get('text', '')))}")
+
+
+def _count_events(run: ChaosRun, matching: set[str], event_of: dict[str, str],
+                  news_of: dict[str, int | None]) -> None:
+    """Distinct event ids among the matching stories against the site's news events, with splits and merges."""
+    res = run.result
+    res.news_events = len({e for e in news_of.values() if e is not None})
+    res.distinct_events = len({event_of.get(url, f"unknown:{url}") for url in matching})
+    ids_of: dict[int | None, set[str]] = {}
+    news_in: dict[str, set[int | None]] = {}
+    for url in matching:
+        event_id = event_of.get(url, f"unknown:{url}")
+        ids_of.setdefault(news_of.get(url), set()).add(event_id)
+        news_in.setdefault(event_id, set()).add(news_of.get(url))
+    split = sorted(str(k) for k, ids in ids_of.items() if k is not None and len(ids) > 1)
+    merged = sorted(i[:12] for i, news in news_in.items() if len(news) > 1)
+    others = sum(1 for url in matching if news_of.get(url) is None)
+    res.notes.append(f"news events released {res.news_events}, distinct event ids among matching stories "
+                     f"{res.distinct_events}; matching stories reporting none of them {others}; split news events "
+                     f"{', '.join(split) or 'none'}; merged event ids {', '.join(merged) or 'none'}")
 
 
 def _misthreaded(run: ChaosRun, event_of: dict[str, str]) -> int:

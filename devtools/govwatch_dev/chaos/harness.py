@@ -31,6 +31,7 @@ from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.alerts.query import subscription_query, validate
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Filters, Subscription
+from govwatch_dev.chaos.event_site import generate_events
 from govwatch_dev.chaos.events import measure_events
 from govwatch_dev.chaos.private_stack import PrivateStack
 from govwatch_dev.chaos.site import ChaosSite, generate
@@ -81,10 +82,21 @@ class Result:
     lost_examples: list[str] = field(default_factory=list)
     missing_examples: list[str] = field(default_factory=list)
     bad_threads: int = 0  # event runs: (subscription, event) pairs without exactly one top-level post, misthreaded
+    # Event runs (see govwatch_dev.chaos.events): news events the site released, distinct event ids among the
+    # stories some subscription matches, (subscription, event) pairs, their top-level posts, pairs without exactly
+    # one, bot-token replies outside their own event's thread.
+    news_events: int = 0
+    distinct_events: int = 0
+    event_pairs: int = 0
+    top_level_posts: int = 0
+    pairs_not_one: int = 0
+    misthreaded: int = 0
+    # Restarts whose incarnation was killed again before it got there: no recovery figure, and no miss either.
+    superseded: dict[str, int] = field(default_factory=dict)
 
     def ok(self) -> bool:
         return (self.lost == 0 and self.dup_docs == 0 and self.missing == 0 and self.dup_posts_bot == 0
-                and self.bad_threads == 0 and not self.hung)
+                and self.bad_threads == 0 and self.distinct_events == self.news_events and not self.hung)
 
 
 class ChaosRun:
@@ -106,7 +118,8 @@ class ChaosRun:
             "slack_webhook_hosts": ["127.0.0.1"]})
         # An event scenario ("event-..."): stories burst around a few news events, subscriptions per event.
         self.granularity = "event" if scenario.startswith("event") else "cluster"
-        self.site = ChaosSite(generate(stories, seed, now, events=EVENTS if self.granularity == "event" else 0))
+        self.site = ChaosSite(generate_events(stories, seed, now, EVENTS) if self.granularity == "event"
+                              else generate(stories, seed, now))
         self.slack = FaultySlack()
         self.es = es_io.make_client(self.settings.es_url)
         self.result = Result(scenario)

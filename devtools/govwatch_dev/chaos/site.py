@@ -98,6 +98,7 @@ class Story:
     paragraphs: tuple[str, ...]
     footer: str
     copy_of: str | None = None
+    event: int | None = None  # event sites: which of the site's news events the story reports (None: another story)
 
     def url(self, base: str) -> str:
         return f"{base}/articles/{self.slug}.html"
@@ -121,49 +122,45 @@ def _sentence(rng: random.Random, actor: str, topic: tuple[str, str, str]) -> st
         short=topic[1], adj=rng.choice(ADJS), month=rng.choice(MONTHS), season=rng.choice(SEASONS))
 
 
-# The news events of an event run: (actor, topic, verb, place), one per subscription's subject (see the harness's
-# SUBSCRIPTIONS: AI Act fines, facial recognition, chip export controls, election deepfakes).
-EVENT_SEEDS = [(ACTORS[0], TOPICS[0], VERBS[6], "Brussels"), (ACTORS[8], TOPICS[2], VERBS[0], "Strasbourg"),
-               (ACTORS[5], TOPICS[4], VERBS[1], "Washington"), (ACTORS[7], TOPICS[5], VERBS[9], "Tokyo")]
-EVENT_SHARE = 0.6  # share of an event run's stories that report one of the events (each in its own words)
-
-
-def generate(count: int, seed: int, now: datetime, events: int = 0) -> list[Story]:
-    """``count`` original stories plus wire near-copies of about ``WIRE_SHARE`` of them, in release order.
-
-    ``events`` > 0: about ``EVENT_SHARE`` of the originals report one of the first ``events`` news events of
-    ``EVENT_SEEDS`` (same actor, subject, action and place; their own headline, lead wording and body), so many
-    stories of one event arrive in a burst."""
+def generate(count: int, seed: int, now: datetime) -> list[Story]:
+    """``count`` original stories plus wire near-copies of about ``WIRE_SHARE`` of them, in release order."""
     rng = random.Random(seed)
     boundary = month_boundary(now)
     stories: list[Story] = []
-    seeds = EVENT_SEEDS[:events]
     for i in range(count):
-        actor, topic, verb = rng.choice(ACTORS), rng.choice(TOPICS), rng.choice(VERBS)
-        event = seeds[rng.randrange(len(seeds))] if seeds and rng.random() < EVENT_SHARE else None
-        angle = ""
-        if event is not None:
-            actor, topic, verb = event[:3]
-            angle = f" {rng.choice(['Officials confirmed', 'Critics questioned', 'Industry welcomed'])} the step."
-        published = boundary + timedelta(minutes=round((i / max(count - 1, 1) * 2 - 1) * SPAN_H * 60))
-        paragraphs = tuple(" ".join(_sentence(rng, actor, topic) for _ in range(3)) for _ in range(rng.randint(5, 7)))
-        place = rng.choice(PLACES) if event is None else event[3]
-        lead = (f"{actor[0].upper() + actor[1:]} {verb} {topic[2]} in {place}, a move that puts "
-                f"{topic[0]} and artificial intelligence oversight back on the agenda.{angle}")
-        original = Story(
-            slug=f"s{seed}-{i:04d}", feed="main",
-            title=f"{actor[0].upper() + actor[1:]} {verb} {topic[0]} ({rng.choice(PLACES)}, story {i})",
-            summary=lead, author=rng.choice(PEOPLE), published=published, paragraphs=(lead, *paragraphs),
-            footer=f"Reporting by {rng.choice(PEOPLE)} in {rng.choice(PLACES)}; editing by {rng.choice(PEOPLE)}.")
-        stories.append(original)
-        if rng.random() < WIRE_SHARE:
-            stories.append(Story(
-                slug=f"w{seed}-{i:04d}", feed="wire",
-                title=f"{rng.choice(WIRE_LEADS)} {topic[0]} as {actor} {verb} new rules",
-                summary=lead, author="Wire staff", published=published + timedelta(minutes=rng.randint(5, 90)),
-                paragraphs=original.paragraphs, footer="Distributed by Global Policy Wire. All rights reserved.",
-                copy_of=original.slug))
+        stories += background_story(rng, seed, i, published_at(boundary, i, count), TOPICS, ACTORS)
     return stories
+
+
+def published_at(boundary: datetime, i: int, count: int) -> datetime:
+    """Story ``i`` of ``count``: dates spread evenly from boundary - SPAN_H to boundary + SPAN_H."""
+    return boundary + timedelta(minutes=round((i / max(count - 1, 1) * 2 - 1) * SPAN_H * 60))
+
+
+def background_story(rng: random.Random, seed: int, i: int, published: datetime,
+                     topics: list[tuple[str, str, str]], actors: list[str]) -> list[Story]:
+    """Original ``i`` by one of ``actors`` on one of ``topics`` from the shared templates, and its wire near-copy
+    if it gets one."""
+    actor, topic, verb = rng.choice(actors), rng.choice(topics), rng.choice(VERBS)
+    paragraphs = tuple(" ".join(_sentence(rng, actor, topic) for _ in range(3)) for _ in range(rng.randint(5, 7)))
+    lead = (f"{actor[0].upper() + actor[1:]} {verb} {topic[2]} in {rng.choice(PLACES)}, a move that puts "
+            f"{topic[0]} and artificial intelligence oversight back on the agenda.")
+    original = Story(
+        slug=f"s{seed}-{i:04d}", feed="main",
+        title=f"{actor[0].upper() + actor[1:]} {verb} {topic[0]} ({rng.choice(PLACES)}, story {i})",
+        summary=lead, author=rng.choice(PEOPLE), published=published, paragraphs=(lead, *paragraphs),
+        footer=f"Reporting by {rng.choice(PEOPLE)} in {rng.choice(PLACES)}; editing by {rng.choice(PEOPLE)}.")
+    if rng.random() >= WIRE_SHARE:
+        return [original]
+    return [original, wire_copy(rng, original, f"{rng.choice(WIRE_LEADS)} {topic[0]} as {actor} {verb} new rules")]
+
+
+def wire_copy(rng: random.Random, original: Story, title: str) -> Story:
+    """The syndicated near-copy of ``original``: same lead and body, its own headline, footer and URL."""
+    return Story(slug=f"w{original.slug[1:]}", feed="wire", title=title, summary=original.summary,
+                 author="Wire staff", published=original.published + timedelta(minutes=rng.randint(5, 90)),
+                 paragraphs=original.paragraphs, footer="Distributed by Global Policy Wire. All rights reserved.",
+                 copy_of=original.slug, event=original.event)
 
 
 def article_html(story: Story) -> str:
