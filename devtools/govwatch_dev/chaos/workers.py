@@ -183,6 +183,19 @@ class Workers:
                     break
         return best
 
+    @staticmethod
+    def first_in_log(inc: Incarnation, event: str) -> float | None:
+        """Wall time of the first ``event`` (a log event name) in this incarnation's own log, if any."""
+        with contextlib.suppress(OSError):
+            for line in inc.log.read_text(errors="replace").splitlines():
+                if f'"{event}"' not in line or not line.startswith("{"):
+                    continue
+                try:
+                    return datetime.fromisoformat(json.loads(line)["timestamp"].replace("Z", "+00:00")).timestamp()
+                except (ValueError, KeyError):
+                    continue
+        return None
+
     def count_in_logs(self, text: str) -> int:
         total = 0
         for inc in self.history:
