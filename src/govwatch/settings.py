@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Longest cooldown of a destination's open circuit, whatever its Retry-After says")
     slack_retry_window_s: float = Field(
         3600.0, gt=0, description="How long after its first failure an alert is still retried; then dead-lettered")
+    # Channels besides Slack (issue 28; govwatch.alerts.channel_send): same pacing, breaker and retry window as Slack.
+    teams_webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*.webhook.office.com", "*.logic.azure.com", "*.powerplatform.com",
+                                 "*.powerautomate.com"],
+        description="Hosts a Teams destination's webhook URL may point at (comma-separated; *.domain for subdomains)")
+    json_webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts a JSON webhook may point at (comma-separated; none by default)")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail destinations (unset: e-mail is refused)")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS before logging in")
+    smtp_username: str | None = Field(None, description="SMTP login (unset: no AUTH)")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_from: str = Field("govwatch@localhost", description="From address of alert e-mails")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="Seconds per SMTP step; past it a send's outcome is unknown")
+    email_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Recipient domains e-mail may go to (comma-separated; empty: any)")
 
     # --- alert queries: save-time limits and search timeouts (issue 22, hostile subscriptions) ---------------
     alert_query_max_chars: int = Field(
@@ -206,13 +222,15 @@ class Settings(BaseSettings):
     @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile",
                      "kafka_ssl_certfile", "kafka_ssl_keyfile", "es_api_key", "es_username", "es_password",
                      "es_ca_certs", "metrics_port", "web_admin_token_hash", "web_session_secret",
-                     "web_trusted_proxy_header", "kibana_public_url", "web_public_url", mode="before")
+                     "web_trusted_proxy_header", "kibana_public_url", "web_public_url", "smtp_host", "smtp_username",
+                     "smtp_password", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # A compose file or a Helm template renders an optional setting it has no value for as "".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("ssrf_allowlist", "web_trusted_proxies", "slack_webhook_hosts", mode="before")
+    @field_validator("ssrf_allowlist", "web_trusted_proxies", "slack_webhook_hosts", "teams_webhook_hosts",
+                     "json_webhook_hosts", "email_domains", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from govwatch.alerts.channel_send import ChannelSender, message_key
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_format import digest_blocks
 from govwatch.alerts.slack_outcome import SendResult
@@ -23,12 +24,18 @@ log = get_logger("govwatch.alerts.delivery")
 
 def deliver(sender: SlackSender, destination: Destination, payload: dict[str, Any], api_base: str, *,
             dedup_id: str | None = None, unknown_since: float | None = None,
-            before_post: BeforePost | None = None, thread_ts: str | None = None) -> SendResult:
-    """Send one payload to a subscription's destination (webhook or bot token + channel).
+            before_post: BeforePost | None = None, thread_ts: str | None = None,
+            context: dict[str, Any] | None = None) -> SendResult:
+    """Send one payload to a subscription's destination (Slack webhook or bot token + channel, Teams, JSON webhook,
+    e-mail: the last three need a ``ChannelSender``).
 
     ``dedup_id`` tags a bot-token message so that a send with an unknown outcome can be found again;
     ``unknown_since`` (epoch seconds) says an earlier send of it may have arrived unanswered; ``thread_ts``
-    (bot tokens only) posts it as a reply in that message's thread."""
+    (bot tokens only) posts it as a reply in that message's thread; ``context`` (alert fields) goes into a JSON
+    webhook's body."""
+    if destination.kind in ("teams", "json", "email"):
+        return _deliver_other(sender, destination, payload, message_key(dedup_id, payload), unknown_since,
+                              before_post, context)
     if destination.kind == "webhook" and destination.webhook_url is not None:
         return sender.send_webhook(destination.webhook_url.get_secret_value(), payload,
                                    unknown_since=unknown_since, before_post=before_post)
@@ -37,6 +44,22 @@ def deliver(sender: SlackSender, destination: Destination, payload: dict[str, An
                                    api_base, dedup_id=dedup_id, unknown_since=unknown_since,
                                    before_post=before_post, thread_ts=thread_ts)
     raise DeliveryRejected("subscription has no usable destination")  # the model validator prevents this
+
+
+def _deliver_other(sender: SlackSender, destination: Destination, payload: dict[str, Any], key: str,
+                   unknown_since: float | None, before_post: BeforePost | None,
+                   context: dict[str, Any] | None) -> SendResult:
+    if not isinstance(sender, ChannelSender):
+        raise DeliveryRejected(f"{destination.kind} destinations need the channel sender (govwatch.wiring.clients)")
+    url = destination.webhook_url.get_secret_value() if destination.webhook_url else ""
+    if destination.kind == "teams":
+        return sender.send_teams(url, payload, unknown_since=unknown_since, before_post=before_post)
+    if destination.kind == "json":
+        secret = destination.signing_secret.get_secret_value() if destination.signing_secret else None
+        return sender.send_json(url, payload, alert_id=key, secret=secret, context=context,
+                                unknown_since=unknown_since, before_post=before_post)
+    return sender.send_email(list(destination.to), payload, alert_id=key, unknown_since=unknown_since,
+                             before_post=before_post)
 
 
 def release_held(sub: Subscription, ledger: AlertLedger, sender: SlackSender, api_base: str, now: datetime) -> int:

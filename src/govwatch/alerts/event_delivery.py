@@ -50,7 +50,7 @@ def route(threads: EventThreads, ledger: AlertLedger, alert: Alert, destination:
     thread = threads.open(alert, now)
     if thread.parent_alert_id == alert.alert_id:
         return Route("parent", thread)
-    if destination.kind == "webhook":
+    if destination.kind != "bot":  # only a bot token can thread; every webhook-like channel rolls up
         return Route("rollup", thread)
     if thread.ts:
         return Route("reply", thread)

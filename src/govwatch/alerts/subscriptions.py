@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from govwatch.alerts.channel_rules import shape_problem
 from govwatch.alerts.spike import SpikeRule
 from govwatch.models import utcnow
 
@@ -53,19 +54,31 @@ class Filters(BaseModel):
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+DestinationKind = Literal["webhook", "bot", "teams", "json", "email"]
+# Kinds besides Slack (govwatch.alerts.channel_send): a Teams Workflows/incoming webhook, a generic JSON webhook
+# (optionally HMAC-signed with ``signing_secret``), e-mail to ``to`` through the operator's SMTP server.
+OTHER_CHANNELS = ("teams", "json", "email")
+
+
 class Destination(BaseModel):
-    """A Slack incoming webhook, or a bot token + channel for chat.postMessage."""
+    """A Slack incoming webhook, a bot token + channel for chat.postMessage, or another channel (OTHER_CHANNELS)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["webhook", "bot"]
+    kind: DestinationKind
     webhook_url: SecretStr | None = None
     bot_token: SecretStr | None = None
     channel: str | None = None
+    signing_secret: SecretStr | None = Field(None, description="json: key of the X-Govwatch-Signature HMAC-SHA256")
+    to: list[str] = Field(default_factory=list, description="email: recipient addresses")
 
     @model_validator(mode="after")
     def _complete(self) -> Destination:
-        if self.kind == "webhook":
+        if self.kind in OTHER_CHANNELS:
+            problem = shape_problem(self.kind, self.webhook_url, self.to, self.signing_secret)
+            if problem is not None:
+                raise ValueError(problem)
+        elif self.kind == "webhook":
             if self.webhook_url is None:
                 raise ValueError("a webhook destination needs webhook_url")
             parts = urlsplit(self.webhook_url.get_secret_value())
@@ -78,6 +91,11 @@ class Destination(BaseModel):
 
     def masked(self) -> str:
         """Safe to print: the webhook host or the channel, never the secret part."""
+        if self.kind == "email":
+            return f"email -> {', '.join(self.to)}"
+        if self.kind in OTHER_CHANNELS and self.webhook_url is not None:
+            parts = urlsplit(self.webhook_url.get_secret_value())
+            return f"{self.kind} {parts.scheme}://{parts.hostname or '?'}/****"
         if self.kind == "webhook" and self.webhook_url is not None:
             parts = urlsplit(self.webhook_url.get_secret_value())
             return f"webhook {parts.scheme}://{parts.hostname or '?'}/****"
@@ -89,6 +107,8 @@ class Destination(BaseModel):
             "kind": self.kind, "channel": self.channel,
             "webhook_url": self.webhook_url.get_secret_value() if self.webhook_url else None,
             "bot_token": self.bot_token.get_secret_value() if self.bot_token else None,
+            **({"signing_secret": self.signing_secret.get_secret_value()} if self.signing_secret else {}),
+            **({"to": list(self.to)} if self.to else {}),
         }
 
 

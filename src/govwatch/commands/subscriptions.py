@@ -39,6 +39,10 @@ def _dest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webhook-url", help="Slack incoming-webhook URL ('-' reads it from stdin)")
     p.add_argument("--bot-token", help="Slack bot token ('-' reads it from stdin)")
     p.add_argument("--channel", help="Slack channel for the bot token")
+    p.add_argument("--teams-url", help="Microsoft Teams Workflows/incoming-webhook URL ('-' reads it from stdin)")
+    p.add_argument("--json-url", help="generic JSON webhook URL ('-' reads it from stdin)")
+    p.add_argument("--signing-secret", help="HMAC-SHA256 key for the JSON webhook's signature ('-': stdin)")
+    p.add_argument("--email", help="e-mail recipients, comma-separated (sent through the operator's SMTP server)")
     p.add_argument("--mode", choices=["immediate", "hourly", "daily"])
     p.add_argument("--granularity", choices=["event", "cluster", "story"],
                    help="announce each event once (default for add; later stories in its thread / roll-up), each "
@@ -66,6 +70,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     edit.add_argument("--query")
     _filter_args(edit)
     _dest_args(edit)
+    acts.add_parser("send-test", help="send a test message to the subscription's destination (any channel)"
+                    ).add_argument("key", help="subscription id or name")
     test = acts.add_parser("test", help="backtest: matches per day and top matches over the last N days")
     test.add_argument("key", nargs="?", help="subscription id or name (or use --query)")
     test.add_argument("--query")
@@ -81,9 +87,12 @@ def _filters(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: ANN401
 
 
 def _destination(args: argparse.Namespace, base: Any = None) -> Any:  # noqa: ANN401 - Destination
+    from govwatch.alerts.channel_destination import other_destination
     from govwatch.alerts.subscription_service import merge_destination
 
-    return merge_destination(base, _secret(args.webhook_url), _secret(args.bot_token), args.channel)
+    other = other_destination(_secret(args.teams_url), _secret(args.json_url), _secret(args.signing_secret),
+                              args.email)
+    return other or merge_destination(base, _secret(args.webhook_url), _secret(args.bot_token), args.channel)
 
 
 # A listed query is cut to this many characters (a hostile one may be thousands long); `show` prints it whole.
@@ -112,6 +121,20 @@ def _resume(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionServic
         return 1
     if done.released:
         print(f"{done.released} alert(s) held while paused sent as one catch-up message")
+    return 0
+
+
+def _send_test(service: Any, key: str) -> int:  # noqa: ANN401 - SubscriptionService
+    """Send the test message; a refusal or an outage is reported with the sender's (secret-free) reason."""
+    from govwatch.alerts.subscription_service import CLI
+    from govwatch.errors import DeliveryRejected, TransientError
+
+    try:
+        where = service.send_test(CLI, key)
+    except (DeliveryRejected, TransientError) as exc:
+        print(f"govwatch: error: the test message was not delivered: {exc}", file=sys.stderr)
+        return 1
+    print(f"test message sent -> {where}")
     return 0
 
 
@@ -160,6 +183,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             changes["filters"] = _filters(args, old.filters)
             changes["allow_expensive"] = args.allow_expensive
             _print_view(service.update(CLI, old.id, changes, _destination(args, old.destination)))
+        elif args.action == "send-test":
+            return _send_test(service, args.key)
         elif args.action == "test":
             if args.key:
                 sub = service.get(CLI, args.key)

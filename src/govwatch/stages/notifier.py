@@ -60,6 +60,7 @@ from typing import Any
 
 from structlog.contextvars import bound_contextvars
 
+from govwatch.alerts.channel_format import alert_context
 from govwatch.alerts.delivery import deliver
 from govwatch.alerts.event_delivery import ParentPending, route
 from govwatch.alerts.event_format import event_parent_blocks, event_reply_blocks
@@ -211,7 +212,8 @@ class NotifyStage:
                 payload, thread_ts = event_reply_blocks(alert), thread.ts
         try:
             result = deliver(self.sender, sub.destination, payload, self.api_base, dedup_id=alert.alert_id,
-                             unknown_since=since, before_post=before_post, thread_ts=thread_ts)
+                             unknown_since=since, before_post=before_post, thread_ts=thread_ts,
+                             context=alert_context(alert))
         except DeliveryRejected as exc:
             self.ledger.mark_failed(alert.alert_id, str(exc), attempts, permanent=True)
             return exc

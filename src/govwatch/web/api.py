@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from govwatch.adapters.event_index import ORDERS, is_event_id
 from govwatch.adapters.story_index import entities_with_roles
 from govwatch.alerts import history
+from govwatch.alerts.channel_destination import other_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import merge_destination
 from govwatch.alerts.subscriptions import (
@@ -38,15 +39,28 @@ from govwatch.web.render import plain, safe_href
 from govwatch.web.subscription_pages import error_column, validation_message
 
 
+def _revealed(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None
+
+
 class DestinationIn(BaseModel):
-    """A Slack incoming-webhook URL, or a bot token and a channel (secrets are write-only)."""
+    """A Slack incoming-webhook URL, or a bot token and a channel; or a Teams URL, a JSON webhook URL (with an
+    optional signing secret) or e-mail recipients (secrets are write-only)."""
 
     model_config = ConfigDict(extra="forbid")
     webhook_url: SecretStr | None = None
     bot_token: SecretStr | None = None
     channel: str | None = None
+    teams_url: SecretStr | None = None
+    json_url: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    email_to: list[str] | None = Field(None, max_length=20)
 
     def merged(self, base: Destination | None) -> Destination:
+        other = other_destination(_revealed(self.teams_url), _revealed(self.json_url),
+                                  _revealed(self.signing_secret), ", ".join(self.email_to) if self.email_to else None)
+        if other is not None:
+            return other
         return merge_destination(base, self.webhook_url.get_secret_value() if self.webhook_url else None,
                                  self.bot_token.get_secret_value() if self.bot_token else None, self.channel)
 

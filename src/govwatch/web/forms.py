@@ -41,6 +41,11 @@ class SubscriptionForm:
     webhook_url: str = ""  # secrets: read, never shown back
     bot_token: str = ""
     channel: str = ""
+    channel_kind: str = "slack"  # slack, teams, json, email: which destination fields count
+    teams_url: str = ""  # secrets: read, never shown back
+    json_url: str = ""
+    signing_secret: str = ""
+    email_to: str = ""
 
     @classmethod
     def parse(cls, form: Form) -> SubscriptionForm:
@@ -51,7 +56,10 @@ class SubscriptionForm:
                    filters={name: first(form, name) for name in (*FILTER_LISTS, "min_relevance")},
                    allow_expensive=first(form, "allow_expensive") in ("on", "true", "1"),
                    days=first(form, "days") or str(DEFAULT_DAYS), webhook_url=first(form, "webhook_url"),
-                   bot_token=first(form, "bot_token"), channel=first(form, "channel"))
+                   bot_token=first(form, "bot_token"), channel=first(form, "channel"),
+                   channel_kind=first(form, "channel_kind") or "slack", teams_url=first(form, "teams_url"),
+                   json_url=first(form, "json_url"), signing_secret=first(form, "signing_secret"),
+                   email_to=first(form, "email_to"))
 
     @classmethod
     def of(cls, sub: Subscription) -> SubscriptionForm:
@@ -62,7 +70,9 @@ class SubscriptionForm:
         return cls(name=sub.name, query=sub.query, owner=sub.owner, mode=sub.mode, granularity=sub.granularity,
                    filters=values,
                    allow_expensive=sub.allow_expensive,
-                   channel=sub.destination.channel or "" if sub.destination.kind == "bot" else "")
+                   channel=sub.destination.channel or "" if sub.destination.kind == "bot" else "",
+                   channel_kind=sub.destination.kind if sub.destination.kind in ("teams", "json", "email") else "slack",
+                   email_to=", ".join(sub.destination.to))
 
     def filter_values(self) -> dict[str, Any]:
         """The filters as ``merge_filters`` takes them; raises ValueError for a bad minimum relevance."""
@@ -82,4 +92,5 @@ class SubscriptionForm:
             return DEFAULT_DAYS
 
     def without_secrets(self) -> SubscriptionForm:
-        return SubscriptionForm(**{**self.__dict__, "webhook_url": "", "bot_token": ""})
+        return SubscriptionForm(**{**self.__dict__, "webhook_url": "", "bot_token": "", "teams_url": "",
+                                   "json_url": "", "signing_secret": ""})

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from govwatch.alerts.channel_destination import other_destination
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import Actor, merge_destination
 from govwatch.alerts.subscriptions import Destination, Subscription
@@ -41,6 +42,15 @@ def error_column(message: str) -> int | None:
 
 def destination_of(ctx: WebContext, f: SubscriptionForm, base: Destination | None) -> Destination:
     """The form's destination; parts left empty keep the saved one's, else the settings' default Slack webhook."""
+    if f.channel_kind in ("teams", "json", "email"):
+        parts = {"teams": (f.teams_url, None, None), "json": (None, f.json_url, f.signing_secret),
+                 "email": (None, None, None)}[f.channel_kind]
+        other = other_destination(*parts, email_to=f.email_to if f.channel_kind == "email" else None)
+        if other is not None:
+            return other
+        if base is not None and base.kind == f.channel_kind:
+            return base
+        raise InvalidQuery(f"the {f.channel_kind} channel needs its field filled in (URL or recipients)")
     if f.webhook_url or f.bot_token or f.channel:
         token = f.bot_token or None
         if not token and f.channel and (base is None or base.kind != "bot") and ctx.settings.slack_bot_token:

@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 
 from govwatch.adapters import es_io, kafka_io
 from govwatch.adapters.fetch import guarded_transport
+from govwatch.alerts.channel_send import ChannelSender, SmtpConfig
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.settings import Settings
 
@@ -36,10 +37,15 @@ def slack_sender(settings: Settings) -> tuple[SlackSender, httpx.Client]:
     # Slack answers in well under a second; past the timeout a send's outcome is unknown (govwatch.alerts.slack_send).
     client = httpx.Client(transport=guarded_transport(settings), timeout=settings.slack_send_timeout_s,
                           follow_redirects=False, trust_env=False)
-    return SlackSender(client, min_interval_s=settings.slack_min_interval_s,
-                       webhook_hosts=tuple(settings.slack_webhook_hosts),
-                       breaker_base_s=settings.slack_breaker_base_s,
-                       breaker_max_s=settings.slack_breaker_max_s), client
+    # The same sender carries Teams, JSON-webhook and e-mail destinations (govwatch.alerts.channel_send).
+    smtp = SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_starttls, settings.smtp_username,
+                      settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                      settings.smtp_from, settings.smtp_timeout_s, tuple(settings.email_domains))
+    return ChannelSender(client, teams_hosts=settings.teams_webhook_hosts, json_hosts=settings.json_webhook_hosts,
+                         smtp=smtp, min_interval_s=settings.slack_min_interval_s,
+                         webhook_hosts=tuple(settings.slack_webhook_hosts),
+                         breaker_base_s=settings.slack_breaker_base_s,
+                         breaker_max_s=settings.slack_breaker_max_s), client
 
 
 @contextmanager
