@@ -7,6 +7,9 @@ The parts (tests/fixtures/relevance/extended/README.md, "Split"):
   both sides told;
 - train: what the models are fit on, the original ``dev`` items plus the extended train side minus
   ``random_test``; printed as such, never as a test.
+
+Items of outlets that split.json does not assign yet (a labelling batch not split yet) are in no part: the
+benchmark names how many, so a figure never silently mixes them in or leaves them out.
 """
 
 from __future__ import annotations
@@ -82,9 +85,11 @@ def random_test_ids(plan: dict[str, Any], where: Path) -> set[str]:
     return set(chosen["items"] if isinstance(chosen, dict) else chosen)
 
 
-def load_parts(owner: dict[str, str]) -> dict[str, list[Item]]:
-    """Every labelled item, by part (random, lso, train); each item is in exactly one part."""
+def load_parts(owner: dict[str, str]) -> tuple[dict[str, list[Item]], dict[str, list[str]]]:
+    """Every labelled item by part (random, lso, train), each in exactly one; and the ids of extended items whose
+    outlet split.json does not assign, by outlet (in no part)."""
     parts: dict[str, list[Item]] = {p: [] for p in PARTS}
+    unassigned: dict[str, list[str]] = {}
 
     def add(part: str, d: dict[str, Any]) -> None:
         parts[part].append(Item(d["id"], part, d["lang"], d["kind"], d["title"], d["text"], int(d["label"]),
@@ -98,7 +103,9 @@ def load_parts(owner: dict[str, str]) -> dict[str, list[Item]]:
     both_sides = set(plan["groups_on_both_sides"])
     train_side: set[str] = set()
     for d in _lines(sorted(EXTENDED.glob("items-*.jsonl"))):
-        if plan["outlets"][d["outlet"]] == "test":
+        if d["outlet"] not in plan["outlets"]:
+            unassigned.setdefault(d["outlet"], []).append(d["id"])
+        elif plan["outlets"][d["outlet"]] == "test":
             if d["group"] not in both_sides:
                 add("lso", d)
         else:
@@ -107,4 +114,4 @@ def load_parts(owner: dict[str, str]) -> dict[str, list[Item]]:
     if stray := sorted(random_ids - train_side):
         raise SystemExit(f"{where}: random_test names {len(stray)} ids that are not items of training outlets, "
                          f"e.g. {stray[0]}")
-    return parts
+    return parts, unassigned

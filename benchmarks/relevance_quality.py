@@ -173,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--repeat must be at least 1")
     owner = load_families()
     family_order = list(dict.fromkeys(owner.values()))
-    parts = load_parts(owner)
+    parts, unassigned = load_parts(owner)
     full = {"held-out": ("random", "lso"), "all": PARTS}.get(args.part, (args.part,))
     summary_only = ("train",) if args.part == "held-out" else ()
     every = [it for p in PARTS for it in parts[p]]
     print(f"labelled set: {len(every)} items, {sum(it.label for it in every)} relevant; "
           + ", ".join(f"{p} {len(parts[p])} ({sum(it.label for it in parts[p])} relevant)" for p in PARTS))
+    if unassigned:
+        outlet = min(unassigned)
+        print(f"NOT SCORED: {sum(map(len, unassigned.values()))} extended items of {len(unassigned)} outlets that "
+              f"split.json does not assign to train or test (e.g. {outlet}: {unassigned[outlet][0]})")
     previous = relevance_baseline()
     scorers = {"previous": scorer_of(previous), "current": scorer_of(current)}
     thresholds = {"previous": PREVIOUS_THRESHOLD, "current": Settings.model_fields["relevance_threshold"].default}

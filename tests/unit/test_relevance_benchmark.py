@@ -22,9 +22,10 @@ def _bench(name: str) -> ModuleType:
 
 def test_every_item_is_in_exactly_one_part_as_the_split_says() -> None:
     """Random held-out = original test + random_test; leave-sources-out = test outlets minus groups told on both
-    sides; train = the rest of the training outlets and the original dev part; no item in two parts."""
+    sides; train = the rest of the training outlets and the original dev part; no item in two parts; items of
+    outlets the split does not assign are in none and are counted."""
     data = _bench("_relevance_data")
-    parts = data.load_parts(data.load_families())
+    parts, unassigned = data.load_parts(data.load_families())
     ids = [it.id for p in data.PARTS for it in parts[p]]
     assert len(ids) == len(set(ids))
     plan = json.loads((data.EXTENDED / "split.json").read_text(encoding="utf-8"))
@@ -34,6 +35,9 @@ def test_every_item_is_in_exactly_one_part_as_the_split_says() -> None:
     original = [json.loads(line) for path in sorted(data.SOURCES.glob("*.jsonl"))
                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     both_sides = set(plan["groups_on_both_sides"])
+    assert {d["id"] for d in extended if d["outlet"] not in plan["outlets"]} == {
+        i for ids in unassigned.values() for i in ids}
+    extended = [d for d in extended if d["outlet"] in plan["outlets"]]
     want_lso = {d["id"] for d in extended if plan["outlets"][d["outlet"]] == "test" and d["group"] not in both_sides}
     want_random = {d["id"] for d in original if d["split"] == "test"} | chosen
     assert {it.id for it in parts["lso"]} == want_lso
