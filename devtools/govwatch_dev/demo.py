@@ -166,7 +166,7 @@ def thread_lines(receiver: SlackReceiver, channels: list[str]) -> list[str]:
         parents = receiver.top_level(channel)
         replies = {p["ts"]: len(receiver.replies(channel, p["ts"])) for p in parents}
         threaded = sum(1 for n in replies.values() if n)
-        line = (f"#{channel}: {len(parents)} top-level posts (one per event), {threaded} with a thread, "
+        line = (f"#{channel}, this run: {len(parents)} top-level posts (one per event), {threaded} with a thread, "
                 f"{sum(replies.values())} replies")
         if threaded:
             widest = max(parents, key=lambda p: replies[p["ts"]])
