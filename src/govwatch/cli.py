@@ -15,7 +15,8 @@ from kafka.errors import KafkaTimeoutError
 from govwatch.errors import GovwatchError
 from govwatch.settings import Settings
 
-PRODUCT_COMMANDS = ("poll", "subscriptions", "digest", "dlq", "events", "kibana", "web")  # modules of govwatch.commands
+# modules of govwatch.commands
+PRODUCT_COMMANDS = ("poll", "subscriptions", "digest", "dlq", "events", "kibana", "web", "spikes")
 COMMAND_ENTRY_POINTS = "govwatch.commands"  # where govwatch-dev (devtools/) adds its sub-commands
 DEVELOPMENT_COMMANDS = {"stack": "local Kafka + Elasticsearch + Prefect, no Docker",
                         "demo": "run the pipeline end to end on the bundled offline news sample"}

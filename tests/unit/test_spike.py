@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from pydantic import ValidationError
 
 from govwatch.alerts.slack_format import within_limits
-from govwatch.alerts.spike import Series, SpikeRule, decide, is_over, replay, spike_id, threshold, windows
+from govwatch.alerts.spike import (
+    Series,
+    SpikeRule,
+    decide,
+    is_calm,
+    is_over,
+    replay,
+    spike_id,
+    threshold,
+    windows,
+)
 from govwatch.alerts.spike_format import spike_blocks
 from govwatch.models import Alert, AlertLink, Trace
 
@@ -36,6 +47,21 @@ def test_decide_fires_once_then_holds_and_rearms_after_falling_back() -> None:
     assert decide(False, True) == "hold"
     assert decide(False, False) == "rearm"
     assert decide(True, False) == "quiet"
+    assert decide(False, False, calm=False) == "hold"
+
+
+def test_rule_rearms_only_after_a_whole_calm_window() -> None:
+    """Under the threshold for less than a window is not calm yet; a whole window is."""
+    assert not is_calm(RULE, T0, T0 + timedelta(minutes=30))
+    assert is_calm(RULE, T0, T0 + timedelta(minutes=60)) and is_calm(RULE, None, T0)
+
+
+def test_a_flickering_spike_fires_once() -> None:
+    """A sliding window that dips under the threshold for half a window mid-spike does not fire a second time."""
+    rule = SpikeRule(k=1.5, window_minutes=60, baseline_windows=2, min_count=5)
+    counts = [0] * 6 + [3, 3, 0, 6, 0, 0, 0, 0]
+    ends = [T0 + timedelta(minutes=30 * i) for i in range(len(counts))]
+    assert [f.at for f in replay(rule, counts, ends, 2)] == [ends[7]]
 
 
 def test_k_must_exceed_one() -> None:
@@ -49,7 +75,7 @@ def test_windows_are_contiguous_most_recent_first() -> None:
     spans = windows(RULE, T0)
     assert spans[0] == (T0 - timedelta(hours=1), T0)
     assert len(spans) == 5
-    assert all(a[0] == b[1] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[0] == b[1] for a, b in pairwise(spans))
 
 
 def test_flat_series_with_the_same_total_never_fires() -> None:

@@ -2,8 +2,9 @@
 
 A rule fires when the matches in the last ``window_minutes`` are at least ``k`` times the trailing baseline (the mean
 count of the ``baseline_windows`` windows of the same length right before it) AND at least ``min_count``. It fires
-once per spike: a rule that fired is disarmed, and it re-arms only after an evaluation finds the series back under
-the threshold. The same :func:`is_over` and :func:`decide` run in the scheduled evaluation and in the backtest.
+once per spike: a rule that fired is disarmed, and it re-arms only after the series has fallen back under the
+threshold and stayed under it for a whole window. The same :func:`is_over` and :func:`decide` run in the scheduled
+evaluation and in the backtest.
 """
 
 from __future__ import annotations
@@ -64,11 +65,22 @@ def is_over(rule: SpikeRule, series: Series) -> bool:
     return series.current >= threshold(rule, series)
 
 
-def decide(armed: bool, over: bool) -> Action:
-    """fire (a new spike), hold (the spike goes on: nothing posted), rearm (fell back), quiet (nothing)."""
+def decide(armed: bool, over: bool, calm: bool = True) -> Action:
+    """fire (a new spike), hold (the spike goes on: nothing posted), rearm (fell back), quiet (nothing).
+
+    ``calm``: no evaluation was over the threshold for a whole window. A disarmed rule re-arms only then: a
+    sliding window flickers around the threshold while a spike ramps up or fades (a story leaves the window,
+    the next arrives), and each flicker would otherwise be a "new" spike."""
     if over:
         return "fire" if armed else "hold"
-    return "quiet" if armed else "rearm"
+    if armed:
+        return "quiet"
+    return "rearm" if calm else "hold"
+
+
+def is_calm(rule: SpikeRule, last_over_at: datetime | None, now: datetime) -> bool:
+    """Whether the series has stayed under the threshold for a whole window (since ``last_over_at``)."""
+    return last_over_at is None or now - last_over_at >= rule.window
 
 
 def windows(rule: SpikeRule, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -98,12 +110,16 @@ def replay(rule: SpikeRule, bucket_counts: Sequence[int], bucket_ends: Sequence[
     first), carrying the armed state along as the scheduled evaluation does: when it would have fired."""
     need = buckets_per_window * (rule.baseline_windows + 1)
     fired: list[Firing] = []
+    last_over_at: datetime | None = None
     for last in range(need - 1, len(bucket_counts)):
         sums = [sum(bucket_counts[last - (i + 1) * buckets_per_window + 1: last - i * buckets_per_window + 1])
                 for i in range(rule.baseline_windows + 1)]
-        series = Series(sums[0], tuple(sums[1:]))
-        action = decide(armed, is_over(rule, series))
+        series, at = Series(sums[0], tuple(sums[1:])), bucket_ends[last]
+        over = is_over(rule, series)
+        action = decide(armed, over, is_calm(rule, last_over_at, at))
+        if over:
+            last_over_at = at
         if action == "fire":
-            fired.append(Firing(bucket_ends[last], series))
+            fired.append(Firing(at, series))
         armed = action in ("rearm", "quiet")
     return fired

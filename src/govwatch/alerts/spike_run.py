@@ -9,7 +9,8 @@ Order per rule, so that a spike is announced once and never lost:
    under the spike id and produced to the ``alerts`` topic (the same ledger + notifier path as keyword alerts);
    then the state says announced. A crash between any two steps is finished by the next evaluation (step 1), and
    the ledger's create-only key means it is never posted twice.
-4. hold (the spike goes on) posts nothing; rearm (the series fell back under the threshold) arms the rule again.
+4. hold (the spike goes on, or has not stayed under the threshold for a whole window yet) posts nothing; rearm
+   (under the threshold for a whole window since the last evaluation over it) arms the rule again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from govwatch.alerts.ledger import AlertLedger
-from govwatch.alerts.spike import Action, Firing, SpikeRule, decide, is_over, replay, spike_id, threshold
+from govwatch.alerts.spike import (
+    Action,
+    Firing,
+    SpikeRule,
+    decide,
+    is_calm,
+    is_over,
+    replay,
+    spike_id,
+    threshold,
+)
 from govwatch.alerts.spike_search import Measured, event_titles, history, measure
 from govwatch.alerts.spike_state import SpikeStates, State
 from govwatch.alerts.subscriptions import Subscription
@@ -119,10 +130,14 @@ def evaluate(ctx: SpikeContext, sub: Subscription, now: datetime) -> Action | No
     if state is None:
         return None
     measured = measure(ctx.es, ctx.stories_alias, sub, rule, now, ctx.top, ctx.timeout_s)
-    action = decide(state.armed, is_over(rule, measured.series))
+    over = is_over(rule, measured.series)
+    last_over = state.doc.get("last_over_at")
+    action = decide(state.armed, over, is_calm(rule, datetime.fromisoformat(last_over) if last_over else None, now))
     doc: dict[str, Any] = {**state.doc, "rule_id": sub.id, "last_action": action, "evaluated_at": now.isoformat(),
                            "last_count": measured.series.current,
                            "last_threshold": threshold(rule, measured.series)}
+    if over:
+        doc["last_over_at"] = now.isoformat()
     if action == "fire":
         start = now - rule.window
         titles = event_titles(ctx.es, ctx.events_index, [e for e, _ in measured.top_events])

@@ -112,6 +112,12 @@ class SubscriptionStore:
         """Subscriptions that are not paused (what the alert stage matches against)."""
         return self.list(include_paused=False)
 
+    def with_spike(self) -> builtins.list[Subscription]:
+        """Active subscriptions that have a spike rule (what the spikes flow evaluates); one unreadable document
+        costs only itself."""
+        query = {"bool": {"filter": [{"exists": {"field": "spike.k"}}], "must_not": [{"term": {"paused": True}}]}}
+        return self._search(query, broken={})
+
     def active_for_matching(self, broken: dict[str, str] | None = None) -> builtins.list[MatchingView]:
         """The active subscriptions as the alert stage needs them (``MatchingView``: no secrets read).
 
