@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import threading
 import time
 from collections import deque
@@ -50,6 +51,7 @@ class SmtpReceiver:
         self._replies: deque[str] = deque()
         self._faults: deque[Fault] = deque()
         self._echo = echo
+        self._stopping = threading.Event()
         self._credentials = (username, password) if username else None
         auth: dict[str, Any] = {}
         if self._credentials is not None:
@@ -62,6 +64,7 @@ class SmtpReceiver:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._controller.stop()
 
     def __enter__(self) -> SmtpReceiver:
@@ -107,7 +110,7 @@ class SmtpReceiver:
               and (auth_data.login.decode(), auth_data.password.decode()) == self._credentials)
         return AuthResult(success=ok)
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: ANN401, N802
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: ANN401 - aiosmtpd's SMTP server object
         with self._lock:
             reply = self._replies.popleft() if self._replies else None
             fault = None if reply else (self._faults.popleft() if self._faults else None)
@@ -122,16 +125,16 @@ class SmtpReceiver:
             body = message.get_body(("plain",))
             print(f"── mail to {', '.join(envelope.rcpt_tos)}: {message['Subject']}\n"
                   f"{body.get_content() if body else ''}", flush=True)
-        if fault is not None and fault.delay_s > 0:
-            await asyncio.sleep(fault.delay_s)  # stored already; the answer is what is late
+        if fault is not None and fault.delay_s > 0:  # stored already; the answer is what is late (ended by stop())
+            deadline = time.monotonic() + fault.delay_s
+            while time.monotonic() < deadline and not self._stopping.is_set():
+                await asyncio.sleep(0.05)
         if fault is not None and fault.drop:
             server.transport.close()  # no answer at all
         return "250 2.0.0 OK: queued"
 
 
 def _free_port(host: str) -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])

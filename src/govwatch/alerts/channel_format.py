@@ -52,6 +52,11 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _url(match: re.Match[str]) -> str:
+    """A link's target as sent (Slack's payloads carry ``&`` as ``&amp;``)."""
+    return _unescape(match.group(1) or match.group(3))
+
+
 def _texts(payload: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for block in payload.get("blocks") or []:
@@ -68,7 +73,7 @@ def _texts(payload: dict[str, Any]) -> list[str]:
 def plain(mrkdwn: str) -> str:
     """mrkdwn as plain text: links as ``label <url>``, bold marks dropped, entities unescaped (once)."""
     def one(match: re.Match[str]) -> str:
-        url = match.group(1) or match.group(3)
+        url = _url(match).replace("&", "&amp;")  # unescaped once with the rest below
         return f"{match.group(2)} <{url}>" if match.group(2) else url
 
     return _unescape(_BOLD.sub(r"\1", _LINK.sub(one, mrkdwn)))
@@ -77,7 +82,7 @@ def plain(mrkdwn: str) -> str:
 def neutral(payload: dict[str, Any]) -> Neutral:
     """The parts of a Block Kit payload (its ``text`` fallback when it has no blocks)."""
     paragraphs = _texts(payload) or [str(payload.get("text", ""))]
-    links = tuple(Link(_unescape(m.group(2) or m.group(1) or m.group(3)), m.group(1) or m.group(3))
+    links = tuple(Link(_unescape(m.group(2)) if m.group(2) else _url(m), _url(m))
                   for text in paragraphs for m in _LINK.finditer(text))
     title = " ".join(plain(str(payload.get("text") or paragraphs[0])).split())[:MAX_TITLE_CHARS]
     return Neutral(title or "govwatch", tuple(paragraphs), links)
@@ -90,8 +95,8 @@ def _markdown(mrkdwn: str) -> str:
     text = _BOLD.sub(r"\1", mrkdwn)
     for match in _LINK.finditer(text):
         out.append(_MD_META.sub(r"\\\1", _unescape(text[pos:match.start()])))
-        url = match.group(1) or match.group(3)
-        label = _MD_META.sub(r"\\\1", _unescape(match.group(2) or url))
+        url = _url(match)
+        label = _MD_META.sub(r"\\\1", _unescape(match.group(2)) if match.group(2) else url)
         out.append(f"[{label}]({url.replace(')', '%29').replace(' ', '%20')})")
         pos = match.end()
     out.append(_MD_META.sub(r"\\\1", _unescape(text[pos:])))
@@ -124,8 +129,8 @@ def _html(mrkdwn: str) -> str:
     pos = 0
     for match in _LINK.finditer(marked):
         out.append(html.escape(_unescape(marked[pos:match.start()])))
-        url = match.group(1) or match.group(3)
-        label = html.escape(_unescape(match.group(2) or url))
+        url = _url(match)
+        label = html.escape(_unescape(match.group(2)) if match.group(2) else url)
         out.append(f'<a href="{html.escape(url, quote=True)}">{label}</a>')
         pos = match.end()
     out.append(html.escape(_unescape(marked[pos:])))

@@ -29,13 +29,13 @@ MAX_ADDRESS_CHARS = 254  # RFC 5321's path limit
 SECRET_CHARS = (16, 256)
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # local@domain, the dot-atom forms only (no quoted locals, no IP literals): what a team's mailbox looks like.
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}$)"
-                      r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}\Z)"
+                      r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 
 
 def address_problem(address: str) -> str | None:
     """Why ``address`` is not a usable recipient, or None."""
-    if len(address) > MAX_ADDRESS_CHARS or not _ADDRESS.match(address) or ".." in address.split("@")[0]:
+    if len(address) > MAX_ADDRESS_CHARS or not _ADDRESS.fullmatch(address) or ".." in address.split("@")[0]:
         return f"{address[:80]!r} is not an e-mail address of the form name@example.org"
     return None
 
