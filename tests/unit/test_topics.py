@@ -6,6 +6,7 @@ import pytest
 from enrich_golden import all_stories, load_story
 
 from govwatch.enrich import relevance as rel
+from govwatch.enrich.textmodel import Family
 from govwatch.enrich.topics import (
     DEFAULT_RELEVANCE_THRESHOLD,
     MAX_TOPICS,
@@ -87,6 +88,18 @@ def test_relevant_stories_get_a_topic_and_irrelevant_ones_keep_keyword_topics() 
     product = classify("Acme unveils its new AI model at its annual developer summit",
                        "The developer summit opened with a keynote on the new model and its copyright filter.", tx)
     assert not product.is_relevant and all(t.score >= MIN_TOPIC_SCORE for t in product.topics)
+
+
+def test_family_holds_on_model_or_keyword_evidence() -> None:
+    """A family holds when either its model probability or its keyword score reaches its own threshold (strength
+    >= 1); evidence whose threshold is off never counts, and the score is the best evidence used."""
+    both = Family("f", ("t",), model_threshold=0.4, keyword_threshold=0.5, default_topic="t")
+    assert both.strength(0.2, 0.5) == pytest.approx(1.0) and both.strength(0.6, 0.0) == pytest.approx(1.5)
+    assert both.strength(0.2, 0.25) < 1.0 and both.score(0.2, 0.25) == 0.25
+    model_only = Family("f", ("t",), model_threshold=0.4, keyword_threshold=None, default_topic="t")
+    assert model_only.strength(0.2, 0.99) == pytest.approx(0.5) and model_only.score(0.2, 0.99) == 0.2
+    packaged = rel.load_model().families
+    assert packaged and all(f.model_threshold is not None or f.keyword_threshold is not None for f in packaged)
 
 
 @pytest.mark.parametrize("story", all_stories(), ids=lambda s: s["title"][:40] or s["source"].get("url", "")[-40:])

@@ -8,12 +8,13 @@ that also holds a core AI term, as the taxonomy header prescribes. The raw score
 
 Relevance comes from govwatch.enrich.relevance (a calibrated probability). A relevant story's topics are decided
 per topic family (the ten families of tests/fixtures/relevance/extended/topic_families.json, in
-relevance_model.json): each family is scored by its own logistic regression over the text's n-grams and the
-per-family keyword scores, or by the keyword score alone where that did better in cross-validation, against a
-threshold chosen the same way; within a family the keyword scorer picks the taxonomy topic (a story whose AI
-sentences hold a legal instrument scores legislation_rulemaking). Every relevant story gets at least one topic,
-so analysts can facet it. A story that is not relevant keeps its keyword topics above MIN_TOPIC_SCORE. Taxonomy
-phrases holding Chinese characters match anywhere.
+relevance_model.json): a family holds when its own logistic regression (over the text's n-grams and the
+per-family keyword scores) reaches its model threshold or its keyword score reaches its keyword threshold, both
+chosen by cross-validation for recall and precision >= 0.75; within a family the keyword scorer picks the
+taxonomy topic (a story whose AI sentences hold a legal instrument scores legislation_rulemaking). Every
+relevant story gets at least one topic (the strongest family when none holds), so analysts can facet it. A story
+that is not relevant keeps its keyword topics above MIN_TOPIC_SCORE. Taxonomy phrases holding Chinese characters
+match anywhere.
 """
 
 from __future__ import annotations
@@ -209,16 +210,17 @@ def classify(title: str, text: str, taxonomy: Taxonomy, model: rel.RelevanceMode
 
 def _family_topics(m: rel.RelevanceModel, vector: rel.Vector, raw: dict[str, float],
                    taxonomy: Taxonomy) -> list[TopicScore]:
-    """A relevant story's topics: the families whose score reaches their threshold (best first, at most
-    MAX_TOPICS; the best family relative to its threshold when none does, so every relevant story has a topic),
-    each as its best keyword topic (plus its other topics whose keyword score reaches MIN_TOPIC_SCORE), or the
-    family's most frequent topic when no keyword of it matched."""
+    """A relevant story's topics: the families whose model or keyword evidence reaches its threshold (strongest
+    first, at most MAX_TOPICS; the strongest family relative to its thresholds when none does, so every relevant
+    story has a topic), each as its best keyword topic (plus its other topics whose keyword score reaches
+    MIN_TOPIC_SCORE), or the family's most frequent topic when no keyword of it matched."""
     fams = m.families
     kw = family_keyword_scores(raw, {f.name: list(f.topics) for f in fams})
-    scores = m.family_scores(vector, kw)
-    passed = sorted((k for k, f in enumerate(fams) if scores[k] >= f.threshold), key=lambda k: -scores[k])
+    probs = m.family_probabilities(vector, kw)
+    strength = [f.strength(probs[k], kw[k]) for k, f in enumerate(fams)]
+    passed = sorted((k for k in range(len(fams)) if strength[k] >= 1.0), key=lambda k: -strength[k])
     if not passed:
-        passed = [max(range(len(fams)), key=lambda k: scores[k] / max(1e-9, fams[k].threshold))]
+        passed = [max(range(len(fams)), key=lambda k: strength[k])]
     out: list[TopicScore] = []
     for k in passed:
         fam = fams[k]
@@ -226,7 +228,7 @@ def _family_topics(m: rel.RelevanceModel, vector: rel.Vector, raw: dict[str, flo
                       key=lambda t: (-raw[t], t))
         if not hits and fam.default_topic in taxonomy.labels:
             hits = [fam.default_topic]
-        score = scores[k]
+        score = fam.score(probs[k], kw[k])
         for n, topic_id in enumerate(hits):
             if n and _squash(raw[topic_id], TOPIC_SCALE) < MIN_TOPIC_SCORE:
                 break  # a second topic of the family needs keyword evidence of its own
