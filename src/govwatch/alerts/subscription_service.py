@@ -181,7 +181,8 @@ class SubscriptionService:
                destination: Destination | None = None) -> Subscription:
         """Apply ``changes`` (name, query, mode, owner, filters, allow_expensive) and validate the result again."""
         old = self.get(actor, key)
-        fields = {k: v for k, v in changes.items() if v is not None}
+        # A spike rule given as None is removed (the web form's unticked box); other None values mean "unchanged".
+        fields = {k: v for k, v in changes.items() if v is not None or k == "spike"}
         if not actor.admin:
             fields.pop("owner", None)  # only an admin gives a subscription to someone else
             # only an admin allows an expensive query; an admin's approval holds for that query only

@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test.add_argument("key", help="subscription id or name")
     test.add_argument("--days", type=int, default=7)
     test.add_argument("--step-minutes", type=int, help="evaluation step replayed (default: GOVWATCH_SPIKE_INTERVAL_S)")
+    test.add_argument("--now", help="the history ends at this ISO 8601 time (UTC); default: the clock")
     _rule_args(test)
 
 
@@ -107,7 +108,7 @@ def _test(args: argparse.Namespace, settings: Settings, es: Any, sub: Any, rule:
     if not 1 <= args.days <= MAX_TEST_DAYS:
         raise InvalidQuery(f"--days must be between 1 and {MAX_TEST_DAYS}")
     step = args.step_minutes or max(1, settings.spike_interval_s // 60)
-    fired = backtest(es, settings.index("stories"), sub, rule, args.days, step, datetime.now(UTC),
+    fired = backtest(es, settings.index("stories"), sub, rule, args.days, step, _when(args.now) or datetime.now(UTC),
                      settings.alert_preview_timeout_s)
     print(f"{sub.name} [{_describe(rule)}]: {len(fired)} spike(s) in the last {args.days} days")
     for firing in fired:

@@ -20,6 +20,7 @@ from govwatch.adapters.event_index import ORDERS, is_event_id
 from govwatch.adapters.story_index import entities_with_roles
 from govwatch.alerts import history
 from govwatch.alerts.channel_destination import other_destination
+from govwatch.alerts.spike import SpikeRule
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import merge_destination
 from govwatch.alerts.subscriptions import (
@@ -76,6 +77,7 @@ class SubscriptionIn(BaseModel):
                                      "story once")
     owner: str | None = Field(None, description="Only an admin may file a subscription under another owner")
     allow_expensive: bool = Field(False, description="Allow leading wildcards / regexes: counts for admins only")
+    spike: SpikeRule | None = Field(None, description="Spike rule: alert once when coverage surges (README)")
 
 
 class SubscriptionPatch(BaseModel):
@@ -88,6 +90,7 @@ class SubscriptionPatch(BaseModel):
     granularity: Granularity | None = None
     owner: str | None = None
     allow_expensive: bool | None = None
+    spike: SpikeRule | None = Field(None, description="Set or replace the spike rule (`govwatch spikes rm` removes it)")
 
 
 class SubscriptionOut(BaseModel):
@@ -102,6 +105,7 @@ class SubscriptionOut(BaseModel):
     owner: str
     allow_expensive: bool
     problem: Problem | None = Field(None, description="Why the alert stage skips this subscription (None: it does not)")
+    spike: SpikeRule | None = None
     created_at: datetime
     updated_at: datetime
     alerts_last_7_days: int = 0
@@ -220,7 +224,7 @@ def build_api() -> FastAPI:
         ctx = ctx_of(request)
         actor = actor_of(request)
         sub = Subscription(name=body.name, query=body.query, filters=body.filters, mode=body.mode,
-                           granularity=body.granularity,
+                           granularity=body.granularity, spike=body.spike,
                            destination=body.destination.merged(None), allow_expensive=body.allow_expensive,
                            owner=body.owner if actor.admin and body.owner else actor.owner)
         return SubscriptionOut.of(ctx.service.create(actor, sub))

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from govwatch.alerts.spike import SpikeRule
 from govwatch.alerts.subscription_service import FILTER_LISTS
 from govwatch.alerts.subscriptions import DEFAULT_GRANULARITY, GRANULARITIES, Filters, Subscription
 
 Form = dict[str, list[str]]
 MODES = ("immediate", "hourly", "daily")
 DEFAULT_DAYS = 30  # a month: enough stories to judge the volume, still one small aggregation
+SPIKE_FIELDS = ("k", "window_minutes", "baseline_windows", "min_count", "entity_id")  # form names: spike_<field>
 
 
 def first(form: Form, name: str) -> str:
@@ -46,6 +48,8 @@ class SubscriptionForm:
     json_url: str = ""
     signing_secret: str = ""
     email_to: str = ""
+    spike_on: bool = False
+    spike: dict[str, str] = field(default_factory=lambda: dict.fromkeys(SPIKE_FIELDS, ""))
 
     @classmethod
     def parse(cls, form: Form) -> SubscriptionForm:
@@ -59,7 +63,8 @@ class SubscriptionForm:
                    bot_token=first(form, "bot_token"), channel=first(form, "channel"),
                    channel_kind=first(form, "channel_kind") or "slack", teams_url=first(form, "teams_url"),
                    json_url=first(form, "json_url"), signing_secret=first(form, "signing_secret"),
-                   email_to=first(form, "email_to"))
+                   email_to=first(form, "email_to"), spike_on=first(form, "spike_on") in ("on", "true", "1"),
+                   spike={name: first(form, f"spike_{name}") for name in SPIKE_FIELDS})
 
     @classmethod
     def of(cls, sub: Subscription) -> SubscriptionForm:
@@ -72,7 +77,8 @@ class SubscriptionForm:
                    allow_expensive=sub.allow_expensive,
                    channel=sub.destination.channel or "" if sub.destination.kind == "bot" else "",
                    channel_kind=sub.destination.kind if sub.destination.kind in ("teams", "json", "email") else "slack",
-                   email_to=", ".join(sub.destination.to))
+                   email_to=", ".join(sub.destination.to), spike_on=sub.spike is not None,
+                   spike={k: "" if v is None else str(v) for k, v in (sub.spike or SpikeRule()).model_dump().items()})
 
     def filter_values(self) -> dict[str, Any]:
         """The filters as ``merge_filters`` takes them; raises ValueError for a bad minimum relevance."""
@@ -84,6 +90,12 @@ class SubscriptionForm:
     def to_filters(self) -> Filters:
         values = self.filter_values()
         return Filters(**{k: v for k, v in values.items() if v not in (None, [])})
+
+    def to_spike(self) -> SpikeRule | None:
+        """The spike rule when its box is ticked (empty fields take the defaults); raises ValidationError."""
+        if not self.spike_on:
+            return None
+        return SpikeRule.model_validate({k: v for k, v in self.spike.items() if v})
 
     def preview_days(self) -> int:
         try:

@@ -132,7 +132,7 @@ def create(request: Request) -> Response:
         return _form_page(request, f, **_preview(ctx, f, actor_of(request)))
     try:
         sub = Subscription(name=f.name, query=f.query, filters=f.to_filters(), mode=f.mode,
-                           granularity=f.granularity,
+                           granularity=f.granularity, spike=f.to_spike(),
                            destination=destination_of(ctx, f, None), allow_expensive=f.allow_expensive,
                            owner=f.owner if actor.admin and f.owner else actor.owner)
         sub = ctx.service.create(actor, sub)
@@ -169,7 +169,7 @@ def edit(request: Request, key: str) -> Response:
     try:
         changes = {"name": f.name, "query": f.query, "mode": f.mode, "granularity": f.granularity,
                    "filters": f.to_filters(),
-                   "allow_expensive": f.allow_expensive, "owner": f.owner or None}
+                   "allow_expensive": f.allow_expensive, "owner": f.owner or None, "spike": f.to_spike()}
         sub = ctx.service.update(actor, sub.id, changes, destination_of(ctx, f, sub.destination))
     except InvalidQuery as exc:
         return _form_page(request, f, sub, 422, query_error=str(exc))
