@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from kafka.errors import KafkaError
+
 from govwatch.adapters import event_index
 from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.adapters.kafka_topics import ALERTS
@@ -14,6 +16,7 @@ from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.spike_run import SpikeContext, evaluate_all
 from govwatch.alerts.spike_state import SpikeStates
 from govwatch.alerts.store import SubscriptionStore
+from govwatch.errors import TransientError
 from govwatch.models import Alert, utcnow
 from govwatch.settings import Settings
 from govwatch.wiring.clients import elasticsearch, producer_session
@@ -27,9 +30,12 @@ def spike_context(settings: Settings) -> Iterator[SpikeContext]:
         topic = settings.topic(ALERTS)
 
         def publish(alerts: Sequence[Alert]) -> None:
-            futures = [producer.send(topic, key=a.subscription_id.encode(), value=a.to_bytes()) for a in alerts]
-            for future in futures:
-                future.get(timeout=ACK_TIMEOUT_S)
+            try:
+                futures = [producer.send(topic, key=a.subscription_id.encode(), value=a.to_bytes()) for a in alerts]
+                for future in futures:
+                    future.get(timeout=ACK_TIMEOUT_S)
+            except KafkaError as exc:  # the spike stays recorded unannounced: the next evaluation produces it
+                raise TransientError(f"could not produce the spike alert: {exc}") from exc
 
         yield SpikeContext(es, settings.index("stories"), event_index.index_name(settings.index_prefix),
                            SpikeStates(es, settings.index("spike-state")),
