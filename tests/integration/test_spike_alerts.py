@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,16 @@ from govwatch.adapters.kafka_topics import ALERTS
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.spike import Series, SpikeRule, is_over, windows
+from govwatch.alerts.spike_run import evaluate_all
 from govwatch.alerts.spike_state import SpikeStates
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
+from govwatch.errors import TransientError
+from govwatch.models import Alert
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.wiring.clients import slack_sender
+from govwatch.wiring.spikes import spike_context
 from govwatch_dev.slack_receiver import SlackReceiver
 from tests.factories import sid
 
@@ -164,3 +169,36 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
     entries = es.search(index=settings.index("alert-ledger"), query={"term": {"subscription_id": subs["surge"].id}},
                         size=10)["hits"]["hits"]
     assert len(entries) == 2 and {e["_source"]["status"] for e in entries} == {"delivered", "pending"}
+
+
+def test_a_spike_whose_alert_could_not_be_produced_is_announced_by_the_next_evaluation(initialized) -> None:  # noqa: ANN001
+    """Kafka refusing the spike's alert fails that rule only; the next evaluation (the spike still on) produces
+    it, once, with the same spike id, and a third evaluation produces nothing more."""
+    settings = initialized
+    es = es_io.make_client(settings.es_url)
+    width = RULE.window
+    ends = [MIDNIGHT + timedelta(hours=3) - i * width for i in range(5)][::-1]
+    _index(es, settings.index_prefix, _series("surge", 1000, [2, 2, 2, 2, 12], ends, width))
+    store = SubscriptionStore(es, settings.index("subscriptions"))
+    sub = store.add(Subscription(name="surge", query="surge", spike=RULE, destination=Destination(
+        kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))
+    refused: list[str] = []
+    with spike_context(settings) as ctx:
+        publish = ctx.publish
+
+        def broker_down_once(alerts: Sequence[Alert]) -> None:
+            if not refused:
+                refused.append(alerts[0].alert_id)
+                raise TransientError("broker down (injected)")
+            publish(alerts)
+
+        ctx.publish = broker_down_once
+        first = evaluate_all(ctx, [sub], ends[4])
+        second = evaluate_all(ctx, [sub], ends[4] + INTERVAL)
+        third = evaluate_all(ctx, [sub], ends[4] + 2 * INTERVAL)
+    records = _alerts_on_topic(settings)
+
+    assert "failed: surge: broker down" in first.render()
+    assert second.actions == {"surge": "hold"} and third.actions == {"surge": "hold"}
+    assert [Alert.from_bytes(r.value).alert_id for r in records] == refused
+    assert AlertLedger(es, settings.index("alert-ledger")).get(refused[0])["produced_at"] is not None
