@@ -56,12 +56,12 @@ def test_only_windows_around_undecided_capitalised_words_are_tagged() -> None:
 
 
 def test_packaged_model_loads_and_adds_what_the_rules_missed() -> None:
-    """The wheel's model is found, and on a real news sentence it adds the acronym organisation the rules left
-    alone (US Department of Defense (DoD), from a Guardian story of the demo sample)."""
+    """The wheel's model is found, and on a news sentence it adds the company names without a legal suffix or
+    cue word that the rules leave alone (the news-trained model, issue 26: fintech names of a news story)."""
     assert ner_model.tagger() is not None
-    text = "Climate change threatens bases, said the US Department of Defense (DoD)."
+    text = "Chime and Varo compete with GoBank for customers."
     orgs = {e.name for e in extract_entities("", text, load_gazetteer()) if e.type == "org"}
-    assert "DoD" in orgs
+    assert {"Varo", "GoBank"} <= orgs
 
 
 def test_model_vetoes_a_rule_organisation_it_calls_a_conference() -> None:
