@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import feedparser
@@ -15,6 +17,8 @@ from govwatch.feeds.registry import load_registry
 from govwatch_dev.demo_site import DEFAULT_ROOT, DemoSite
 
 SOURCE = DEFAULT_ROOT / "source" / "stories.jsonl"
+# The site's clock in these tests (never today's date): dates are rebased so the newest day is 2026-03-01.
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def _stories() -> dict[str, dict]:
@@ -25,7 +29,7 @@ def _stories() -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[DemoSite]:
-    demo = DemoSite(port=0)
+    demo = DemoSite(port=0, clock=lambda: NOW)
     demo.start()
     yield demo
     demo.stop()
@@ -49,7 +53,7 @@ def _entries(site: DemoSite, client: httpx.Client) -> list[tuple[str, feedparser
 
 def test_feeds_serve_every_source_story_once(site: DemoSite, client: httpx.Client) -> None:
     """The feeds together carry each source story exactly once, under its outlet's feed, with its title, summary
-    and date, and a link to a page on this server."""
+    and date (moved by the site's offset), and a link to a page on this server."""
     stories = _stories()
     entries = _entries(site, client)
     assert len(stories) >= 100
@@ -60,7 +64,35 @@ def test_feeds_serve_every_source_story_once(site: DemoSite, client: httpx.Clien
         assert feed_title == story["outlet"] and entry.title == story["title"], slug
         assert entry.summary == story["summary"], slug
         assert entry.id == story["url"], slug
-        assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime.fromisoformat(story["published"]), slug
+        published = datetime.fromisoformat(story["published"]) + site.offset
+        assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == published, slug
+
+
+def test_rebased_dates_end_yesterday_in_whole_days(site: DemoSite, client: httpx.Client) -> None:
+    """The offset is whole days and puts the newest story on the clock's previous day; every RSS pubDate names
+    its real weekday; every page's published time, <time> element and byline move by the same offset."""
+    assert site.offset.days > 0 and site.offset == timedelta(days=site.offset.days)
+    newest = max(datetime.fromisoformat(s["published"]) for s in _stories().values()) + site.offset
+    assert newest.date() == (NOW - timedelta(days=1)).date() and newest < NOW
+    for path in (p for p in site.resources if p.startswith("/feeds/")):
+        for stamp in re.findall(r"<pubDate>([^<]+)</pubDate>", client.get(site.base_url + path).text):
+            assert stamp[:3] == parsedate_to_datetime(stamp).strftime("%a"), stamp
+    for slug, story in _stories().items():
+        page = client.get(f"{site.base_url}/articles/{slug}.html").text
+        moved = datetime.fromisoformat(story["published"]) + site.offset
+        assert f'<time datetime="{moved.isoformat()}">{moved:%d %B %Y %H:%M} UTC</time>' in page, slug
+        assert f'property="article:published_time" content="{moved.isoformat()}"' in page, slug
+        assert site.resources[f"/articles/{slug}.html"].last_modified == moved, slug
+
+
+def test_original_dates_mode_serves_the_real_dates(client: httpx.Client) -> None:
+    """``rebase=False`` serves every date as the source has it, whatever the clock says."""
+    stories = _stories()
+    with DemoSite(port=0, rebase=False, clock=lambda: NOW) as real:
+        assert real.offset == timedelta(0)
+        for _, entry in _entries(real, client):
+            story = stories[entry.link.rsplit("/", 1)[1].removesuffix(".html")]
+            assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime.fromisoformat(story["published"])
 
 
 def test_events_span_several_feeds(site: DemoSite, client: httpx.Client) -> None:
@@ -99,7 +131,8 @@ def test_rss_feed_content_type(site: DemoSite, client: httpx.Client) -> None:
 
 
 def test_conditional_get_answers_304(site: DemoSite, client: httpx.Client) -> None:
-    """A repeat request carrying the ETag or the Last-Modified date gets 304 with no body."""
+    """A repeat request carrying the ETag or the Last-Modified date gets 304 with no body; an older date gets the
+    feed again; Last-Modified is the feed's newest (rebased) item date."""
     url = f"{site.base_url}/feeds/wikinews.xml"
     first = client.get(url)
     etag, last_modified = first.headers["etag"], first.headers["last-modified"]
@@ -107,6 +140,10 @@ def test_conditional_get_answers_304(site: DemoSite, client: httpx.Client) -> No
     assert by_etag.status_code == 304 and by_etag.content == b"" and by_etag.headers["etag"] == etag
     by_date = client.get(url, headers={"If-Modified-Since": last_modified})
     assert by_date.status_code == 304
+    dates = [parsedate_to_datetime(d) for d in re.findall(r"<pubDate>([^<]+)</pubDate>", first.text)]
+    assert parsedate_to_datetime(last_modified) == max(dates)
+    older = (max(dates) - timedelta(seconds=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert client.get(url, headers={"If-Modified-Since": older}).status_code == 200
     changed = client.get(url, headers={"If-None-Match": '"something-else"'})
     assert changed.status_code == 200 and changed.content == first.content
 
@@ -130,7 +167,8 @@ def test_registry_path_points_at_the_running_site(site: DemoSite, tmp_path: Path
 def test_legacy_fixture_is_served_from_its_own_root(client: httpx.Client) -> None:
     """DemoSite takes a root: the 27-entry legacy fixture that some tests use is served the same way."""
     legacy = Path(__file__).resolve().parents[1] / "fixtures" / "demo-legacy"
-    with DemoSite(legacy, port=0) as old:
+    with DemoSite(legacy, port=0, clock=lambda: NOW) as old:
         parsed = feedparser.parse(client.get(f"{old.base_url}/feeds/theverge.xml").content)
-        assert len(parsed.entries) == 10
+        assert len(parsed.entries) == 10 and not parsed.bozo
+        assert max(datetime(*e.published_parsed[:6], tzinfo=UTC) for e in parsed.entries) < NOW
         assert client.get(parsed.entries[0].link).status_code == 200
