@@ -34,19 +34,33 @@ def test_served_deployment_polls_on_schedule(initialized, tmp_path: Path) -> Non
     proc = _serve(settings, site.registry_path(tmp_path), elsewhere, tmp_path / "serve.log")
     try:
         stories = read_all(settings.kafka_bootstrap, settings.topic(RAW), expect=27, timeout_s=150, settle_s=2)
+        # The run publishes its stories before it reports COMPLETED: wait for that state before stopping the runner
+        # (stopped earlier, the run in flight ends cancelled, as seen once on a loaded machine).
+        completed = _completed_deployment_run(settings.prefect_api_url, started, timeout_s=120)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
         site.stop()
     log = (tmp_path / "serve.log").read_text(errors="replace")
     assert len({r.key for r in stories}) == 27, log[-3000:]
-    runs = httpx.post(settings.prefect_api_url + "/flow_runs/filter", timeout=10, json={
-        "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}},
-                      "start_time": {"after_": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 5))}},
-        "limit": 20}).json()
-    assert any(run["deployment_id"] for run in runs), "no completed run came from the served deployment"
+    assert completed, "no completed run came from the served deployment within 120 s\n" + log[-3000:]
     deployment = httpx.get(settings.prefect_api_url + "/deployments/name/poll-feeds/poll-feeds", timeout=10).json()
     assert deployment["entrypoint"] == "govwatch_flows.poll_feeds.poll_feeds"
+
+
+def _completed_deployment_run(api: str, started: float, timeout_s: float) -> bool:
+    """Whether a run of a deployment that started after `started` reaches COMPLETED within timeout_s."""
+    after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 5))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        runs = httpx.post(api + "/flow_runs/filter", timeout=10, json={
+            "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}, "start_time": {"after_": after}},
+            "limit": 20}).json()
+        if any(run["deployment_id"] for run in runs):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
 
 
 def _serve(settings, registry: Path, cwd: Path, log: Path) -> subprocess.Popen[bytes]:  # noqa: ANN001
