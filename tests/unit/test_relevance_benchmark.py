@@ -127,3 +127,38 @@ def test_the_report_puts_both_models_side_by_side_per_slice(capsys: pytest.Captu
     for family in dict.fromkeys(data.load_families().values()):
         assert re.search(rf"^{family}\s+\d+ \|", out, re.MULTILINE), f"no row for family {family}"
     assert out.count("topic coverage") == 2
+
+
+def _split_tool() -> ModuleType:
+    tools = Path(__file__).resolve().parents[1] / "fixtures" / "relevance" / "tools"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(tools))
+        return importlib.import_module("split_new")
+
+
+def test_new_outlets_go_to_one_side_with_the_outlets_that_tell_their_stories() -> None:
+    """split_new: outlets sharing a new story land on one side; a component telling an earlier story follows the
+    earlier items' side; about SHARE of each language's new items go to test; the draw depends only on the seed."""
+    tool = _split_tool()
+    earlier = [{"outlet": "old.example", "group": "g-old", "lang": "en", "label": 1}]
+    new = [{"outlet": f"o{i}.example", "group": f"g{i // 2}", "lang": "en", "label": i % 2} for i in range(20)]
+    new.append({"outlet": "late.example", "group": "g-old", "lang": "en", "label": 1})
+    comps = tool.components(new, earlier, {"old.example": "test"})
+    side = tool.assign(new, comps, seed=3)
+    assert side == tool.assign(new, comps, seed=3) and side["late.example"] == "test"
+    assert all(side[f"o{2 * k}.example"] == side[f"o{2 * k + 1}.example"] for k in range(10))
+    assert sum(side[d["outlet"]] == "test" for d in new) in range(6, 10)
+
+
+def test_the_split_assigns_every_outlet_and_no_new_story_spans_both_sides() -> None:
+    """split.json names every extended outlet; story groups first told in the second round are on one side."""
+    plan = json.loads((_bench("_relevance_data").EXTENDED / "split.json").read_text(encoding="utf-8"))
+    items = [json.loads(line) for path in sorted(_bench("_relevance_data").EXTENDED.glob("items-*.jsonl"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert {d["outlet"] for d in items} <= set(plan["outlets"])
+    new_outlets = set(plan["new_outlets"]["outlets"])
+    earlier_groups = {d["group"] for d in items if d["outlet"] not in new_outlets}
+    sides: dict[str, set[str]] = {}
+    for d in items:
+        sides.setdefault(d["group"], set()).add(plan["outlets"][d["outlet"]])
+    assert all(len(s) == 1 for g, s in sides.items() if g not in earlier_groups)
