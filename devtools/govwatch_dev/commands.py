@@ -1,7 +1,8 @@
 """``govwatch stack`` (the local Kafka, Elasticsearch and Prefect) and ``govwatch demo``: the whole pipeline end to end
 on the bundled offline news sample (README command 1), then the web app on the result (its URL and a demo admin
 token printed) until Ctrl-C. The demo's last lines say where to look: the events pages, the Kibana events dashboard
-and the event threads the local Slack-compatible receiver holds."""
+and the event threads the local Slack-compatible receiver holds. The sample site rebases the sample's dates (its newest
+day becomes yesterday) so the recent-only views show it; ``--original-dates`` keeps the real 2023-2025 dates."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     say("==> 2/6 topics and indices")
     bootstrap(settings)
     es = demo.es_client(settings)
-    site = DemoSite(SAMPLE, port=args.site_port)
+    site = DemoSite(SAMPLE, port=args.site_port, rebase=not args.original_dates)
     # Always started: the bot-token subscriptions thread their event alerts on it, whatever the webhook is.
     receiver = SlackReceiver(port=args.slack_port, echo=True).start()
     settings = settings.model_copy(update={"slack_api_base": receiver.api_base})
@@ -41,6 +42,9 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
         site_url = site.start()
         registry = site.registry_path(work)
         say(f"==> 3/6 offline news sample served at {site_url} (feeds: {registry})")
+        if site.rebase:
+            say(f"     dates rebased by {site.offset.days} days: the newest sample story is dated yesterday, so "
+                "recent views show the sample (--original-dates keeps the real dates)")
         say(f"     alerts go to the local Slack-compatible receiver at {receiver.base_url} (printed below); "
             "bot-token subscriptions thread each event there")
         if settings.slack_webhook_url is not None:
@@ -77,8 +81,13 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     for line in threads[1:]:
         say(f"                 {line}")
     web_url = f"http://127.0.0.1:{args.web_port}"
-    say(f"  Events:        {web_url}/events?days=365   (API {web_url}/api/v1/events; govwatch events list). The list")
-    say("                 shows events of the last 365 days; the sample's are dated 2023-2025, so open them directly:")
+    say(f"  Events:        {web_url}/events?days=365   (API {web_url}/api/v1/events; govwatch events list)")
+    if site.rebase:
+        say("                 the sample spans about two years (rebased to end yesterday): the list shows the last "
+            "365 days of it;")
+    else:
+        say("                 the list shows the last 365 days; the sample keeps its real 2023-2025 dates here;")
+    say("                 the widest events, directly:")
     for event in demo.widest_events(settings, es):
         say(f"                 {web_url}/events/{event['event_id']}   {event['outlet_count']} outlets, "
             f"{event['story_count']} stories, {event['first_seen'][:10]}: {event['title'][:70]}")
@@ -107,6 +116,8 @@ def register_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--slack-port", type=int, default=demo.DEMO_SLACK_PORT, help="port of the Slack receiver")
     parser.add_argument("--web-port", type=int, default=DEMO_WEB_PORT, help="port of the web app served at the end")
     parser.add_argument("--no-web", action="store_true", help="exit after the summary instead of serving the web app")
+    parser.add_argument("--original-dates", action="store_true",
+                        help="serve the sample's real 2023-2025 dates (default: rebased, newest day = yesterday)")
     parser.set_defaults(handler=_run)
 
 
