@@ -2,7 +2,8 @@
 webhook) and aiosmtpd (SMTP) on 127.0.0.1, the real Elasticsearch ledger and subscriptions, real Kafka and a real
 notifier process for the kill test. Outage -> retried with backoff, then the breaker; slow answer -> unknown outcome,
 resent with the same alert id (Idempotency-Key / Message-ID), possible_duplicate on the ledger; killed mid-send ->
-nothing lost, at most the one documented duplicate; a refusal dead-letters; a host not allowed is never contacted."""
+nothing lost, at most the one documented duplicate; a refusal dead-letters; a host not allowed is never contacted;
+an event's later stories roll up (only Slack bot tokens thread)."""
 
 from __future__ import annotations
 
@@ -20,15 +21,17 @@ import pytest
 from govwatch.adapters.kafka_topics import ALERTS
 from govwatch.alerts.breaker import DestinationBusy
 from govwatch.alerts.channel_send import ChannelSender, SmtpConfig
-from govwatch.alerts.ledger import AlertLedger, alert_id
+from govwatch.alerts.ledger import AlertLedger, alert_id, key_for
+from govwatch.alerts.rollup import send_rollups
 from govwatch.alerts.slack_destination import WebhookHostRefused
 from govwatch.alerts.slack_format import alert_blocks
 from govwatch.alerts.slack_outcome import DestinationDown
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscription_service import CLI
 from govwatch.alerts.subscriptions import Destination, Subscription
+from govwatch.alerts.threads import EventThreads
 from govwatch.errors import DeliveryRejected
-from govwatch.models import Alert, Trace
+from govwatch.models import Alert, Trace, utcnow
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.wiring.clients import slack_sender
@@ -296,3 +299,28 @@ def _wait(condition: Callable[[], bool], what: str, proc: subprocess.Popen, log_
         assert proc.poll() is None, f"notify exited {proc.returncode}: {log_path.read_text()[-2000:]}"
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def test_event_stories_roll_up_on_every_channel(initialized, channel: Channel) -> None:  # noqa: ANN001
+    """Only a Slack bot token threads: on these channels an event's first story is posted, the later ones wait as
+    rollup_pending and go out once as one "more coverage" message; a second roll-up run sends nothing."""
+    settings = _settings(initialized, channel)
+    ledger, store = _ledger_and_store(settings)
+    threads = EventThreads(demo.es_client(settings), settings.index("alert-threads"))
+    sub = store.add(Subscription(name=f"summit {channel.kind}", query='"AI Act"', granularity="event",
+                                 destination=channel.destination()))
+    alerts = [_alert(sub, n).model_copy(update={
+        "granularity": "event", "event_id": "ev-summit",
+        "alert_id": key_for("event", sub.id, sid(n), sid(n), "ev-summit")}) for n in (1, 2, 3)]
+    ledger.record(alerts, utcnow())
+    sender, client = slack_sender(settings)
+    with client:
+        stage = NotifyStage(store, ledger, sender, settings.slack_api_base, threads=threads)
+        for alert in alerts:  # one at a time: the parent is recorded before the later stories arrive
+            assert stage([_Record(alert.to_bytes())]) == {}
+        statuses = [ledger.get(a.alert_id)["status"] for a in alerts]
+        summary = send_rollups(store, ledger, threads, sender, settings.slack_api_base, utcnow())
+        again = send_rollups(store, ledger, threads, sender, settings.slack_api_base, utcnow())
+    assert statuses == ["delivered", "rollup_pending", "rollup_pending"]
+    assert summary.sent == {f"summit {channel.kind} (more coverage)": 2} and again.sent == {}
+    assert channel.arrived() == 2 and all(ledger.get(a.alert_id)["status"] == "delivered" for a in alerts)
