@@ -1,11 +1,12 @@
 """Render a preview of the Kibana dashboards from the real index (our drawing, not Kibana's).
 
-    python deploy/kibana/preview.py                       # -> docs/images/kibana-coverage.png, kibana-entity.png
+    python deploy/kibana/preview.py     # -> docs/images/kibana-coverage.png, kibana-entity.png, kibana-events.png
 
 Needs the local stack (`govwatch stack up`) and matplotlib (not a govwatch dependency; e.g.
 `pip install --target /tmp/mpl matplotlib` and `PYTHONPATH=/tmp/mpl`). It runs the bundled demo sample
-(deploy/demo) through the real enrichment, clustering and indexing code into a private index prefix,
-runs every Lens panel's aggregation (govwatch.kibana.queries, the same translation the tests check) over
+(deploy/demo) through the real enrichment, clustering, event assignment and indexing code into a private index
+prefix, with the sample's real dates (``govwatch demo`` rebases them to end yesterday), runs every Lens panel's
+aggregation (govwatch.kibana.queries, the same translation the tests check) over
 the sample's own time span, draws each panel where the dashboard's grid puts it, and deletes the indices.
 """
 
@@ -42,7 +43,7 @@ def demo_stories(knowledge: Any) -> list[Any]:  # noqa: ANN401
         url = canonical_url(f"{DEMO_BASE}/articles/{entry['slug']}.html")
         published = datetime.fromisoformat(entry["published"])
         raw = RawStory(story_id=story_id(url), url=url, feed_id=feed["id"], feed_url=feed["url"],
-                       source=feed["name"], country=feed["country"], language=feed["language"],
+                       source=feed["name"], country=feed.get("country"), language=feed.get("language"),
                        needs_relevance_filter=feed["needs_relevance_filter"], title=entry["title"],
                        published_at=published, trace=Trace(first_seen_at=published + timedelta(minutes=5)))
         html = (DEMO / "articles" / f"{entry['slug']}.html").read_bytes()
@@ -98,7 +99,7 @@ def _draw_panel(ax: Any, panel: Any, data: list[dict[str, Any]]) -> None:  # noq
     metric = "count" if panel.metrics[0].kind == "count" else f"{panel.metrics[0].kind}({panel.metrics[0].field})"
     if panel.chart == "metric":
         ax.axis("off")
-        ax.text(0.5, 0.4, f"{data[0][metric] if data else 0:,}", ha="center", va="center", fontsize=26)
+        ax.text(0.5, 0.4, _number(data[0][metric] if data else 0), ha="center", va="center", fontsize=26)
         return
     if not data:
         ax.axis("off")
@@ -119,7 +120,7 @@ def _draw_panel(ax: Any, panel: Any, data: list[dict[str, Any]]) -> None:  # noq
         cols = [b.field for b in panel.buckets] + [column_name({"isBucketed": False, "operationType": m.kind,
                                                                 "sourceField": m.field}) for m in panel.metrics]
         labels = [b.label for b in panel.buckets] + [m.label for m in panel.metrics]
-        table = ax.table(cellText=[[str(r.get(c, ""))[:40] for c in cols] for r in data[:8]], colLabels=labels,
+        table = ax.table(cellText=[[_number(r.get(c, ""))[:40] for c in cols] for r in data[:8]], colLabels=labels,
                          loc="upper center")
         table.auto_set_font_size(False)
         table.set_fontsize(7)
@@ -145,6 +146,13 @@ def _draw_panel(ax: Any, panel: Any, data: list[dict[str, Any]]) -> None:  # noq
         label.set_rotation(30)
 
 
+def _number(value: Any) -> str:  # noqa: ANN401
+    """A cell or metric as Kibana shows it: a whole float (a max, an average) without its ".0"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int | float) else str(value)
+
+
 def _label(value: Any) -> str:  # noqa: ANN401
     """A bucket key as Kibana would print it: a date's day, a range as 'from - to', text cut at 40."""
     text = str(value)
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     from govwatch.adapters.bootstrap import bootstrap, teardown
     from govwatch.adapters.es_io import make_client
     from govwatch.enrich.clusters import ClusterIndex
+    from govwatch.enrich.event_assign import EventAssigner, member_of
     from govwatch.enrich.pipeline import Knowledge
     from govwatch.settings import Settings
 
@@ -174,16 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap(settings)
     try:
         es = make_client(settings.es_url)
-        stories = ClusterIndex(es, prefix).assign_all(demo_stories(Knowledge.load(settings.relevance_threshold)))
-        rejected = story_index.bulk_index(es, prefix, stories)
+        enriched = demo_stories(Knowledge.load(settings.relevance_threshold))
+        stories = ClusterIndex(es, prefix).assign_all(sorted(enriched, key=story_index.timestamp_of))
+        decisions = EventAssigner(es, prefix).assign([member_of(s) for s in stories])  # as the index stage does
+        event_ids = {s.story_id: d.event.event_id for s, d in zip(stories, decisions, strict=True)}
+        rejected = story_index.bulk_index(es, prefix, stories, event_ids)
         if rejected:
             print(f"preview: Elasticsearch refused {len(rejected)} stories: {next(iter(rejected.values()))}")
             return 1
+        es.indices.refresh(index=f"{prefix}-*")
         times = sorted(story_index.timestamp_of(s) for s in stories)
         time_range = ((times[0] - timedelta(days=1)).isoformat(), (times[-1] + timedelta(days=1)).isoformat())
         results = panel_rows(es, prefix, time_range, args.interval)
         subtitle = f"demo sample, {len(stories)} stories, {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}"
-        for key in ("coverage", "entity"):
+        for key in ("coverage", "entity", "events"):
             path = args.out_dir / f"kibana-{key}.png"
             draw(key, results, path, subtitle)
             print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
