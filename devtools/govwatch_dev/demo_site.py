@@ -65,31 +65,37 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _rfc822(stamp: str) -> datetime | None:
+    try:
+        return _aware(parsedate_to_datetime(stamp.strip()))
+    except (TypeError, ValueError):
+        return None  # not a date: served as written, never moved
+
+
 def _dates(text: str) -> list[datetime]:
     """Every timestamp the rebasing moves in ``text`` (aware datetimes)."""
-    found = [_aware(parsedate_to_datetime(m.group(1).strip())) for m in RFC822_RE.finditer(text)]
+    found = [d for m in RFC822_RE.finditer(text) if (d := _rfc822(m.group(1))) is not None]
     return found + [_aware(datetime.fromisoformat(m.group(2))) for m in ISO_RE.finditer(text)]
 
 
-def newest_day(root: Path) -> datetime:
-    """Midnight UTC of the newest day any feed of ``root`` dates an item on."""
-    dates = [d for path in (root / "feeds").glob("*.xml") for d in _dates(path.read_text(encoding="utf-8"))]
-    if not dates:
-        raise ValueError(f"no dated feed item under {root / 'feeds'}")
-    newest = max(dates).astimezone(UTC)
-    return newest.replace(hour=0, minute=0, second=0, microsecond=0)
+def _midnight(moment: datetime) -> datetime:
+    return _aware(moment).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def rebase_offset(root: Path, now: datetime) -> timedelta:
-    """The whole-day shift that puts the sample's newest day on the day before ``now``'s (UTC)."""
-    today = _aware(now).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - ONE_DAY - newest_day(root)
+    """The whole-day shift that puts the newest day any feed of ``root`` dates an item on on the day before
+    ``now``'s (UTC); zero when no feed item has a date."""
+    dates = [d for path in (root / "feeds").glob("*.xml") for d in _dates(path.read_text(encoding="utf-8"))]
+    return _midnight(now) - ONE_DAY - _midnight(max(dates)) if dates else timedelta(0)
 
 
 def rebase(text: str, offset: timedelta) -> str:
     """``text`` with every timestamp moved by ``offset``, each kept in its own format and time zone."""
     def rfc822(m: re.Match[str]) -> str:
-        moved = parsedate_to_datetime(m.group(1).strip()) + offset
+        stamp = _rfc822(m.group(1))
+        if stamp is None:
+            return m.group(0)
+        moved = stamp + offset
         return f"<pubDate>{format_datetime(moved, usegmt=moved.utcoffset() == timedelta(0))}</pubDate>"
 
     def visible(m: re.Match[str]) -> str:

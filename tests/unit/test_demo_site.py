@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from govwatch.feeds.registry import load_registry
-from govwatch_dev.demo_site import DEFAULT_ROOT, DemoSite
+from govwatch_dev.demo_site import DEFAULT_ROOT, DemoSite, rebase
 
 SOURCE = DEFAULT_ROOT / "source" / "stories.jsonl"
 # The site's clock in these tests (never today's date): dates are rebased so the newest day is 2026-03-01.
@@ -93,6 +93,18 @@ def test_original_dates_mode_serves_the_real_dates(client: httpx.Client) -> None
         for _, entry in _entries(real, client):
             story = stories[entry.link.rsplit("/", 1)[1].removesuffix(".html")]
             assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime.fromisoformat(story["published"])
+
+
+def test_rebase_keeps_each_format_and_time_zone_and_leaves_non_dates() -> None:
+    """Atom dates keep their offset, an RFC 822 date its zone and a recomputed weekday; a byline in another format
+    and a pubDate that is no date are served as written."""
+    text = ("<updated>2025-07-01T09:15:48-04:00</updated><published>2023-04-04T03:17:15Z</published>"
+            "<pubDate>Fri, 28 Feb 2025 23:30:00 +0200</pubDate><pubDate>yesterday</pubDate>"
+            '<time datetime="2025-07-01T09:15:48-04:00">July 1st</time>')
+    assert rebase(text, timedelta(days=3)) == (
+        "<updated>2025-07-04T09:15:48-04:00</updated><published>2023-04-07T03:17:15Z</published>"
+        "<pubDate>Mon, 03 Mar 2025 23:30:00 +0200</pubDate><pubDate>yesterday</pubDate>"
+        '<time datetime="2025-07-04T09:15:48-04:00">July 1st</time>')
 
 
 def test_events_span_several_feeds(site: DemoSite, client: httpx.Client) -> None:
