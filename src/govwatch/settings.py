@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     poll_max_entries: int = Field(200, description="Entries taken from one feed per poll")
 
     # --- enrichment and alerts ------------------------------------------------------------
-    relevance_threshold: float = Field(0.3, description="Relevance at or above which a story is AI-governance")
+    relevance_threshold: float = Field(0.4, description="Relevance at or above which a story is AI-governance")
     fetch_workers: int = Field(8, description="Article pages fetched in parallel by one enrich process")
     slack_webhook_url: SecretStr | None = Field(None, description="Default Slack incoming-webhook URL")
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token for chat.postMessage")

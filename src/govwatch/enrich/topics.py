@@ -34,7 +34,7 @@ from govwatch.enrich import relevance as rel
 
 MIN_TOPIC_SCORE = 0.35  # one body mention (~0.2) is not enough for a topic facet; two or a title hit is
 MAX_TOPICS = 3  # the taxonomy asks for at most ~3 topics per story
-DEFAULT_RELEVANCE_THRESHOLD = 0.3  # calibrated probability; best F1 of the outlet-grouped CV (relevance_model.json)
+DEFAULT_RELEVANCE_THRESHOLD = 0.4  # calibrated probability; best F1 of the outlet-grouped CV (relevance_model.json)
 LAW_WEIGHT = 3.0  # a legal instrument next to AI is worth a title hit for legislation_rulemaking
 LEAD_SENTENCES = 2  # under an AI headline, a law named in the lead is the story's law
 TITLE_WEIGHT = 3.0
