@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ from tests.support.webapp import admin_settings, run_web_app
 
 SAMPLE = demo.REPO / "deploy" / "demo"
 SOURCE = [json.loads(line) for line in (SAMPLE / "source" / "stories.jsonl").read_text().splitlines() if line.strip()]
-# The web app's clock: a day after the sample's newest story, so its 365-day events window covers the sample's
-# later events whatever today's date is.
-SAMPLE_NOW = max(datetime.fromisoformat(s["published"]) for s in SOURCE) + timedelta(days=1)
+# The clock of the demo site and of the web app, as a newcomer's run would have it (never today's date): the site
+# rebases the sample so its newest day is the day before. Later than the sample's real end, so the shift is not zero,
+# and earlier than any machine running this test, so no rebased date lies in the consumers' future.
+SITE_NOW = datetime(2025, 11, 3, 9, 30, tzinfo=UTC)
+NEWEST_EVENT = "us-ai-action-plan-2025-07"  # the sample's newest labelled event: the default 30-day list shows it
 MIN_WIDE_EVENTS = 5  # the source labels 9 events with 4+ outlets; the assignment may split a few
 
 
@@ -83,7 +85,7 @@ def test_demo_sample_end_to_end_events_threads_api_then_replay_sends_nothing(ini
     settings = initialized
     es = demo.es_client(settings)
     store = SubscriptionStore(es, settings.index("subscriptions"))
-    site = DemoSite(SAMPLE, port=0)
+    site = DemoSite(SAMPLE, port=0, clock=lambda: SITE_NOW)
     with SlackReceiver() as receiver:
         base = site.start()
         try:
@@ -118,7 +120,7 @@ def test_demo_sample_end_to_end_events_threads_api_then_replay_sends_nothing(ini
             assert final.delivered == len(hooked) + sum(len(receiver.messages(s.destination.channel)) for s in bot)
             print(f"e2e: {final.line()}; {thread_events} event threads; {len(hooked)} webhook posts")
 
-            _check_events_api(settings, es)
+            _check_events_api(settings, es, site.offset)
 
             # Replay every consumer group from offset 0 with restarted consumers: nothing new reaches Slack.
             admin = admin_client(settings.kafka_bootstrap)
@@ -147,21 +149,27 @@ def test_demo_sample_end_to_end_events_threads_api_then_replay_sends_nothing(ini
             site.stop()
 
 
-def _check_events_api(settings: Settings, es: Any) -> None:  # noqa: ANN401
-    """GET /api/v1/events (clock at the sample's end) lists the year's wide events by outlets; every wide event's
-    page in the API shows its outlets."""
+def _check_events_api(settings: Settings, es: Any, offset: timedelta) -> None:  # noqa: ANN401
+    """Events carry the rebased dates; GET /api/v1/events (clock at the site's) lists the newest event in the default
+    30 days and the year's wide events by outlets over 365 days; every wide event's API page shows its outlets."""
     es.indices.refresh(index=settings.index("events"))
     wide = [h["_source"] for h in es.search(index=settings.index("events"), size=1000, query={
         "range": {"outlet_count": {"gte": demo.WIDE_EVENT_OUTLETS}}})["hits"]["hits"]]
+    newest = max(datetime.fromisoformat(s["published"]) for s in SOURCE if s["event"] == NEWEST_EVENT) + offset
+    assert max(datetime.fromisoformat(e["last_seen"]) for e in wide) == newest
+    assert SITE_NOW - timedelta(days=2) < newest < SITE_NOW
     web_settings, token = admin_settings(settings)
     auth = {"Authorization": f"Bearer {token}"}
-    with run_web_app(web_settings, clock=lambda: SAMPLE_NOW) as url:
+    with run_web_app(web_settings, clock=lambda: SITE_NOW) as url:
+        default = httpx.get(f"{url}/api/v1/events", headers=auth, timeout=30)
+        assert default.status_code == 200, default.text
+        assert newest.isoformat()[:16] in {e["last_seen"][:16] for e in default.json()["events"]}
         listed = httpx.get(f"{url}/api/v1/events", params={"days": 365, "order": "outlets", "limit": 200},
                            headers=auth, timeout=30)
         assert listed.status_code == 200, listed.text
         rows = {e["event_id"]: e for e in listed.json()["events"]}
-        recent = [e for e in wide if datetime.fromisoformat(e["last_seen"]) >= SAMPLE_NOW - timedelta(days=365)]
-        assert recent and all(rows[e["event_id"]]["outlet_count"] == e["outlet_count"] for e in recent)
+        recent = [e for e in wide if datetime.fromisoformat(e["last_seen"]) >= SITE_NOW - timedelta(days=365)]
+        assert len(recent) >= 3 and all(rows[e["event_id"]]["outlet_count"] == e["outlet_count"] for e in recent)
         for event in wide:
             one = httpx.get(f"{url}/api/v1/events/{event['event_id']}", headers=auth, timeout=30)
             assert one.status_code == 200, one.text
