@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     site = DemoSite(args.root, port=args.port, rebase=not args.original_dates)
     base = site.start()
-    print(f"serving {args.root} at {base}, dates shifted by {site.offset.days} days")
+    dates = f"dates moved {site.offset.days} days later" if site.rebase else "original dates"
+    print(f"serving {args.root} at {base}, {dates}")
     for path in sorted(p for p in site.resources if p.startswith("/feeds/")):
         print(f"  {base}{path}")
     try:
