@@ -128,8 +128,8 @@ def test_senate_story_finds_senators() -> None:
 @pytest.mark.parametrize("story", all_stories(), ids=lambda s: s["title"][:40] or s["source"].get("url", "")[-40:])
 def test_golden_entities(story: dict) -> None:
     """Each golden story's entities match its expected file (regenerate.py rewrites them after intended changes)."""
-    got = [{"id": e.id, "name": e.name, "type": e.type, "mentions": e.mentions, "source": e.source}
-           for e in extract_entities(story["title"], story["text"], load_gazetteer())]
+    got = [{"id": e.id, "name": e.name, "type": e.type, "qid": e.qid, "mentions": e.mentions, "source": e.source,
+            "role": e.role} for e in extract_entities(story["title"], story["text"], load_gazetteer())]
     assert got == story["expected"]["entities"], f"run tests/golden/enrich/regenerate.py if intended ({GOLDEN})"
 
 
@@ -177,3 +177,20 @@ def test_member_of_organisation_keeps_only_the_organisation() -> None:
     assert ents["Nagoya University"].type == "org"
     assert ents["International Committee on Computational Linguistics"].type == "org"
     assert not any(n.startswith(("Fellow", "Harold")) and e.type == "org" for n, e in ents.items())
+
+
+def test_a_cited_outlet_told_in_the_progressive_is_a_source() -> None:
+    """"telling X" cites X as "told X" does: an outlet only ever told things is a source, not a subject."""
+    ents = _by_name("Dating app adds checks", "The app will scan faces, Axios reported on Monday. The test "
+                    "went well, with its safety chief Ottoline Vasquez telling Axios that results improved.")
+    assert ents["Axios"].role == "source" and ents["Axios"].mentions == 2
+    assert ents["Ottoline Vasquez"].role == "subject"
+
+
+def test_a_team_before_a_players_role_is_not_a_person() -> None:
+    """A lone word before a player's role ("Steelers quarterback", "Browns defensive end") names the team."""
+    ents = _by_name("", "Late in the game, Browns defensive end Myles Garrett pulled off Steelers quarterback Mason "
+                        "Rudolph's helmet.")
+    people = {n for n, e in ents.items() if e.type == "person"}
+    assert {"Myles Garrett", "Mason Rudolph"} <= people
+    assert "Browns" not in people and "Steelers" not in people

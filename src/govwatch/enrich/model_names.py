@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from govwatch.enrich import ner_model
 from govwatch.enrich.name_lexicon import (
+    AFTER_NON_PERSON,
     EVENT_HEADS,
     MAX_PERSON_TOKENS,
     NON_PERSON_WORDS,
@@ -60,6 +61,8 @@ def model_names(view: RuleView, known_people: set[str]) -> tuple[list[NameHit], 
         if label == "ORG" and (words[0] in EVENT_HEADS or " ".join(words) in NOT_ORGS
                                or any(a == "Journal" and b == "of" for a, b in itertools.pairwise(words))):
             continue  # as the rules: "Conference on ...", "Journal of ...", "Soviet Union"
+        if label == "PER" and len(words) == 1 and _team_before_role(tokens, j):
+            continue  # "Steelers quarterback Mason Rudolph", "Browns defensive end": a team before a player's role
         if label == "PER" and len(words) > 1 and _in_list(tokens, i, j) \
                 and not (words[0] in first_names() or name_shaped(words)):
             continue  # "FC Porto, Inter Milan, Real Madrid": a listed name needs a given name or a name shape
@@ -89,6 +92,15 @@ def model_names(view: RuleView, known_people: set[str]) -> tuple[list[NameHit], 
             people[s] += 1  # not "David is joined by"
     hits = [NameHit("person", n, c) for n, c in people.items()] + [NameHit("org", n, c) for n, c in orgs.items()]
     return hits, taken, vetoed
+
+
+def _team_before_role(tokens: list[tuple[str, int, int]], j: int) -> bool:
+    """Whether the (lower-case) word after position j, or the one after a lower-case modifier, is a role or thing
+    that makes the lone capitalised word before it a team, company or brand."""
+    after = [t[0] for t in tokens[j:j + 2]]
+    if after[:1] and after[0] in AFTER_NON_PERSON:
+        return True
+    return len(after) == 2 and after[0].islower() and after[1] in AFTER_NON_PERSON
 
 
 def _in_list(tokens: list[tuple[str, int, int]], i: int, j: int) -> bool:

@@ -79,8 +79,13 @@ North South East West Northern Southern Eastern Western Kingdom Republic Hall Sq
 Dynasty County Province Empire Prize Award Awards Medal Cup Station Airport Tower Temple Palace Castle Mountain
 Mountains Lake Sea Ocean Gulf Strait Peninsula District Campaign War Revolution Rebellion Treaty Accord Act
 Summit Conference Symposium Workshop Forum Festival Games Olympics Championship Championships Theater Theatre
-Notices Proceedings Letters Transactions
+Notices Proceedings Letters Transactions Store Stores Shop Market Mall Music Exchange App Apps
 """.split())
+# Lower-case nouns that make the capitalised word before them a team, company or brand, not a person
+# ("Steelers quarterback Mason Rudolph", "Google spokesperson"): a lone word the CRF calls a person is dropped.
+AFTER_NON_PERSON = frozenset({"quarterback", "coach", "coaches", "players", "fans", "game", "games", "spokesperson",
+                              "spokesman", "spokeswoman", "executives", "shares", "stock", "users", "owners", "end",
+                              "linebacker", "receiver", "striker", "midfielder", "defender", "goalkeeper", "pitcher"})
 COMPASS = frozenset({"North", "South", "East", "West"})
 # Words right before a list of performers' names ("The film stars Vijay, Keerthy Suresh and ...").
 PERSON_BEFORE = frozenset({"stars", "starring", "featuring", "portrays", "portrayed", "voiced", "actor", "actress",

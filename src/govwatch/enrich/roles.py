@@ -3,8 +3,8 @@
 An analyst filtering on organisations wants the companies and agencies a story is about, not the outlets it
 quotes (issue 26; docs/entity-guidelines.md section 4). A mention is a citation when its context says so:
 
-* before it: "according to (the|a new)", "told (the)", "said in a statement (emailed) to", "spoke to", "tells",
-  "per (the)", "reports for", "in an interview with (the)", "credit:", "data/figures/survey/report ... from|by
+* before it: "according to (the|a new)", "told (the)", "telling", "said in a statement (emailed) to", "spoke to",
+  "tells", "per (the)", "reports for", "in an interview with (the)", "credit:", "data/figures/survey/report ... from|by
   (the)", "obtained by", "published by", "reported by", "investigation by";
 * after it: "reported" / "reports" / "report" (not "reported earnings", "reported a loss": a company's own
   results make it the subject), "calculations", "poll";
@@ -20,9 +20,9 @@ from __future__ import annotations
 Token = tuple[str, int, int]
 
 # one or two words right before the name (after an optional "the"/"a"/"a new")
-_BEFORE_ONE = frozenset({"told", "tells", "per", "via", "credit", "obtained by", "published by", "reported by",
-                         "investigation by", "report by", "reports for", "wrote for", "writes for", "spoke to",
-                         "speaking to", "statement to", "interview with", "according to", "data from",
+_BEFORE_ONE = frozenset({"told", "tells", "telling", "per", "via", "credit", "obtained by", "published by",
+                         "reported by", "investigation by", "report by", "reports for", "wrote for", "writes for",
+                         "spoke to", "speaking to", "statement to", "interview with", "according to", "data from",
                          "figures from", "survey from", "survey by", "poll by", "report from", "study by",
                          "guidance from", "estimates from", "data by", "emailed to", "cited by", "sources told",
                          "reports", "reported"})
