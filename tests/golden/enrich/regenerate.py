@@ -1,7 +1,7 @@
 """Rewrite the `expected` part of every golden story from the current enrichment code.
 
 Run after an intended change to the gazetteer, taxonomy or rules, then review the diff:
-    /tmp/gwvenv/bin/python tests/golden/enrich/regenerate.py && git diff tests/golden/enrich
+    .venv/bin/python tests/golden/enrich/regenerate.py && git diff tests/golden/enrich
 The story inputs (`source`, `title`, `text`) are never touched.
 """
 
@@ -26,8 +26,8 @@ def expected_for(story: dict[str, Any]) -> dict[str, Any]:
     res = classify(title, text, load_taxonomy())
     return {
         "language": detect_language(f"{title}\n{text}"),
-        "entities": [{"id": e.id, "name": e.name, "type": e.type, "mentions": e.mentions, "source": e.source}
-                     for e in ents],
+        "entities": [{"id": e.id, "name": e.name, "type": e.type, "qid": e.qid, "mentions": e.mentions,
+                      "source": e.source, "role": e.role} for e in ents],
         "topics": [t.id for t in res.topics],
         "relevance": round(res.relevance, 2),
         "is_relevant": res.is_relevant,
