@@ -137,7 +137,8 @@ def test_demo_sample_end_to_end_events_threads_api_then_replay_sends_nothing(ini
                 replayed = [json.loads(line) for line in replay_log.splitlines() if line.startswith("{")]
             finally:
                 pipeline.stop()
-            assert len(receiver.requests) == before  # no post, no thread reply, no chat.update
+            extra = receiver.requests[before:]
+            assert not extra, _describe(extra, replayed, tmp_path / "logs-replay")  # no post, reply, update, read
             assert (again.delivered, again.indexed, again.events) == (final.delivered, final.indexed, final.events)
             first_run = [json.loads(line) for line in (tmp_path / "logs" / "notify.log").read_text().splitlines()
                          if line.startswith("{")]
@@ -147,6 +148,24 @@ def test_demo_sample_end_to_end_events_threads_api_then_replay_sends_nothing(ini
             assert sum(1 for e in replayed if e.get("event") == "notify_skipped") == final.delivered + redriven
         finally:
             site.stop()
+
+
+def _describe(requests: list[Any], notify_events: list[dict[str, Any]], log_dir: Path) -> str:
+    """Why the replay reached Slack: each request (path, status, body summary), what the replay's notifier did
+    other than skip, and the replay's alert batches that created ledger entries."""
+    lines = [f"the replay made {len(requests)} Slack request(s):"]
+    for r in requests:
+        body = r.payload or {}
+        meta = (body.get("metadata") or {}).get("event_payload") or {}
+        lines.append(f"  {r.path} -> {r.status} channel={body.get('channel')} ts={body.get('ts')} "
+                     f"thread_ts={body.get('thread_ts')} alert_id={meta.get('alert_id')} "
+                     f"text={str(body.get('text'))[:120]!r} keys={sorted(body)}")
+    quiet = {"notify_skipped", "batch_done", "partitions_assigned"}
+    lines += [f"  notify: {json.dumps(e)[:400]}" for e in notify_events if e.get("event") not in quiet]
+    alert_log = (log_dir / "alert.log").read_text(errors="replace").splitlines()
+    lines += [f"  alert: {line[:400]}" for line in alert_log if line.startswith("{") and '"new": 0,' not in line
+              and '"alert_batch"' in line]
+    return "\n".join(lines)
 
 
 def _check_events_api(settings: Settings, es: Any, offset: timedelta) -> None:  # noqa: ANN401
