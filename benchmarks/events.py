@@ -1,7 +1,8 @@
 """Event assignment quality and cost against the real Elasticsearch (issue 27).
 
 Usage: python benchmarks/events.py [--set auto|events|relevance] [--seeds 5] [--batch 20]
-                                   [--es http://127.0.0.1:9200] [--sweep]
+                                   [--es http://127.0.0.1:9200] [--kafka 127.0.0.1:9092] [--sweep]
+                                   [--burst-alerts | --no-burst-alerts]
 
 Data and parts: benchmarks/_events_data.py. Every story is enriched by govwatch (entities, topics, wire-copy
 clusters), then assigned to events online by govwatch.enrich.event_assign.EventAssigner against a throwaway
@@ -17,7 +18,12 @@ processing orders (each on a fresh index). Prints:
    included, divided by the batch size; p50 / p95 over batches) and Elasticsearch requests per story;
 5. the biggest merges and splits of the first order, on the dev part only;
 6. a synthetic burst: one event told by 30 stories from 15 outlets over two days among the labelled stories
-   moved into those two days: how many events the burst's stories end up in.
+   moved into those two days: how many events the burst's stories end up in;
+7. --burst-alerts (on by default; --no-burst-alerts skips it): the burst's 30 stories through the real index,
+   alert and notify stages and the webhook roll-up step (Kafka and Elasticsearch on the local stack, a local
+   Slack-compatible receiver), four subscriptions (event on a bot token, event / cluster / story on webhooks):
+   top-level posts, thread replies, roll-up messages, stories reachable vs matched, Slack requests
+   (benchmarks/_events_alerts.py).
 --sweep first prints dev-part P / R / F1 per threshold from an in-memory run (no Elasticsearch), as dated and
 with every date collapsed to one instant (a stress test of density): how JOIN_THRESHOLD was chosen.
 """
@@ -37,7 +43,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the integration tests' stage drivers (tests.support)
 
+from _events_alerts import run_burst_alerts
 from _events_data import ONE_INSTANT, Labelled, bcubed, burst, enrich_all, load, members_of, part_of
 from elasticsearch import Elasticsearch
 
@@ -45,6 +53,7 @@ from govwatch.adapters import es_io, event_index
 from govwatch.enrich.event_assign import EventAssigner
 from govwatch.enrich.events import JOIN_THRESHOLD, Event, Member, decide
 from govwatch.enrich.pipeline import Knowledge
+from govwatch.models import EnrichedStory
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -125,7 +134,9 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--es", default="http://127.0.0.1:9200")
+    ap.add_argument("--kafka", default="127.0.0.1:9092")
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--burst-alerts", action=argparse.BooleanOptionalAction, default=True)
     args = ap.parse_args()
     name, labelled = load(args.set)
     knowledge = Knowledge.load(0.5)
@@ -191,10 +202,12 @@ def main() -> int:
         print(scores_line("baseline: singletons", {k: k for k in gold}, gold, parts))
         dev_gold = {k: v for k, v in gold.items() if parts[k] == "dev"}
         merges_and_splits(first, dev_gold, titles, top=6)
-        run_burst(es, prefix, labelled, knowledge, args.batch)
+        told = run_burst(es, prefix, labelled, knowledge, args.batch)
     finally:
         es.options(ignore_status=404).indices.delete(index=index)
         es.options(ignore_status=404).indices.delete_index_template(name=index)
+    if args.burst_alerts:
+        run_burst_alerts(args.es, args.kafka, told)
     return 0
 
 
@@ -203,8 +216,10 @@ def all_events(es: Elasticsearch, index: str) -> list[dict[str, Any]]:
     return [hit["_source"] for hit in resp["hits"]["hits"]]
 
 
-def run_burst(es: Elasticsearch, prefix: str, labelled: list[Labelled], knowledge: Knowledge, batch: int) -> None:
-    """30 stories of one event from 15 outlets over two days, among 120 labelled stories moved into those days."""
+def run_burst(es: Elasticsearch, prefix: str, labelled: list[Labelled], knowledge: Knowledge,
+              batch: int) -> list[EnrichedStory]:
+    """30 stories of one event from 15 outlets over two days, among 120 labelled stories moved into those days;
+    returns the burst's enriched stories."""
     start = min(s.published for s in labelled)
     told = burst(start)
     rng = random.Random(27)
@@ -225,6 +240,7 @@ def run_burst(es: Elasticsearch, prefix: str, labelled: list[Labelled], knowledg
           f"({len({s.event for s in others})} gold events) -> "
           f"{len({assigned[m.story_id] for m in members if gold[m.story_id] != 'burst'})} events "
           f"(B-cubed P {p:.3f} R {r:.3f} F1 {f:.3f}: all 150 stories in two days, denser than the labelled set)")
+    return enriched[:len(told)]
 
 
 if __name__ == "__main__":

@@ -5,13 +5,10 @@ cluster subscription one post per wire-copy cluster; a replay of everything post
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
-from kafka import TopicPartition
 
 from govwatch.adapters import kafka_io
 from govwatch.adapters.es_io import make_client
@@ -23,22 +20,22 @@ from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.alerts.threads import EventThreads
-from govwatch.loop.batch import LoopStats
-from govwatch.loop.batch_loop import run_loop
-from govwatch.loop.stop import StopFlag
 from govwatch.models import EnrichedStory, utcnow
-from govwatch.settings import Settings
 from govwatch.stages.alerter import AlertStage, SubscriptionCache
 from govwatch.stages.notifier import NotifyStage
 from govwatch_dev.slack_receiver import UPDATE_PATH, SlackReceiver
 from tests.integration._alert_helpers import story
+from tests.support.alert_run import alert_records as _alert_records
+from tests.support.alert_run import drained as _drained
+from tests.support.alert_run import run_alert_stage as _run_alert_stage
+from tests.support.alert_run import statuses as _statuses
+from tests.support.alert_run import wait as _wait
 from tests.support.stages import notify_loop
 
 TOKEN = "xoxb-test-event-alerts-51d2"
 THREADS, CLUSTERS = "C0EVENT", "C0CLUSTER"
 HOOK_EVENT, HOOK_STORY = "T1/B1/eventHOOK0001", "T1/B2/storyHOOK0002"
 OUTLETS = ["Outlet A", "Outlet B", "Outlet C", "Outlet D", "Outlet E", "Outlet F"]
-WAIT_S = 180.0  # readiness deadline on a busy 2-core machine; the test waits on state, never on time
 
 
 def _burst() -> tuple[list[EnrichedStory], dict[str, str]]:
@@ -49,58 +46,6 @@ def _burst() -> tuple[list[EnrichedStory], dict[str, str]]:
                    "KR", source=OUTLETS[i]) for i in range(2)]
     events = {s.story_id: summit[0].story_id for s in summit} | {s.story_id: seoul[0].story_id for s in seoul}
     return summit + seoul, events
-
-
-def _wait(condition: Callable[[], bool], what: str, check: Callable[[], None] | None = None) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if check is not None:
-            check()
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def _run_alert_stage(settings: Settings, stage: AlertStage, group: str, records: int) -> None:
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, group, [settings.topic(INDEXED)])
-    producer = kafka_io.make_producer(settings.kafka_bootstrap)
-    stats = LoopStats()
-    deadline = time.monotonic() + WAIT_S
-    try:
-        while stats.counts["processed"] < records:
-            assert time.monotonic() < deadline, f"the alert stage handled {stats.counts} of {records} records"
-            run_loop(consumer, stage, producer, "alert", StopFlag(), stats, max_batches=stats.batches + 1)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
-
-
-def _alert_records(settings: Settings) -> int:
-    """How many records the alerts topic holds."""
-    topic = settings.topic(ALERTS)
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, f"{settings.topic_prefix}-count", [])
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        return sum(consumer.end_offsets(parts).values())
-    finally:
-        consumer.close(autocommit=False)
-
-
-def _drained(settings: Settings, group: str) -> bool:
-    """Whether ``group`` committed every alerts record there is."""
-    topic = settings.topic(ALERTS)
-    consumer = kafka_io.make_consumer(settings.kafka_bootstrap, group, [])
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        ends = consumer.end_offsets(parts)
-        return all((consumer.committed(tp) or 0) >= ends[tp] for tp in parts)
-    finally:
-        consumer.close(autocommit=False)
-
-
-def _statuses(es, ledger_index: str, subscription_id: str) -> Counter[str]:  # noqa: ANN001
-    es.indices.refresh(index=ledger_index)
-    hits = es.search(index=ledger_index, query={"term": {"subscription_id": subscription_id}}, size=100)["hits"]["hits"]
-    return Counter(h["_source"]["status"] for h in hits)
 
 
 def test_event_burst_threads_rollups_clusters_and_replay(initialized, unique) -> None:  # noqa: ANN001
