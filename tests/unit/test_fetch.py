@@ -160,3 +160,46 @@ def test_header_parsers() -> None:
     assert parse_max_age("no-cache") == 0.0
     assert parse_max_age("max-age=60, must-revalidate") == 60.0
     assert parse_max_age(None) is None
+
+
+@pytest.mark.parametrize("broken", [httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError])
+def test_a_connection_broken_under_the_request_is_retried_once(broken: type[httpx.TransportError]) -> None:
+    """A kept-alive connection the server closed just as it was reused breaks the first try; the GET is repeated
+    once and the page arrives (without that, the story kept only its feed text)."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        if len(calls) == 1:
+            raise broken("Server disconnected without sending a response.", request=request)
+        return streamed(200, b"<html>page</html>", {"content-type": "text/html"})
+
+    result = make(handler).fetch("https://news.example/a")
+    assert result.body == b"<html>page</html>" and len(calls) == 2
+
+
+def test_a_connection_that_keeps_breaking_is_transient_after_two_tries() -> None:
+    """Only one repeat: a host that breaks every connection is a TransientError, as before."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise httpx.ReadError("[Errno 9] Bad file descriptor", request=request)
+
+    with pytest.raises(TransientError, match="ReadError"):
+        make(handler).fetch("https://news.example/a")
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ConnectError])
+def test_timeouts_and_refused_connections_are_not_repeated(error: type[httpx.TransportError]) -> None:
+    """A timeout or a refused connection is not a broken kept-alive connection: no repeat inside one fetch."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise error("no", request=request)
+
+    with pytest.raises(TransientError):
+        make(handler).fetch("https://news.example/a")
+    assert len(calls) == 1

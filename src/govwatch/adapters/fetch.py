@@ -13,7 +13,11 @@
 - reading stops at the end of a compressed stream: bytes after it are not the body, and a server that
   sends them forever must not keep us reading;
 - errors are translated at the edge: ``FetchRefused`` (permanent), ``RateLimited`` (429),
-  ``TransientError`` (timeouts, 408, 5xx, connection errors).
+  ``TransientError`` (timeouts, 408, 5xx, connection errors);
+- a connection that breaks before or while the answer is read (a server closing a kept-alive connection just as
+  it is reused: "Server disconnected", a reset, EBADF) is retried once on a new connection within the same
+  deadline; a GET is safe to repeat, and without the retry one such race left a story with only its feed text
+  (and missed its alert) until a replay fetched the page. Timeouts and refused connections are not retried here.
 
 A ``Fetcher`` holds one ``httpx.Client`` and is safe to share between threads.
 """
@@ -46,6 +50,10 @@ MAX_BYTES_SETTING = "GOVWATCH_HTTP_MAX_BYTES"
 RAW_BYTES_SETTING = "GOVWATCH_HTTP_MAX_RAW_BYTES"
 # httpcore (h11) refuses response headers larger than this with "Receive buffer too long".
 HEADER_CAP = "100 KB"
+
+
+# Transport errors of a connection that broke under a request (not timeouts, not a refused connection).
+BROKEN_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,7 @@ class Fetcher:
                 check_scheme(current)
                 if deadline.expired():
                     raise _deadline_error(url, deadline)
-                status, resp_headers, body = self._get_once(current, headers, (limit, limit_setting), deadline)
+                status, resp_headers, body = self._get_retrying(current, headers, (limit, limit_setting), deadline)
                 if status in REDIRECT_CODES:
                     location = resp_headers.get("location")
                     if not location:
@@ -214,6 +222,16 @@ class Fetcher:
                     continue
                 return self._result(url, current, status, resp_headers, body, time.monotonic() - started)
         raise FetchRefused(f"refused {url}: more than {self.max_redirects} redirects (GOVWATCH_HTTP_MAX_REDIRECTS)")
+
+    def _get_retrying(self, url: str, headers: dict[str, str], cap: tuple[int, str],
+                      deadline: Deadline) -> tuple[int, dict[str, str], bytes]:
+        """``_get_once``, repeated once on a new connection when the first one broke (see the module docstring)."""
+        try:
+            return self._get_once(url, headers, cap, deadline)
+        except TransientError as exc:
+            if not isinstance(exc.__cause__, BROKEN_CONNECTION) or deadline.expired():
+                raise
+            return self._get_once(url, headers, cap, deadline)
 
     def _get_once(self, url: str, headers: dict[str, str], cap: tuple[int, str],
                   deadline: Deadline) -> tuple[int, dict[str, str], bytes]:
