@@ -3,13 +3,14 @@ backtest (``govwatch spikes test``) replaying history across a month boundary.""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
-from govwatch import cli
 from govwatch.adapters import es_io
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
@@ -69,13 +70,18 @@ def test_api_and_web_form_set_change_and_remove_a_spike_rule(initialized: Settin
     assert store.get("Form surge").spike is None and store.get("AI Act surge").spike is not None
 
 
-def test_cli_adds_lists_backtests_and_removes(initialized: Settings, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_adds_lists_backtests_and_removes(initialized: Settings) -> None:
     """`govwatch spikes add` sets a rule, `list` shows it armed, `test` replays the history (a spike across
-    midnight of 31 October once; a flat series never) and `rm` removes it."""
+    midnight of 31 October once; a flat series never) and `rm` removes it. The CLI runs in its own process, as a
+    user runs it (in this process its logging set-up would outlive the test's captured stderr)."""
     settings = initialized
-    monkeypatch.setenv("GOVWATCH_INDEX_PREFIX", settings.index_prefix)
-    monkeypatch.setenv("GOVWATCH_TOPIC_PREFIX", settings.topic_prefix)
+    env = {**os.environ, "GOVWATCH_INDEX_PREFIX": settings.index_prefix, "GOVWATCH_TOPIC_PREFIX": settings.topic_prefix}
+
+    def govwatch(*args: str) -> tuple[int, str]:
+        done = subprocess.run([sys.executable, "-m", "govwatch.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+        return done.returncode, done.stdout
+
     es = es_io.make_client(settings.es_url)
     width = timedelta(hours=6)
     ends = [MIDNIGHT + timedelta(hours=3) - i * width for i in range(5)][::-1]
@@ -86,17 +92,17 @@ def test_cli_adds_lists_backtests_and_removes(initialized: Settings, monkeypatch
         store.add(Subscription(name=word, query=word, destination=Destination(
             kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/x")))
     rule = ["--k", "3", "--window-minutes", "360", "--baseline-windows", "4", "--min-count", "5"]
-    assert cli.main(["spikes", "add", "surge", *rule]) == 0
-    assert cli.main(["spikes", "add", "steady", *rule]) == 0
-    assert cli.main(["spikes", "add", "steady", "--k", "0.5"]) == 2  # refused, the stored rule unchanged
-    capsys.readouterr()
-    assert cli.main(["spikes", "list"]) == 0
-    listed = capsys.readouterr().out
-    assert cli.main(["spikes", "test", "surge", "--days", "3", "--step-minutes", "60", "--now", NOW.isoformat()]) == 0
-    surge = capsys.readouterr().out
-    assert cli.main(["spikes", "test", "steady", "--days", "3", "--step-minutes", "60", "--now", NOW.isoformat()]) == 0
-    steady = capsys.readouterr().out
-    assert cli.main(["spikes", "rm", "surge"]) == 0
+    assert govwatch("spikes", "add", "surge", *rule)[0] == 0
+    assert govwatch("spikes", "add", "steady", *rule)[0] == 0
+    assert govwatch("spikes", "add", "steady", "--k", "0.5")[0] == 2  # refused, the stored rule unchanged
+    rc, listed = govwatch("spikes", "list")
+    assert rc == 0
+    rc, surge = govwatch("spikes", "test", "surge", "--days", "3", "--step-minutes", "60", "--now", NOW.isoformat())
+    assert rc == 0
+    rc, steady = govwatch("spikes", "test", "steady", "--days", "3", "--step-minutes", "60", "--now",
+                          NOW.isoformat())
+    assert rc == 0
+    assert govwatch("spikes", "rm", "surge")[0] == 0
 
     assert "surge" in listed and "steady" in listed and listed.count("armed") == 2
     assert "1 spike(s) in the last 3 days" in surge and "2026-11-01 00:00 UTC" in surge, surge
