@@ -166,6 +166,7 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
     text = json.dumps(first_deliveries[0].payload)
     assert "surge coverage" in text and "AI Act fine" in text and "https://example.org/surge/" in text
     assert "rules evaluated, 0 fired" in rearm and state["armed"] is True and state["fired_count"] == 1
+    es.indices.refresh(index=settings.index("alert-ledger"))  # the second spike's entry was written a moment ago
     entries = es.search(index=settings.index("alert-ledger"), query={"term": {"subscription_id": subs["surge"].id}},
                         size=10)["hits"]["hits"]
     assert len(entries) == 2 and {e["_source"]["status"] for e in entries} == {"delivered", "pending"}
