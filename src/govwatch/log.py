@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO, cast
 
 import structlog
 from structlog.typing import Processor
@@ -23,6 +24,18 @@ SHARED_PROCESSORS: tuple[Processor, ...] = (
 )
 
 
+class _CurrentStderr:
+    """A stream that writes to whatever ``sys.stderr`` is when a line is logged, not when logging was configured:
+    a caller that swaps stderr (pytest's capture around an in-process ``main()``, a process that redirects it)
+    never leaves every later log line writing to a closed file."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Configure structlog and stdlib logging; call once from ``main()``."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -30,7 +43,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback) if use_console
         else structlog.processors.JSONRenderer()
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    logging.basicConfig(level=level.upper(), stream=_CurrentStderr(), format="%(message)s")
     # kafka-python and elasticsearch are chatty at INFO; their warnings still show.
     for noisy in ("kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -40,7 +53,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     structlog.configure(
         processors=[*SHARED_PROCESSORS, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
 

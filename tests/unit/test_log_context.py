@@ -3,8 +3,10 @@ logged meanwhile without being passed, in every output format, and are gone once
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -153,3 +155,22 @@ def test_the_notify_stage_binds_each_alerts_record_context(capsys: pytest.Captur
     assert {k: skipped[k] for k in ("alert_id", "subscription", "story_id", "partition", "offset")} == {
         "alert_id": "a" * 16, "subscription": "sub-1", "story_id": "b" * 64, "partition": 2, "offset": 9}
     assert get_contextvars() == {}
+
+
+def test_log_lines_go_to_the_stderr_of_the_moment_not_of_the_configuration(monkeypatch) -> None:  # noqa: ANN001
+    """Logging configured while stderr was one stream (pytest's capture around an in-process main()) keeps working
+    after that stream is closed and stderr replaced: lines go to the current stderr."""
+    from govwatch.log import configure_logging, get_logger
+
+    saved = structlog.get_config()
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    try:
+        configure_logging("INFO", "json")
+        first.close()
+        second = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", second)
+        get_logger("govwatch.test").info("after_the_swap")
+    finally:
+        structlog.configure(**saved)
+    assert "after_the_swap" in second.getvalue()
