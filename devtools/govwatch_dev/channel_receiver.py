@@ -28,8 +28,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from govwatch_dev.localserver import LocalServer
-from govwatch_dev.slack_receiver import Fault, ReceivedRequest, ScriptedResponse
+from govwatch_dev.localserver import LocalServer, serve_until_interrupted
+from govwatch_dev.slack_receiver import Fault, ReceivedRequest, ScriptedResponse, reply
 
 MAX_BODY_BYTES = 1_000_000
 TEAMS_PREFIX = "/teams/"
@@ -187,18 +187,7 @@ class ChannelReceiver:
 
     @staticmethod
     def _reply(handler: BaseHTTPRequestHandler, response: ScriptedResponse) -> None:
-        is_json = isinstance(response.body, dict)
-        data = (json.dumps(response.body) if is_json else str(response.body)).encode("utf-8")
-        try:
-            handler.send_response(response.status)
-            handler.send_header("Content-Type", "application/json" if is_json else "text/plain")
-            handler.send_header("Content-Length", str(len(data)))
-            for name, value in response.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            handler.close_connection = True
+        reply(handler, response, "application/json")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -223,13 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     receiver = ChannelReceiver(args.host, args.port, echo=True).start()
     print(f"listening on {receiver.base_url}\n  Teams URL:   {receiver.teams_url()}\n"
           f"  webhook URL: {receiver.hook_url()}\nCtrl-C to stop.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        receiver.stop()
+    serve_until_interrupted(receiver.stop)
 
 
 if __name__ == "__main__":

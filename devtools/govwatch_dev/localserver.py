@@ -12,6 +12,8 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
 READY_TIMEOUT_S = 10.0
@@ -65,3 +67,14 @@ class LocalServer:
                 probe.recv(1)
             except TimeoutError:
                 raise TimeoutError(f"local HTTP server {self.url} did not answer in {READY_TIMEOUT_S} s") from None
+
+
+def serve_until_interrupted(stop: Callable[[], None]) -> None:
+    """Block a command-line receiver until Ctrl-C, then stop it."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()

@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from govwatch_dev.localserver import LocalServer
+from govwatch_dev.localserver import LocalServer, serve_until_interrupted
 
 MAX_BODY_BYTES = 1_000_000  # far above any valid Slack payload; stops a runaway test from eating memory
 WEBHOOK_PREFIX = "/services/"
@@ -101,6 +101,23 @@ def render(payload: dict[str, Any]) -> str:
         return f"{match.group(2)} ({html.unescape(url)})" if match.group(2) is not None else html.unescape(url)
 
     return "\n".join(html.unescape(_LINK.sub(unlink, line)) for line in lines)
+
+
+def reply(handler: BaseHTTPRequestHandler, response: ScriptedResponse, json_type: str) -> None:
+    """Write a scripted answer (a dict body as ``json_type``, anything else as text); a client that gave up waiting
+    (timeout) or was killed gets nothing more."""
+    is_json = isinstance(response.body, dict)
+    data = (json.dumps(response.body) if is_json else str(response.body)).encode("utf-8")
+    try:
+        handler.send_response(response.status)
+        handler.send_header("Content-Type", json_type if is_json else "text/plain")
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in response.headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
 
 
 class SlackReceiver:
@@ -353,18 +370,7 @@ class SlackReceiver:
 
     @staticmethod
     def _reply(handler: BaseHTTPRequestHandler, response: ScriptedResponse) -> None:
-        is_json = isinstance(response.body, dict)
-        data = (json.dumps(response.body) if is_json else str(response.body)).encode("utf-8")
-        try:
-            handler.send_response(response.status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain")
-            handler.send_header("Content-Length", str(len(data)))
-            for name, value in response.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            handler.close_connection = True  # the client gave up waiting (timeout) or was killed: nothing to tell
+        reply(handler, response, "application/json; charset=utf-8")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -392,13 +398,7 @@ def main(argv: list[str] | None = None) -> None:
     receiver = SlackReceiver(args.host, args.port, echo=True).start()
     print(f"listening on {receiver.base_url}\n  webhook URL: {receiver.webhook_url()}\n"
           f"  api base:    {receiver.api_base}  (chat.postMessage)\nCtrl-C to stop.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        receiver.stop()
+    serve_until_interrupted(receiver.stop)
 
 
 if __name__ == "__main__":

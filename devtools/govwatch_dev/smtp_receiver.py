@@ -27,6 +27,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
+from govwatch_dev.localserver import serve_until_interrupted
 from govwatch_dev.slack_receiver import Fault
 
 MAX_MESSAGE_BYTES = 1_000_000
@@ -148,13 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     receiver = SmtpReceiver(args.host, args.port, echo=True).start()
     print(f"SMTP on {receiver.host}:{receiver.port} (GOVWATCH_SMTP_HOST={receiver.host} "
           f"GOVWATCH_SMTP_PORT={receiver.port} GOVWATCH_SMTP_STARTTLS=false). Ctrl-C to stop.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        receiver.stop()
+    serve_until_interrupted(receiver.stop)
 
 
 if __name__ == "__main__":
