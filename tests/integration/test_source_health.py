@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -37,6 +39,7 @@ from govwatch.alerts.slack_send import SlackSender
 from govwatch.alerts.source_health_state import HealthStates
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Destination, Subscription
+from govwatch.cli import main
 from govwatch.feeds.state import FeedState
 from govwatch.models import Alert
 from govwatch.settings import Settings
@@ -45,6 +48,7 @@ from govwatch.wiring.clients import producer_session, slack_sender
 from govwatch.wiring.source_health import overviews
 from govwatch_dev.slack_receiver import SlackReceiver
 from tests.factories import sid
+from tests.support.webapp import admin_settings, run_web_app
 
 FLOW_FILE = Path(__file__).resolve().parents[2] / "flows" / "source_health.py"
 OCT31 = datetime(2026, 10, 31, 0, 0, tzinfo=UTC)
@@ -120,9 +124,8 @@ def _alerts_on_topic(settings: Settings) -> list[Any]:
         consumer.close(autocommit=False)
 
 
-def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
-        initialized, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001
-    settings = initialized
+def _seed(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:  # noqa: ANN401
+    """The three feeds' stories, their poll state at T1, and the environment the flow builds its Settings from."""
     registry = tmp_path / "feeds.yaml"
     registry.write_text(REGISTRY)
     es = es_io.make_client(settings.es_url)
@@ -131,17 +134,25 @@ def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
            + _hourly("quiet", OCT31 - timedelta(days=4), OCT31 + timedelta(hours=8), timedelta(hours=3))
            + _hourly("drifting", OCT31 - timedelta(days=8), T1 - timedelta(minutes=30), timedelta(hours=1),
                      status=lambda at: "extracted" if at < REDESIGN else "feed_summary"))
+    months = {es_io.stories_index_for(settings.index_prefix, at) for at in (OCT31, T1)}
+    assert len(months) == 2  # October and November indices
     _poll_states(settings,
                  FeedState("broken", last_success_at=BROKEN_SINCE, last_attempt_at=T1, consecutive_failures=7,
                            last_error="HTTP 503 from broken.example.org"),
                  FeedState("quiet", last_success_at=T1 - timedelta(minutes=5), last_attempt_at=T1),
                  FeedState("drifting", last_success_at=T1 - timedelta(minutes=5), last_attempt_at=T1))
-
     for key, value in {"GOVWATCH_TOPIC_PREFIX": settings.topic_prefix, "GOVWATCH_INDEX_PREFIX": settings.index_prefix,
                        "GOVWATCH_SSRF_ALLOWLIST": "127.0.0.1/32", "GOVWATCH_SLACK_MIN_INTERVAL_S": "0",
                        "GOVWATCH_SLACK_WEBHOOK_HOSTS": "127.0.0.1", "GOVWATCH_FEEDS_FILE": str(registry),
                        "GOVWATCH_SOURCE_HEALTH_WEB_BASE": "https://govwatch.example.org"}.items():
         monkeypatch.setenv(key, value)
+    return es
+
+
+def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
+        initialized, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = initialized
+    es = _seed(settings, monkeypatch, tmp_path)
 
     with SlackReceiver() as receiver:
         store = SubscriptionStore(es, settings.index("subscriptions"))
@@ -199,7 +210,49 @@ def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
     assert [i["kind"] for i in view["broken"]["incidents"]] == ["failing"]
     assert view["quiet"]["typical_gap_h"] == 3.0 and view["drifting"]["extraction_today"] == 0.0
     assert view["drifting"]["extraction_before"] == 1.0
-    states = {(d["feed_id"], d["kind"]): d for d in HealthStates(es, settings.index("source-health")).all()}
+    stored = HealthStates(es, settings.index("source-health")).many(["broken", "quiet", "drifting"])
+    states = {(feed, kind): d for feed, kinds in stored.items() for kind, d in kinds.items()}
     assert all(not d["open"] for d in states.values())
     assert {k: d["incidents"] for k, d in states.items() if d.get("incidents")} == {
         ("broken", "failing"): 1, ("quiet", "silent"): 1, ("drifting", "extraction"): 1}
+
+
+def test_sources_pages_and_cli_show_each_feeds_state(initialized, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without an operations subscription the incidents are recorded, not sent; /sources lists the feeds with open
+    incidents first, /sources/{id} shows one feed's state and recent stories, ``govwatch sources list|show`` the
+    same; an unknown or malformed feed id is a 404."""
+    settings = initialized
+    es = _seed(settings, monkeypatch, tmp_path)
+    summary = _flow()(now=T1.isoformat())
+    at = T1 + timedelta(minutes=10)
+    web_settings, admin = admin_settings(Settings())
+    with run_web_app(web_settings, clock=lambda: at) as base_url:
+        client = httpx.Client(base_url=base_url, timeout=60)
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        assert client.post("/login", data={"token": admin, "csrf": csrf}).status_code == 303
+        listing = client.get("/sources")
+        quiet = client.get("/sources/quiet")
+        broken = client.get("/sources/broken")
+        missing, malformed = client.get("/sources/nope"), client.get("/sources/NOT_AN_ID")
+    assert main(["sources", "list", "--now", at.isoformat()]) == 0
+    assert main(["sources", "show", "drifting", "--now", at.isoformat()]) == 0
+    printed = capsys.readouterr().out
+
+    assert "3 incidents opened or recovered" in summary
+    assert _alerts_on_topic(settings) == []  # no operations subscription: nothing sent
+    assert listing.status_code == 200 and listing.text.count('data-testid="source-row"') == 3
+    assert quiet.status_code == 200 and "3 h (median gap" in quiet.text and "has gone silent" not in quiet.text
+    assert "no new story for 16.5 h" in quiet.text and quiet.text.count('data-testid="source-story"') == 35
+    assert "HTTP 503 from broken.example.org" in broken.text and "every poll has failed for 10.5 h" in broken.text
+    assert missing.status_code == 404 and malformed.status_code == 404
+    lines = printed.splitlines()
+    assert any(line.startswith("broken  [failing]") for line in lines), printed
+    assert any(line.startswith("quiet  [silent]") and "every 3 h" in line for line in lines), printed
+    assert "extracted 0% today vs 100% before" in printed and "stories: 24 in the last 24 h, 168 the days before" \
+        in printed
+    assert "open incident: extraction since 2026-11-01 00:30" in printed
+    stored = HealthStates(es, settings.index("source-health")).many(["broken", "quiet", "drifting"])
+    assert sorted((feed, kind) for feed, kinds in stored.items() for kind, d in kinds.items() if d["open"]) == [
+        ("broken", "failing"), ("drifting", "extraction"), ("quiet", "silent")]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from govwatch.alerts.source_health import (
     Extraction,
@@ -18,6 +20,11 @@ from govwatch.alerts.source_health import (
     silent,
     typical_gap_s,
 )
+from govwatch.alerts.source_health_run import FeedFacts, HealthContext, health_alert, overview
+from govwatch.alerts.spike_format import spike_blocks
+from govwatch.alerts.subscriptions import Destination, Subscription
+from govwatch.commands.sources import line
+from govwatch.feeds.state import FeedState
 
 # The clock: 02:00 on the 1st of a month, so the history lies in the month before.
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -102,3 +109,39 @@ def test_ids_are_stable_and_distinct() -> None:
 def test_periods_roll_across_the_month_boundary() -> None:
     start, today, end = periods(NOW, POLICY)
     assert (start, today, end) == (datetime(2026, 11, 23, 2, tzinfo=UTC), datetime(2026, 11, 30, 2, tzinfo=UTC), NOW)
+
+
+def _facts(**poll: object) -> FeedFacts:
+    seen = hourly_then_quiet(timedelta(hours=16), n=12)
+    return FeedFacts("quiet", "Quiet Feed", FeedState("quiet", **poll), seen, Extraction(95, 100), Extraction(1, 20))
+
+
+def test_the_message_names_the_reason_and_links_to_the_source_page() -> None:
+    ops = Subscription(name="operations", query="ops-only", destination=Destination(
+        kind="webhook", webhook_url="https://hooks.slack.com/services/T/B/ops"))
+    ctx = HealthContext(Elasticsearch("http://127.0.0.1:1"), "s", None, None, None, ops,  # type: ignore[arg-type]
+                        "https://govwatch.example.org/", POLICY)
+    facts = _facts()
+    reason = silent(facts.seen, False, NOW, POLICY).reason
+    incident = incident_id("quiet", "silent", NOW)
+    opened = health_alert(ctx, ops, facts, "silent", incident, reason, "open", NOW, NOW)
+    healed = health_alert(ctx, ops, facts, "silent", incident, "new story", "recover", NOW,
+                          NOW + timedelta(hours=5))
+    assert opened.alert_id == message_id(incident, "open") and healed.alert_id == message_id(incident, "recovered")
+    assert opened.subscription_id == ops.id and opened.kind == "health" and opened.story_id == incident
+    assert opened.title == "Source health: Quiet Feed has gone silent" and opened.lines[0] == reason
+    assert healed.title == "Recovered: Quiet Feed (silent)" and healed.lines[0].startswith("Healed after 5.0 h")
+    assert opened.links[0].url == "https://govwatch.example.org/sources/quiet" == opened.url
+    slack = json.dumps(spike_blocks(opened))
+    assert "has gone silent" in slack and "no new story for 16.0 h" in slack and "/sources/quiet" in slack
+
+
+def test_the_overview_and_its_cli_line() -> None:
+    facts = _facts(last_success_at=NOW - timedelta(minutes=5), consecutive_failures=0)
+    view = overview(facts, {"silent": {"open": True, "opened_at": NOW.isoformat(), "reason": "quiet"},
+                            "failing": {"open": False}}, POLICY)
+    assert view["typical_gap_h"] == 3.0 and view["extraction_today"] == 0.05 and view["extraction_before"] == 0.95
+    assert view["incidents"] == [{"kind": "silent", "opened_at": NOW.isoformat(), "reason": "quiet"}]
+    assert view["last_new_at"] == (NOW - timedelta(hours=16)).isoformat()
+    assert line(view) == ("quiet  [silent]  success 2026-12-01 01:55  new 2026-11-30 10:00  every 3 h  extracted "
+                          "5% today vs 95% before")

@@ -238,11 +238,35 @@ def overview(facts: FeedFacts, states: dict[str, dict[str, Any]], policy: Health
     """A feed's state for the source page and ``govwatch sources``: last success, last new story, typical gap,
     extraction share last 24 h vs the days before, open incidents."""
     gap = typical_gap_s(facts.seen, policy.gap_window)
+
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
     return {"feed_id": facts.feed_id, "name": facts.name,
-            "last_success_at": facts.poll.last_success_at, "last_attempt_at": facts.poll.last_attempt_at,
+            "last_success_at": iso(facts.poll.last_success_at), "last_attempt_at": iso(facts.poll.last_attempt_at),
             "consecutive_failures": facts.poll.consecutive_failures, "last_error": facts.poll.last_error,
-            "last_new_at": facts.last_new, "typical_gap_h": None if gap is None else round(gap / 3600, 2),
+            "last_new_at": iso(facts.last_new), "typical_gap_h": None if gap is None else round(gap / 3600, 2),
             "extraction_today": facts.today.share, "extraction_before": facts.before.share,
             "stories_today": facts.today.total, "stories_before": facts.before.total,
             "incidents": [{"kind": k, "opened_at": s.get("opened_at"), "reason": s.get("reason")}
                           for k, s in sorted(states.items()) if s.get("open")]}
+
+
+def recent_stories(es: Elasticsearch, alias: str, feed_id: str, limit: int, timeout_s: float) -> list[dict[str, Any]]:
+    """The feed's newest stories (by first seen): id, title, url, first seen, where their text came from."""
+    fields = ["story_id", "title", "url", "extraction_status", "trace.first_seen_at"]
+    try:
+        resp = es.options(request_timeout=timeout_s + 5).search(
+            index=alias, query={"term": {"feed_id": feed_id}}, sort=[{"trace.first_seen_at": "desc"}], size=limit,
+            source_includes=fields, track_total_hits=False, timeout=f"{int(timeout_s * 1000)}ms")
+    except Exception as exc:  # translated at the edge
+        raise es_io.translate(exc, f"recent stories of {feed_id}") from exc
+    out = []
+    for hit in resp["hits"]["hits"]:
+        doc = hit["_source"]
+        seen = doc.get("trace", {}).get("first_seen_at")
+        out.append({"story_id": doc.get("story_id") or hit["_id"], "title": doc.get("title") or "", "url":
+                    doc.get("url") or "", "status": doc.get("extraction_status") or "",
+                    "first_seen_at": seen,
+                    "fell_back": doc.get("extraction_status") not in PAGE_STATUSES})
+    return out

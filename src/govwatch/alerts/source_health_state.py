@@ -3,11 +3,13 @@ compare-and-set like the spike state, so two overlapping evaluations never open 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch
 
 from govwatch.adapters import es_io
+from govwatch.alerts.source_health import KINDS
 from govwatch.alerts.spike_state import State
 
 
@@ -49,11 +51,17 @@ class HealthStates:
             raise es_io.translate(exc, "source health state write") from exc
         return State(doc, resp["_seq_no"], resp["_primary_term"])
 
-    def all(self, limit: int = 5000) -> list[dict[str, Any]]:
-        """Every stored (feed, kind) state."""
+    def many(self, feed_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The stored states of these feeds by feed id and kind (one real-time multi-get: no refresh needed)."""
+        keys = [state_key(f, kind) for f in feed_ids for kind in KINDS]
+        if not keys:
+            return {}
         try:
-            resp = self.es.options(ignore_status=404).search(index=self.index, size=limit,
-                                                             query={"match_all": {}})
+            resp = self.es.options(ignore_status=404).mget(index=self.index, ids=keys)
         except Exception as exc:  # translated at the edge
-            raise es_io.translate(exc, "source health state list") from exc
-        return [h["_source"] for h in resp.get("hits", {}).get("hits", [])]
+            raise es_io.translate(exc, "source health state read") from exc
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for doc in resp.get("docs", []):
+            if doc.get("found"):
+                out.setdefault(doc["_source"]["feed_id"], {})[doc["_source"]["kind"]] = doc["_source"]
+        return out

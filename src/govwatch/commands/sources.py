@@ -34,11 +34,8 @@ def _when(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _at(value: datetime | str | None) -> str:
-    if value is None:
-        return "never"
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{when:%Y-%m-%d %H:%M}"
+def _at(value: str | None) -> str:
+    return "never" if value is None else f"{datetime.fromisoformat(value):%Y-%m-%d %H:%M}"
 
 
 def _share(value: float | None) -> str:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from elasticsearch import Elasticsearch
 from kafka.errors import KafkaError
 
 from govwatch.adapters.feed_stores import KafkaStateStore
@@ -18,7 +19,7 @@ from govwatch.alerts.source_health import HealthPolicy
 from govwatch.alerts.source_health_run import HealthContext, evaluate_all, measure, overview
 from govwatch.alerts.source_health_state import HealthStates
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.errors import TransientError
+from govwatch.errors import ConfigError, TransientError
 from govwatch.feeds.registry import load_registry
 from govwatch.feeds.state import FeedState
 from govwatch.models import Alert, utcnow
@@ -43,13 +44,23 @@ def feeds(settings: Settings) -> list[tuple[str, str]]:
     return [(f.id, f.name) for f in registry if f.enabled]
 
 
+def poll_states(settings: Settings) -> dict[str, FeedState]:
+    """Every feed's latest poll state, read from the compacted ``feeds.state`` topic."""
+    with producer_session(settings) as producer:  # the store's writer; unused here
+        return KafkaStateStore(settings, settings.topic(FEED_STATE), producer, decode=FeedState.from_bytes,
+                               new=FeedState).load()
+
+
+def _no_publish(alerts: Sequence[Alert]) -> None:
+    raise ConfigError("a source health overview announces nothing")
+
+
 @contextmanager
 def health_context(settings: Settings) -> Iterator[tuple[HealthContext, dict[str, FeedState]]]:
     """The evaluation's clients (one Kafka producer, closed after) and every feed's poll state."""
     es = elasticsearch(settings)
+    polls = poll_states(settings)
     with producer_session(settings) as producer:
-        polls = KafkaStateStore(settings, settings.topic(FEED_STATE), producer, decode=FeedState.from_bytes,
-                                new=FeedState).load()
         topic = settings.topic(ALERTS)
 
         def publish(alerts: Sequence[Alert]) -> None:
@@ -74,17 +85,21 @@ def run_source_health(settings: Settings, now: datetime | None = None) -> str:
         return evaluate_all(ctx, feeds(settings), polls, now or utcnow()).render()
 
 
-def overviews(settings: Settings, now: datetime | None = None, only: str | None = None) -> list[dict[str, Any]]:
+def overviews(settings: Settings, now: datetime | None = None, only: str | None = None,
+              es: Elasticsearch | None = None) -> list[dict[str, Any]]:
     """Each enabled feed's state (or only the feed ``only``): poll, stories, extraction, open incidents."""
     at = now or utcnow()
-    with health_context(settings) as (ctx, polls):
-        stored: dict[str, dict[str, dict[str, Any]]] = {}
-        for doc in ctx.states.all():
-            stored.setdefault(doc["feed_id"], {})[doc["kind"]] = doc
-        out = []
-        for feed_id, name in feeds(settings):
-            if only is not None and feed_id != only:
-                continue
-            facts = measure(ctx, feed_id, name, polls.get(feed_id) or FeedState(feed_id), at)
-            out.append(overview(facts, stored.get(feed_id, {}), ctx.policy))
-        return out
+    client = es or elasticsearch(settings)
+    ctx = HealthContext(client, settings.index("stories"), HealthStates(client, settings.index("source-health")),
+                        AlertLedger(client, settings.index("alert-ledger")), _no_publish, None,
+                        settings.source_health_web_base, policy(settings), timeout_s=settings.spike_search_timeout_s)
+    chosen = [(f, n) for f, n in feeds(settings) if only is None or f == only]
+    if not chosen:
+        return []
+    polls = poll_states(settings)
+    stored = ctx.states.many([f for f, _ in chosen])
+    out = []
+    for feed_id, name in chosen:
+        facts = measure(ctx, feed_id, name, polls.get(feed_id) or FeedState(feed_id), at)
+        out.append(overview(facts, stored.get(feed_id, {}), ctx.policy))
+    return out
