@@ -43,7 +43,7 @@ from govwatch.alerts.source_health_state import HealthStates
 from govwatch.alerts.spike_run import Publish
 from govwatch.alerts.spike_state import State
 from govwatch.alerts.subscriptions import Subscription
-from govwatch.errors import GovwatchError
+from govwatch.errors import GovwatchError, TransientError
 from govwatch.feeds.state import FeedState
 from govwatch.log import get_logger
 from govwatch.models import Alert, AlertLink, Trace
@@ -101,14 +101,14 @@ def measure(ctx: HealthContext, feed_id: str, name: str, poll: FeedState, now: d
     body: dict[str, Any] = {"query": {"bool": {"filter": [{"term": {"feed_id": feed_id}},
                                           {"range": {seen_field: {"lte": now.isoformat()}}}]}},
             "sort": [{seen_field: "desc"}], "size": ctx.policy.gap_window, "_source": [seen_field],
-            "track_total_hits": False, "timeout": f"{int(ctx.timeout_s * 1000)}ms",
+            "track_total_hits": False, "timeout": f"{int(ctx.timeout_s * 1000)}ms", "ignore_unavailable": True,
             "aggs": {"before": period(start, today), "today": period(today, now)}}
     try:
         resp = ctx.es.options(request_timeout=ctx.timeout_s + 5).search(index=ctx.stories_alias, **body)
     except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, f"source health search for {feed_id}") from exc
-    if resp.get("timed_out"):
-        raise es_io.translate(TimeoutError("timed out"), f"source health search for {feed_id}")
+    if resp.get("timed_out"):  # partial counts are never judged
+        raise TransientError(f"the source health search for {feed_id} timed out after {ctx.timeout_s:g} s")
     seen = [datetime.fromisoformat(h["_source"]["trace"]["first_seen_at"]) for h in resp["hits"]["hits"]]
     aggs = resp.get("aggregations", {})
     return FeedFacts(feed_id, name, poll, seen, _extraction(aggs.get("before", {})), _extraction(aggs.get("today", {})))
@@ -258,7 +258,8 @@ def recent_stories(es: Elasticsearch, alias: str, feed_id: str, limit: int, time
     try:
         resp = es.options(request_timeout=timeout_s + 5).search(
             index=alias, query={"term": {"feed_id": feed_id}}, sort=[{"trace.first_seen_at": "desc"}], size=limit,
-            source_includes=fields, track_total_hits=False, timeout=f"{int(timeout_s * 1000)}ms")
+            source_includes=fields, track_total_hits=False, timeout=f"{int(timeout_s * 1000)}ms",
+            ignore_unavailable=True)
     except Exception as exc:  # translated at the edge
         raise es_io.translate(exc, f"recent stories of {feed_id}") from exc
     out = []
