@@ -16,7 +16,8 @@ from govwatch.errors import GovwatchError
 from govwatch.settings import Settings
 
 # modules of govwatch.commands
-PRODUCT_COMMANDS = ("poll", "subscriptions", "digest", "dlq", "events", "kibana", "web", "spikes")
+PRODUCT_COMMANDS = ("poll", "subscriptions", "digest", "dlq", "events", "kibana", "web", "spikes",
+                    "sources")
 COMMAND_ENTRY_POINTS = "govwatch.commands"  # where govwatch-dev (devtools/) adds its sub-commands
 DEVELOPMENT_COMMANDS = {"stack": "local Kafka + Elasticsearch + Prefect, no Docker",
                         "demo": "run the pipeline end to end on the bundled offline news sample"}

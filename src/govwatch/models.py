@@ -181,9 +181,10 @@ class Alert(_Message):
     snippet: str = Field("", description="Highlighted fragment; <em> marks matching terms")
     entities: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
-    kind: Literal["match", "spike"] = Field("match", description=(
+    kind: Literal["match", "spike", "health"] = Field("match", description=(
         "match: a subscription matched a story; spike: a spike rule fired (title, lines and links say it all; "
-        "story_id is the spike's top story); absent in older messages: match"))
+        "story_id is the spike's top story); health: a source health incident opened or recovered (title, lines "
+        "and links say it all; story_id is the incident id); absent in older messages: match"))
     lines: list[str] = Field(default_factory=list, description="Channel-neutral plain-text lines (spike alerts)")
     links: list[AlertLink] = Field(default_factory=list, description="Channel-neutral links (spike alerts)")
     trace: Trace

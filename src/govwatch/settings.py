@@ -159,6 +159,28 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Elasticsearch `timeout` of one rule's search; a timed-out search skips the rule "
                                 "this round (a partial count is never judged)")
 
+    # --- source health (issue 28): failing, silent and extraction-drifting feeds -> an operations destination ---
+    source_health_subscription: str | None = Field(
+        None, description="Id of the subscription whose destination (any channel kind) receives the source health "
+                          "alerts; unset: incidents are recorded and shown, nothing is sent")
+    source_health_interval_s: int = Field(600, ge=60, description="Seconds between two source health evaluations")
+    source_health_fail_after_s: float = Field(
+        21600, gt=0, description="A feed whose polls all fail for longer than this (from its last success) alerts")
+    source_health_silence_factor: float = Field(
+        4.0, gt=1, description="A feed silent for longer than this many times its median gap between stories alerts")
+    source_health_silence_floor_s: float = Field(
+        43200, gt=0, description="... but never before this many seconds of silence")
+    source_health_drift_before_min: float = Field(
+        0.9, ge=0, le=1, description="Extraction drift: page-extracted share the days before must be at least this")
+    source_health_drift_today_max: float = Field(
+        0.1, ge=0, le=1, description="... and the last 24 h share at most this")
+    source_health_drift_recover_min: float = Field(
+        0.5, ge=0, le=1, description="An extraction incident heals when the last 24 h share is back to this")
+    source_health_min_stories: int = Field(
+        5, ge=1, description="Stories each side of the extraction comparison needs before it is judged")
+    source_health_web_base: str = Field(
+        "http://127.0.0.1:8088", description="The web app's public base URL, for the links in source health alerts")
+
     # --- consumers ------------------------------------------------------------------------
     consumer_instance: str | None = Field(
         None, description="Stable name of this consumer replica (e.g. the pod name): enables Kafka static "

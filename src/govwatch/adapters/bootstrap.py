@@ -12,7 +12,8 @@ from govwatch.adapters import es_io, event_index, kafka_io
 from govwatch.adapters.kafka_topics import topic_specs
 from govwatch.settings import Settings
 
-STATE_INDICES = ("published", "subscriptions", "alert-ledger", "alert-threads", "web-tokens", "spike-state")
+STATE_INDICES = ("published", "subscriptions", "alert-ledger", "alert-threads", "web-tokens", "spike-state",
+                 "source-health")
 
 
 def bootstrap(settings: Settings, es: Elasticsearch | None = None) -> list[str]:

@@ -192,7 +192,7 @@ class NotifyStage:
             first_post = first_post or now
             self.ledger.begin_send(alert.alert_id, first_post, now, posts_before + post)
 
-        payload = spike_blocks(alert) if alert.kind == "spike" else alert_blocks(alert)
+        payload = alert_blocks(alert) if alert.kind == "match" else spike_blocks(alert)
         thread: Thread | None = None
         thread_ts: str | None = None
         if alert.granularity == "event" and self.threads is not None:

@@ -13,7 +13,7 @@ from govwatch.alerts.subscription_service import Clock
 from govwatch.log import get_logger
 from govwatch.models import utcnow
 from govwatch.settings import Settings
-from govwatch.web import event_pages, pages, subscription_pages
+from govwatch.web import event_pages, pages, source_pages, subscription_pages
 from govwatch.web.api import build_api
 from govwatch.web.auth import Authenticator, SessionSigner, TokenStore
 from govwatch.web.context import WebContext, secret_text
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(pages.router)
     app.include_router(subscription_pages.router)
     app.include_router(event_pages.router)
+    app.include_router(source_pages.router)
     throttle = Throttle(settings.web_auth_failures_per_minute, settings.web_auth_failures_global_per_minute)
     app.add_middleware(Gate, auth=auth, signer=ctx.signer, proxy_header=settings.web_trusted_proxy_header,
                        throttle=throttle, proxies=proxies, max_body_bytes=settings.web_max_body_bytes)
