@@ -131,7 +131,7 @@ def _seed(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     es = es_io.make_client(settings.es_url)
     _index(es, settings.index_prefix,
            _hourly("broken", OCT31 - timedelta(days=3), BROKEN_SINCE - timedelta(hours=1), timedelta(hours=1))
-           + _hourly("quiet", OCT31 - timedelta(days=4), OCT31 + timedelta(hours=8), timedelta(hours=3))
+           + _hourly("quiet", OCT31 - timedelta(days=4, hours=-2), OCT31 + timedelta(hours=8), timedelta(hours=3))
            + _hourly("drifting", OCT31 - timedelta(days=8), T1 - timedelta(minutes=30), timedelta(hours=1),
                      status=lambda at: "extracted" if at < REDESIGN else "feed_summary"))
     months = {es_io.stories_index_for(settings.index_prefix, at) for at in (OCT31, T1)}
