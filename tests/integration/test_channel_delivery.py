@@ -7,6 +7,7 @@ an event's later stories roll up (only Slack bot tokens thread)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -31,7 +32,7 @@ from govwatch.alerts.subscription_service import CLI
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.alerts.threads import EventThreads
 from govwatch.errors import DeliveryRejected
-from govwatch.models import Alert, Trace, utcnow
+from govwatch.models import Alert, AlertLink, Trace, utcnow
 from govwatch.settings import Settings
 from govwatch.stages.notifier import NotifyStage
 from govwatch.wiring.clients import slack_sender
@@ -324,3 +325,43 @@ def test_event_stories_roll_up_on_every_channel(initialized, channel: Channel) -
     assert statuses == ["delivered", "rollup_pending", "rollup_pending"]
     assert summary.sent == {f"summit {channel.kind} (more coverage)": 2} and again.sent == {}
     assert channel.arrived() == 2 and all(ledger.get(a.alert_id)["status"] == "delivered" for a in alerts)
+
+
+def test_health_and_spike_messages_arrive_on_every_channel(initialized, channel: Channel) -> None:  # noqa: ANN001
+    """An operations subscription on Teams, a JSON webhook or e-mail gets a source-health incident, its recovery and
+    a spike alert through the same notifier and ledger as keyword alerts: each once, with its reason and the link to
+    the feed's source page; replaying the records sends nothing more."""
+    settings = _settings(initialized, channel)
+    ledger, store = _ledger_and_store(settings)
+    sub = store.add(Subscription(name=f"operations {channel.kind}", query="govwatch-operations-only",
+                                 destination=channel.destination()))
+    page = "https://govwatch.example.org/sources/quiet"
+    base = _alert(sub, 7)
+
+    def message(n: int, kind: str, title: str, line: str) -> Alert:
+        return base.model_copy(update={
+            "alert_id": alert_id(sub.id, sid(100 + n)), "story_id": sid(100 + n), "cluster_id": sid(100 + n),
+            "kind": kind, "title": title, "url": page, "source": "govwatch source health", "lines": [line],
+            "links": [AlertLink(title="Recent stories of Quiet Feed", url=page)]})
+
+    messages = [message(1, "health", "Source health: Quiet Feed has gone silent",
+                        "no new story for 16.5 h; it usually publishes every 3.0 h"),
+                message(2, "health", "Recovered: Quiet Feed (silent)", "Healed after 1.5 h: a new story came"),
+                message(3, "spike", "Spike: EU AI Act", "12 stories in the last 1 h, 4.0x the baseline")]
+    ledger.record(messages, utcnow())
+    sender, client = slack_sender(settings)
+    with client:
+        stage = NotifyStage(store, ledger, sender, settings.slack_api_base)
+        records = [_Record(m.to_bytes()) for m in messages]
+        assert stage(records) == {}
+        assert stage(records) == {}  # a replay posts nothing more
+    assert channel.arrived() == 3 and channel.unique() == 3
+    assert all(ledger.get(m.alert_id)["status"] == "delivered" for m in messages)
+    if channel.kind == "email":
+        texts = [m.message.get_body(("plain",)).get_content() for m in channel.smtp.messages]
+    else:
+        texts = [json.dumps(r.payload) for r in channel.http.deliveries if r.path == channel.path]
+    joined = "\n".join(texts)
+    for needle in ("Quiet Feed has gone silent", "no new story for 16.5 h", "Recovered: Quiet Feed (silent)",
+                   "Spike: EU AI Act", "4.0x the baseline", page):
+        assert needle in joined, (needle, joined[:2000])

@@ -16,6 +16,7 @@ from govwatch.alerts.channel_send import message_key, sign
 from govwatch.alerts.destinations import check_destination
 from govwatch.alerts.event_format import event_parent_blocks, rollup_blocks
 from govwatch.alerts.slack_format import alert_blocks, digest_blocks, trial_message_blocks
+from govwatch.alerts.spike_format import spike_blocks
 from govwatch.alerts.subscriptions import Destination, Subscription
 from govwatch.errors import InvalidQuery
 from govwatch.models import Alert, AlertLink, Trace
@@ -43,12 +44,17 @@ def _payloads() -> dict[str, dict]:
         "digest": digest_blocks("EU regulation", "daily, 2025-08-01", alerts, {})[0].payload,
         "rollup": rollup_blocks("EU regulation", HOSTILE, "10:00 to 11:00 UTC", alerts)[0].payload,
         "test": trial_message_blocks("EU <!channel> regulation"),
-        "spike": alert_blocks(_alert(9, kind="spike", lines=["12 stories in 1 h, 4x the baseline"],
+        "spike": spike_blocks(_alert(9, kind="spike", lines=["12 stories in 1 h, 4x the baseline"],
                                      links=[AlertLink(title="stories", url="https://kibana.example.org/s")])),
+        "health": spike_blocks(_alert(10, kind="health", title="Source health: Quiet Feed has gone silent",
+                                      url="https://govwatch.example.org/sources/quiet",
+                                      lines=["no new story for 16.5 h; it usually publishes every 3.0 h"],
+                                      links=[AlertLink(title="Recent stories of Quiet Feed",
+                                                       url="https://govwatch.example.org/sources/quiet")])),
     }
 
 
-@pytest.mark.parametrize("kind", ["alert", "event_parent", "digest", "rollup", "test", "spike"])
+@pytest.mark.parametrize("kind", ["alert", "event_parent", "digest", "rollup", "test", "spike", "health"])
 def test_every_message_kind_renders_on_every_channel(kind: str) -> None:
     payload = _payloads()[kind]
     message = neutral(payload)
@@ -70,6 +76,9 @@ def test_every_message_kind_renders_on_every_channel(kind: str) -> None:
         assert '<a href="https://news.example.org/1?a=1&amp;b=2">' in html_part
         assert "&lt;!channel&gt;" in html_part and "<b>x</b>" not in html_part
         assert {"label": HOSTILE, "url": "https://news.example.org/1?a=1&b=2"} in body["links"]
+    if kind == "health":
+        assert "no new story for 16.5 h" in text_part and "https://govwatch.example.org/sources/quiet" in text_part
+        assert any("no new story for 16.5 h" in t for t in texts) and "Quiet Feed has gone silent" in message.title
 
 
 def test_plain_text_and_json_unescape_exactly_once() -> None:

@@ -1,5 +1,5 @@
-"""A spike alert as a Slack payload (pure). The alert itself is channel-neutral (title, lines, links); this
-renders it with the same escaping and size rules as every other Slack message (``slack_format``)."""
+"""A spike or source-health alert as a Slack payload (pure). The alert itself is channel-neutral (title, lines,
+links); this renders it with the same escaping and size rules as every other Slack message (``slack_format``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def _link_line(title: str, url: str, label_chars: int) -> str:
 
 def _payload(alert: Alert, title_chars: int, line_chars: int, label_chars: int, links: int) -> dict[str, Any]:
     title = _escape_fit(_one_line(alert.title), title_chars)
-    head = {"type": "mrkdwn", "text": f":chart_with_upwards_trend: *{title}*"}
+    icon = ":stethoscope:" if alert.kind == "health" else ":chart_with_upwards_trend:"
+    head = {"type": "mrkdwn", "text": f"{icon} *{title}*"}
     blocks: list[dict[str, Any]] = [{"type": "section", "text": head}]
     lines = [_escape_fit(_one_line(line), line_chars) for line in alert.lines if _one_line(line)]
     if lines:
@@ -35,7 +36,7 @@ def _payload(alert: Alert, title_chars: int, line_chars: int, label_chars: int, 
 
 
 def spike_blocks(alert: Alert) -> dict[str, Any]:
-    """The spike alert's payload within every Slack limit (lines and links clipped further until it fits)."""
+    """The spike or health alert's payload within every Slack limit (lines and links clipped until it fits)."""
     payload: dict[str, Any] = {}
     for caps in _LADDER:
         payload = _payload(alert, *caps)
