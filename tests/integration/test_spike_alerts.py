@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -35,6 +37,7 @@ from govwatch.wiring.clients import slack_sender
 from govwatch.wiring.spikes import spike_context
 from govwatch_dev.slack_receiver import SlackReceiver
 from tests.factories import sid
+from tests.support.webapp import admin_settings, run_web_app
 
 FLOW_FILE = Path(__file__).resolve().parents[2] / "flows" / "spikes.py"
 MIDNIGHT = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)  # the month boundary the spike straddles
@@ -112,6 +115,19 @@ def _alerts_on_topic(settings: Settings) -> list[Any]:
         consumer.close(autocommit=False)
 
 
+def _subscription_pages(ids: list[str], at: datetime) -> list[str]:
+    """The web app's page of each subscription (admin session), showing its spike rule and state."""
+    web_settings, admin = admin_settings(Settings())
+    with run_web_app(web_settings, clock=lambda: at) as base_url, httpx.Client(base_url=base_url, timeout=60) as web:
+        form = web.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        assert web.post("/login", data={"token": admin, "csrf": csrf.group(1)}).status_code == 303
+        pages = [web.get(f"/subscriptions/{key}") for key in ids]
+    assert all(p.status_code == 200 for p in pages)
+    return [p.text for p in pages]
+
+
 def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     """A spike straddling midnight of 31 October fires at the first evaluation after it crosses the threshold, once;
     repeated evaluations post nothing more; a flat series with the same total never fires; once the series falls
@@ -150,6 +166,7 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
             assert stage(records) == {}
             assert stage(records) == {}  # a replay of the topic posts nothing more
         first_deliveries = list(receiver.deliveries)
+        pages = _subscription_pages([subs["surge"].id, subs["steady"].id], crossing)
 
         # The spike leaves the window: the rule re-arms; a second spike later fires once more.
         calm = ends[4] + width + INTERVAL
@@ -163,6 +180,11 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
     assert fired_at == [crossing]  # the first evaluation after the crossing story, and only that one
     assert all("fired: steady" not in text for _, text in summaries)
     assert len(records) == 1 and len(first_deliveries) == 1
+    surge_page, steady_page = pages
+    assert re.search(r'data-testid="sub-spike-state">\s*<span class="badge failed">in a spike</span> since', surge_page)
+    assert "fired 1 time" in surge_page and "at least 3 &times; the mean of the 4 windows before" in surge_page
+    assert re.search(r'data-testid="sub-spike-state">\s*<span class="badge active">armed</span>', steady_page)
+    assert "fired" not in steady_page.split('data-testid="sub-spike-state"')[1].split("</dd>")[0]
     text = json.dumps(first_deliveries[0].payload)
     assert "surge coverage" in text and "AI Act fine" in text and "https://example.org/surge/" in text
     assert "rules evaluated, 0 fired" in rearm and state["armed"] is True and state["fired_count"] == 1

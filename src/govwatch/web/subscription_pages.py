@@ -76,11 +76,25 @@ def _preview(ctx: WebContext, f: SubscriptionForm, actor: Actor) -> dict[str, An
     return {"preview": result, "peak": peak or 1}
 
 
+def spike_state(ctx: WebContext, sub: Subscription | None) -> dict[str, Any] | None:
+    """The subscription's spike rule state as stored by the evaluate-spikes flow (``{}``: never evaluated; None: no
+    rule). Elasticsearch being unreachable leaves the page up, saying so, rather than failing it."""
+    if sub is None or sub.spike is None:
+        return None
+    from govwatch.alerts.spike_state import SpikeStates
+
+    try:
+        state = SpikeStates(ctx.es, ctx.settings.index("spike-state")).get(sub.id)
+    except TransientError as exc:
+        return {"unavailable": str(exc)}
+    return dict(state.doc) if state.seq_no is not None else {}
+
+
 def _form_page(request: Request, f: SubscriptionForm, sub: Subscription | None = None, status: int = 200,
                **extra: Any) -> HTMLResponse:  # noqa: ANN401
     ctx = ctx_of(request)
     template = "subscription.html" if sub is not None else "subscription_new.html"
-    return page(request, template, status, form=f.without_secrets(), sub=sub,
+    return page(request, template, status, form=f.without_secrets(), sub=sub, spike_state=spike_state(ctx, sub),
                 kibana=ctx.kibana_url(f.query) if f.query else None, may_allow_expensive=actor_of(request).admin,
                 **extra)
 
@@ -136,8 +150,8 @@ def create(request: Request) -> Response:
                            destination=destination_of(ctx, f, None), allow_expensive=f.allow_expensive,
                            owner=f.owner if actor.admin and f.owner else actor.owner)
         sub = ctx.service.create(actor, sub)
-    except InvalidQuery as exc:
-        return _form_page(request, f, status=422, query_error=str(exc))
+    except InvalidQuery as exc:  # at the top of the form: the preview block, where query errors go, is out of view
+        return _form_page(request, f, status=422, form_error=str(exc))
     except ValidationError as exc:
         return _form_page(request, f, status=422, form_error=validation_message(exc))
     except (ValueError, SubscriptionExists) as exc:
@@ -171,8 +185,8 @@ def edit(request: Request, key: str) -> Response:
                    "filters": f.to_filters(),
                    "allow_expensive": f.allow_expensive, "owner": f.owner or None, "spike": f.to_spike()}
         sub = ctx.service.update(actor, sub.id, changes, destination_of(ctx, f, sub.destination))
-    except InvalidQuery as exc:
-        return _form_page(request, f, sub, 422, query_error=str(exc))
+    except InvalidQuery as exc:  # at the top of the form, as in create()
+        return _form_page(request, f, sub, 422, form_error=str(exc))
     except ValidationError as exc:
         return _form_page(request, f, sub, 422, form_error=validation_message(exc))
     except ValueError as exc:
