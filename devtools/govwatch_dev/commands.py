@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
             final = demo.wait_until_drained(settings, es, pipeline, say, want=demo.all_sent)
         finally:
             pipeline.stop()
+        health = demo.source_health_once(env, log_dir / "source-health.log")
         threads = demo.thread_lines(receiver, demo.bot_channels(SAMPLE / "subscriptions.yaml"))
     finally:
         site.stop()
@@ -91,6 +92,7 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
     for event in demo.widest_events(settings, es):
         say(f"                 {web_url}/events/{event['event_id']}   {event['outlet_count']} outlets, "
             f"{event['story_count']} stories, {event['first_seen'][:10]}: {event['title'][:70]}")
+    say(f"  Sources:       {web_url}/sources   (govwatch sources list; health: {health.splitlines()[-1][:100]})")
     say(f"  Elasticsearch: {settings.es_url}/{settings.index('stories')}/_search, "
         f"{settings.es_url}/{settings.index('events')}/_search")
     say("  Kibana:        govwatch kibana import --url http://127.0.0.1:5601   (a Kibana 8.8+ pointed at this cluster)")
@@ -102,7 +104,8 @@ def _run(args: argparse.Namespace, base: Settings) -> int:
         return 0
     from govwatch_dev.demo_web import DemoWeb
 
-    web = DemoWeb(settings, port=args.web_port)
+    # /sources lists the sample's feeds
+    web = DemoWeb(settings.model_copy(update={"feeds_file": registry}), port=args.web_port)
     say("")
     web.announce(say)
     web.run()  # until Ctrl-C: uvicorn stops serving and returns

@@ -188,14 +188,25 @@ def all_sent(now: Counts) -> bool:
     return now.delivered + now.failed >= now.matched
 
 
-def poll_once(env: dict[str, str], log: Path) -> str:
-    """Run the Prefect poll flow once in its own process; returns its summary line(s)."""
+def run_cli(env: dict[str, str], log: Path, *args: str) -> str:
+    """Run ``govwatch <args>`` in its own process; returns what it printed (stdout)."""
     proc = subprocess.run([sys.executable, "-c", "import sys; from govwatch.cli import main; sys.exit(main())",
-                           "poll", "--once"], env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+                           *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise RuntimeError(f"poll failed (exit {proc.returncode}); see {log}:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"govwatch {' '.join(args)} failed (exit {proc.returncode}); see {log}:\n"
+                           f"{proc.stderr[-2000:]}")
     return proc.stdout.strip()
+
+
+def poll_once(env: dict[str, str], log: Path) -> str:
+    """Run the Prefect poll flow once in its own process; returns its summary line(s)."""
+    return run_cli(env, log, "poll", "--once")
+
+
+def source_health_once(env: dict[str, str], log: Path) -> str:
+    """Evaluate every sample feed's health once (what the evaluate-source-health flow does); its summary."""
+    return run_cli(env, log, "sources", "run")
 
 
 def wait_until_drained(settings: Settings, es: Any, pipeline: Pipeline, say: Say, timeout_s: float = 300.0,  # noqa: ANN401
