@@ -1,23 +1,34 @@
 """Test data for the browser tests and the screenshot script: stories on both sides of a month boundary, one hostile
 story, subscriptions, and ledger entries in every delivery state — written to the real Elasticsearch through the
 product's own adapters (bulk_index, SubscriptionStore, matcher, AlertLedger), never as hand-made index documents.
+
+``seed_sources`` does the same for the source health pages: a small feed registry, the feeds' stories (bulk_index),
+their poll state on the ``feeds.state`` topic (KafkaStateStore, as the poller writes it) and one source health
+evaluation at the fixed clock (run_source_health, as ``govwatch sources run`` does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from govwatch.adapters.es_io import make_client
+from govwatch.adapters.feed_stores import KafkaStateStore
+from govwatch.adapters.kafka_topics import FEED_STATE
 from govwatch.adapters.story_index import bulk_index
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.matcher import fetch_stories, match_batch
 from govwatch.alerts.store import SubscriptionStore
 from govwatch.alerts.subscriptions import Subscription
-from govwatch.models import EnrichedStory, IndexedStory
+from govwatch.feeds.state import FeedState
+from govwatch.models import EnrichedStory, IndexedStory, Trace
 from govwatch.settings import Settings
 from govwatch.stages.alerter import build_alert
+from govwatch.wiring.clients import producer_session
+from govwatch.wiring.source_health import run_source_health
+from tests.factories import enriched_story, raw_story
 from tests.integration._alert_helpers import FIRST_SEEN, TEXTS, story, sub
 
 # The clock of every browser test: the stories were first seen (and published) on 30 Nov and 1 Dec 2026, so a
@@ -106,4 +117,58 @@ def seed(settings: Settings, now: datetime = NOW) -> Seeded:
     return Seeded(stories=by_id, subscription=eu, alert_ids=states, hostile_story_id=hostile)
 
 
-__all__ = ["FIRST_SEEN", "HOSTILE_TITLE", "NOW", "OWNER", "Seeded", "seed"]
+# Source health: "broken-wire" published hourly until its polls started failing 10 h before NOW (an open "failing"
+# incident: the limit is 6 h; its last story, 11 h ago, is still inside the 12 h silence floor), "steady-news"
+# publishes hourly and polls fine, "new-feed" was never polled and has no stories.
+SOURCES_REGISTRY = """feeds:
+  - {id: broken-wire, name: Broken Wire, url: "https://broken.example.org/rss"}
+  - {id: steady-news, name: Steady News, url: "https://steady.example.org/rss"}
+  - {id: new-feed, name: New Feed, url: "https://new.example.org/rss"}
+"""
+BROKEN_SINCE = NOW - timedelta(hours=10)
+BROKEN_ERROR = "HTTP 503 from broken.example.org"
+SOURCE_HISTORY = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class SourcesSeeded:
+    settings: Settings  # the given settings with feeds_file -> the registry above
+    summary: str  # the evaluation's summary line
+    stories: dict[str, list[EnrichedStory]]  # feed id -> its stories, newest first
+
+
+def _feed_stories(feed_id: str, host: str, until: datetime) -> list[EnrichedStory]:
+    """One story an hour for SOURCE_HISTORY up to ``until``, each extracted from its page."""
+    out, at, n = [], until - SOURCE_HISTORY, 0
+    while at <= until:
+        raw = raw_story(f"{feed_id}-{n}", url=f"https://{host}/story/{n}", feed_id=feed_id,
+                        feed_url=f"https://{host}/rss", title=f"{feed_id} story {n}", published_at=at,
+                        trace=Trace(first_seen_at=at))
+        out.append(enriched_story(f"{feed_id}-{n}", raw=raw))
+        at, n = at + timedelta(hours=1), n + 1
+    return out[::-1]
+
+
+def seed_sources(settings: Settings, workdir: Path, now: datetime = NOW) -> SourcesSeeded:
+    """Write the registry, index the feeds' stories, put their poll state, and evaluate source health at ``now``."""
+    registry = workdir / "feeds.yaml"
+    registry.write_text(SOURCES_REGISTRY)
+    settings = settings.model_copy(update={"feeds_file": registry})
+    stories = {"broken-wire": _feed_stories("broken-wire", "broken.example.org", BROKEN_SINCE - timedelta(hours=1)),
+               "steady-news": _feed_stories("steady-news", "steady.example.org", now - timedelta(minutes=30))}
+    rejected = bulk_index(make_client(settings.es_url), settings.index_prefix,
+                          [s for feed in stories.values() for s in feed])
+    assert rejected == {}, rejected
+    with producer_session(settings) as producer:
+        polls = KafkaStateStore(settings, settings.topic(FEED_STATE), producer, decode=FeedState.from_bytes,
+                                new=FeedState)
+        polls.put(FeedState("broken-wire", last_success_at=BROKEN_SINCE, last_attempt_at=now - timedelta(minutes=5),
+                            consecutive_failures=9, last_error=BROKEN_ERROR))
+        polls.put(FeedState("steady-news", last_success_at=now - timedelta(minutes=5),
+                            last_attempt_at=now - timedelta(minutes=5)))
+    summary = run_source_health(settings, now)
+    return SourcesSeeded(settings=settings, summary=summary, stories=stories)
+
+
+__all__ = ["BROKEN_ERROR", "FIRST_SEEN", "HOSTILE_TITLE", "NOW", "OWNER", "Seeded", "SourcesSeeded", "seed",
+           "seed_sources"]
