@@ -149,6 +149,19 @@ def _seed(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     return es
 
 
+def _web_pages(paths: list[str], at: datetime) -> list[str]:
+    """Pages of the web app (admin session, clock ``at``), each answered 200."""
+    web_settings, admin = admin_settings(Settings())
+    with run_web_app(web_settings, clock=lambda: at) as base_url, httpx.Client(base_url=base_url, timeout=60) as web:
+        form = web.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        assert web.post("/login", data={"token": admin, "csrf": csrf.group(1)}).status_code == 303
+        pages = [web.get(path) for path in paths]
+    assert [p.status_code for p in pages] == [200] * len(paths)
+    return [p.text for p in pages]
+
+
 def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
         initialized, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001
     settings = initialized
@@ -190,6 +203,7 @@ def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
             assert stage(records) == {}
             assert stage(records) == {}  # a replay posts nothing more
         posted = [json.dumps(d.payload) for d in receiver.deliveries]
+    (history,) = _web_pages([f"/alerts?subscription={ops.id}"], T3)
 
     assert "0 incidents opened or recovered" in early, early
     assert sorted(opened.split("; ")[1:]) == ["open: broken failing", "open: drifting extraction", "open: quiet silent"]
@@ -207,6 +221,9 @@ def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
     assert "Recovered: Broken Feed (failing)" in text and "Recovered: Drifting Feed (extraction)" in text
     assert "https://govwatch.example.org/sources/quiet" in text
 
+    assert history.count('data-testid="alert-row"') == 6 and history.count(">source health</span>") == 6
+    assert '<a href="https://govwatch.example.org/sources/quiet" data-testid="alert-story-link">' in history
+    assert "/stories/" not in history  # an incident is not a story: its row links to the feed's source page
     assert [i["kind"] for i in view["broken"]["incidents"]] == ["failing"]
     assert view["quiet"]["typical_gap_h"] == 3.0 and view["drifting"]["extraction_today"] == 0.0
     assert view["drifting"]["extraction_before"] == 1.0

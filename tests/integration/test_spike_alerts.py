@@ -115,15 +115,15 @@ def _alerts_on_topic(settings: Settings) -> list[Any]:
         consumer.close(autocommit=False)
 
 
-def _subscription_pages(ids: list[str], at: datetime) -> list[str]:
-    """The web app's page of each subscription (admin session), showing its spike rule and state."""
+def _subscription_pages(paths: list[str], at: datetime) -> list[str]:
+    """Pages of the web app (admin session): a subscription's rule and state, its alert history."""
     web_settings, admin = admin_settings(Settings())
     with run_web_app(web_settings, clock=lambda: at) as base_url, httpx.Client(base_url=base_url, timeout=60) as web:
         form = web.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert csrf is not None
         assert web.post("/login", data={"token": admin, "csrf": csrf.group(1)}).status_code == 303
-        pages = [web.get(f"/subscriptions/{key}") for key in ids]
+        pages = [web.get(path) for path in paths]
     assert all(p.status_code == 200 for p in pages)
     return [p.text for p in pages]
 
@@ -166,7 +166,8 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
             assert stage(records) == {}
             assert stage(records) == {}  # a replay of the topic posts nothing more
         first_deliveries = list(receiver.deliveries)
-        pages = _subscription_pages([subs["surge"].id, subs["steady"].id], crossing)
+        pages = _subscription_pages([f"/subscriptions/{subs['surge'].id}", f"/subscriptions/{subs['steady'].id}",
+                                     f"/alerts?subscription={subs['surge'].id}"], crossing)
 
         # The spike leaves the window: the rule re-arms; a second spike later fires once more.
         calm = ends[4] + width + INTERVAL
@@ -180,7 +181,8 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
     assert fired_at == [crossing]  # the first evaluation after the crossing story, and only that one
     assert all("fired: steady" not in text for _, text in summaries)
     assert len(records) == 1 and len(first_deliveries) == 1
-    surge_page, steady_page = pages
+    surge_page, steady_page, history = pages
+    assert history.count('data-testid="alert-row"') == 1 and '>spike</span> <a href="/stories/' in history
     assert re.search(r'data-testid="sub-spike-state">\s*<span class="badge failed">in a spike</span> since', surge_page)
     assert "fired 1 time" in surge_page and "at least 3 &times; the mean of the 4 windows before" in surge_page
     assert re.search(r'data-testid="sub-spike-state">\s*<span class="badge active">armed</span>', steady_page)

@@ -52,6 +52,7 @@ class AlertRow:
     also_in_count: int
     possible_duplicate: bool
     event_id: str | None = None  # the story's event (ledger entries from before events have none)
+    kind: str = "match"  # "spike" and "health" alerts name a surge or a feed's incident, not one matched story
 
     @property
     def retryable(self) -> bool:
@@ -66,7 +67,8 @@ class AlertRow:
                    matched_at=entry.get("matched_at") or "", status=entry.get("status", ""),
                    last_error=entry.get("last_error"), attempts=int(entry.get("attempts") or 0),
                    also_in_count=int(entry.get("also_in_count") or 0),
-                   possible_duplicate=bool(entry.get("possible_duplicate")), event_id=entry.get("event_id"))
+                   possible_duplicate=bool(entry.get("possible_duplicate")), event_id=entry.get("event_id"),
+                   kind=str(alert.get("kind") or "match"))
 
 
 def list_alerts(es: Elasticsearch, ledger_index: str, subscription_ids: Sequence[str] | None, *,
