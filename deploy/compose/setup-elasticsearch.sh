@@ -15,7 +15,7 @@
 set -euo pipefail
 
 # The govwatch roles with an Elasticsearch user of their own; the role bodies are <role>.json in ROLES_DIR.
-ROLES=(init poll digests enrich index alert notify web)
+ROLES=(init poll digests spikes sources enrich index alert notify web)
 # compose.yaml leaves GOVWATCH_INDEX_PREFIX at its default, so the indices are govwatch-*.
 PREFIX=govwatch
 ROLES_DIR=${SETUP_ROLES_DIR:-/govwatch/roles}

@@ -12,7 +12,7 @@ COMPOSE_DIR = REPO / "deploy" / "compose"
 ROLES_DIR = REPO / "deploy" / "helm" / "govwatch" / "files" / "elasticsearch-roles"
 SETUP = COMPOSE_DIR / "setup-elasticsearch.sh"
 # The govwatch roles with an Elasticsearch user of their own (one compose service each).
-GOVWATCH_ROLES = ("init", "poll", "digests", "enrich", "index", "alert", "notify", "web")
+GOVWATCH_ROLES = ("init", "poll", "digests", "spikes", "sources", "enrich", "index", "alert", "notify", "web")
 
 
 def compose_config(folder: Path, name: str = "compose.yaml") -> tuple[int, str, str]:

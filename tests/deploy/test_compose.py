@@ -70,20 +70,24 @@ def test_servers_are_healthchecked_and_waited_for(loaded: dict[str, Any]) -> Non
             assert how["condition"] == wanted, (name, dependency, how)
     assert set(services["init"]["depends_on"]) == {"setup", "kafka", "elasticsearch"}  # setup makes its user
     assert set(services["kibana-import"]["depends_on"]) == {"kibana", "init"}
-    for role in ("poll", "digests", "web", *CONSUMER_INPUT):
+    for role in ("poll", "digests", "spikes", "sources", "web", *CONSUMER_INPUT):
         assert "init" in services[role]["depends_on"], role
+    for role in ("poll", "digests", "spikes", "sources"):  # the Prefect runners register their deployments at start
+        assert set(services[role]["depends_on"]) == {"init", "prefect"}, role
     assert set(services["web"]["depends_on"]) == {"init", "elasticsearch"}
 
 
 def test_roles_run_the_image_commands(loaded: dict[str, Any]) -> None:
     """Each govwatch role runs its entry point from the one image; the one-shot jobs do not restart."""
     services = loaded["services"]
-    commands = {name: services[name]["command"] for name in ("init", "kibana-import", "poll", "digests", "web",
-                                                             *CONSUMER_INPUT)}
+    commands = {name: services[name]["command"] for name in ("init", "kibana-import", "poll", "digests", "spikes",
+                                                             "sources", "web", *CONSUMER_INPUT)}
     assert commands["init"] == ["govwatch", "init"]
     assert commands["kibana-import"] == ["govwatch", "kibana", "import"]
     assert commands["poll"] == ["govwatch", "poll", "--serve"]
     assert commands["digests"] == ["python", "-m", "govwatch_flows.send_digests"]
+    assert commands["spikes"] == ["python", "-m", "govwatch_flows.spikes"]
+    assert commands["sources"] == ["python", "-m", "govwatch_flows.source_health"]
     assert commands["web"] == ["govwatch", "web", "--host", "0.0.0.0", "--port", "8088"]
     for name in CONSUMER_INPUT:
         assert commands[name] == ["python", "-m", f"govwatch_consumers.{name}"]
@@ -119,6 +123,19 @@ def test_consumers_are_scraped_and_secrets_come_from_env(loaded: dict[str, Any])
     assert all((value.startswith("${") and ":?" in value) or value == "" for _, value in secrets), secrets
     assert "hooks.slack.com" not in text and "xoxb-" not in text
     assert set(loaded["volumes"]) >= {"esdata", "kafkadata", "prefectdata", "certs"}
+
+
+def test_flow_runners_are_health_checked_on_the_runner_endpoint(loaded: dict[str, Any]) -> None:
+    """Each Prefect runner (poll, digests, spikes, sources) enables the runner's webserver on loopback and is health
+    checked on its /health; none publishes a port."""
+    for name in ("poll", "digests", "spikes", "sources"):
+        service = loaded["services"][name]
+        assert service["healthcheck"]["test"] == ["CMD", "python", "-m", "govwatch.metrics", "check",
+                                                  "http://127.0.0.1:8080/health"], name
+        env = service["environment"]
+        assert (env["PREFECT_RUNNER_SERVER_ENABLE"], env["PREFECT_RUNNER_SERVER_HOST"]) == ("true", "127.0.0.1"), name
+        assert env["PREFECT_API_URL"] == env["GOVWATCH_PREFECT_API_URL"] == "http://prefect:4200/api", name
+        assert "ports" not in service, name
 
 
 def test_web_role_is_health_checked_on_healthz_and_published_on_loopback(loaded: dict[str, Any],

@@ -81,15 +81,71 @@ def test_each_secret_reaches_only_the_services_that_need_it(loaded: dict[str, An
     assert _holders(loaded, token_hash) == {"web"}
 
 
-def test_slack_credentials_reach_only_the_roles_that_post(project: Path) -> None:
-    """A Slack bot token and webhook set in .env reach notify, digests and web (test message, resume), nobody else."""
+# The channel settings .env may set (commented out in .env.example), each with a value found nowhere else.
+CHANNEL_VALUES = {"GOVWATCH_SLACK_BOT_TOKEN": "xoxb-1-2-abc", "GOVWATCH_SLACK_WEBHOOK_URL": "https://h.test/x",
+                  "GOVWATCH_SMTP_PASSWORD": "smtp-pw-7f3a9c", "GOVWATCH_SMTP_HOST": "smtp.mail.test",
+                  "GOVWATCH_SMTP_PORT": "2525", "GOVWATCH_SMTP_STARTTLS": "false",
+                  "GOVWATCH_SMTP_USERNAME": "gw-mailer",
+                  "GOVWATCH_SMTP_FROM": "alerts@mail.test", "GOVWATCH_EMAIL_DOMAINS": "mail.test",
+                  "GOVWATCH_TEAMS_WEBHOOK_HOSTS": "teams.hooks.test", "GOVWATCH_JSON_WEBHOOK_HOSTS": "json.hooks.test"}
+
+
+def test_channel_settings_reach_only_the_roles_that_send(project: Path) -> None:
+    """The Slack token and webhook, the SMTP password and server, and the channel allowlists set in .env reach
+    notify, digests and web (test messages, resume, destination checks on save), nobody else; each commented
+    example of .env.example is one of them."""
+    example = (COMPOSE_DIR / ".env.example").read_text()
+    assert set(re.findall(r"^# (GOVWATCH_(?:SLACK|SMTP|EMAIL|TEAMS|JSON)_[A-Z_]+)=", example, flags=re.M)) == \
+        set(CHANNEL_VALUES)
     env = project / ".env"
-    env.write_text(env.read_text() + "GOVWATCH_SLACK_BOT_TOKEN=xoxb-1-2-abc\n"
-                   "GOVWATCH_SLACK_WEBHOOK_URL=https://h.test/x\n")
+    env.write_text(env.read_text() + "".join(f"{name}={value}\n" for name, value in CHANNEL_VALUES.items()))
     code, out, err = compose_config(project)
     assert code == 0, err
     loaded = json.loads(out)
-    assert _holders(loaded, "xoxb-1-2-abc") == _holders(loaded, "https://h.test/x") == {"notify", "digests", "web"}
+    for name, value in CHANNEL_VALUES.items():
+        given = {s for s, service in loaded["services"].items() if name in service.get("environment", {})}
+        assert given == {"notify", "digests", "web"}, name
+        if SECRET_NAME.search(name):  # and the value itself is nowhere else, under any name
+            assert _holders(loaded, value) == {"notify", "digests", "web"}, name
+
+
+def test_channel_settings_parse_in_the_sending_roles(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What compose hands a sending role from those .env lines parses into govwatch's Settings."""
+    from govwatch.settings import Settings
+
+    env = project / ".env"
+    env.write_text(env.read_text() + "".join(f"{name}={value}\n" for name, value in CHANNEL_VALUES.items()))
+    code, out, err = compose_config(project)
+    assert code == 0, err
+    for role in ("notify", "digests", "web"):
+        for name in [n for n in os.environ if n.startswith("GOVWATCH_")]:
+            monkeypatch.delenv(name)
+        for name, value in json.loads(out)["services"][role]["environment"].items():
+            monkeypatch.setenv(name, value.replace("$$", "$"))
+        settings = Settings(_env_file=None)
+        assert settings.smtp_password is not None and settings.smtp_password.get_secret_value() == "smtp-pw-7f3a9c"
+        assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("smtp.mail.test", 2525, False)
+        assert (settings.smtp_username, settings.smtp_from) == ("gw-mailer", "alerts@mail.test")
+        assert settings.email_domains == ["mail.test"] and settings.teams_webhook_hosts == ["teams.hooks.test"]
+        assert settings.json_webhook_hosts == ["json.hooks.test"]
+
+
+def test_source_health_settings_reach_only_the_sources_role(project: Path) -> None:
+    """The operations subscription set in .env reaches only `sources`; its alerts link to WEB_PUBLIC_URL, or to the
+    web app on loopback when that is unset."""
+    env = project / ".env"
+    code, out, err = compose_config(project)
+    assert code == 0, err
+    sources = json.loads(out)["services"]["sources"]["environment"]
+    assert sources["GOVWATCH_SOURCE_HEALTH_WEB_BASE"] == "http://127.0.0.1:8088"
+    assert sources["GOVWATCH_SOURCE_HEALTH_SUBSCRIPTION"] is None  # unset in .env: stays unset
+    env.write_text(env.read_text() + "GOVWATCH_SOURCE_HEALTH_SUBSCRIPTION=ops-feeds-9d2\n"
+                   "WEB_PUBLIC_URL=https://gw.example.test\n")
+    code, out, err = compose_config(project)
+    assert code == 0, err
+    loaded = json.loads(out)
+    assert _holders(loaded, "ops-feeds-9d2") == {"sources"}
+    assert loaded["services"]["sources"]["environment"]["GOVWATCH_SOURCE_HEALTH_WEB_BASE"] == "https://gw.example.test"
 
 
 def test_each_govwatch_role_logs_in_as_its_own_elasticsearch_user(loaded: dict[str, Any]) -> None:

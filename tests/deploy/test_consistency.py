@@ -61,7 +61,8 @@ def test_chart_partition_limits_match_the_topics() -> None:
 def test_stop_grace_matches_the_chart() -> None:
     """Compose gives each long-running role the stop grace the chart gives its pod (compose's default is 10 s)."""
     services = yaml.safe_load((REPO / "deploy" / "compose" / "compose.yaml").read_text(encoding="utf-8"))["services"]
-    templates = {"poll": "flows.yaml", "digests": "flows.yaml", "web": "web.yaml",
+    templates = {"poll": "flows.yaml", "digests": "flows.yaml", "spikes": "flows.yaml", "sources": "flows.yaml",
+                 "web": "web.yaml",
                  **dict.fromkeys(CONSUMER_INPUT, "consumers.yaml")}
     chart = {name: chart_grace_s(template) for name, template in templates.items()}
     compose = {name: int(str(services[name]["stop_grace_period"]).removesuffix("s")) for name in templates}
@@ -93,7 +94,8 @@ def test_role_commands_exist() -> None:
         modules |= set(re.findall(r'"-m",\s*"?(govwatch[\w.]*\w)', text))
         modules |= set(re.findall(r"python -m (govwatch[\w.]*\w)", text))
         commands |= set(re.findall(r'"govwatch",\s*"(\w+)"', text))
-    assert {"govwatch_consumers.enrich", "govwatch_flows.send_digests", "govwatch.metrics"} <= modules
+    assert {"govwatch_consumers.enrich", "govwatch_flows.send_digests", "govwatch_flows.spikes",
+            "govwatch_flows.source_health", "govwatch.metrics"} <= modules
     assert {"init", "poll", "kibana"} <= commands
     for module in modules:
         assert importlib.util.find_spec(module) is not None, module

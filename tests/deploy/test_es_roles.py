@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE_FILES = REPO / "deploy" / "helm" / "govwatch" / "files" / "elasticsearch-roles"
-ROLES = ("init", "poll", "digests", "enrich", "index", "alert", "notify", "web")
+ROLES = ("init", "poll", "digests", "spikes", "sources", "enrich", "index", "alert", "notify", "web")
 
 # Fields of a role body (PUT _security/role/<name>) and of one of its `indices` entries.
 ROLE_FIELDS = {"applications", "cluster", "description", "global", "indices", "metadata", "remote_indices",
@@ -56,25 +56,48 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "digests": {"cluster": set(), "indices": {("{prefix}-subscriptions",): {"read"},
                                               ("{prefix}-alert-ledger",): {"read", "index", "maintenance"},
                                               ("{prefix}-alert-threads",): {"read"}}},
+    # spike_run.py via wiring/spikes.py: store.with_spike (search); spike_search.py aggregations on stories and the
+    # top events' titles (mget); spike_state.py get/search, create or index with if_seq_no; ledger.py record (bulk
+    # create, get + versioned index on a 409) and mark_produced (bulk update). No refresh anywhere.
+    "spikes": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"},
+                                             ("{prefix}-events",): {"read"},
+                                             ("{prefix}-subscriptions",): {"read"},
+                                             ("{prefix}-spike-state",): {"read", "index"},
+                                             ("{prefix}-alert-ledger",): {"read", "index"}}},
+    # source_health_run.py via wiring/source_health.py: the operations subscription (get); measure() and
+    # recent_stories() search stories; source_health_state.py get/mget, create or index with if_seq_no; ledger.py
+    # record and mark_produced as for spikes. The poll states come from Kafka (feeds.state), not Elasticsearch.
+    "sources": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read"},
+                                              ("{prefix}-subscriptions",): {"read"},
+                                              ("{prefix}-source-health",): {"read", "index"},
+                                              ("{prefix}-alert-ledger",): {"read", "index"}}},
     # service.py add/save/delete subscriptions, validate_query + previews on stories, ledger history, retry and
     # resume (refresh + search + update); auth.py tokens create/get/update; event_index.py list/read events (the
-    # events pages, API and `govwatch events`).
+    # events pages, API and `govwatch events`); source_pages.py -> wiring/source_health.overviews: each feed's
+    # incident state (mget) and stories (search), the /sources pages and `govwatch sources list|show`;
+    # subscription_pages.py: a subscription's spike rule state (get).
     "web": {"cluster": set(), "indices": {(S, f"{S}-*"): {"read", "view_index_metadata"},
                                           ("{prefix}-events",): {"read"},
                                           ("{prefix}-subscriptions",): {"read", "write"},
                                           ("{prefix}-alert-ledger",): {"read", "index", "maintenance"},
-                                          ("{prefix}-web-tokens",): {"read", "index"}}},
+                                          ("{prefix}-web-tokens",): {"read", "index"},
+                                          ("{prefix}-source-health",): {"read"},
+                                          ("{prefix}-spike-state",): {"read"}}},
 }
 # Where each role's Elasticsearch work starts: the index names these files pass to the client.
 ROLE_CODE = {
     "poll": ["src/govwatch/wiring/poll.py"],
     "digests": ["src/govwatch/wiring/digests.py"],
+    "spikes": ["src/govwatch/wiring/spikes.py"],
+    "sources": ["src/govwatch/wiring/source_health.py"],
     "enrich": ["src/govwatch/wiring/enrich.py"],
     "index": ["src/govwatch/wiring/index.py"],
     "alert": ["src/govwatch/wiring/alert.py"],
     "notify": ["src/govwatch/wiring/notify.py"],
-    "web": ["src/govwatch/web/app.py", "src/govwatch/web/context.py", "src/govwatch/alerts/subscription_service.py",
-            "src/govwatch/commands/web.py", "src/govwatch/wiring/web.py"],
+    # Every module of the web app: a new page reading a new index cannot be missed.
+    "web": [*sorted(str(p.relative_to(REPO)) for p in (REPO / "src" / "govwatch" / "web").glob("*.py")),
+            "src/govwatch/alerts/subscription_service.py", "src/govwatch/commands/web.py", "src/govwatch/wiring/web.py",
+            "src/govwatch/wiring/source_health.py"],
 }
 
 
@@ -115,14 +138,17 @@ def test_body_grants_exactly_what_the_role_needs(role: str) -> None:
 
 @pytest.mark.parametrize("role", sorted(ROLE_CODE))
 def test_body_covers_every_index_the_role_code_names(role: str) -> None:
-    """Each index a role's entry code passes to Elasticsearch (settings.index("..."), or the index prefix for the
-    stories indices) matches a name its role grants: a new index used by the code cannot be forgotten here."""
+    """Each index a role's entry code passes to Elasticsearch (settings.index("..."), the events index by
+    event_index.index_name, or the index prefix for the stories indices) matches a name its role grants: a new index
+    used by the code cannot be forgotten here."""
     used: set[str] = set()
     for path in ROLE_CODE[role]:
         text = (REPO / path).read_text(encoding="utf-8")
         used |= {f"{{prefix}}-{name}" for name in re.findall(r"settings\.index\(\s*[\"']([\w-]+)[\"']\s*\)", text)}
         if re.search(r"settings\.index_prefix\b", text):
             used.add(S)  # ClusterIndex, IndexStage: the stories alias and its monthly indices
+        if re.search(r"event_index\.index_name\(", text):
+            used.add("{prefix}-events")
     assert used, f"no index found in {ROLE_CODE[role]}: update ROLE_CODE"
     granted = [name for entry in _body(role)["indices"] for name in entry["names"]]
     missing = {name for name in used if not any(fnmatch.fnmatchcase(name, pattern) for pattern in granted)}

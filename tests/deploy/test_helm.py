@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ CHART = REPO / "deploy" / "helm" / "govwatch"
 PRODUCTION = CHART / "ci" / "production-values.yaml"
 VALUES_FILES = {"defaults": None, "production": PRODUCTION}
 CONSUMER_INPUT = {"enrich": "stories.raw", "index": "stories.enriched", "alert": "stories.indexed", "notify": "alerts"}
+# The Prefect-served roles (templates/flows.yaml): one pod each, the command that serves its deployments.
+FLOWS = {"poll": ["govwatch", "poll", "--serve"], "digests": ["python", "-m", "govwatch_flows.send_digests"],
+         "spikes": ["python", "-m", "govwatch_flows.spikes"],
+         "sources": ["python", "-m", "govwatch_flows.source_health"]}
 
 
 def _template(*extra: str | Path) -> tuple[int, str, str]:
@@ -52,7 +57,7 @@ def test_manifests_match_kubernetes_schemas(which: str, tmp_path: Path) -> None:
     proc = run([venv_script("kubernetes-validate", "kubernetes-validate"), "-k", KUBERNETES_VERSION, "--strict",
                 "--quiet", path])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(docs) >= 12  # 7 Deployments, 4 PDBs, the web Service, the init Job (and a Secret or a ConfigMap)
+    assert len(docs) >= 14  # 9 Deployments, 4 PDBs, the web Service, the init Job (and a Secret or a ConfigMap)
 
 
 def test_validator_refuses_a_broken_manifest(tmp_path: Path) -> None:
@@ -91,9 +96,13 @@ def test_consumers_have_probes_limits_budgets_and_scrape_annotations(which: str,
         assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
         assert budgets[f"gw-govwatch-{name}"]["spec"]["selector"]["matchLabels"] == \
             deployment["spec"]["selector"]["matchLabels"]
-    for name in ("poll", "digests"):
-        (container,) = deployments[f"gw-govwatch-{name}"]["spec"]["template"]["spec"]["containers"]
+    for name in FLOWS:
+        deployment = deployments[f"gw-govwatch-{name}"]
+        assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == FLOWS[name]
         assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert set(container["resources"]) == {"requests", "limits"}
 
 
 def test_init_job_is_a_hook_with_its_credentials_first(tmp_path: Path) -> None:
@@ -193,8 +202,10 @@ def test_web_secrets_go_into_the_chart_secret_and_the_role_can_be_turned_off(tmp
 
 # --- least privilege (issue 22, defect 6) -----------------------------------------------------------------------
 
-ROLES = ("init", "poll", "digests", "enrich", "index", "alert", "notify", "web")
-POSTING = {"notify", "digests", "web"}  # the roles that send to Slack
+ROLES = ("init", "poll", "digests", "spikes", "sources", "enrich", "index", "alert", "notify", "web")
+POSTING = {"notify", "digests", "web"}  # the roles that send on the channels (Slack, Teams, JSON webhooks, e-mail)
+CHANNEL_SECRETS = {"GOVWATCH_SLACK_BOT_TOKEN": "slack-bot-token", "GOVWATCH_SLACK_WEBHOOK_URL": "slack-webhook-url",
+                   "GOVWATCH_SMTP_PASSWORD": "smtp-password"}
 ROLE_FILES = CHART / "files" / "elasticsearch-roles"
 
 
@@ -261,14 +272,75 @@ def test_the_old_shared_credential_and_bare_proxy_header_are_refused(values: lis
     assert code != 0 and message in err, err
 
 
-def test_slack_and_prefect_only_where_needed(tmp_path: Path) -> None:
-    """Slack credentials reach notify, digests and web only; the Prefect API only poll and digests."""
+def test_channels_and_prefect_only_where_needed(tmp_path: Path) -> None:
+    """The channels' credentials (Slack token and webhook, the SMTP password: optional keys of the credentials
+    Secret, never a plain value) and settings reach notify, digests and web only; the Prefect API only the flows."""
     _, docs = _render(PRODUCTION, tmp_path)
     for role, container in _containers(docs).items():
         env = _env(container)
-        assert ("GOVWATCH_SLACK_BOT_TOKEN" in env) == (role in POSTING), role
-        assert ("GOVWATCH_SLACK_WEBHOOK_URL" in env) == (role in POSTING), role
-        assert ("PREFECT_API_URL" in env) == (role in ("poll", "digests")), role
+        for name, key in CHANNEL_SECRETS.items():
+            wanted = {"secretKeyRef": {"name": "govwatch-credentials", "key": key, "optional": True}}
+            assert env.get(name) == (wanted if role in POSTING else None), (role, name)
+        if role in POSTING:
+            assert env["GOVWATCH_SMTP_HOST"] == "smtp.example.org" and env["GOVWATCH_SMTP_PORT"] == "587"
+            assert env["GOVWATCH_SMTP_STARTTLS"] == "true" and env["GOVWATCH_SMTP_USERNAME"] == "govwatch"
+            assert env["GOVWATCH_SMTP_FROM"] == "govwatch@example.org"
+            assert env["GOVWATCH_EMAIL_DOMAINS"] == "example.org"
+            assert env["GOVWATCH_JSON_WEBHOOK_HOSTS"] == "hooks.example.org"
+            assert "GOVWATCH_TEAMS_WEBHOOK_HOSTS" not in env  # empty in values: govwatch's default hosts
+        else:
+            assert not any(n.startswith(("GOVWATCH_SMTP_", "GOVWATCH_SLACK_")) or n.endswith("_WEBHOOK_HOSTS")
+                           for n in env), role
+        assert ("PREFECT_API_URL" in env) == (role in FLOWS), role
+
+
+def test_channel_values_reach_the_sending_roles_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the chart hands notify, digests and web parses into govwatch's Settings: the SMTP server and login, the
+    allowlists; with the default values no channel setting is set, so govwatch's defaults apply (e-mail refused)."""
+    from govwatch.settings import Settings
+
+    docs = _docs("--set", "channels.smtp.host=smtp.example.org", "--set", "channels.smtp.port=465",
+                 "--set", "channels.smtp.starttls=false", "--set", "channels.smtp.username=gw",
+                 "--set", "channels.teamsWebhookHosts={*.webhook.office.com,teams.example.org}",
+                 "--set", "channels.emailDomains={example.org,example.com}")
+    for role in POSTING:
+        for name in [n for n in os.environ if n.startswith("GOVWATCH_")]:
+            monkeypatch.delenv(name)
+        for name, value in _env(_containers(docs)[role]).items():
+            if isinstance(value, str):
+                monkeypatch.setenv(name, value)
+        settings = Settings(_env_file=None)
+        assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("smtp.example.org", 465, False)
+        assert settings.smtp_username == "gw" and settings.smtp_from == "govwatch@localhost"
+        assert settings.teams_webhook_hosts == ["*.webhook.office.com", "teams.example.org"]
+        assert settings.email_domains == ["example.org", "example.com"] and settings.json_webhook_hosts == []
+    for role in POSTING:
+        env = _env(_containers(_docs())[role])
+        assert {n for n in env if n.startswith("GOVWATCH_SMTP_")} == {"GOVWATCH_SMTP_PASSWORD"}, role
+
+
+def test_smtp_password_goes_into_the_chart_secret() -> None:
+    """A password given as secrets.smtpPassword lands in the chart's Secret (key smtp-password), never in a
+    ConfigMap or a plain env value."""
+    code, out, err = _template("--set", "secrets.smtpPassword=s3cr3t-smtp", "--set", "channels.smtp.host=smtp.test")
+    assert code == 0, err
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    (secret,) = _by_kind(docs, "Secret").values()
+    assert secret["stringData"] == {"smtp-password": "s3cr3t-smtp"}
+    assert [d["kind"] for d in docs if "s3cr3t-smtp" in json.dumps(d)] == ["Secret"]
+
+
+def test_source_health_settings_reach_the_sources_role(tmp_path: Path) -> None:
+    """sources.subscription becomes GOVWATCH_SOURCE_HEALTH_SUBSCRIPTION; the alerts' links default to the web app's
+    Ingress (https with TLS), or sources.webBase; neither is set without values for them."""
+    _, docs = _render(PRODUCTION, tmp_path)
+    env = _env(_containers(docs)["sources"])
+    assert env["GOVWATCH_SOURCE_HEALTH_SUBSCRIPTION"] == "ops-source-health"
+    assert env["GOVWATCH_SOURCE_HEALTH_WEB_BASE"] == "https://govwatch.example.org"
+    env = _env(_containers(_docs("--set", "sources.webBase=http://gw.internal:8088"))["sources"])
+    assert env["GOVWATCH_SOURCE_HEALTH_WEB_BASE"] == "http://gw.internal:8088"
+    env = _env(_containers(_docs())["sources"])
+    assert not {"GOVWATCH_SOURCE_HEALTH_SUBSCRIPTION", "GOVWATCH_SOURCE_HEALTH_WEB_BASE"} & set(env)
 
 
 def test_role_bodies_are_rendered_with_the_release_prefix() -> None:
@@ -340,8 +412,8 @@ def _internet_ports(rules: list[dict[str, Any]]) -> set[int]:
 def test_network_policies_isolate_every_role(which: str, tmp_path: Path) -> None:
     """Default deny for every govwatch pod, both directions; the web app reachable only from the ingress controller's
     namespace on its port; the other roles from nobody (or the metrics scraper on the metrics port); egress to DNS,
-    Kafka and Elasticsearch for all, the internet (private ranges excluded) only for poll and enrich (80, 443) and
-    the Slack roles (443)."""
+    Kafka and Elasticsearch for all, Prefect for the flows, the internet (private ranges excluded) only for poll and
+    enrich (80, 443) and the sending roles (443, and the SMTP port where the values set an SMTP server)."""
     _, docs = _render(VALUES_FILES[which], tmp_path)
     for role in ROLES:
         assert any(_selects(p, role) and set(p["policyTypes"]) == {"Ingress", "Egress"} and not p.get("ingress")
@@ -359,15 +431,18 @@ def test_network_policies_isolate_every_role(which: str, tmp_path: Path) -> None
             (rule,) = rules
             assert rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == scraper
             assert rule["ports"] == [{"protocol": "TCP", "port": 9108}]
-    assert _allowed(docs, "poll", "ingress") == _allowed(docs, "init", "ingress") == []
+    for role in (*FLOWS, "init"):
+        assert _allowed(docs, role, "ingress") == [], role
+    channel_ports = {"production": {443, 587}, "defaults": {443}}[which]
     for role in ROLES:
         rules = _allowed(docs, role, "egress")
         namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
                       for rule in rules for peer in rule["to"] if "namespaceSelector" in peer}
-        wanted = {"kube-system", "kafka", "elastic"} | ({"prefect"} if role in ("poll", "digests") else set())
+        wanted = {"kube-system", "kafka", "elastic"} | ({"prefect"} if role in FLOWS else set())
         assert namespaces == wanted, role
         internet = _internet_ports(rules)
-        assert internet == ({80, 443} if role in ("poll", "enrich") else set()) | ({443} if role in POSTING else set())
+        assert internet == ({80, 443} if role in ("poll", "enrich") else set()) | \
+            (channel_ports if role in POSTING else set()), role
         for rule in rules:
             for block in (peer["ipBlock"] for peer in rule["to"] if "ipBlock" in peer):
                 assert "10.0.0.0/8" in block["except"] or "fc00::/7" in block["except"], block
@@ -377,10 +452,28 @@ def test_network_policies_can_be_turned_off_and_allow_a_scraper() -> None:
     """networkPolicy.enabled=false renders none (a CNI without NetworkPolicy support); metricsScraper adds one."""
     assert [d for d in _docs("--set", "networkPolicy.enabled=false") if d["kind"] == "NetworkPolicy"] == []
     names = {d["metadata"]["name"] for d in _docs() if d["kind"] == "NetworkPolicy"}
-    assert names == {f"gw-govwatch-{n}" for n in ("default-deny", "servers", "prefect", "fetch", "slack", "web")}
+    assert names == {f"gw-govwatch-{n}" for n in ("default-deny", "servers", "prefect", "fetch", "channels", "web")}
     names = {d["metadata"]["name"] for d in _docs("--set", "networkPolicy.metricsScraper.namespace=monitoring")
              if d["kind"] == "NetworkPolicy"}
     assert "gw-govwatch-metrics" in names
+
+
+@pytest.mark.parametrize(("values", "ports"), [
+    (["--set", "networkPolicy.channelPorts=null"], None),
+    (["--set", "networkPolicy.channelPorts=null", "--set", "channels.smtp.host=smtp.test",
+      "--set", "channels.smtp.port=465"], [465]),
+    (["--set", "networkPolicy.channelPorts={443,8443}", "--set", "channels.smtp.host=smtp.test"], [443, 587, 8443]),
+    (["--set", "channels.smtp.host=smtp.test", "--set", "channels.smtp.port=443"], [443]),  # values file + --set
+])
+def test_channel_ports_are_exactly_the_ones_given(values: list[str], ports: list[int] | None) -> None:
+    """The sending roles reach the internet on channelPorts plus the SMTP port when an SMTP server is set, each once;
+    with no port at all the channels policy is left out (a rule without ports would open every port)."""
+    policies = {d["metadata"]["name"]: d for d in _docs(*values) if d["kind"] == "NetworkPolicy"}
+    if ports is None:
+        assert "gw-govwatch-channels" not in policies
+        return
+    (rule,) = policies["gw-govwatch-channels"]["spec"]["egress"]
+    assert sorted(p["port"] for p in rule["ports"]) == ports
 
 
 def test_trusted_proxies_reach_the_web_app() -> None:

@@ -37,8 +37,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The environment every govwatch container shares (settings: deploy/.env.example); no Elasticsearch or Slack
-credential: each role adds its own (govwatch.esAuth, govwatch.slackEnv, govwatch.prefectEnv). */}}
+{{/* The environment every govwatch container shares (settings: deploy/.env.example); no Elasticsearch or channel
+credential: each role adds its own (govwatch.esAuth, govwatch.channelEnv, govwatch.prefectEnv). */}}
 {{- define "govwatch.env" -}}
 - name: GOVWATCH_KAFKA_BOOTSTRAP
   value: {{ .Values.kafka.bootstrap | quote }}
@@ -108,15 +108,49 @@ credential: each role adds its own (govwatch.esAuth, govwatch.slackEnv, govwatch
 {{- end }}
 {{- end -}}
 
-{{/* Slack credentials: only for the roles that post (notify, digests, and web for test messages and resume). */}}
-{{- define "govwatch.slackEnv" -}}
+{{/* The channels alerts go out on (Slack, Teams, JSON webhooks, e-mail): only for the roles that send (notify,
+digests, and web for test messages, resume and the destination checks on save). Credentials from the Secret (each key
+optional), the rest plain; a setting left empty in values keeps govwatch's default. */}}
+{{- define "govwatch.channelEnv" -}}
+{{- $secret := include "govwatch.secretName" . -}}
+{{- $ch := .Values.channels -}}
 - name: GOVWATCH_SLACK_WEBHOOK_URL
-  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-webhook-url, optional: true}}
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: slack-webhook-url, optional: true}}
 - name: GOVWATCH_SLACK_BOT_TOKEN
-  valueFrom: {secretKeyRef: {name: {{ include "govwatch.secretName" . }}, key: slack-bot-token, optional: true}}
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: slack-bot-token, optional: true}}
+- name: GOVWATCH_SMTP_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: smtp-password, optional: true}}
+{{- with $ch.smtp.host }}
+- name: GOVWATCH_SMTP_HOST
+  value: {{ . | quote }}
+- name: GOVWATCH_SMTP_PORT
+  value: {{ $ch.smtp.port | quote }}
+- name: GOVWATCH_SMTP_STARTTLS
+  value: {{ $ch.smtp.starttls | quote }}
+{{- end }}
+{{- with $ch.smtp.username }}
+- name: GOVWATCH_SMTP_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- with $ch.smtp.from }}
+- name: GOVWATCH_SMTP_FROM
+  value: {{ . | quote }}
+{{- end }}
+{{- with $ch.emailDomains }}
+- name: GOVWATCH_EMAIL_DOMAINS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $ch.teamsWebhookHosts }}
+- name: GOVWATCH_TEAMS_WEBHOOK_HOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $ch.jsonWebhookHosts }}
+- name: GOVWATCH_JSON_WEBHOOK_HOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- end -}}
 
-{{/* The Prefect server's API: only for the roles that serve flows (poll, digests). */}}
+{{/* The Prefect server's API: only for the roles that serve flows (poll, digests, spikes, sources). */}}
 {{- define "govwatch.prefectEnv" -}}
 - name: GOVWATCH_PREFECT_API_URL
   value: {{ .Values.prefect.apiUrl | quote }}
