@@ -133,3 +133,29 @@ def test_a_lost_race_decides_nothing(ctx: Any) -> None:  # noqa: ANN401
     states.put = other_evaluation_first
     assert evaluate_kind(context, _facts(9, NOW - timedelta(hours=7)), "failing", NOW) is None
     assert produced == []
+
+
+def test_a_round_that_decides_nothing_new_writes_nothing(ctx: Any) -> None:  # noqa: ANN401
+    """A healthy feed costs no state write at all; an open incident's state is rewritten only while its reason
+    changes (its duration grows), and after the recovery quiet rounds write nothing again."""
+    context, _, _ = ctx
+    states = context.states
+    writes: list[str] = []
+    original_put = states.put
+
+    def counting_put(state: State, doc: dict[str, Any]) -> State | None:
+        writes.append(doc.get("last_action", ""))
+        return original_put(state, doc)
+
+    states.put = counting_put
+    healthy = _facts(0, NOW - timedelta(minutes=5))
+    assert [evaluate_kind(context, healthy, "failing", NOW + timedelta(minutes=m)) for m in (0, 10)] == ["quiet"] * 2
+    assert writes == [] and states.docs == {}
+    failing_facts = _facts(9, NOW - timedelta(hours=7))
+    assert evaluate_kind(context, failing_facts, "failing", NOW) == "open"
+    assert evaluate_kind(context, failing_facts, "failing", NOW + timedelta(minutes=30)) == "hold"  # 7.5 h now
+    healed = NOW + timedelta(hours=1)
+    assert evaluate_kind(context, _facts(0, healed), "failing", healed) == "recover"
+    before = len(writes)
+    assert evaluate_kind(context, _facts(0, healed), "failing", healed + timedelta(minutes=10)) == "quiet"
+    assert len(writes) == before and writes[:2] == ["open", "open"] and "hold" in writes

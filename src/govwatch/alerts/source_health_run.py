@@ -89,8 +89,11 @@ def _extraction(agg: dict[str, Any]) -> Extraction:
     return Extraction(page=page, total=int(agg.get("doc_count", 0)))
 
 
-def measure(ctx: HealthContext, feed_id: str, name: str, poll: FeedState, now: datetime) -> FeedFacts:
-    """One search: the feed's newest stories (for its typical gap) and its extraction counts per period."""
+MEASURE_BATCH = 100  # feeds per multi-search request
+
+
+def _measure_body(ctx: HealthContext, feed_id: str, now: datetime) -> dict[str, Any]:
+    """The feed's newest stories (for its typical gap) and its extraction counts per period, in one search body."""
     start, today, _ = periods(now, ctx.policy)
     seen_field = "trace.first_seen_at"
 
@@ -98,20 +101,56 @@ def measure(ctx: HealthContext, feed_id: str, name: str, poll: FeedState, now: d
         return {"filter": {"range": {seen_field: {"gte": gte.isoformat(), "lt": lt.isoformat()}}},
                 "aggs": {"status": {"terms": {"field": "extraction_status", "size": 10}}}}
 
-    body: dict[str, Any] = {"query": {"bool": {"filter": [{"term": {"feed_id": feed_id}},
+    return {"query": {"bool": {"filter": [{"term": {"feed_id": feed_id}},
                                           {"range": {seen_field: {"lte": now.isoformat()}}}]}},
             "sort": [{seen_field: "desc"}], "size": ctx.policy.gap_window, "_source": [seen_field],
-            "track_total_hits": False, "timeout": f"{int(ctx.timeout_s * 1000)}ms", "ignore_unavailable": True,
+            "track_total_hits": False, "timeout": f"{int(ctx.timeout_s * 1000)}ms",
             "aggs": {"before": period(start, today), "today": period(today, now)}}
-    try:
-        resp = ctx.es.options(request_timeout=ctx.timeout_s + 5).search(index=ctx.stories_alias, **body)
-    except Exception as exc:  # translated at the edge
-        raise es_io.translate(exc, f"source health search for {feed_id}") from exc
+
+
+def _facts(feed_id: str, name: str, poll: FeedState, resp: dict[str, Any], timeout_s: float) -> FeedFacts:
+    if resp.get("error"):
+        reason = resp["error"].get("reason") if isinstance(resp["error"], dict) else resp["error"]
+        raise TransientError(f"the source health search for {feed_id} failed: {str(reason)[:200]}")
     if resp.get("timed_out"):  # partial counts are never judged
-        raise TransientError(f"the source health search for {feed_id} timed out after {ctx.timeout_s:g} s")
+        raise TransientError(f"the source health search for {feed_id} timed out after {timeout_s:g} s")
     seen = [datetime.fromisoformat(h["_source"]["trace"]["first_seen_at"]) for h in resp["hits"]["hits"]]
     aggs = resp.get("aggregations", {})
     return FeedFacts(feed_id, name, poll, seen, _extraction(aggs.get("before", {})), _extraction(aggs.get("today", {})))
+
+
+def measure_many(ctx: HealthContext, feeds: Sequence[tuple[str, str]], polls: dict[str, FeedState],
+                 now: datetime) -> dict[str, FeedFacts | GovwatchError]:
+    """Every (feed id, name)'s facts, one multi-search per MEASURE_BATCH feeds; a feed whose search failed or timed
+    out gets its error (that feed is skipped this round), never partial counts."""
+    out: dict[str, FeedFacts | GovwatchError] = {}
+    for at in range(0, len(feeds), MEASURE_BATCH):
+        chunk = feeds[at:at + MEASURE_BATCH]
+        searches: list[dict[str, Any]] = []
+        for feed_id, _ in chunk:
+            searches += [{"index": ctx.stories_alias, "ignore_unavailable": True}, _measure_body(ctx, feed_id, now)]
+        try:
+            resp = ctx.es.options(request_timeout=ctx.timeout_s + 5).msearch(searches=searches)
+        except Exception as exc:  # translated at the edge; every feed of the chunk is skipped this round
+            error = es_io.translate(exc, "source health search")
+            if not isinstance(error, GovwatchError):
+                raise error from exc  # not an Elasticsearch answer: a bug, not this round's weather
+            out.update({feed_id: error for feed_id, _ in chunk})
+            continue
+        for (feed_id, name), item in zip(chunk, resp["responses"], strict=True):
+            try:
+                out[feed_id] = _facts(feed_id, name, polls.get(feed_id) or FeedState(feed_id), item, ctx.timeout_s)
+            except GovwatchError as exc:
+                out[feed_id] = exc
+    return out
+
+
+def measure(ctx: HealthContext, feed_id: str, name: str, poll: FeedState, now: datetime) -> FeedFacts:
+    """One feed's facts (raises the search's error)."""
+    found = measure_many(ctx, [(feed_id, name)], {feed_id: poll}, now)[feed_id]
+    if isinstance(found, GovwatchError):
+        raise found
+    return found
 
 
 def verdict(kind: Kind, facts: FeedFacts, state: State, now: datetime, policy: HealthPolicy) -> Verdict:
@@ -161,9 +200,22 @@ def _announce_pending(ctx: HealthContext, state: State, now: datetime) -> State 
     return ctx.states.put(state, {**state.doc, "pending": None})
 
 
-def evaluate_kind(ctx: HealthContext, facts: FeedFacts, kind: Kind, now: datetime) -> str | None:
-    """Decide one (feed, kind) and act; the action, or None when another evaluation owned it."""
-    state = _announce_pending(ctx, ctx.states.get(facts.feed_id, kind), now)
+# Written every round only when something else changed: a round that decides nothing new writes nothing.
+_BOOKKEEPING = ("last_action", "evaluated_at")
+
+
+def _unchanged(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    def strip(doc: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in doc.items() if k not in _BOOKKEEPING and v is not None}
+
+    return strip(before) == strip(after)
+
+
+def evaluate_kind(ctx: HealthContext, facts: FeedFacts, kind: Kind, now: datetime,
+                  read: State | None = None) -> str | None:
+    """Decide one (feed, kind) and act; the action, or None when another evaluation owned it. ``read``: the state
+    as read by a batch read of this round (default: read it now)."""
+    state = _announce_pending(ctx, read if read is not None else ctx.states.get(facts.feed_id, kind), now)
     if state is None:
         return None
     found = verdict(kind, facts, state, now, ctx.policy)
@@ -195,7 +247,8 @@ def evaluate_kind(ctx: HealthContext, facts: FeedFacts, kind: Kind, now: datetim
     else:
         if is_open:
             doc["reason"] = found.reason
-        if ctx.states.put(state, doc) is None:
+        # hold / quiet with nothing new (not even the reason) writes nothing: no decision is made by skipping it
+        if not _unchanged(state.doc, doc) and ctx.states.put(state, doc) is None:
             return None
     log.info("source_health_evaluated", feed=facts.feed_id, kind=kind, action=action)
     return action
@@ -220,17 +273,26 @@ def evaluate_all(ctx: HealthContext, feeds: Sequence[tuple[str, str]], polls: di
                  now: datetime) -> HealthSummary:
     """Every (feed id, name); one feed's failure never stops the others."""
     summary = HealthSummary()
-    for feed_id, name in feeds:
-        summary.feeds += 1
+    for at in range(0, len(feeds), MEASURE_BATCH):
+        chunk = feeds[at:at + MEASURE_BATCH]
+        measured = measure_many(ctx, chunk, polls, now)
         try:
-            facts = measure(ctx, feed_id, name, polls.get(feed_id) or FeedState(feed_id), now)
-            for kind in KINDS:
-                action = evaluate_kind(ctx, facts, kind, now)
-                if action in ("open", "recover"):
-                    summary.changed.append(f"{action}: {feed_id} {kind}")
-        except GovwatchError as exc:
-            summary.failed[feed_id] = str(exc)[:300]
-            log.warning("source_health_failed", feed=feed_id, reason=str(exc)[:300])
+            states = ctx.states.get_many([f for f, _ in chunk])
+        except GovwatchError:
+            states = {}  # each (feed, kind) is read on its own below
+        for feed_id, _ in chunk:
+            summary.feeds += 1
+            try:
+                facts = measured[feed_id]
+                if isinstance(facts, GovwatchError):
+                    raise facts
+                for kind in KINDS:
+                    action = evaluate_kind(ctx, facts, kind, now, states.get((feed_id, kind)))
+                    if action in ("open", "recover"):
+                        summary.changed.append(f"{action}: {feed_id} {kind}")
+            except GovwatchError as exc:
+                summary.failed[feed_id] = str(exc)[:300]
+                log.warning("source_health_failed", feed=feed_id, reason=str(exc)[:300])
     return summary
 
 

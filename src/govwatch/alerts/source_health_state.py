@@ -51,6 +51,25 @@ class HealthStates:
             raise es_io.translate(exc, "source health state write") from exc
         return State(doc, resp["_seq_no"], resp["_primary_term"])
 
+    def get_many(self, feed_ids: Sequence[str]) -> dict[tuple[str, str], State]:
+        """Every (feed, kind) state of these feeds with its version, as ``get`` gives it, in one real-time
+        multi-get."""
+        keys = [(f, kind) for f in feed_ids for kind in KINDS]
+        if not keys:
+            return {}
+        try:
+            resp = self.es.options(ignore_status=404).mget(index=self.index, ids=[state_key(*k) for k in keys])
+        except Exception as exc:  # translated at the edge
+            raise es_io.translate(exc, "source health state read") from exc
+        out: dict[tuple[str, str], State] = {}
+        for (feed_id, kind), doc in zip(keys, resp.get("docs", []), strict=True):
+            if doc.get("found"):
+                out[(feed_id, kind)] = State(dict(doc["_source"]), doc["_seq_no"], doc["_primary_term"])
+            else:
+                out[(feed_id, kind)] = State({"key": state_key(feed_id, kind), "feed_id": feed_id, "kind": kind,
+                                              "open": False})
+        return out
+
     def many(self, feed_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
         """The stored states of these feeds by feed id and kind (one real-time multi-get: no refresh needed)."""
         keys = [state_key(f, kind) for f in feed_ids for kind in KINDS]

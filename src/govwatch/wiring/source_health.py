@@ -16,10 +16,10 @@ from govwatch.adapters.kafka_io import ACK_TIMEOUT_S
 from govwatch.adapters.kafka_topics import ALERTS, FEED_STATE
 from govwatch.alerts.ledger import AlertLedger
 from govwatch.alerts.source_health import HealthPolicy
-from govwatch.alerts.source_health_run import HealthContext, evaluate_all, measure, overview
+from govwatch.alerts.source_health_run import HealthContext, evaluate_all, measure_many, overview
 from govwatch.alerts.source_health_state import HealthStates
 from govwatch.alerts.store import SubscriptionStore
-from govwatch.errors import ConfigError, TransientError
+from govwatch.errors import ConfigError, GovwatchError, TransientError
 from govwatch.feeds.registry import load_registry
 from govwatch.feeds.state import FeedState
 from govwatch.models import Alert, utcnow
@@ -98,8 +98,11 @@ def overviews(settings: Settings, now: datetime | None = None, only: str | None 
         return []
     polls = poll_states(settings)
     stored = ctx.states.many([f for f, _ in chosen])
+    measured = measure_many(ctx, chosen, polls, at)
     out = []
-    for feed_id, name in chosen:
-        facts = measure(ctx, feed_id, name, polls.get(feed_id) or FeedState(feed_id), at)
+    for feed_id, _ in chosen:
+        facts = measured[feed_id]
+        if isinstance(facts, GovwatchError):  # the page or the CLI says what failed
+            raise facts
         out.append(overview(facts, stored.get(feed_id, {}), ctx.policy))
     return out
