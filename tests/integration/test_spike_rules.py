@@ -108,3 +108,48 @@ def test_cli_adds_lists_backtests_and_removes(initialized: Settings) -> None:
     assert "1 spike(s) in the last 3 days" in surge and "2026-11-01 00:00 UTC" in surge, surge
     assert "0 spike(s)" in steady, steady
     assert store.get("surge").spike is None and store.get("steady").spike.k == 3
+
+
+def test_web_page_and_api_backtest_a_spike_rule(initialized: Settings) -> None:
+    """The subscription page's backtest links and the API replay the same decision as `govwatch spikes test` (at the
+    evaluation interval's step): the surge across midnight of 31 October fires once, at 00:00 on 1 November; the
+    flat series never; a subscription without a rule, or days out of range, get a clear refusal."""
+    settings, _ = admin_settings(initialized.model_copy(update={"spike_interval_s": 3600}))
+    token = make_token(settings, "alice")
+    es = es_io.make_client(settings.es_url)
+    width = timedelta(hours=6)
+    ends = [MIDNIGHT + timedelta(hours=3) - i * width for i in range(5)][::-1]
+    _index(es, settings.index_prefix, _series("surge", 1000, [2, 2, 2, 2, 12], ends, width)
+           + _series("steady", 2000, [4, 4, 4, 4, 4], ends, width))
+    rule = {"k": 3, "window_minutes": 360, "baseline_windows": 4, "min_count": 5}
+    hook = "https://hooks.slack.com/services/T/B/x"
+    with run_web_app(settings, clock=lambda: NOW) as base_url:
+        api = httpx.Client(base_url=f"{base_url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        ids = {name: api.post("/subscriptions", json={"name": name, "query": name, "destination": {
+            "webhook_url": hook}, **({"spike": rule} if name != "plain" else {})}).json()["id"]
+            for name in ("surge", "steady", "plain")}
+        surge_api = api.get(f"/subscriptions/{ids['surge']}/spike-backtest", params={"days": 3})
+        steady_api = api.get(f"/subscriptions/{ids['steady']}/spike-backtest", params={"days": 3})
+        plain_api = api.get(f"/subscriptions/{ids['plain']}/spike-backtest")
+        too_long = api.get(f"/subscriptions/{ids['surge']}/spike-backtest", params={"days": 400})
+        browser = httpx.Client(base_url=base_url, timeout=60)
+        login = browser.get("/login")
+        assert browser.post("/login", data={"token": token, "csrf": _csrf(login)}).status_code == 303
+        page = browser.get(f"/subscriptions/{ids['surge']}")
+        surge_page = browser.get(f"/subscriptions/{ids['surge']}/spike-backtest", params={"days": 7})
+        steady_page = browser.get(f"/subscriptions/{ids['steady']}/spike-backtest", params={"days": 7})
+        plain_page = browser.get(f"/subscriptions/{ids['plain']}/spike-backtest", params={"days": 7})
+        api.close()
+        browser.close()
+
+    assert surge_api.status_code == 200, surge_api.text
+    assert [f["at"] for f in surge_api.json()["fired"]] == ["2026-11-01T00:00:00+00:00"]
+    assert surge_api.json()["fired"][0]["count"] >= 5 and surge_api.json()["step_minutes"] == 60
+    assert steady_api.status_code == 200 and steady_api.json()["fired"] == []
+    assert plain_api.status_code == 422 and "no spike rule" in plain_api.text
+    assert too_long.status_code == 422
+    assert 'href="/subscriptions/' + ids["surge"] + '/spike-backtest?days=30"' in page.text
+    assert surge_page.status_code == 200 and surge_page.text.count('data-testid="sub-spike-firing"') == 1
+    assert "2026-11-01 00:00 UTC" in surge_page.text and "every 60 minutes" in surge_page.text
+    assert steady_page.status_code == 200 and "It would not have fired in the last 7 days" in steady_page.text
+    assert plain_page.status_code == 422 and "no spike rule" in plain_page.text

@@ -133,3 +133,12 @@ def test_spike_payload_fits_with_hostile_sizes() -> None:
     huge = "&<>" * 3000
     alert = _alert(huge, [huge] * 20, [AlertLink(title=huge, url="https://example.org/" + "a" * 1900)] * 20)
     assert within_limits(spike_blocks(alert))
+
+
+def test_web_backtest_step_is_the_finest_that_fits_one_aggregation() -> None:
+    from govwatch.web.subscription_pages import backtest_step
+
+    six_hours = SpikeRule(k=3, window_minutes=360, baseline_windows=28, min_count=5)
+    assert backtest_step(six_hours, 30, 5) == 5  # 30 days of 5-minute buckets fit
+    assert backtest_step(six_hours, 90, 5) == 15  # 90 days would need 28,008 five-minute buckets
+    assert backtest_step(six_hours, 90, 60) == 60  # never finer than the evaluation interval

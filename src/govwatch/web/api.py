@@ -37,7 +37,7 @@ from govwatch.web import events
 from govwatch.web.context import actor_of, ctx_of, principal_of
 from govwatch.web.event_pages import DAYS, ReadFailed, read, window
 from govwatch.web.render import plain, safe_href
-from govwatch.web.subscription_pages import error_column, validation_message
+from govwatch.web.subscription_pages import error_column, spike_backtest, validation_message
 
 
 def _revealed(secret: SecretStr | None) -> str | None:
@@ -268,6 +268,17 @@ def build_api() -> FastAPI:
         except (DeliveryRejected, TransientError) as exc:
             return _error(502, f"not sent: {exc}")
         return JSONResponse({"sent": True, "destination": where})
+
+    @api.get("/subscriptions/{key}/spike-backtest")
+    def spike_backtest_api(request: Request, key: str,
+                           days: int = Query(30, ge=1, le=365, description="how many days back")) -> JSONResponse:
+        """When the subscription's spike rule would have fired (at, stories in the window, baseline mean)."""
+        ctx = ctx_of(request)
+        sub = ctx.service.get(actor_of(request), key)
+        try:
+            return JSONResponse(spike_backtest(ctx, sub, days))
+        except TransientError as exc:
+            return _error(503, f"backtest not run, try again shortly: {exc}")
 
     @api.post("/query/check")
     def check(request: Request, body: QueryIn) -> QueryCheck:

@@ -8,6 +8,7 @@ calls to preview and check the query without reloading (same session and CSRF ch
 from __future__ import annotations
 
 import re
+from math import gcd
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import ValidationError
 
 from govwatch.alerts.channel_destination import other_destination
+from govwatch.alerts.spike import SpikeRule
 from govwatch.alerts.store import SubscriptionExists, SubscriptionNotFound
 from govwatch.alerts.subscription_service import Actor, merge_destination
 from govwatch.alerts.subscriptions import Destination, Subscription
@@ -90,10 +92,42 @@ def spike_state(ctx: WebContext, sub: Subscription | None) -> dict[str, Any] | N
     return dict(state.doc) if state.seq_no is not None else {}
 
 
+BACKTEST_DAYS = (7, 30, 90)  # the choices the subscription page offers (the API and CLI take 1 to 365)
+
+
+def backtest_step(rule: SpikeRule, days: int, interval_minutes: int) -> int:
+    """The finest replay step, from the evaluation interval up, whose buckets stay within one aggregation's limit
+    (a 90-day backtest of a 5-minute interval would need more buckets than Elasticsearch allows)."""
+    from govwatch.alerts.spike_search import MAX_BACKTEST_BUCKETS
+
+    span_minutes = days * 1440 + rule.window_minutes * (rule.baseline_windows + 1)
+    for step in (interval_minutes, 15, 30, 60, 180, rule.window_minutes):
+        if step >= interval_minutes and span_minutes / gcd(rule.window_minutes, step) <= MAX_BACKTEST_BUCKETS:
+            return step
+    return rule.window_minutes
+
+
+def spike_backtest(ctx: WebContext, sub: Subscription, days: int) -> dict[str, Any]:
+    """When the subscription's spike rule would have fired over the last ``days`` days, evaluated every spike
+    interval (what ``govwatch spikes test`` prints): the firings, or the reason there are none to show."""
+    from govwatch.alerts.spike_run import backtest
+
+    if sub.spike is None:
+        raise InvalidQuery("this subscription has no spike rule: tick 'Spike alert' and save one first")
+    if not 1 <= days <= 365:
+        raise InvalidQuery("days must be between 1 and 365")
+    step = backtest_step(sub.spike, days, max(1, ctx.settings.spike_interval_s // 60))
+    fired = backtest(ctx.es, ctx.alias, sub, sub.spike, days, step, ctx.clock(), ctx.settings.alert_preview_timeout_s)
+    return {"days": days, "step_minutes": gcd(sub.spike.window_minutes, step), "fired": [
+        {"at": f.at.isoformat(), "count": f.series.current, "baseline_mean": round(f.series.mean, 2)}
+        for f in fired]}
+
+
 def _form_page(request: Request, f: SubscriptionForm, sub: Subscription | None = None, status: int = 200,
                **extra: Any) -> HTMLResponse:  # noqa: ANN401
     ctx = ctx_of(request)
     template = "subscription.html" if sub is not None else "subscription_new.html"
+    extra.setdefault("backtest_days", BACKTEST_DAYS)
     return page(request, template, status, form=f.without_secrets(), sub=sub, spike_state=spike_state(ctx, sub),
                 kibana=ctx.kibana_url(f.query) if f.query else None, may_allow_expensive=actor_of(request).admin,
                 **extra)
@@ -167,6 +201,22 @@ def view(request: Request, key: str) -> HTMLResponse:
     except SubscriptionNotFound:
         return not_found(request, "subscription")
     return _form_page(request, SubscriptionForm.of(sub), sub)
+
+
+@router.get("/subscriptions/{key}/spike-backtest")
+def backtest_page(request: Request, key: str, days: int = 30) -> HTMLResponse:
+    """The subscription's page with its spike rule's backtest over the last ``days`` days."""
+    ctx = ctx_of(request)
+    try:
+        sub = ctx.service.get(actor_of(request), key)
+    except SubscriptionNotFound:
+        return not_found(request, "subscription")
+    try:
+        result: dict[str, Any] = {"backtest": spike_backtest(ctx, sub, days)}
+    except (InvalidQuery, TransientError) as exc:
+        result = {"backtest_error": str(exc)}
+    return _form_page(request, SubscriptionForm.of(sub), sub, 422 if "backtest_error" in result else 200,
+                      backtest_days=BACKTEST_DAYS, **result)
 
 
 @router.post("/subscriptions/{key}")
