@@ -1,6 +1,7 @@
 """Render a preview of the Kibana dashboards from the real index (our drawing, not Kibana's).
 
     python deploy/kibana/preview.py     # -> docs/images/kibana-coverage.png, kibana-entity.png, kibana-events.png
+    python deploy/kibana/preview.py --dashboards source-health   # -> docs/images/kibana-source-health.png
 
 Needs the local stack (`govwatch stack up`) and matplotlib (not a govwatch dependency; e.g.
 `pip install --target /tmp/mpl matplotlib` and `PYTHONPATH=/tmp/mpl`). It runs the bundled demo sample
@@ -8,6 +9,7 @@ Needs the local stack (`govwatch stack up`) and matplotlib (not a govwatch depen
 prefix, with the sample's real dates (``govwatch demo`` rebases them to end yesterday), runs every Lens panel's
 aggregation (govwatch.kibana.queries, the same translation the tests check) over
 the sample's own time span, draws each panel where the dashboard's grid puts it, and deletes the indices.
+Saved searches (the latest stories, the source health incidents) are not drawn.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def draw(dashboard_key: str, results: dict[str, Any], out: Path, subtitle: str) 
         # margins in grid units: room for the panel title, tick labels, bar labels and legends
         left = g["x"] + (g["w"] * 0.35 if panel.chart == "bar_horizontal" else 1.5)
         right = g["x"] + g["w"] - (g["w"] * 0.25 if panel.breakdown is not None else 0.6)
-        top, bottom = g["y"] + 2 + 1.3, g["y"] + 2 + g["h"] - (2.2 if panel.chart in ("bar_stacked", "line") else 0.6)
+        charts_with_dates = ("bar_stacked", "bar_percentage", "line")
+        top, bottom = g["y"] + 2 + 1.3, g["y"] + 2 + g["h"] - (2.2 if panel.chart in charts_with_dates else 0.6)
         ax = fig.add_axes([left / 48, 1 - bottom / height, (right - left) / 48, (bottom - top) / height])
         ax.set_title(panel.title, fontsize=9, loc="left")
         _draw_panel(ax, panel, results[panel.key])
@@ -118,7 +121,9 @@ def _draw_panel(ax: Any, panel: Any, data: list[dict[str, Any]]) -> None:  # noq
     if panel.chart == "table":
         ax.axis("off")
         cols = [b.field for b in panel.buckets] + [column_name({"isBucketed": False, "operationType": m.kind,
-                                                                "sourceField": m.field}) for m in panel.metrics]
+                                                                "sourceField": m.field, "label": m.label,
+                                                                "filter": m.filter, "reducedTimeRange": m.last})
+                                                   for m in panel.metrics]
         labels = [b.label for b in panel.buckets] + [m.label for m in panel.metrics]
         table = ax.table(cellText=[[_number(r.get(c, ""))[:40] for c in cols] for r in data[:8]], colLabels=labels,
                          loc="upper center")
@@ -135,9 +140,15 @@ def _draw_panel(ax: Any, panel: Any, data: list[dict[str, Any]]) -> None:  # noq
             ax.bar(xs, [values[v] for v in xs], color="#54b399")
     else:
         split = panel.breakdown.field
-        bottom = [0] * len(xs)
+        bottom = [0.0] * len(xs)
+        totals = {v: sum(r[metric] for r in data if r[x] == v) for v in xs}
         for series in sorted({r[split] for r in data}):
             heights = [sum(r[metric] for r in data if r[x] == v and r[split] == series) for v in xs]
+            if panel.chart == "line":  # one line per series, not stacked
+                ax.plot(xs, heights, marker="o", markersize=3, label=str(series)[:30])
+                continue
+            if panel.chart == "bar_percentage":  # each bar is 100 % of its x value
+                heights = [100 * h / totals[v] for h, v in zip(heights, xs, strict=True)]
             ax.bar(xs, heights, bottom=bottom, label=str(series)[:30])
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -168,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "images")
     parser.add_argument("--interval", default="day", help="date histogram interval (calendar: day, week, month ...)")
     parser.add_argument("--keep", action="store_true", help="keep the private indices afterwards")
+    parser.add_argument("--dashboards", nargs="+", default=["coverage", "entity", "events"],
+                        choices=["coverage", "entity", "events", "source-health"], help="which previews to draw")
     args = parser.parse_args(argv)
 
     from govwatch.adapters import story_index
@@ -196,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         time_range = ((times[0] - timedelta(days=1)).isoformat(), (times[-1] + timedelta(days=1)).isoformat())
         results = panel_rows(es, prefix, time_range, args.interval)
         subtitle = f"demo sample, {len(stories)} stories, {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}"
-        for key in ("coverage", "entity", "events"):
+        for key in args.dashboards:
             path = args.out_dir / f"kibana-{key}.png"
             draw(key, results, path, subtitle)
             print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")

@@ -122,8 +122,8 @@ def test_import_posts_the_file_as_kibana_documents_and_is_idempotent() -> None:
         second = _govwatch("import", "--url", kibana.base)
     assert kibana.problems == []
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert "9 created, 0 updated, 0 errors" in first.stdout  # 3 data views, 2 saved searches, 4 dashboards
-    assert "0 created, 9 updated, 0 errors" in second.stdout
+    assert "13 created, 0 updated, 0 errors" in first.stdout  # 4 data views, 4 saved searches, 5 dashboards
+    assert "0 created, 13 updated, 0 errors" in second.stdout
     assert "updated dashboard govwatch-coverage ('govwatch: Coverage')" in second.stdout
     assert kibana.requests[0]["objects"] == saved_objects()
 

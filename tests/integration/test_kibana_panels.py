@@ -2,22 +2,27 @@
 
 Stories go through the real indexing path (story_index.bulk_index) into a private prefix, on both sides
 of a month boundary (two monthly indices behind the data view's pattern), and alerts through the real
-ledger. The assertions are the buckets the data implies.
+ledger. The assertions are the buckets the data implies. The Source health dashboard gets its own feeds'
+stories and incidents opened and recovered by the real source health evaluation on a fixed clock.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from govwatch.adapters import event_index, story_index
+from govwatch.adapters import es_io, event_index, story_index
 from govwatch.adapters.es_io import make_client
 from govwatch.alerts.ledger import AlertLedger, alert_id
+from govwatch.alerts.source_health_run import HealthContext, evaluate_all
+from govwatch.alerts.source_health_state import HealthStates
 from govwatch.enrich.event_assign import EventAssigner, member_of
 from govwatch.enrich.events import Event, decide
-from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels
-from govwatch.kibana.queries import dashboard_filters, panel_search, rows
+from govwatch.feeds.state import FeedState
+from govwatch.kibana.dashboards import LAST_INCIDENTS, OPEN_INCIDENTS
+from govwatch.kibana.objects import TIME_FIELDS, data_view_pattern, lens_panels, saved_objects, search_id
+from govwatch.kibana.queries import dashboard_filters, panel_search, rows, search_request, search_rows
 from govwatch.models import Alert, EnrichedStory, EntityRef, TopicRef, Trace
 from tests import event_seed
 from tests.factories import enriched_story, raw_story, sid
@@ -112,7 +117,7 @@ def _by(rows_: list[dict], key: str, value: str = "count") -> dict:
 
 
 def test_every_panel_aggregation_runs_on_the_real_index_and_finds_data(indexed) -> None:  # noqa: ANN001
-    """All Lens panels of all four dashboards translate to a search Elasticsearch accepts and each yields rows."""
+    """All Lens panels of all five dashboards translate to a search Elasticsearch accepts and each yields rows."""
     for key in lens_panels(indexed[0].index_prefix):
         result = _run(indexed, key)
         assert result and any(v for r in result for v in r.values() if isinstance(v, (int, float))), key
@@ -229,3 +234,153 @@ def test_events_per_day_on_the_stories_index_count_distinct_event_ids(indexed) -
     assert got == {"2026-10-31": 1, "2026-11-01": 1, "2026-11-02": 1}
     stories_per_day = {r["@timestamp"][:10]: r["count"] for r in _run(indexed, "coverage-topics")}
     assert stories_per_day["2026-11-01"] == 2
+
+
+# Source health: 8 days ending at midnight of 1/2 November, so the last 24 h (1 November) sit in the November index
+# and the 7 days before them in the October one; the evaluation's clock is that midnight, never today.
+HEALTH_RANGE = ("2026-10-25T00:00:00Z", "2026-11-02T00:00:00Z")
+HEALTH_NOW = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+HEALTH_LATER = HEALTH_NOW + timedelta(minutes=10)  # the broken feed's next poll succeeds
+OCT25 = datetime(2026, 10, 25, tzinfo=UTC)
+FEEDS = [("lemonde", "Le Monde"), ("guardian", "The Guardian"), ("wire", "Wire Daily"), ("broken", "Broken Feed")]
+
+
+def _feed_story(feed: str, n: int, when: datetime, status: str) -> EnrichedStory:
+    source = dict(FEEDS)[feed]
+    raw = raw_story(f"{feed}-{n}", feed_id=feed, source=source, published_at=when, trace=Trace(first_seen_at=when))
+    return enriched_story(f"{feed}-{n}", raw=raw, extraction_status=status)
+
+
+def _daily(feed: str, days: int, hour: int, status: str) -> list[EnrichedStory]:
+    return [_feed_story(feed, d, OCT25 + timedelta(days=d, hours=hour), status) for d in range(days)]
+
+
+NOV1 = datetime(2026, 11, 1, tzinfo=UTC)
+HEALTH_STORIES = [
+    # Le Monde: extracted every day for a week, then a redesign: six stories on 1 November fall back to the summary
+    *_daily("lemonde", 7, 10, "extracted"),
+    *[_feed_story("lemonde", 100 + h, NOV1 + timedelta(hours=h), "feed_summary") for h in (8, 10, 12, 14, 16, 18)],
+    # The Guardian: its fallback extractor every day, one extracted and one fallen back on 1 November
+    *_daily("guardian", 7, 12, "extracted_fallback"),
+    _feed_story("guardian", 100, NOV1 + timedelta(hours=12), "extracted"),
+    _feed_story("guardian", 101, NOV1 + timedelta(hours=13), "feed_content"),
+    # Wire Daily: always ships its text in the feed, and went quiet after 28 October
+    *_daily("wire", 4, 9, "feed_content"),
+    # Broken Feed: fine until its polls began failing on 30 October
+    *_daily("broken", 6, 6, "extracted"),
+]
+
+
+def _polls(broken_ok: bool) -> dict[str, FeedState]:
+    polls = {f: FeedState(f, last_success_at=HEALTH_NOW - timedelta(minutes=5), last_attempt_at=HEALTH_NOW)
+             for f, _ in FEEDS}
+    if not broken_ok:
+        polls["broken"] = FeedState("broken", last_success_at=datetime(2026, 10, 30, 7, 0, tzinfo=UTC),
+                                    last_attempt_at=HEALTH_NOW, consecutive_failures=5, last_error="HTTP 503")
+    return polls
+
+
+@pytest.fixture
+def health_indexed(initialized):  # noqa: ANN001, ANN201
+    """The four feeds' stories in the October and November indices, and two real source health evaluations: at
+    midnight (Broken Feed failing, Wire Daily silent, Le Monde's extraction dropped) and ten minutes later, when
+    Broken Feed polls again successfully (its incident recovers)."""
+    es = make_client(initialized.es_url)
+    prefix = initialized.index_prefix
+    assert story_index.bulk_index(es, prefix, HEALTH_STORIES) == {}
+    months = {es_io.stories_index_for(prefix, s.published_at) for s in HEALTH_STORIES}
+    assert len(months) == 2  # both sides of the month boundary
+    ctx = HealthContext(es, initialized.index("stories"), HealthStates(es, initialized.index("source-health")),
+                        AlertLedger(es, initialized.index("alert-ledger")), lambda alerts: None, None,
+                        "https://govwatch.example.org")
+    first = evaluate_all(ctx, FEEDS, _polls(broken_ok=False), HEALTH_NOW)
+    assert sorted(first.changed) == ["open: broken failing", "open: lemonde extraction", "open: wire silent"]
+    second = evaluate_all(ctx, FEEDS, _polls(broken_ok=True), HEALTH_LATER)
+    assert second.changed == ["recover: broken failing"]
+    es.indices.refresh(index=initialized.index("source-health"))
+    return initialized, es
+
+
+def _health_run(indexed, key: str, extra: list | None = None) -> list[dict]:  # noqa: ANN001
+    settings, es = indexed
+    spec, _dashboard, attrs = lens_panels(settings.index_prefix)[key]
+    body = panel_search(attrs, TIME_FIELDS[spec.data_view], HEALTH_RANGE, extra or [])
+    resp = es.search(index=data_view_pattern(settings.index_prefix, spec.data_view), body=body)
+    return rows(attrs, resp.body)
+
+
+def _search_run(indexed, search, extra: list | None = None) -> list[dict]:  # noqa: ANN001
+    """The saved search's table as Discover shows it on the dashboard (its data view has no time field)."""
+    settings, es = indexed
+    obj = next(o for o in saved_objects(settings.index_prefix)
+               if o["type"] == "search" and o["id"] == search_id(settings.index_prefix, search))
+    body = search_request(obj, TIME_FIELDS.get(search.data_view), HEALTH_RANGE, extra or [])
+    resp = es.search(index=data_view_pattern(settings.index_prefix, search.data_view), body=body)
+    return search_rows(obj, resp.body)
+
+
+def test_stories_per_source_over_time_show_the_feed_that_went_quiet(health_indexed) -> None:  # noqa: ANN001
+    """Per day and source: Wire Daily has stories on 25-28 October only, Le Monde 6 on 1 November (November
+    index) and 1 a day before; every one of the 32 stories is counted once across the two monthly indices."""
+    got = {(r["@timestamp"][:10], r["source"]): r["count"] for r in _health_run(health_indexed, "health-sources-time")}
+    assert sum(got.values()) == len(HEALTH_STORIES) == 32
+    assert sorted(day for day, source in got if source == "Wire Daily") == [
+        "2026-10-25", "2026-10-26", "2026-10-27", "2026-10-28"]
+    assert {day: n for (day, source), n in got.items() if source == "Le Monde"} == {
+        **{f"2026-10-{d}": 1 for d in range(25, 32)}, "2026-11-01": 6}
+    assert "2026-10-31" not in {day for day, source in got if source == "Broken Feed"}
+
+
+def test_extraction_share_per_day_shows_the_drift_overall_and_for_one_source(health_indexed) -> None:  # noqa: ANN001
+    """The percentage chart's counts per day and status: on 1 November 1 of 8 stories came from the page (all 2
+    on 31 October); filtered to Le Monde (the Source control) it falls from 100 % to 0 %."""
+    def page_share(extra: list | None = None) -> dict[str, float]:
+        per_day: dict[str, dict[str, int]] = {}
+        for r in _health_run(health_indexed, "health-extraction-share", extra):
+            per_day.setdefault(r["@timestamp"][:10], {})[r["extraction_status"]] = r["count"]
+        return {day: sum(n for s, n in counts.items() if s.startswith("extracted")) / sum(counts.values())
+                for day, counts in per_day.items()}
+
+    overall = page_share()
+    assert overall["2026-11-01"] == 1 / 8 and overall["2026-10-31"] == 1.0 and overall["2026-10-25"] == 3 / 4
+    by_day = {(r["@timestamp"][:10], r["extraction_status"]): r["count"]
+              for r in _health_run(health_indexed, "health-extraction-share")}
+    assert {s: n for (day, s), n in by_day.items() if day == "2026-11-01"} == {
+        "feed_summary": 6, "extracted": 1, "feed_content": 1}
+    le_monde = page_share([{"match_phrase": {"source": "Le Monde"}}])
+    assert le_monde == {**{f"2026-10-{d}": 1.0 for d in range(25, 32)}, "2026-11-01": 0.0}
+
+
+def test_per_feed_table_counts_page_and_feed_text_over_the_range_and_its_last_24_hours(health_indexed) -> None:  # noqa: ANN001
+    """Per feed: stories, from the page, fell back, and the same two over the last 24 h of the range (1 November,
+    Lens's reduced time range), ordered by stories; Le Monde 7 from the page before, 6 fallen back in the last day."""
+    got = _health_run(health_indexed, "health-extraction-feeds")
+    page, feed = "From the page", "Fell back to the feed"
+    page_24, feed_24 = "From the page (last 24 h)", "Fell back (last 24 h)"
+    assert [(r["feed_id"], r["source"], r["count"], r[page], r[feed], r[page_24], r[feed_24]) for r in got] == [
+        ("lemonde", "Le Monde", 13, 7, 6, 0, 6),
+        ("guardian", "The Guardian", 9, 8, 1, 1, 1),
+        ("broken", "Broken Feed", 6, 6, 0, 0, 0),
+        ("wire", "Wire Daily", 4, 0, 4, 0, 0)]
+
+
+def test_open_incidents_and_incident_history_come_from_the_source_health_index(health_indexed) -> None:  # noqa: ANN001
+    """The open-incidents table lists Le Monde's extraction drop and Wire Daily's silence with their reasons and
+    opening time; the history adds Broken Feed's failure, recovered ten minutes later; a Feed id control narrows
+    both, while a Source filter (a stories-only field) leaves them empty."""
+    opened = {(r["feed_id"], r["kind"]): r for r in _search_run(health_indexed, OPEN_INCIDENTS)}
+    assert set(opened) == {("lemonde", "extraction"), ("wire", "silent")}
+    assert all(datetime.fromisoformat(r["opened_at"]) == HEALTH_NOW for r in opened.values())
+    assert "no new story" in opened[("wire", "silent")]["reason"]
+    assert "extracted" in opened[("lemonde", "extraction")]["reason"]
+    history = {(r["feed_id"], r["kind"]): r for r in _search_run(health_indexed, LAST_INCIDENTS)}
+    assert set(history) == {("lemonde", "extraction"), ("wire", "silent"), ("broken", "failing")}
+    broken = history[("broken", "failing")]
+    assert broken["open"] is False and broken["incidents"] == 1
+    assert datetime.fromisoformat(broken["opened_at"]) == HEALTH_NOW
+    assert datetime.fromisoformat(broken["recovered_at"]) == HEALTH_LATER
+    assert history[("wire", "silent")]["recovered_at"] is None
+    wire_only = [{"match_phrase": {"feed_id": "wire"}}]
+    assert [(r["feed_id"], r["kind"]) for r in _search_run(health_indexed, OPEN_INCIDENTS, wire_only)] == [
+        ("wire", "silent")]
+    assert _search_run(health_indexed, OPEN_INCIDENTS, [{"match_phrase": {"source": "Le Monde"}}]) == []

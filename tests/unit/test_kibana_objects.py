@@ -22,7 +22,8 @@ REGENERATE = "govwatch kibana export --out deploy/kibana/govwatch.ndjson"
 OBJECTS = saved_objects()
 BY_KEY = {(o["type"], o["id"]): o for o in OBJECTS}
 DATA_VIEW_OF = {o["attributes"]["title"]: o["id"] for o in OBJECTS if o["type"] == "index-pattern"}
-VIEW_NAME = {"govwatch-stories": "stories", "govwatch-alert-ledger": "ledger", "govwatch-events": "events"}
+VIEW_NAME = {"govwatch-stories": "stories", "govwatch-alert-ledger": "ledger", "govwatch-events": "events",
+             "govwatch-source-health": "health"}
 
 
 def _dashboards() -> list[dict]:
@@ -46,12 +47,14 @@ def test_ids_are_fixed_and_regeneration_is_byte_identical() -> None:
     """Object ids are the documented fixed names and two generations give the same bytes."""
     assert [(o["type"], o["id"]) for o in OBJECTS] == [
         ("index-pattern", "govwatch-stories"), ("index-pattern", "govwatch-alert-ledger"),
-        ("index-pattern", "govwatch-events"),
+        ("index-pattern", "govwatch-events"), ("index-pattern", "govwatch-source-health"),
         ("search", "govwatch-latest-relevant"), ("search", "govwatch-latest-stories"),
+        ("search", "govwatch-source-health-open"), ("search", "govwatch-source-health-incidents"),
         ("dashboard", "govwatch-coverage"), ("dashboard", "govwatch-alerts"), ("dashboard", "govwatch-entity"),
-        ("dashboard", "govwatch-events")]
+        ("dashboard", "govwatch-events"), ("dashboard", "govwatch-source-health")]
     assert ndjson() == ndjson()
-    assert [o["id"] for o in saved_objects("acme")][:3] == ["acme-stories", "acme-alert-ledger", "acme-events"]
+    assert [o["id"] for o in saved_objects("acme")][:4] == ["acme-stories", "acme-alert-ledger", "acme-events",
+                                                            "acme-source-health"]
 
 
 def test_data_views_cover_the_monthly_indices_and_the_ledger_with_their_time_fields() -> None:
@@ -144,7 +147,7 @@ def test_controls_pills_and_search_columns_use_mapped_fields() -> None:
         for pill in spec.pills:
             assert fields.mapped_fields(spec.data_view)[pill.field]["type"] == "boolean"
         for search in spec.searches:
-            assert set(search.columns) <= set(fields.mapped_fields(spec.data_view))
+            assert set(search.columns) <= set(fields.mapped_fields(search.data_view or spec.data_view))
     coverage = next(d for d in DASHBOARDS if d.key == "coverage")
     assert {(p.field, p.value) for p in coverage.pills} == {("is_relevant", True), ("is_cluster_representative", True)}
 
@@ -199,3 +202,67 @@ def test_a_panel_on_an_unmapped_or_text_field_is_refused_at_generation() -> None
                                                             (Bucket("terms", field_name),)),))
         with pytest.raises(ConfigError, match=words):
             _dashboard("govwatch", bad)
+
+
+def _health_spec() -> Dashboard:
+    return next(d for d in DASHBOARDS if d.key == "source-health")
+
+
+def test_source_health_data_view_has_no_time_field_so_old_open_incidents_stay_visible() -> None:
+    """The {prefix}-source-health data view reads source-health.index.json and has no time field (an incident opened
+    before the picked range is still open); its two saved searches use it, sorted by opened_at."""
+    view = BY_KEY[("index-pattern", "govwatch-source-health")]["attributes"]
+    assert view["title"] == "govwatch-source-health" and "timeFieldName" not in view
+    assert fields.mapped_fields("health")["opened_at"]["type"] == "date"
+    for key, query in (("govwatch-source-health-open", "open:true"),
+                       ("govwatch-source-health-incidents", "_exists_:opened_at")):
+        search = BY_KEY[("search", key)]
+        assert search["references"][0]["id"] == "govwatch-source-health"
+        assert json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"] == query
+        assert search["attributes"]["sort"] == [["opened_at", "desc"]]
+    open_columns = BY_KEY[("search", "govwatch-source-health-open")]["attributes"]["columns"]
+    assert open_columns == ["feed_id", "kind", "reason", "opened_at"]
+    dashboard = BY_KEY[("dashboard", "govwatch-source-health")]
+    assert dashboard["attributes"]["timeFrom"] == "now-8d"
+    assert [p["type"] for p in panels_of(dashboard)] == ["lens", "lens", "lens", "search", "search"]
+
+
+def test_source_health_panels_split_extraction_as_source_health_does() -> None:
+    """The page/feed filters of the per-feed table cover every extraction status exactly once, with the page side
+    equal to source health's PAGE_STATUSES; the last-24 h columns carry Lens's reduced time range "1d"; the share
+    chart is a percentage-stacked bar."""
+    from typing import get_args
+
+    from govwatch.alerts.source_health import PAGE_STATUSES
+    from govwatch.kibana.dashboards import FROM_FEED, FROM_PAGE
+    from govwatch.models import ExtractionStatus
+
+    def statuses(query: str) -> set[str]:
+        return set(query.removeprefix("extraction_status:(").removesuffix(")").split(" OR "))
+
+    assert statuses(FROM_PAGE) == PAGE_STATUSES
+    assert statuses(FROM_PAGE) | statuses(FROM_FEED) == set(get_args(ExtractionStatus))
+    assert not statuses(FROM_PAGE) & statuses(FROM_FEED)
+    panels = {p["embeddableConfig"]["attributes"]["title"]: p["embeddableConfig"]["attributes"]
+              for p in panels_of(BY_KEY[("dashboard", "govwatch-source-health")]) if p["type"] == "lens"}
+    share = panels["Where the text came from (share of stories)"]["state"]["visualization"]
+    assert share["layers"][0]["seriesType"] == "bar_percentage_stacked"
+    table = layer_of(panels["Text from the page vs fell back to the feed, per feed"])
+    narrowed = [(c["label"], c["filter"]["query"], c.get("reducedTimeRange"))
+                for c in (table["columns"][cid] for cid in table["columnOrder"]) if "filter" in c]
+    assert narrowed == [("From the page", FROM_PAGE, None), ("Fell back to the feed", FROM_FEED, None),
+                        ("From the page (last 24 h)", FROM_PAGE, "1d"), ("Fell back (last 24 h)", FROM_FEED, "1d")]
+    assert {c.field for c in _health_spec().controls} == {"source", "feed_id"}
+
+
+def test_a_reduced_time_range_lens_would_refuse_is_refused_at_generation() -> None:
+    """A metric narrowed to a span Lens does not offer, or beside a date histogram, fails generation with the fix."""
+    from govwatch.kibana.objects import _dashboard
+    from govwatch.kibana.panels import COUNT, Metric
+
+    odd = Panel("p", "p", "table", (Metric("count", last="2d"),), (Bucket("terms", "source"),))
+    timed = Panel("p", "p", "bar_stacked", (COUNT, Metric("count", last="1d")),
+                  (Bucket("date_histogram", "@timestamp"),))
+    for panel, words in ((odd, "does not offer"), (timed, "date histogram")):
+        with pytest.raises(ConfigError, match=words):
+            _dashboard("govwatch", Dashboard("bad", "bad", "", "stories", (panel,)))

@@ -1,7 +1,10 @@
-"""The four dashboards govwatch ships: what each panel shows, in the order it appears."""
+"""The five dashboards govwatch ships: what each panel shows, in the order it appears."""
 
 from __future__ import annotations
 
+from typing import get_args
+
+from govwatch.alerts.source_health import PAGE_STATUSES
 from govwatch.kibana.panels import (
     COUNT,
     RELEVANCE_RANGES,
@@ -14,6 +17,7 @@ from govwatch.kibana.panels import (
     SavedSearch,
     top,
 )
+from govwatch.models import ExtractionStatus
 
 TIME = Bucket("date_histogram", "@timestamp", label="Published")
 MATCHED = Bucket("date_histogram", "matched_at", label="Matched")
@@ -142,4 +146,42 @@ EVENTS = Dashboard(
     controls=(Control("events-outlet", "Outlet", "outlets"), Control("events-topic", "Topic", "main_topics")),
 )
 
-DASHBOARDS = (COVERAGE, ALERTS, ENTITY, EVENTS)
+# Where a story's text came from, split as source health splits it (an extraction drift is a fall in the first)
+FROM_PAGE = "extraction_status:(" + " OR ".join(sorted(PAGE_STATUSES)) + ")"
+FROM_FEED = "extraction_status:(" + " OR ".join(sorted(set(get_args(ExtractionStatus)) - PAGE_STATUSES)) + ")"
+HEALTH_DAYS = "now-8d"  # source health compares the last 24 h with the 7 days before them
+
+OPEN_INCIDENTS = SavedSearch(
+    key="source-health-open", title="govwatch: open source health incidents",
+    columns=("feed_id", "kind", "reason", "opened_at"), query="open:true", sort=(("opened_at", "desc"),),
+    height=10, data_view="health")
+LAST_INCIDENTS = SavedSearch(
+    key="source-health-incidents", title="govwatch: source health incidents (the latest per feed and kind)",
+    columns=("feed_id", "kind", "open", "opened_at", "recovered_at", "incidents"), query="_exists_:opened_at",
+    sort=(("opened_at", "desc"),), height=12, data_view="health")
+
+SOURCE_HEALTH = Dashboard(
+    key="source-health", title="govwatch: Source health", data_view="stories",
+    description="Is every feed still delivering, and is its text still extracted from the page? Stories per "
+                "source over time, where their text came from, per feed the last 24 h beside the whole range "
+                "(8 days: the 7 days before are the difference), and the open incidents of source health.",
+    panels=(
+        Panel("health-sources-time", "Stories per source over time (top 10 sources)", "line", (COUNT,),
+              (TIME, Bucket("terms", "source", 10, label="Source")), width=48, height=12),
+        Panel("health-extraction-share", "Where the text came from (share of stories)", "bar_percentage",
+              (COUNT,), (TIME, Bucket("terms", "extraction_status", 5, label="Extraction status")),
+              width=48, height=12),
+        Panel("health-extraction-feeds", "Text from the page vs fell back to the feed, per feed", "table",
+              (COUNT, Metric("count", label="From the page", filter=FROM_PAGE),
+               Metric("count", label="Fell back to the feed", filter=FROM_FEED),
+               Metric("count", label="From the page (last 24 h)", filter=FROM_PAGE, last="1d"),
+               Metric("count", label="Fell back (last 24 h)", filter=FROM_FEED, last="1d")),
+              (Bucket("terms", "feed_id", 50, label="Feed"), Bucket("terms", "source", 1, label="Source")),
+              width=48, height=14),
+    ),
+    searches=(OPEN_INCIDENTS, LAST_INCIDENTS),
+    controls=(Control("health-source", "Source", "source"), Control("health-feed", "Feed id", "feed_id")),
+    time_from=HEALTH_DAYS,
+)
+
+DASHBOARDS = (COVERAGE, ALERTS, ENTITY, EVENTS, SOURCE_HEALTH)

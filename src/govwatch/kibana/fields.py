@@ -14,7 +14,8 @@ from govwatch.adapters import es_io
 from govwatch.errors import ConfigError
 
 AGGREGATABLE = frozenset({"keyword", "date", "boolean", "integer", "long", "float", "double", "short", "byte"})
-MAPPINGS = {"stories": "stories.template.json", "ledger": "alert-ledger.index.json", "events": "events.template.json"}
+MAPPINGS = {"stories": "stories.template.json", "ledger": "alert-ledger.index.json", "events": "events.template.json",
+            "health": "source-health.index.json"}
 
 
 def _walk(properties: dict[str, Any], prefix: str, out: dict[str, dict[str, Any]]) -> None:
@@ -32,7 +33,8 @@ def _walk(properties: dict[str, Any], prefix: str, out: dict[str, dict[str, Any]
 
 @cache
 def mapped_fields(data_view: str) -> dict[str, dict[str, Any]]:
-    """``{field path: {"type", "aggregatable"}}`` of the stories or events template or the ledger mapping."""
+    """``{field path: {"type", "aggregatable"}}`` of the stories or events template, the ledger or source-health
+    mapping."""
     body = es_io.load_schema(MAPPINGS[data_view], "govwatch")
     mappings = body["template"]["mappings"] if "template" in body else body["mappings"]
     out: dict[str, dict[str, Any]] = {}

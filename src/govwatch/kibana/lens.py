@@ -16,9 +16,10 @@ from govwatch.kibana.panels import Bucket, Metric, Panel
 ID_NAMESPACE = uuid.UUID("3f1c1d1e-6b5a-4c1e-9f43-676f76776174")  # fixed: ids must never change
 RECORDS = "___records___"  # Lens's pseudo-field of the count operation
 
-_XY = {"bar_stacked": "bar_stacked", "line": "line", "bar_horizontal": "bar_horizontal"}
-_VIS_TYPE = {"bar_stacked": "lnsXY", "line": "lnsXY", "bar_horizontal": "lnsXY", "donut": "lnsPie",
-             "metric": "lnsMetric", "table": "lnsDatatable"}
+_XY = {"bar_stacked": "bar_stacked", "bar_percentage": "bar_percentage_stacked", "line": "line",
+       "bar_horizontal": "bar_horizontal"}
+_VIS_TYPE = {"bar_stacked": "lnsXY", "bar_percentage": "lnsXY", "line": "lnsXY", "bar_horizontal": "lnsXY",
+             "donut": "lnsPie", "metric": "lnsMetric", "table": "lnsDatatable"}
 
 
 def stable_id(*parts: str) -> str:
@@ -58,13 +59,20 @@ def _bucket_column(bucket: Bucket, order_by: str, field_type: str) -> dict[str, 
 
 def _metric_column(metric: Metric) -> dict[str, Any]:
     if metric.kind == "count":
-        return {"label": metric.label or "Count of records", "customLabel": bool(metric.label), "dataType": "number",
-                "operationType": "count", "sourceField": RECORDS, "isBucketed": False, "scale": "ratio",
-                "params": {"emptyAsNull": True}}
-    label = metric.label or f"{metric.kind.replace('_', ' ').title()} of {metric.field}"
-    return {"label": label, "customLabel": bool(metric.label), "dataType": "number",
-            "operationType": metric.kind, "sourceField": metric.field, "isBucketed": False, "scale": "ratio",
-            "params": {"emptyAsNull": True}}
+        column = {"label": metric.label or "Count of records", "customLabel": bool(metric.label),
+                  "dataType": "number", "operationType": "count", "sourceField": RECORDS, "isBucketed": False,
+                  "scale": "ratio", "params": {"emptyAsNull": True}}
+    else:
+        label = metric.label or f"{metric.kind.replace('_', ' ').title()} of {metric.field}"
+        column = {"label": label, "customLabel": bool(metric.label), "dataType": "number",
+                  "operationType": metric.kind, "sourceField": metric.field, "isBucketed": False, "scale": "ratio",
+                  "params": {"emptyAsNull": True}}
+    if metric.filter:
+        column["filter"] = {"query": metric.filter, "language": "lucene"}
+        column["params"] = {"emptyAsNull": False}  # a feed with none of these shows 0, not an empty cell
+    if metric.last:
+        column["reducedTimeRange"] = metric.last
+    return column
 
 
 def _visualization(panel: Panel, layer: str, buckets: list[str], metrics: list[str]) -> dict[str, Any]:

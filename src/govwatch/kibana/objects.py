@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from govwatch.errors import ConfigError
 from govwatch.kibana import fields
 from govwatch.kibana.dashboards import DASHBOARDS
 from govwatch.kibana.lens import layer_id, layer_ref_name, lens_attributes, stable_id
@@ -21,19 +22,24 @@ from govwatch.kibana.panels import Control, Dashboard, Panel, Pill, SavedSearch
 KIBANA_MIN_VERSION = "8.8.0"  # coreMigrationVersion of every object: the oldest Kibana that imports them
 TYPE_MIGRATION = {"index-pattern": "8.0.0", "search": "8.0.0", "dashboard": "8.7.0"}
 GRID_COLUMNS = 48  # a Kibana dashboard row is 48 grid units wide
+# The source-health view has no time field on purpose: its documents are current state (one per feed and
+# kind), and an incident opened before the picked time range is still open; a time field would hide it.
 TIME_FIELDS = {"stories": "@timestamp", "ledger": "matched_at", "events": "first_seen"}
-DATA_VIEWS = ("stories", "ledger", "events")
-_ID_SUFFIX = {"stories": "stories", "ledger": "alert-ledger", "events": "events"}
+DATA_VIEWS = ("stories", "ledger", "events", "health")
+_ID_SUFFIX = {"stories": "stories", "ledger": "alert-ledger", "events": "events", "health": "source-health"}
+_NAMES = {"stories": "govwatch stories", "ledger": "govwatch alert ledger", "events": "govwatch events",
+          "health": "govwatch source health"}
+_REDUCED_TIME_RANGES = ("30s", "1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "7d", "30d")  # Lens's
 
 
 def data_view_id(prefix: str, data_view: str) -> str:
-    """Fixed data-view ids (``<prefix>-stories``, ``<prefix>-alert-ledger``, ``<prefix>-events``): links and imports
-    stay stable."""
+    """Fixed data-view ids (``<prefix>-stories``, ``<prefix>-alert-ledger``, ``<prefix>-events``,
+    ``<prefix>-source-health``): links and imports stay stable."""
     return f"{prefix}-{_ID_SUFFIX[data_view]}"
 
 
 def data_view_pattern(prefix: str, data_view: str) -> str:
-    """The index pattern: every monthly stories index, the ledger index, or the events index."""
+    """The index pattern: every monthly stories index, or the ledger, events or source-health index."""
     return f"{prefix}-stories*" if data_view == "stories" else f"{prefix}-{_ID_SUFFIX[data_view]}"
 
 
@@ -53,15 +59,13 @@ def _stamp(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _data_view(prefix: str, data_view: str) -> dict[str, Any]:
-    names = {"stories": "govwatch stories", "ledger": "govwatch alert ledger", "events": "govwatch events"}
-    formats: dict[str, dict[str, Any]] = {"stories": {"url": {"id": "url"}}, "ledger": {}, "events": {}}
-    return _stamp({
-        "type": "index-pattern", "id": data_view_id(prefix, data_view),
-        "attributes": {"title": data_view_pattern(prefix, data_view), "name": names[data_view],
-                       "timeFieldName": TIME_FIELDS[data_view], "allowNoIndex": True, "fields": "[]",
-                       "fieldFormatMap": json.dumps(formats[data_view]), "runtimeFieldMap": "{}", "typeMeta": "{}"},
-        "references": [],
-    })
+    formats = {"url": {"id": "url"}} if data_view == "stories" else {}
+    attributes = {"title": data_view_pattern(prefix, data_view), "name": _NAMES[data_view], "allowNoIndex": True,
+                  "fields": "[]", "fieldFormatMap": json.dumps(formats), "runtimeFieldMap": "{}", "typeMeta": "{}"}
+    if data_view in TIME_FIELDS:
+        attributes["timeFieldName"] = TIME_FIELDS[data_view]
+    return _stamp({"type": "index-pattern", "id": data_view_id(prefix, data_view), "attributes": attributes,
+                   "references": []})
 
 
 def _search(prefix: str, search: SavedSearch, data_view: str) -> dict[str, Any]:
@@ -85,6 +89,15 @@ def _check_panel(panel: Panel, data_view: str) -> None:
     for metric in panel.metrics:
         if metric.field:
             fields.require(data_view, metric.field, aggregatable=True, used_by=f"panel {panel.key!r}")
+        if metric.last and metric.last not in _REDUCED_TIME_RANGES:
+            raise ConfigError(f"panel {panel.key!r} narrows a metric to the last {metric.last!r}, which Lens does "
+                              f"not offer: use one of {', '.join(_REDUCED_TIME_RANGES)}")
+        if metric.last and any(b.kind == "date_histogram" for b in panel.buckets):
+            raise ConfigError(f"panel {panel.key!r} has a reduced time range beside a date histogram, which Lens "
+                              "refuses: drop the date histogram or the metric's `last`")
+        if metric.last and data_view not in TIME_FIELDS:
+            raise ConfigError(f"panel {panel.key!r} has a reduced time range on the {data_view} data view, which "
+                              "has no time field: drop the metric's `last`")
 
 
 def _layout(sizes: list[tuple[int, int]]) -> list[dict[str, int]]:
@@ -169,7 +182,7 @@ def saved_objects(prefix: str = "govwatch") -> list[dict[str, Any]]:
         for search in dashboard.searches:
             if search.key not in seen:
                 seen.add(search.key)
-                out.append(_search(prefix, search, dashboard.data_view))
+                out.append(_search(prefix, search, search.data_view or dashboard.data_view))
     out.extend(_dashboard(prefix, d) for d in DASHBOARDS)
     return out
 

@@ -15,7 +15,8 @@ from typing import Literal
 
 BucketKind = Literal["date_histogram", "terms", "range"]
 MetricKind = Literal["count", "unique_count", "max", "sum"]
-Chart = Literal["bar_stacked", "line", "bar_horizontal", "donut", "metric", "table"]
+Chart = Literal["bar_stacked", "bar_percentage", "line", "bar_horizontal", "donut", "metric", "table"]
+DataView = Literal["stories", "ledger", "events", "health"]
 
 RELEVANCE_RANGES: tuple[tuple[float, float], ...] = tuple((i / 10, (i + 1) / 10) for i in range(10))
 # relevance is a score in [0, 1]; the last range is closed at 1.0001 so a perfect 1.0 is counted
@@ -35,11 +36,17 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric column (``count`` needs no field)."""
+    """A metric column (``count`` needs no field).
+
+    ``filter`` is a Lucene query only this column counts (Lens's "Filter by"); ``last`` narrows it to the end of
+    the time range (Lens's "Reduced time range", e.g. ``"1d"``: the last 24 h of whatever range is picked).
+    """
 
     kind: MetricKind
     field: str | None = None
     label: str = ""
+    filter: str | None = None
+    last: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ def top(field_name: str, label: str, size: int = 10) -> tuple[Bucket, ...]:
 
 @dataclass(frozen=True)
 class SavedSearch:
-    """A Discover saved search embedded in a dashboard (latest stories with chosen columns)."""
+    """A Discover saved search embedded in a dashboard (latest stories with chosen columns); ``data_view``, when
+    set, is its own (a table of another index beside the dashboard's panels)."""
 
     key: str
     title: str
@@ -85,6 +93,7 @@ class SavedSearch:
     sort: tuple[tuple[str, str], ...] = (("@timestamp", "desc"),)
     width: int = 48
     height: int = 15
+    data_view: DataView | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,7 @@ class Dashboard:
     key: str
     title: str
     description: str
-    data_view: Literal["stories", "ledger", "events"]
+    data_view: DataView
     panels: tuple[Panel, ...]
     searches: tuple[SavedSearch, ...] = ()
     pills: tuple[Pill, ...] = ()
