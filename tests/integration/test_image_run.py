@@ -356,14 +356,16 @@ def test_story_from_feed_to_slack_with_every_role_in_a_container(image: tuple[En
     assert exits == dict.fromkeys((*CONSUMERS, "web"), 0), f"not a clean stop on SIGTERM: {exits}"
 
 
-@pytest.mark.parametrize("role", ["poll", "digests"])
+@pytest.mark.parametrize("role", ["poll", "digests", "spikes", "sources"])
 def test_prefect_served_roles_turn_healthy(image: tuple[Engine, Build], initialized, role: str,  # noqa: ANN001
                                            report: Report, tmp_path: Path) -> None:
-    """`govwatch poll --serve` and the digest flows serve their Prefect deployments from the image, hardened as in
-    the chart, and the runner health check of compose.yaml turns healthy."""
+    """`govwatch poll --serve` and the digest, spike and source-health flows serve their Prefect deployments from the
+    image, hardened as in the chart, and the runner health check of compose.yaml turns healthy."""
     engine, build = image
     settings = initialized
-    command = {"poll": ["govwatch", "poll", "--serve"], "digests": ["python", "-m", "govwatch_flows.send_digests"]}
+    command = {"poll": ["govwatch", "poll", "--serve"], "digests": ["python", "-m", "govwatch_flows.send_digests"],
+               "spikes": ["python", "-m", "govwatch_flows.spikes"],
+               "sources": ["python", "-m", "govwatch_flows.source_health"]}
     feeds = tmp_path / "feeds"
     feeds.mkdir()
     (feeds / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
@@ -399,7 +401,8 @@ KUBE_NOT_PLAYED = {"Job": "the init hook: its command runs as `govwatch init` in
                    "Service": "no cluster DNS here", "NetworkPolicy": "no CNI enforces them here",
                    "PodDisruptionBudget": "no evictions here"}
 KUBE_CONCURRENT = ("enrich", "index", "alert", "notify", "web")
-KUBE_ONE_AT_A_TIME = ("poll", "digests")  # both serve the Prefect runner's health on the chart's fixed port 8080
+# All serve the Prefect runner's health on the chart's fixed port 8080.
+KUBE_ONE_AT_A_TIME = ("poll", "digests", "spikes", "sources")
 KUBE_REGISTRY = "feeds: []\n"  # the served poller must not poll the real feeds of the built-in registry
 
 
