@@ -48,7 +48,7 @@ from govwatch.wiring.clients import producer_session, slack_sender
 from govwatch.wiring.source_health import overviews
 from govwatch_dev.slack_receiver import SlackReceiver
 from tests.factories import sid
-from tests.support.webapp import admin_settings, run_web_app
+from tests.support.webapp import admin_pages, admin_settings, run_web_app
 
 FLOW_FILE = Path(__file__).resolve().parents[2] / "flows" / "source_health.py"
 OCT31 = datetime(2026, 10, 31, 0, 0, tzinfo=UTC)
@@ -149,19 +149,6 @@ def _seed(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     return es
 
 
-def _web_pages(paths: list[str], at: datetime) -> list[str]:
-    """Pages of the web app (admin session, clock ``at``), each answered 200."""
-    web_settings, admin = admin_settings(Settings())
-    with run_web_app(web_settings, clock=lambda: at) as base_url, httpx.Client(base_url=base_url, timeout=60) as web:
-        form = web.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None
-        assert web.post("/login", data={"token": admin, "csrf": csrf.group(1)}).status_code == 303
-        pages = [web.get(path) for path in paths]
-    assert [p.status_code for p in pages] == [200] * len(paths)
-    return [p.text for p in pages]
-
-
 def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
         initialized, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001
     settings = initialized
@@ -203,7 +190,7 @@ def test_failing_silent_and_drifting_feeds_alert_once_and_recover_once(
             assert stage(records) == {}
             assert stage(records) == {}  # a replay posts nothing more
         posted = [json.dumps(d.payload) for d in receiver.deliveries]
-    (history,) = _web_pages([f"/alerts?subscription={ops.id}"], T3)
+    (history,) = admin_pages([f"/alerts?subscription={ops.id}"], T3)
 
     assert "0 incidents opened or recovered" in early, early
     assert sorted(opened.split("; ")[1:]) == ["open: broken failing", "open: drifting extraction", "open: quiet silent"]

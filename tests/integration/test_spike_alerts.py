@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -37,7 +36,7 @@ from govwatch.wiring.clients import slack_sender
 from govwatch.wiring.spikes import spike_context
 from govwatch_dev.slack_receiver import SlackReceiver
 from tests.factories import sid
-from tests.support.webapp import admin_settings, run_web_app
+from tests.support.webapp import admin_pages
 
 FLOW_FILE = Path(__file__).resolve().parents[2] / "flows" / "spikes.py"
 MIDNIGHT = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)  # the month boundary the spike straddles
@@ -115,19 +114,6 @@ def _alerts_on_topic(settings: Settings) -> list[Any]:
         consumer.close(autocommit=False)
 
 
-def _subscription_pages(paths: list[str], at: datetime) -> list[str]:
-    """Pages of the web app (admin session): a subscription's rule and state, its alert history."""
-    web_settings, admin = admin_settings(Settings())
-    with run_web_app(web_settings, clock=lambda: at) as base_url, httpx.Client(base_url=base_url, timeout=60) as web:
-        form = web.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None
-        assert web.post("/login", data={"token": admin, "csrf": csrf.group(1)}).status_code == 303
-        pages = [web.get(path) for path in paths]
-    assert all(p.status_code == 200 for p in pages)
-    return [p.text for p in pages]
-
-
 def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     """A spike straddling midnight of 31 October fires at the first evaluation after it crosses the threshold, once;
     repeated evaluations post nothing more; a flat series with the same total never fires; once the series falls
@@ -166,7 +152,7 @@ def test_spike_across_a_month_boundary_fires_once_and_rearms(initialized, monkey
             assert stage(records) == {}
             assert stage(records) == {}  # a replay of the topic posts nothing more
         first_deliveries = list(receiver.deliveries)
-        pages = _subscription_pages([f"/subscriptions/{subs['surge'].id}", f"/subscriptions/{subs['steady'].id}",
+        pages = admin_pages([f"/subscriptions/{subs['surge'].id}", f"/subscriptions/{subs['steady'].id}",
                                      f"/alerts?subscription={subs['surge'].id}"], crossing)
 
         # The spike leaves the window: the rule re-arms; a second spike later fires once more.

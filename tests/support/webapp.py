@@ -70,3 +70,23 @@ def run_web_app(settings: Settings, clock: Callable[[], datetime] | None = None)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def admin_pages(paths: list[str], at: datetime) -> list[str]:
+    """Pages of the web app built from the environment's Settings (admin session, clock ``at``), each answered
+    200."""
+    import re
+
+    import httpx
+
+    from govwatch.settings import Settings
+
+    web_settings, admin = admin_settings(Settings())
+    with run_web_app(web_settings, clock=lambda: at) as base_url, httpx.Client(base_url=base_url, timeout=60) as web:
+        form = web.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        assert web.post("/login", data={"token": admin, "csrf": csrf.group(1)}).status_code == 303
+        pages = [web.get(path) for path in paths]
+    assert [p.status_code for p in pages] == [200] * len(paths)
+    return [p.text for p in pages]
