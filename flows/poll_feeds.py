@@ -18,6 +18,7 @@ from prefect.types.entrypoint import EntrypointType
 from govwatch.feeds.poller import FeedOutcome, RunSummary, chunked, poll_chunk
 from govwatch.feeds.registry import Feed
 from govwatch.settings import Settings
+from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.poll import PollRuntime, build_runtime
 
 RETRIES = 2
@@ -81,6 +82,7 @@ def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
     # limit=1: runs never overlap. A runner that starts after a pause or an outage finds every run scheduled
     # meanwhile already late and would start them at once; two runs polling one feed at the same moment both see
     # its new entries as unpublished and publish them twice. One at a time, the later runs find nothing due.
+    catch_up_before_serving("poll-feeds/poll-feeds")  # an outage's late ticks: only the newest runs
     poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False, limit=1,
                      entrypoint_type=EntrypointType.MODULE_PATH)
     return None

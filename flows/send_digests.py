@@ -16,6 +16,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
+from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.digests import run_digests
 
 
@@ -32,6 +33,7 @@ def main() -> None:
     # MODULE_PATH: the runner re-imports govwatch_flows.send_digests for each run, wherever govwatch is installed.
     module_path = EntrypointType.MODULE_PATH
     # to_deployment is sync-compatible: called outside an event loop it returns the deployment itself.
+    catch_up_before_serving("send-digests/hourly", "send-digests/daily")  # an outage's late ticks: the newest runs
     serve(
         cast(RunnerDeployment, send_digests.to_deployment(
             name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False, entrypoint_type=module_path)),

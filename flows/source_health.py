@@ -19,6 +19,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
+from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.source_health import run_source_health
 
 
@@ -37,6 +38,7 @@ def main() -> None:
     deployment = evaluate_source_health.to_deployment(name="every-interval",
                                                       interval=settings.source_health_interval_s, paused=False,
                                                       entrypoint_type=EntrypointType.MODULE_PATH)
+    catch_up_before_serving("evaluate-source-health/every-interval")  # an outage's late ticks: only the newest
     serve(cast(RunnerDeployment, deployment))
 
 

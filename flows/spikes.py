@@ -19,6 +19,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
+from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.spikes import run_spikes
 
 
@@ -36,6 +37,7 @@ def main() -> None:
     # MODULE_PATH: the runner re-imports govwatch_flows.spikes for each run, wherever govwatch is installed.
     deployment = evaluate_spikes.to_deployment(name="every-interval", interval=settings.spike_interval_s,
                                                paused=False, entrypoint_type=EntrypointType.MODULE_PATH)
+    catch_up_before_serving("evaluate-spikes/every-interval")  # an outage's late ticks: only the newest runs
     serve(cast(RunnerDeployment, deployment))
 
 

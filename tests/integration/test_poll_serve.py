@@ -70,6 +70,19 @@ def _serve(settings, registry: Path, cwd: Path, log: Path) -> subprocess.Popen[b
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
 
+def _tail(log: Path) -> str:
+    return "runner log (tail):\n" + log.read_text(errors="replace")[-4000:] if log.exists() else "no runner log\n"
+
+
+def _runs_of(api: str, deployment_id: str) -> str:
+    """Every run of the deployment with its state and scheduled time, for a failure message."""
+    runs = httpx.post(api + "/flow_runs/filter", timeout=10, json={
+        "deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 50}).json()
+    lines = [f"  {r['id']} {r['state_type']}/{r['state_name']} expected {r['expected_start_time']} "
+             f"auto={r['auto_scheduled']}" for r in runs]
+    return "runs of the deployment:\n" + "\n".join(lines) + "\n"
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     proc.wait(timeout=90)
@@ -105,7 +118,8 @@ def test_late_runs_after_a_pause_do_not_publish_twice(initialized, tmp_path: Pat
             states = [httpx.get(f"{api}/flow_runs/{run}", timeout=10).json()["state"]["type"] for run in late]
             if all(state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for state in states):
                 break
-            assert time.monotonic() < deadline, f"the late runs did not finish: {states}"
+            assert time.monotonic() < deadline, (f"the late runs did not finish: {states}\n"
+                                                 + _runs_of(api, deployment_id) + _tail(tmp_path / "second.log"))
             time.sleep(1)
         stories = read_all(settings.kafka_bootstrap, settings.topic(RAW), expect=27, timeout_s=60, settle_s=3)
     finally:

@@ -1,0 +1,97 @@
+"""A runner that comes back after an outage: on the real Prefect server, the late ticks of a deployment's schedule
+are superseded but the newest, which runs at once; a person's run and the future ticks are left alone.
+
+The end-to-end form (a served poll deployment whose late runs publish the sample once) is in test_poll_serve.py.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from prefect import flow
+
+from govwatch.wiring.catchup import SUPERSEDED, supersede_late_runs
+
+TICK_S = 2  # a short schedule, so that ticks become late within seconds; the product's ticks are 60 s and more
+
+
+@flow(name="catchup-probe")
+def _probe() -> None:
+    """Never run: the deployment only exists so that the server schedules its ticks (no runner serves it)."""
+
+
+@pytest.fixture
+def deployment(initialized) -> Iterator[tuple[str, str, str]]:  # noqa: ANN001
+    api = initialized.prefect_api_url
+    health = httpx.get(api + "/health", timeout=10)
+    assert health.status_code == 200, "the stack's Prefect server must run (govwatch stack up)"
+    name = f"catchup-{uuid.uuid4().hex[:8]}"
+    deployment_id = str(_probe.to_deployment(name=name, interval=TICK_S, paused=False).apply())
+    try:
+        yield api, deployment_id, f"catchup-probe/{name}"
+    finally:
+        httpx.delete(f"{api}/deployments/{deployment_id}", timeout=30)
+
+
+def _runs(api: str, deployment_id: str) -> list[dict]:
+    return httpx.post(api + "/flow_runs/filter", timeout=30, json={
+        "deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 200}).json()
+
+
+def _wait_for_late_ticks(api: str, deployment_id: str, count: int) -> list[dict]:
+    """The server schedules the ticks itself: wait until at least `count` of them are late."""
+    deadline = time.monotonic() + 180
+    while True:
+        late = [r for r in _runs(api, deployment_id)
+                if r["auto_scheduled"] and r["state_type"] == "SCHEDULED" and _due(r) < datetime.now(UTC)]
+        if len(late) >= count:
+            return late
+        assert time.monotonic() < deadline, f"fewer than {count} late ticks: {_runs(api, deployment_id)}"
+        time.sleep(1)
+
+
+def _due(run: dict) -> datetime:
+    return datetime.fromisoformat(run["expected_start_time"].replace("Z", "+00:00"))
+
+
+def test_late_ticks_but_the_newest_are_superseded_once(deployment) -> None:  # noqa: ANN001
+    api, deployment_id, name = deployment
+    asked = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", timeout=30, json={
+        "state": {"type": "SCHEDULED", "state_details": {
+            "scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))}}}).json()
+    _wait_for_late_ticks(api, deployment_id, 3)
+    # A runner that serves again replaces the schedule: the late ticks of one outage then come from two schedules.
+    _probe.to_deployment(name=name.split("/")[1], interval=TICK_S, paused=False).apply()
+    late = _wait_for_late_ticks(api, deployment_id, 6)
+    assert len({r["created_by"]["id"] for r in late}) >= 2, "the late ticks should come from two schedules"
+
+    moment = datetime.now(UTC)
+    lines = supersede_late_runs([name], now=lambda: moment)
+
+    runs = {r["id"]: r for r in _runs(api, deployment_id)}
+    ticks = [r for r in runs.values() if r["auto_scheduled"]]
+    due = sorted((r for r in ticks if _due(r) <= moment), key=_due)
+    assert len(due) >= 6
+    newest = due[-1]
+    assert newest["state_type"] == "SCHEDULED", newest
+    for run in due[:-1]:
+        assert (run["state_type"], run["state_name"], run["run_count"]) == ("CANCELLED", SUPERSEDED, 0), run
+        assert newest["id"] in run["state"]["message"], run["state"]["message"]
+    assert all(r["state_type"] == "SCHEDULED" for r in ticks if _due(r) > moment), "a future tick was touched"
+    assert runs[asked["id"]]["state_type"] == "SCHEDULED", "a run a person asked for was superseded"
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{name}: {len(due) - 1} late scheduled runs superseded"), lines
+
+    again = supersede_late_runs([name], now=lambda: moment)  # a second runner starting at the same moment
+    assert again == [f"{name}: no late scheduled runs to catch up"]
+    assert httpx.get(f"{api}/flow_runs/{newest['id']}", timeout=30).json()["state"]["type"] == "SCHEDULED"
+
+
+def test_a_deployment_not_yet_made_has_nothing_to_catch_up(initialized) -> None:  # noqa: ANN001
+    assert supersede_late_runs(["catchup-probe/never-deployed"]) == [
+        "catchup-probe/never-deployed: not deployed yet, nothing to catch up"]
