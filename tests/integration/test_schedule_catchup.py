@@ -13,27 +13,32 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from prefect import flow
 
 from govwatch.wiring.catchup import SUPERSEDED, supersede_late_runs
 
 TICK_S = 2  # a short schedule, so that ticks become late within seconds; the product's ticks are 60 s and more
 
 
-@flow(name="catchup-probe")
-def _probe() -> None:
-    """Never run: the deployment only exists so that the server schedules its ticks (no runner serves it)."""
+def _deploy(api: str, flow_id: str, name: str) -> str:
+    """Create or replace (a runner serving again does this) a deployment that ticks every TICK_S seconds; no runner
+    serves it, so its ticks only become late. Through the REST API, as a runner's deployment is made."""
+    response = httpx.post(api + "/deployments/", timeout=30, json={
+        "name": name, "flow_id": flow_id, "paused": False,
+        "schedules": [{"schedule": {"interval": TICK_S}, "active": True}]})
+    assert response.status_code in (200, 201), response.text
+    return str(response.json()["id"])
 
 
 @pytest.fixture
-def deployment(initialized) -> Iterator[tuple[str, str, str]]:  # noqa: ANN001
+def deployment(initialized) -> Iterator[tuple[str, str, str, str]]:  # noqa: ANN001
     api = initialized.prefect_api_url
     health = httpx.get(api + "/health", timeout=10)
     assert health.status_code == 200, "the stack's Prefect server must run (govwatch stack up)"
+    flow_id = httpx.post(api + "/flows/", timeout=30, json={"name": "catchup-probe"}).json()["id"]
     name = f"catchup-{uuid.uuid4().hex[:8]}"
-    deployment_id = str(_probe.to_deployment(name=name, interval=TICK_S, paused=False).apply())
+    deployment_id = _deploy(api, flow_id, name)
     try:
-        yield api, deployment_id, f"catchup-probe/{name}"
+        yield api, flow_id, deployment_id, name
     finally:
         httpx.delete(f"{api}/deployments/{deployment_id}", timeout=30)
 
@@ -60,13 +65,14 @@ def _due(run: dict) -> datetime:
 
 
 def test_late_ticks_but_the_newest_are_superseded_once(deployment) -> None:  # noqa: ANN001
-    api, deployment_id, name = deployment
+    api, flow_id, deployment_id, short = deployment
+    name = f"catchup-probe/{short}"
     asked = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", timeout=30, json={
         "state": {"type": "SCHEDULED", "state_details": {
             "scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))}}}).json()
     _wait_for_late_ticks(api, deployment_id, 3)
     # A runner that serves again replaces the schedule: the late ticks of one outage then come from two schedules.
-    _probe.to_deployment(name=name.split("/")[1], interval=TICK_S, paused=False).apply()
+    assert _deploy(api, flow_id, short) == deployment_id
     late = _wait_for_late_ticks(api, deployment_id, 6)
     assert len({r["created_by"]["id"] for r in late}) >= 2, "the late ticks should come from two schedules"
 
