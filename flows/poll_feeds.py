@@ -18,7 +18,6 @@ from prefect.types.entrypoint import EntrypointType
 from govwatch.feeds.poller import FeedOutcome, RunSummary, chunked, poll_chunk
 from govwatch.feeds.registry import Feed
 from govwatch.settings import Settings
-from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.poll import PollRuntime, build_runtime
 
 RETRIES = 2
@@ -76,15 +75,17 @@ def poll_feeds(force: bool = False, overrides: dict[str, Any] | None = None) -> 
 def main(serve: bool = False, force: bool = False) -> dict[str, Any] | None:
     if not serve:
         return poll_feeds(force=force)
-    os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
+    from .serving import catch_up_before_serving, prefect_api  # in main(): a script hands main() to govwatch_flows
+
     # paused=False: serving again resumes a deployment that the previous shutdown paused. MODULE_PATH: the runner
     # re-imports govwatch_flows.poll_feeds for each run, from a wheel install as from a checkout, in any directory.
     # limit=1: runs never overlap. A runner that starts after a pause or an outage finds every run scheduled
     # meanwhile already late and would start them at once; two runs polling one feed at the same moment both see
     # its new entries as unpublished and publish them twice. One at a time, the later runs find nothing due.
-    catch_up_before_serving("poll-feeds/poll-feeds")  # an outage's late ticks: only the newest runs
-    poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False, limit=1,
-                     entrypoint_type=EntrypointType.MODULE_PATH)
+    with prefect_api(Settings().prefect_api_url):
+        catch_up_before_serving("poll-feeds/poll-feeds")  # an outage's late ticks: only the newest runs
+        poll_feeds.serve(name="poll-feeds", interval=SERVE_TICK_S, paused=False, limit=1,
+                         entrypoint_type=EntrypointType.MODULE_PATH)
     return None
 
 

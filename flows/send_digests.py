@@ -7,7 +7,6 @@ Every decision is in govwatch.alerts.digest; the run (clients and all) is govwat
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import cast
 
@@ -16,7 +15,6 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
-from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.digests import run_digests
 
 
@@ -29,17 +27,21 @@ def send_digests(period: str = "hourly") -> str:
 
 
 def main() -> None:
-    os.environ["PREFECT_API_URL"] = Settings().prefect_api_url
+    from .serving import catch_up_before_serving, prefect_api  # in main(): a script hands main() to govwatch_flows
+
     # MODULE_PATH: the runner re-imports govwatch_flows.send_digests for each run, wherever govwatch is installed.
     module_path = EntrypointType.MODULE_PATH
     # to_deployment is sync-compatible: called outside an event loop it returns the deployment itself.
-    catch_up_before_serving("send-digests/hourly", "send-digests/daily")  # an outage's late ticks: the newest runs
-    serve(
-        cast(RunnerDeployment, send_digests.to_deployment(
-            name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False, entrypoint_type=module_path)),
-        cast(RunnerDeployment, send_digests.to_deployment(
-            name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False, entrypoint_type=module_path)),
-    )
+    with prefect_api(Settings().prefect_api_url):
+        catch_up_before_serving("send-digests/hourly", "send-digests/daily")  # an outage's late ticks: the newest runs
+        serve(
+            cast(RunnerDeployment, send_digests.to_deployment(
+                name="hourly", interval=3600, parameters={"period": "hourly"}, paused=False,
+                entrypoint_type=module_path)),
+            cast(RunnerDeployment, send_digests.to_deployment(
+                name="daily", cron="0 7 * * *", parameters={"period": "daily"}, paused=False,
+                entrypoint_type=module_path)),
+        )
 
 
 if __name__ == "__main__":

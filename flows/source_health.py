@@ -9,7 +9,6 @@ is in govwatch.alerts.source_health*; the run is govwatch.wiring.source_health, 
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 from typing import cast
@@ -19,7 +18,6 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
-from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.source_health import run_source_health
 
 
@@ -33,13 +31,15 @@ def evaluate_source_health(now: str | None = None) -> str:
 
 def main() -> None:
     settings = Settings()
-    os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    from .serving import catch_up_before_serving, prefect_api  # in main(): a script hands main() to govwatch_flows
+
     # MODULE_PATH: the runner re-imports govwatch_flows.source_health for each run, wherever govwatch is installed.
     deployment = evaluate_source_health.to_deployment(name="every-interval",
                                                       interval=settings.source_health_interval_s, paused=False,
                                                       entrypoint_type=EntrypointType.MODULE_PATH)
-    catch_up_before_serving("evaluate-source-health/every-interval")  # an outage's late ticks: only the newest
-    serve(cast(RunnerDeployment, deployment))
+    with prefect_api(settings.prefect_api_url):
+        catch_up_before_serving("evaluate-source-health/every-interval")  # an outage's late ticks: only the newest runs
+        serve(cast(RunnerDeployment, deployment))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ govwatch.wiring.spikes, as for `govwatch spikes run`.
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 from typing import cast
@@ -19,7 +18,6 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from govwatch.settings import Settings
-from govwatch.wiring.catchup import catch_up_before_serving
 from govwatch.wiring.spikes import run_spikes
 
 
@@ -33,12 +31,14 @@ def evaluate_spikes(now: str | None = None) -> str:
 
 def main() -> None:
     settings = Settings()
-    os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    from .serving import catch_up_before_serving, prefect_api  # in main(): a script hands main() to govwatch_flows
+
     # MODULE_PATH: the runner re-imports govwatch_flows.spikes for each run, wherever govwatch is installed.
     deployment = evaluate_spikes.to_deployment(name="every-interval", interval=settings.spike_interval_s,
                                                paused=False, entrypoint_type=EntrypointType.MODULE_PATH)
-    catch_up_before_serving("evaluate-spikes/every-interval")  # an outage's late ticks: only the newest runs
-    serve(cast(RunnerDeployment, deployment))
+    with prefect_api(settings.prefect_api_url):
+        catch_up_before_serving("evaluate-spikes/every-interval")  # an outage's late ticks: only the newest runs
+        serve(cast(RunnerDeployment, deployment))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ The end-to-end form (a served poll deployment whose late runs publish the sample
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +17,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from govwatch.wiring.catchup import SUPERSEDED, supersede_late_runs
+from govwatch_flows.serving import SUPERSEDED, supersede_late_runs
 
 TICK_S = 2  # a short schedule, so that ticks become late within seconds; the product's ticks are 60 s and more
 
@@ -101,3 +104,34 @@ def test_late_ticks_but_the_newest_are_superseded_once(deployment) -> None:  # n
 def test_a_deployment_not_yet_made_has_nothing_to_catch_up(initialized) -> None:  # noqa: ANN001
     assert supersede_late_runs(["catchup-probe/never-deployed"]) == [
         "catchup-probe/never-deployed: not deployed yet, nothing to catch up"]
+
+
+def test_a_served_flow_uses_the_configured_server_without_prefect_api_url(initialized, tmp_path) -> None:  # noqa: ANN001
+    """Prefect reads PREFECT_API_URL when it is imported, before a flow's main() runs: with only
+    GOVWATCH_PREFECT_API_URL set, a served flow must still catch up and serve on that server, not on a temporary one."""
+    api = initialized.prefect_api_url
+    started = datetime.now(UTC)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(GOVWATCH_PREFECT_API_URL=api, GOVWATCH_TOPIC_PREFIX=initialized.topic_prefix,
+               GOVWATCH_INDEX_PREFIX=initialized.index_prefix)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "govwatch_flows.spikes"], env=env, cwd=tmp_path, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # serving (re)writes the deployment on the server it talks to
+            found = httpx.get(api + "/deployments/name/evaluate-spikes/every-interval", timeout=30)
+            if found.status_code == 200 and datetime.fromisoformat(
+                    found.json()["updated"].replace("Z", "+00:00")) >= started:
+                break
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the flow never served on the configured server\n" + log.read_text(
+                errors="replace")[-3000:]
+            time.sleep(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=90)
+    text = log.read_text(errors="replace")
+    assert "temporary server" not in text, text[-3000:]
+    assert "evaluate-spikes/every-interval: " in text, text[-3000:]  # the catch-up line, from the same server
