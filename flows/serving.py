@@ -4,7 +4,7 @@
   Prefect at its top) that only sets the variable in main() would serve on a temporary in-process server instead of
   GOVWATCH_PREFECT_API_URL's. The context sets the current settings too (and the environment, for the run processes).
 * ``catch_up_before_serving``: supersede an outage's late scheduled ticks, all but the newest, which runs at once.
-  Why, and which ticks: govwatch.catchup (the decision; the govwatch package never imports Prefect).
+  Why, and which ticks: govwatch.wiring.catchup (the decision; the govwatch package never imports Prefect).
 
 Each flow module imports this one relatively inside main(): run as a script (`python flows/spikes.py`), a flow module
 hands main() over to the installed govwatch_flows module first.
@@ -36,7 +36,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Cancelled
 
-from govwatch.catchup import Catchup, ScheduledRun, iso, split_superseded
+from govwatch.wiring.catchup import Catchup, ScheduledRun, iso, split_superseded
 
 SUPERSEDED = "Superseded"
 PAGE = 200  # the API's default page size

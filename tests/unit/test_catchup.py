@@ -1,11 +1,11 @@
-"""Which late scheduled runs a returning runner supersedes (govwatch.catchup.split_superseded)."""
+"""Which late scheduled runs a returning runner supersedes (govwatch.wiring.catchup.split_superseded)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from govwatch.catchup import ScheduledRun, split_superseded
+from govwatch.wiring.catchup import ScheduledRun, split_superseded
 
 NOW = datetime(2027, 1, 1, 0, 0, 30, tzinfo=UTC)  # just after a year boundary, on purpose: ticks span two years
 DEPLOYMENT = uuid4()
